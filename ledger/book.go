@@ -429,3 +429,58 @@ func (b *Book) refundExpired(f *Flow, l *Lot, n int64, info Info) string {
 		return RefundGrace
 	}
 }
+
+// Clawback takes back amount points that the order granted (amount 0: all
+// still granted and not yet clawed back), from the order's own lots first,
+// then from other lots earliest expiry first (ledger rules §6). Where the
+// available balance is short, the brand's clawback_shortfall decides:
+// reject (POINT_NOT_ENOUGH) or book the rest as debt.
+func (b *Book) Clawback(amount int64, info Info) (Flow, error) {
+	left := b.ord.Granted - b.ord.ClawedBack
+	if left <= 0 {
+		return Flow{}, Business(CodeAlreadyFullyReversed, "该订单发放的积分已全部收回",
+			"order %s has no granted points left to claw back: %d granted, %d already clawed back", b.ord.OutBizID, b.ord.Granted, b.ord.ClawedBack)
+	}
+	if amount == 0 {
+		amount = left
+	}
+	if amount > left {
+		return Flow{}, Business(CodeReverseExceedsGranted, "收回积分超过订单发放积分",
+			"order %s can have at most %d points clawed back (%d granted, %d already clawed back), %d asked",
+			b.ord.OutBizID, left, b.ord.Granted, b.ord.ClawedBack, amount)
+	}
+	take := min(amount, b.acct.Available)
+	short := amount - take
+	if short > 0 && b.st.Brand.Settings.ClawbackShortfall != ShortfallDebt {
+		return Flow{}, Business(CodePointNotEnough, "积分不足, 无法收回",
+			"claw-back of %d points needs %d available, the customer has %d", amount, amount, b.acct.Available)
+	}
+	f := b.flow(ExtraChargeReverse, amount, -take, 0, short, info)
+	need := take
+	own, other := []string{}, []string{}
+	for _, id := range b.spendOrder(false) {
+		if b.lots[id].OutBizID == b.ord.OutBizID {
+			own = append(own, id)
+		} else {
+			other = append(other, id)
+		}
+	}
+	for _, id := range append(own, other...) {
+		if need == 0 {
+			break
+		}
+		l := b.lots[id]
+		n := min(l.Remaining, need)
+		b.alloc(f, l, b.ord.OutBizID, AllocClawback, n)
+		need -= n
+	}
+	if need != 0 {
+		panic("ledger: account available exceeds its lots")
+	}
+	b.acct.TotalEarned -= amount
+	b.ord.ClawedBack += amount
+	b.ordSet = true
+	b.rev = &Reversal{BrandID: b.acct.BrandID, ReverseOrderID: info.ReverseOrderID, OutBizID: b.ord.OutBizID,
+		CustomerID: b.acct.CustomerID, Type: ExtraChargeReverse, Amount: amount, FlowID: f.ID, CreatedAt: b.now}
+	return *f, nil
+}

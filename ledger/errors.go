@@ -25,20 +25,21 @@ const (
 
 // Business outcome codes (ledger-rules §5–§8). They travel as result_code.
 const (
-	CodePointNotEnough       = "POINT_NOT_ENOUGH"
-	CodeConsumeOrderNotFound = "CONSUME_ORDER_NOT_FOUND"
-	CodeChargeOrderNotFound  = "CHARGE_ORDER_NOT_FOUND"
-	CodeReverseOrderConflict = "REVERSE_ORDER_CONFLICT"
-	CodeAlreadyFullyReversed = "ALREADY_FULLY_REVERSED"
-	CodeReverseExceedsSpent  = "REVERSE_EXCEEDS_CONSUMED"
-	CodeIdempotencyConflict  = "IDEMPOTENCY_CONFLICT"
-	CodeDeductionDisabled    = "POINT_DEDUCTION_DISABLED"
-	CodeExceedsMaxPoint      = "POINT_EXCEEDS_MAX"
-	CodeHoldNotFound         = "HOLD_NOT_FOUND"
-	CodeHoldExceeded         = "HOLD_EXCEEDS_FROZEN"
-	CodeHoldConflict         = "HOLD_ORDER_CONFLICT"
-	CodeCustomerExists       = "CUSTOMER_ALREADY_EXISTS"
-	CodeCustomerNotFound     = "CUSTOMER_NOT_FOUND"
+	CodePointNotEnough        = "POINT_NOT_ENOUGH"
+	CodeConsumeOrderNotFound  = "CONSUME_ORDER_NOT_FOUND"
+	CodeChargeOrderNotFound   = "CHARGE_ORDER_NOT_FOUND"
+	CodeReverseOrderConflict  = "REVERSE_ORDER_CONFLICT"
+	CodeAlreadyFullyReversed  = "ALREADY_FULLY_REVERSED"
+	CodeReverseExceedsSpent   = "REVERSE_EXCEEDS_CONSUMED"
+	CodeReverseExceedsGranted = "REVERSE_EXCEEDS_GRANTED"
+	CodeIdempotencyConflict   = "IDEMPOTENCY_CONFLICT"
+	CodeDeductionDisabled     = "POINT_DEDUCTION_DISABLED"
+	CodeExceedsMaxPoint       = "POINT_EXCEEDS_MAX"
+	CodeHoldNotFound          = "HOLD_NOT_FOUND"
+	CodeHoldExceeded          = "HOLD_EXCEEDS_FROZEN"
+	CodeHoldConflict          = "HOLD_ORDER_CONFLICT"
+	CodeCustomerExists        = "CUSTOMER_ALREADY_EXISTS"
+	CodeCustomerNotFound      = "CUSTOMER_NOT_FOUND"
 )
 
 // Error is the ledger's one error type for outcomes a caller must see.

@@ -127,5 +127,7 @@ type Tx interface {
 	// PutRule stores a new rule version for r.BrandID.
 	PutRule(ctx context.Context, r ledger.Rule) error
 	Customer(ctx context.Context, id string) (ledger.Customer, error)
+	CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error)
+	App(ctx context.Context, key string) (ledger.App, error)
 	Rule(ctx context.Context, brandID string) (ledger.Rule, error)
 }

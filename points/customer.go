@@ -1,0 +1,60 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"jifen/ledger"
+)
+
+// CreateCustomerRequest is customer.create.
+type CreateCustomerRequest struct {
+	Target
+	Customer  ledger.Customer // ID and BrandID are assigned here
+	RequestID string          `json:"-"`
+}
+
+// CreateCustomer registers a member of the target's brand. The result is
+// the new customer id. The same (outer_type, outer_id) twice in a brand is
+// CUSTOMER_ALREADY_EXISTS, naming the existing customer.
+func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomerRequest) (Outcome, error) {
+	cu := r.Customer
+	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"channel", cu.Channel},
+		{"outer_id", cu.OuterID}, {"outer_type", cu.OuterType}} {
+		if err := required(f.name, f.v); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if cu.CustomerType != 0 && cu.CustomerType != 1 {
+		return Outcome{}, ledger.Invalidf("customer_type", "应为 0 或 1, 收到 %d", cu.CustomerType)
+	}
+	t := r.Target
+	if knownChannel(cu.Channel) {
+		t.Channel = cu.Channel
+	}
+	res, err := s.resolve(ctx, c, t, false)
+	if err != nil {
+		return Outcome{}, err
+	}
+	cu.BrandID = res.Brand.ID
+	cu.ShopID = res.Shop.ID
+	method := "customer_create"
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
+		old, err := tx.CustomerByOuterID(ctx, cu.BrandID, strings.TrimSpace(cu.OuterType), strings.TrimSpace(cu.OuterID))
+		if err == nil {
+			return Outcome{}, ledger.Business(ledger.CodeCustomerExists, "顾客已存在",
+				"a customer with %s %s already exists in brand %s: %s", cu.OuterType, cu.OuterID, cu.BrandID, old.ID)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Outcome{}, err
+		}
+		cu.ID = s.NewID()
+		cu.CreatedAt = now
+		if err := tx.PutCustomer(ctx, cu); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Result: cu.ID}, nil
+	})
+}

@@ -1,0 +1,218 @@
+// Package points is jifen's service: it resolves who is asking and for
+// which brand, shop and customer, enforces idempotency, and runs each
+// ledger operation as load → decide (package ledger) → write (a Store).
+//
+// It knows nothing of HTTP or SQL: the TOP gateway and the admin API call
+// it; the SQLite and PostgreSQL stores implement its Store contract.
+package points
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"jifen/ledger"
+)
+
+// Service runs the ledger's operations over a Store.
+type Service struct {
+	store Store
+	clock Clock
+	log   *slog.Logger
+
+	idMu    sync.Mutex
+	entropy *ulid.MonotonicEntropy
+}
+
+// Clock tells the ledger's time. Production uses the wall clock; the
+// sandbox clock can be moved forward by operators.
+type Clock interface{ Now() time.Time }
+
+// WallClock is the real clock.
+type WallClock struct{}
+
+// Now is time.Now.
+func (WallClock) Now() time.Time { return time.Now() }
+
+// New returns a Service over store. A nil clock is the wall clock.
+func New(store Store, clock Clock, log *slog.Logger) *Service {
+	if clock == nil {
+		clock = WallClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, clock: clock, log: log, entropy: ulid.Monotonic(rand.Reader, 0)}
+}
+
+// Store is the service's store.
+func (s *Service) Store() Store { return s.store }
+
+// Now is the ledger's current time, truncated to the microsecond that the
+// stores keep.
+func (s *Service) Now() time.Time { return s.clock.Now().Truncate(time.Microsecond) }
+
+// NewID makes a time-ordered, random, globally unique id (a ULID): ids need
+// no central counter, so several servers and distributed databases can
+// make them independently.
+func (s *Service) NewID() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(time.Now()), s.entropy).String()
+}
+
+// Caller is the app on whose behalf the service acts.
+type Caller struct {
+	App ledger.App
+	// Operator is set when a person acts through the admin console.
+	Operator string
+}
+
+// Target names a brand and optionally a shop, as a POS knows them.
+type Target struct {
+	BrandID    string
+	OutBrandID string
+	ShopID     string
+	OutShopID  string
+	Channel    string // biz_channel: the namespace of the out_* ids
+}
+
+// Resolved is a Target resolved to stored records.
+type Resolved struct {
+	Brand ledger.Brand
+	Shop  ledger.Shop // zero when no shop was named and none was needed
+}
+
+// resolve applies ledger rules §3: brand by id or external id, shop
+// likewise and belonging to the brand, then the caller's permissions.
+func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool) (Resolved, error) {
+	var r Resolved
+	t.BrandID, t.OutBrandID = strings.TrimSpace(t.BrandID), strings.TrimSpace(t.OutBrandID)
+	t.ShopID, t.OutShopID = strings.TrimSpace(t.ShopID), strings.TrimSpace(t.OutShopID)
+	if t.BrandID == "" && t.OutBrandID == "" {
+		return r, ledger.Invalid("brand_id", "brand_id 与 out_brand_id 不可同时为空")
+	}
+	if (t.OutBrandID != "" || t.OutShopID != "") && t.Channel == "" {
+		return r, ledger.Invalid("biz_channel", "使用外部 id 时 biz_channel 不可为空")
+	}
+	if t.Channel != "" && !knownChannel(t.Channel) {
+		return r, ledger.Invalidf("biz_channel", "未知渠道 %q", t.Channel)
+	}
+	var err error
+	if t.BrandID != "" {
+		r.Brand, err = s.store.Brand(ctx, t.BrandID)
+		if err != nil {
+			return r, notFound(err, "brand_id", "品牌不存在: "+t.BrandID)
+		}
+		if t.OutBrandID != "" {
+			other, err := s.store.BrandByOutID(ctx, t.Channel, t.OutBrandID)
+			if err != nil {
+				return r, notFound(err, "out_brand_id", "外部品牌不存在: "+t.OutBrandID)
+			}
+			if other.ID != r.Brand.ID {
+				return r, ledger.Invalidf("out_brand_id", "out_brand_id %s 与 brand_id %s 不是同一品牌", t.OutBrandID, t.BrandID)
+			}
+		}
+	} else {
+		r.Brand, err = s.store.BrandByOutID(ctx, t.Channel, t.OutBrandID)
+		if err != nil {
+			return r, notFound(err, "out_brand_id", "外部品牌不存在: "+t.OutBrandID)
+		}
+	}
+	if t.ShopID == "" && t.OutShopID == "" {
+		if needShop {
+			return r, ledger.Invalid("shop_id", "shop_id 与 out_shop_id 不可同时为空")
+		}
+	} else {
+		if t.ShopID != "" {
+			r.Shop, err = s.store.Shop(ctx, t.ShopID)
+			if err != nil {
+				return r, notFound(err, "shop_id", "门店不存在: "+t.ShopID)
+			}
+			if t.OutShopID != "" {
+				other, err := s.store.ShopByOutID(ctx, t.Channel, t.OutShopID)
+				if err != nil {
+					return r, notFound(err, "out_shop_id", "外部门店不存在: "+t.OutShopID)
+				}
+				if other.ID != r.Shop.ID {
+					return r, ledger.Invalidf("out_shop_id", "out_shop_id %s 与 shop_id %s 不是同一门店", t.OutShopID, t.ShopID)
+				}
+			}
+		} else {
+			r.Shop, err = s.store.ShopByOutID(ctx, t.Channel, t.OutShopID)
+			if err != nil {
+				return r, notFound(err, "out_shop_id", "外部门店不存在: "+t.OutShopID)
+			}
+		}
+		if r.Shop.BrandID != r.Brand.ID {
+			field := "shop_id"
+			if t.ShopID == "" {
+				field = "out_shop_id"
+			}
+			return r, ledger.Invalidf(field, "门店 %s 不属于品牌 %s", r.Shop.ID, r.Brand.ID)
+		}
+	}
+	// Resolution comes before permission (ledger rules §3).
+	if c.Operator == "" {
+		if !c.App.MayActFor(r.Brand.ID) {
+			return r, ledger.Denied("brand_id", fmt.Sprintf("app %s may not act for brand %s", c.App.Key, r.Brand.ID))
+		}
+		if t.Channel != "" && !c.App.MayClaim(t.Channel) {
+			return r, ledger.Denied("biz_channel", fmt.Sprintf("app %s may not use channel %s", c.App.Key, t.Channel))
+		}
+	}
+	return r, nil
+}
+
+// Channels are the biz_channel namespaces jifen knows: Chensen and Keruyun.
+var Channels = []string{"CS", "KRY"}
+
+func knownChannel(ch string) bool {
+	for _, c := range Channels {
+		if c == ch {
+			return true
+		}
+	}
+	return false
+}
+
+// notFound turns a store's ErrNotFound into an invalid-parameter error
+// naming field; any other error passes through.
+func notFound(err error, field, reason string) error {
+	if errors.Is(err, ErrNotFound) {
+		return ledger.Invalid(field, reason)
+	}
+	return err
+}
+
+// customerOf loads customer id and checks it belongs to the brand.
+func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return ledger.Customer{}, ledger.Invalid("customer_id", "不可为空")
+	}
+	c, err := s.store.Customer(ctx, id)
+	if err != nil {
+		return c, notFound(err, "customer_id", "顾客不存在: "+id)
+	}
+	if c.BrandID != brand.ID {
+		return c, ledger.Invalidf("customer_id", "顾客 %s 不属于品牌 %s", id, brand.ID)
+	}
+	return c, nil
+}
+
+// rule is the brand's rule in force, or the built-in default.
+func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error) {
+	r, err := s.store.Rule(ctx, brandID)
+	if errors.Is(err, ErrNotFound) {
+		return ledger.Rule{BrandID: brandID, Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
+	}
+	return r, err
+}

@@ -1,0 +1,332 @@
+package points
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"jifen/ledger"
+)
+
+// Tenant is everything a brand provisions: the apps that call jifen, the
+// brands with their shops and rules, and customers. jifen apply reads it
+// from a YAML file; the admin API takes the same shape.
+type Tenant struct {
+	Apps      []ledger.App
+	Brands    []TenantBrand
+	Customers []ledger.Customer
+}
+
+// TenantBrand is a brand with its shops and, optionally, its rule.
+type TenantBrand struct {
+	ledger.Brand
+	Shops []ledger.Shop
+	// Rule, when set, becomes a new rule version if it differs from the
+	// one in force.
+	Rule *ledger.Rule
+}
+
+// ApplyReport says what Apply did.
+type ApplyReport struct {
+	Apps, Brands, Shops, Customers, Rules int
+	// Secrets holds the secrets Apply generated, by app key.
+	Secrets map[string]string
+}
+
+// Apply creates or updates everything in t, idempotently, in one
+// transaction: either all of it is stored or none.
+func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
+	rep := ApplyReport{Secrets: map[string]string{}}
+	if err := validateTenant(t); err != nil {
+		return rep, err
+	}
+	err := s.store.Write(ctx, func(tx Tx) error {
+		rep = ApplyReport{Secrets: map[string]string{}}
+		now := s.Now()
+		for _, b := range t.Brands {
+			if b.TimeZone == "" {
+				b.TimeZone = "Asia/Shanghai"
+			}
+			if err := tx.PutBrand(ctx, b.Brand); err != nil {
+				return err
+			}
+			rep.Brands++
+			for _, sh := range b.Shops {
+				sh.BrandID = b.ID
+				if err := tx.PutShop(ctx, sh); err != nil {
+					return err
+				}
+				rep.Shops++
+			}
+			if b.Rule != nil {
+				changed, err := putRule(ctx, tx, b.ID, *b.Rule, now)
+				if err != nil {
+					return err
+				}
+				if changed {
+					rep.Rules++
+				}
+			}
+		}
+		for _, a := range t.Apps {
+			if a.Secret == "" {
+				// Keep the secret of an app that exists; make one otherwise.
+				if old, err := tx.App(ctx, a.Key); err == nil {
+					a.Secret = old.Secret
+				} else if errors.Is(err, ErrNotFound) {
+					a.Secret = NewSecret()
+					rep.Secrets[a.Key] = a.Secret
+				} else {
+					return err
+				}
+			}
+			if err := tx.PutApp(ctx, a); err != nil {
+				return err
+			}
+			rep.Apps++
+		}
+		for _, c := range t.Customers {
+			old, err := tx.Customer(ctx, c.ID)
+			switch {
+			case err == nil:
+				if old.BrandID != c.BrandID {
+					return ledger.Invalidf("customers."+c.ID+".brand_id", "顾客已属于品牌 %s", old.BrandID)
+				}
+				c.CreatedAt = old.CreatedAt
+			case errors.Is(err, ErrNotFound):
+				c.CreatedAt = now
+			default:
+				return err
+			}
+			if c.CustomerType == 0 {
+				c.CustomerType = 1
+			}
+			if err := tx.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+			rep.Customers++
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// putRule stores r as a new version unless it equals the one in force.
+func putRule(ctx context.Context, tx Tx, brandID string, r ledger.Rule, now time.Time) (bool, error) {
+	cur, err := tx.Rule(ctx, brandID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	r.BrandID = brandID
+	if err == nil {
+		if sameRule(cur, r) {
+			return false, nil
+		}
+		// A level rule that disappeared is kept, logically deleted, so
+		// incremental sync can tell clients to drop it.
+		for _, d := range cur.Deduction {
+			if !hasDeduction(r.Deduction, d.LevelID) {
+				d.Deleted = true
+				r.Deduction = append(r.Deduction, d)
+			}
+		}
+		for _, a := range cur.Addition {
+			if !hasAddition(r.Addition, a.LevelID) {
+				a.Deleted = true
+				r.Addition = append(r.Addition, a)
+			}
+		}
+		r.Version = cur.Version + 1
+		r.CreatedAt = cur.CreatedAt
+		if r.RuleID == "" {
+			r.RuleID = cur.RuleID
+		}
+	} else {
+		r.Version = 1
+		r.CreatedAt = now
+	}
+	if r.RuleID == "" {
+		r.RuleID = brandID + "-rule"
+	}
+	r.UpdatedAt = now
+	return true, tx.PutRule(ctx, r)
+}
+
+func hasDeduction(rs []ledger.DeductionRule, level string) bool {
+	for _, r := range rs {
+		if r.LevelID == level {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAddition(rs []ledger.AdditionRule, level string) bool {
+	for _, r := range rs {
+		if r.LevelID == level {
+			return true
+		}
+	}
+	return false
+}
+
+func sameRule(a, b ledger.Rule) bool {
+	live := func(r ledger.Rule) string {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s|%v|%v|", r.Name, r.Clear, r.WithCoupon)
+		for _, d := range r.Deduction {
+			if !d.Deleted {
+				fmt.Fprintf(&sb, "%v;", d)
+			}
+		}
+		for _, d := range r.Addition {
+			if !d.Deleted {
+				fmt.Fprintf(&sb, "%v;", d)
+			}
+		}
+		return sb.String()
+	}
+	return live(a) == live(b)
+}
+
+// NewSecret makes an app secret: 32 random hex characters.
+func NewSecret() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+func validateTenant(t Tenant) error {
+	brands := map[string]bool{}
+	for i, b := range t.Brands {
+		where := fmt.Sprintf("brands[%d]", i)
+		if strings.TrimSpace(b.ID) == "" {
+			return ledger.Invalid(where+".brand_id", "不可为空")
+		}
+		if brands[b.ID] {
+			return ledger.Invalidf(where+".brand_id", "重复的品牌 %s", b.ID)
+		}
+		brands[b.ID] = true
+		if b.TimeZone != "" {
+			if _, err := time.LoadLocation(b.TimeZone); err != nil {
+				return ledger.Invalidf(where+".time_zone", "未知时区 %q", b.TimeZone)
+			}
+		}
+		for ch := range b.OutIDs {
+			if !knownChannel(ch) {
+				return ledger.Invalidf(where+".out_ids", "未知渠道 %q", ch)
+			}
+		}
+		if err := validateSettings(where+".settings", b.Settings); err != nil {
+			return err
+		}
+		for j, sh := range b.Shops {
+			w := fmt.Sprintf("%s.shops[%d]", where, j)
+			if strings.TrimSpace(sh.ID) == "" {
+				return ledger.Invalid(w+".shop_id", "不可为空")
+			}
+			if sh.BrandID != "" && sh.BrandID != b.ID {
+				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
+			}
+			for ch := range sh.OutIDs {
+				if !knownChannel(ch) {
+					return ledger.Invalidf(w+".out_ids", "未知渠道 %q", ch)
+				}
+			}
+		}
+		if b.Rule != nil {
+			if err := ValidateRule(where+".rule", *b.Rule); err != nil {
+				return err
+			}
+		}
+	}
+	for i, a := range t.Apps {
+		where := fmt.Sprintf("apps[%d]", i)
+		if strings.TrimSpace(a.Key) == "" {
+			return ledger.Invalid(where+".app_key", "不可为空")
+		}
+		for _, ch := range a.Channels {
+			if ch != "*" && !knownChannel(ch) {
+				return ledger.Invalidf(where+".channels", "未知渠道 %q", ch)
+			}
+		}
+		if a.RateLimit < 0 {
+			return ledger.Invalid(where+".rate_limit", "不可为负")
+		}
+	}
+	for i, c := range t.Customers {
+		where := fmt.Sprintf("customers[%d]", i)
+		if strings.TrimSpace(c.ID) == "" {
+			return ledger.Invalid(where+".customer_id", "不可为空")
+		}
+		if strings.TrimSpace(c.BrandID) == "" {
+			return ledger.Invalid(where+".brand_id", "不可为空")
+		}
+	}
+	return nil
+}
+
+func validateSettings(where string, s ledger.Settings) error {
+	switch s.RefundOfExpired {
+	case "", ledger.RefundGrace, ledger.RefundForfeit, ledger.RefundReissue:
+	default:
+		return ledger.Invalidf(where+".refund_of_expired", "应为 grace, forfeit 或 reissue, 收到 %q", s.RefundOfExpired)
+	}
+	switch s.ClawbackShortfall {
+	case "", ledger.ShortfallReject, ledger.ShortfallDebt:
+	default:
+		return ledger.Invalidf(where+".clawback_shortfall", "应为 reject 或 debt, 收到 %q", s.ClawbackShortfall)
+	}
+	if s.GraceDays < 0 {
+		return ledger.Invalid(where+".grace_days", "不可为负")
+	}
+	if s.HoldTimeout < 0 {
+		return ledger.Invalid(where+".hold_timeout", "不可为负")
+	}
+	return nil
+}
+
+// ValidateRule checks a rule's values.
+func ValidateRule(where string, r ledger.Rule) error {
+	switch r.Clear.Type {
+	case "", ledger.ClearNever:
+	case ledger.ClearDaysAfterEarn, ledger.ClearYearEnd:
+		if r.Clear.Days < 0 || r.Clear.Days > 36500 {
+			return ledger.Invalidf(where+".point_clear_rule.days", "超出范围: %d", r.Clear.Days)
+		}
+	default:
+		return ledger.Invalidf(where+".point_clear_rule.point_clear_rule_type", "应为 NEVER, DAYS_AFTER_EARN 或 YEAR_END, 收到 %q", r.Clear.Type)
+	}
+	seen := map[string]bool{}
+	for i, d := range r.Deduction {
+		w := fmt.Sprintf("%s.point_deduction_rule.member_point_deduction_rules[%d]", where, i)
+		if seen[d.LevelID] {
+			return ledger.Invalidf(w+".level_id", "重复的等级 %q", d.LevelID)
+		}
+		seen[d.LevelID] = true
+		if d.Enable && (d.DeductedPoint <= 0 || d.ConsumeMoney <= 0) {
+			return ledger.Invalid(w, "deducted_point 与 consume_money 必须为正")
+		}
+		if d.HasUpperLimit && d.MaxPoint <= 0 {
+			return ledger.Invalid(w+".max_point", "有上限时必须为正")
+		}
+	}
+	seen = map[string]bool{}
+	for i, a := range r.Addition {
+		w := fmt.Sprintf("%s.point_addition_rule.member_point_addition_rules[%d]", where, i)
+		if seen[a.LevelID] {
+			return ledger.Invalidf(w+".level_id", "重复的等级 %q", a.LevelID)
+		}
+		seen[a.LevelID] = true
+		if a.Enable && (a.ConsumeMoney <= 0 || a.RewardPoint <= 0) {
+			return ledger.Invalid(w, "consume_money 与 reward_point 必须为正")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package points
+
+import (
+	"context"
+	"fmt"
+
+	"jifen/ledger"
+)
+
+// VerifyReport is the outcome of checking every invariant.
+type VerifyReport struct {
+	Accounts    int
+	Flows       int
+	Lots        int
+	Idempotency int
+	Reversals   int
+	Violations  []ledger.Violation
+}
+
+// OK reports whether no invariant is broken.
+func (r VerifyReport) OK() bool { return len(r.Violations) == 0 }
+
+// maxViolations bounds the report of a badly broken database.
+const maxViolations = 1000
+
+// Verify checks every invariant of the ledger rules §9 over the whole
+// database: each account (balances, chain, hashes, lots, orders), each
+// idempotency record (its flow exists; no key wrote two flows) and each
+// reversal (its flow exists).
+func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
+	var rep VerifyReport
+	add := func(v ...ledger.Violation) {
+		if len(rep.Violations) < maxViolations {
+			rep.Violations = append(rep.Violations, v...)
+		}
+	}
+	type key struct{ app, req string }
+	primary := map[key]string{}
+	err := a.EachAccount(ctx, func(r AccountRows) error {
+		rep.Accounts++
+		rep.Flows += len(r.Flows)
+		rep.Lots += len(r.Lots)
+		add(ledger.CheckAccount(r.Account, r.Lots, r.Flows, r.Allocations, r.Holds, r.Orders)...)
+		for _, f := range r.Flows {
+			if f.RequestID == "" || f.Type == ledger.Expire || f.Type == ledger.DebtRepay || f.Type == ledger.Unfreeze {
+				continue
+			}
+			k := key{f.AppKey, f.RequestID}
+			if other, dup := primary[k]; dup {
+				add(ledger.Violation{Rule: 5, Subject: "request " + f.AppKey + "/" + f.RequestID,
+					Detail: fmt.Sprintf("two flows for one idempotency key: %s and %s", other, f.ID)})
+			}
+			primary[k] = f.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	err = a.EachIdempotency(ctx, func(rec ledger.Idempotency) error {
+		rep.Idempotency++
+		if rec.FlowID == "" {
+			return nil // answers that are not flows (customer creation)
+		}
+		ok, err := a.FlowExists(ctx, rec.FlowID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			add(ledger.Violation{Rule: 5, Subject: "request " + rec.AppKey + "/" + rec.RequestID,
+				Detail: "stored answer points to missing flow " + rec.FlowID})
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	err = a.EachReversal(ctx, func(rv ledger.Reversal) error {
+		rep.Reversals++
+		ok, err := a.FlowExists(ctx, rv.FlowID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			add(ledger.Violation{Rule: 4, Subject: "reversal " + rv.BrandID + "/" + rv.ReverseOrderID,
+				Detail: "points to missing flow " + rv.FlowID})
+		}
+		return nil
+	})
+	return rep, err
+}

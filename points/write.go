@@ -1,0 +1,375 @@
+package points
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"jifen/ledger"
+)
+
+// MaxPoints bounds change_point: far above any real order, far below the
+// point where sums of many of them could overflow int64.
+const MaxPoints = 1_000_000_000_000
+
+// Outcome is the answer to an accepted write.
+type Outcome struct {
+	// Result is the business result returned to the caller: the flow id
+	// of the operation for ledger writes, the customer id for customer
+	// creation. A replay returns the stored Result unchanged.
+	Result   string
+	FlowID   string
+	Replayed bool
+}
+
+// checkPoints validates a change_point that must be present.
+func checkPoints(n int64) error {
+	switch {
+	case n <= 0:
+		return ledger.Invalidf("change_point", "必须是正整数, 收到 %d", n)
+	case n > MaxPoints:
+		return ledger.Invalidf("change_point", "超出范围: 最大 %d, 收到 %d", int64(MaxPoints), n)
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return ledger.Invalid(field, "不可为空")
+	}
+	return nil
+}
+
+// fingerprint identifies a request's business content: the method and
+// every parameter but the idempotency key itself.
+func fingerprint(method string, payload any) string {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		// Payloads are plain structs of strings and numbers.
+		panic(fmt.Sprintf("points: fingerprint: %v", err))
+	}
+	h := sha256.New()
+	h.Write([]byte(method))
+	h.Write([]byte{0})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// idempotent runs do inside a write transaction keyed by (app, requestID)
+// (ledger rules §8): a stored answer with the same fingerprint is replayed
+// without running do; another fingerprint is IDEMPOTENCY_CONFLICT; a
+// business failure is not stored, so the same request_id may be retried.
+func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp string,
+	do func(tx Tx, now time.Time) (Outcome, error)) (Outcome, error) {
+	var out Outcome
+	err := s.store.Write(ctx, func(tx Tx) error {
+		out = Outcome{}
+		rec, err := tx.Idempotency(ctx, appKey, requestID)
+		switch {
+		case err == nil:
+			if rec.Method != method || rec.Fingerprint != fp {
+				return ledger.Business(ledger.CodeIdempotencyConflict, "请求号重复且内容不同",
+					"request_id %s was already used by app %s for a different request (%s)", requestID, appKey, rec.Method)
+			}
+			out = Outcome{Result: rec.Result, FlowID: rec.FlowID, Replayed: true}
+			return nil
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		now := s.Now()
+		o, err := do(tx, now)
+		if err != nil {
+			return err
+		}
+		out = o
+		if o.Replayed {
+			return nil
+		}
+		return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: appKey, RequestID: requestID, Method: method,
+			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
+	})
+	return out, err
+}
+
+// loadBook reads one account's state inside tx and opens a Book on it,
+// with expired lots written off first.
+func (s *Service) loadBook(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
+	orderRef string) (*ledger.Book, ledger.Rule, error) {
+	rule, err := s.txRule(ctx, tx, brand.ID)
+	if err != nil {
+		return nil, rule, err
+	}
+	st := ledger.State{Brand: brand, Rule: rule}
+	if st.Account, err = tx.Account(ctx, brand.ID, customerID); err != nil {
+		return nil, rule, err
+	}
+	if st.Lots, err = tx.LiveLots(ctx, brand.ID, customerID); err != nil {
+		return nil, rule, err
+	}
+	if orderRef != "" {
+		orders, err := tx.Orders(ctx, brand.ID, orderRef)
+		if err != nil {
+			return nil, rule, err
+		}
+		st.Order = ledger.Order{BrandID: brand.ID, OutBizID: orderRef, CustomerID: customerID}
+		for _, o := range orders {
+			if o.CustomerID == customerID {
+				st.Order = o
+			}
+		}
+		if st.Allocs, err = tx.OrderAllocations(ctx, brand.ID, customerID, orderRef); err != nil {
+			return nil, rule, err
+		}
+		have := map[string]bool{}
+		for _, l := range st.Lots {
+			have[l.ID] = true
+		}
+		var missing []string
+		for _, a := range st.Allocs {
+			if !have[a.LotID] {
+				have[a.LotID] = true
+				missing = append(missing, a.LotID)
+			}
+		}
+		if len(missing) > 0 {
+			more, err := tx.Lots(ctx, missing)
+			if err != nil {
+				return nil, rule, err
+			}
+			st.Lots = append(st.Lots, more...)
+		}
+	}
+	b := ledger.NewBook(st, now, s.NewID)
+	b.ExpireDue()
+	return b, rule, nil
+}
+
+func (s *Service) txRule(ctx context.Context, tx Tx, brandID string) (ledger.Rule, error) {
+	r, err := tx.Rule(ctx, brandID)
+	if errors.Is(err, ErrNotFound) {
+		return ledger.Rule{BrandID: brandID, Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
+	}
+	return r, err
+}
+
+// OrderRequest is a points operation for one order of one customer:
+// consumepoint, extracharge and extra.consume.
+type OrderRequest struct {
+	Target
+	CustomerID   string
+	Points       int64
+	OutBizID     string
+	OperatorID   string
+	OperatorName string
+	Reason       string
+	RequestID    string `json:"-"`
+}
+
+func (r OrderRequest) validate() error {
+	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
+		{"customer_id", r.CustomerID}, {"operator_id", r.OperatorID}} {
+		if err := required(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	return checkPoints(r.Points)
+}
+
+func (r OrderRequest) info(c Caller, res Resolved) ledger.Info {
+	return ledger.Info{OutBizID: r.OutBizID, ShopID: res.Shop.ID, ShopName: res.Shop.Name, Channel: r.Channel,
+		AppKey: c.App.Key, RequestID: r.RequestID, OperatorID: r.OperatorID, OperatorName: r.OperatorName, Reason: r.Reason}
+}
+
+// Consume pays for an order with points (point.consumepoint,
+// DEDUCT_FROM_CONSUME): the level's deduction rule applies, lots are
+// taken earliest expiry first.
+func (s *Service) Consume(ctx context.Context, c Caller, r OrderRequest) (Outcome, error) {
+	return s.orderOp(ctx, c, r, "consume", ledger.DeductFromConsume)
+}
+
+// ExtraConsume takes points for an order after the fact
+// (point.extra.consume, EXTRA_CONSUME).
+func (s *Service) ExtraConsume(ctx context.Context, c Caller, r OrderRequest) (Outcome, error) {
+	return s.orderOp(ctx, c, r, "extra_consume", ledger.ExtraConsume)
+}
+
+// ExtraCharge grants points for an order (point.extracharge,
+// EXTRA_CHARGE) in a new lot.
+func (s *Service) ExtraCharge(ctx context.Context, c Caller, r OrderRequest) (Outcome, error) {
+	return s.orderOp(ctx, c, r, "extra_charge", ledger.ExtraCharge)
+}
+
+func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method string, t ledger.FlowType) (Outcome, error) {
+	if err := r.validate(); err != nil {
+		return Outcome{}, err
+	}
+	res, err := s.resolve(ctx, c, r.Target, true)
+	if err != nil {
+		return Outcome{}, err
+	}
+	cust, err := s.customerOf(ctx, res.Brand, r.CustomerID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
+		b, rule, err := s.loadBook(ctx, tx, res.Brand, cust.ID, now, r.OutBizID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		var f ledger.Flow
+		switch t {
+		case ledger.ExtraCharge:
+			f = b.Grant(t, r.Points, r.info(c, res))
+		case ledger.DeductFromConsume:
+			if err := rule.CheckDeduction(cust.LevelID, r.Points, b.Account().Available); err != nil {
+				return Outcome{}, err
+			}
+			fallthrough
+		default:
+			if f, err = b.Spend(t, r.Points, r.info(c, res)); err != nil {
+				return Outcome{}, err
+			}
+		}
+		if err := tx.Apply(ctx, b.Changes()); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Result: f.ID, FlowID: f.ID}, nil
+	})
+}
+
+// ReverseRequest is point.reversepoint.
+type ReverseRequest struct {
+	Target
+	Type           ledger.FlowType // DEDUCT_FROM_CONSUME_REVERSE or EXTRA_CHARGE_REVERSE
+	CustomerID     string
+	Points         *int64 // nil: everything still reversible
+	OutBizID       string
+	ReverseOrderID string
+	OperatorID     string
+	OperatorName   string
+	Reason         string
+	RequestID      string `json:"-"`
+}
+
+func (r ReverseRequest) validate() error {
+	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
+		{"reverse_order_id", r.ReverseOrderID}, {"operator_id", r.OperatorID}, {"operator_name", r.OperatorName}} {
+		if err := required(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	switch r.Type {
+	case ledger.DeductReverse, ledger.ExtraChargeReverse:
+	case "":
+		return ledger.Invalid("biz_type", "不可为空")
+	default:
+		return ledger.Invalidf("biz_type", "不支持的业务场景 %q, 应为 DEDUCT_FROM_CONSUME_REVERSE 或 EXTRA_CHARGE_REVERSE", string(r.Type))
+	}
+	if r.Points != nil {
+		return checkPoints(*r.Points)
+	}
+	return nil
+}
+
+// Reverse refunds points spent for an order, or claws back points an
+// order earned (ledger rules §5, §6). The result is the reversal's flow id.
+func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outcome, error) {
+	if err := r.validate(); err != nil {
+		return Outcome{}, err
+	}
+	res, err := s.resolve(ctx, c, r.Target, true)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if r.CustomerID != "" {
+		if _, err := s.customerOf(ctx, res.Brand, r.CustomerID); err != nil {
+			return Outcome{}, err
+		}
+	}
+	var requested int64
+	if r.Points != nil {
+		requested = *r.Points
+	}
+	method := "reverse"
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
+		// A refund is named by its reverse_order_id (rule §5.3).
+		prev, err := tx.Reversal(ctx, res.Brand.ID, r.ReverseOrderID)
+		switch {
+		case err == nil:
+			if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
+				return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, nil
+			}
+			return Outcome{}, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
+				"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
+				r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
+		case !errors.Is(err, ErrNotFound):
+			return Outcome{}, err
+		}
+		custID, err := s.orderCustomer(ctx, tx, res.Brand.ID, r)
+		if err != nil {
+			return Outcome{}, err
+		}
+		b, _, err := s.loadBook(ctx, tx, res.Brand, custID, now, r.OutBizID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		info := ledger.Info{OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, ShopID: res.Shop.ID,
+			ShopName: res.Shop.Name, Channel: r.Channel, AppKey: c.App.Key, RequestID: r.RequestID,
+			OperatorID: r.OperatorID, OperatorName: r.OperatorName, Reason: r.Reason}
+		var f ledger.Flow
+		if r.Type == ledger.DeductReverse {
+			f, err = b.ReverseSpend(requested, info)
+		} else {
+			f, err = b.Clawback(requested, info)
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
+		ch := b.Changes()
+		ch.Reversal.Requested = requested
+		if err := tx.Apply(ctx, ch); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Result: f.ID, FlowID: f.ID}, nil
+	})
+}
+
+// orderCustomer finds whose position in the order a reversal acts on
+// (rule §5.1–§5.2).
+func (s *Service) orderCustomer(ctx context.Context, tx Tx, brandID string, r ReverseRequest) (string, error) {
+	orders, err := tx.Orders(ctx, brandID, r.OutBizID)
+	if err != nil {
+		return "", err
+	}
+	var who []string
+	for _, o := range orders {
+		if (r.Type == ledger.DeductReverse && o.Spent > 0) || (r.Type == ledger.ExtraChargeReverse && o.Granted > 0) {
+			who = append(who, o.CustomerID)
+		}
+	}
+	if len(who) == 0 {
+		if r.Type == ledger.DeductReverse {
+			return "", ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
+				"no points were spent for order %s", r.OutBizID)
+		}
+		return "", ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
+			"no points were granted for order %s", r.OutBizID)
+	}
+	if r.CustomerID != "" {
+		for _, id := range who {
+			if id == r.CustomerID {
+				return id, nil
+			}
+		}
+		return "", ledger.Invalidf("customer_id", "顾客 %s 不是订单 %s 的顾客", r.CustomerID, r.OutBizID)
+	}
+	if len(who) > 1 {
+		return "", ledger.Invalidf("customer_id", "订单 %s 涉及多位顾客, customer_id 不可为空", r.OutBizID)
+	}
+	return who[0], nil
+}
