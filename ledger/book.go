@@ -194,7 +194,6 @@ func (b *Book) ExpireDue() {
 		}
 		n := l.Remaining
 		f := b.flow(Expire, n, -n, 0, 0, Info{OutBizID: l.OutBizID, Reason: "积分到期"})
-		f.CreatedAt = b.now
 		b.alloc(f, l, "", AllocExpire, n)
 		b.acct.TotalExpired += n
 	}
@@ -352,10 +351,17 @@ func (b *Book) ReverseSpend(amount int64, info Info) (Flow, error) {
 			"order %s can have at most %d points reversed (%d spent, %d already reversed), %d asked",
 			b.ord.OutBizID, left, b.ord.Spent, b.ord.Reversed, amount)
 	}
-	f := b.flow(DeductReverse, amount, amount, 0, 0, info)
-	stack := outstanding(append(append([]Allocation(nil), b.st.Allocs...), b.allocs...), AllocSpend)
+	// Points go back last taken first (§5.7). Which lots they go to is
+	// decided before the flow is written, so the flow can name the
+	// refund-of-expired policy it applies (§5.8) in its own hash.
+	type give struct {
+		lot *Lot
+		n   int64
+	}
+	var gives []give
+	policy := ""
+	stack := outstanding(b.orderAllocs(), AllocSpend)
 	need := amount
-	var policy string
 	for i := len(stack) - 1; i >= 0 && need > 0; i-- {
 		a := stack[i]
 		n := min(a.Amount, need)
@@ -364,23 +370,31 @@ func (b *Book) ReverseSpend(amount int64, info Info) (Flow, error) {
 		if !ok {
 			panic("ledger: reversal lot not loaded")
 		}
-		wasExpired := l.Expired(b.now)
-		b.alloc(f, l, b.ord.OutBizID, AllocSpend, -n)
-		if wasExpired {
-			policy = b.refundExpired(f, l, n, info)
+		if l.Expired(b.now) {
+			policy = b.refundPolicy()
 		}
+		gives = append(gives, give{l, n})
 	}
 	if need != 0 {
 		panic("ledger: order allocations hold less than the order's reversible amount")
 	}
-	b.acct.TotalUsed -= amount
-	b.ord.Reversed += amount
-	b.ordSet = true
+	f := b.flow(DeductReverse, amount, amount, 0, 0, info)
 	if policy != "" {
-		f = b.flowByID(f.ID)
 		f.Policy = policy
 		b.rehash(f)
 	}
+	id := f.ID
+	for _, g := range gives {
+		wasExpired := g.lot.Expired(b.now)
+		b.alloc(b.flowByID(id), g.lot, b.ord.OutBizID, AllocSpend, -g.n)
+		if wasExpired {
+			b.refundExpired(id, g.lot, g.n, info)
+		}
+	}
+	b.acct.TotalUsed -= amount
+	b.ord.Reversed += amount
+	b.ordSet = true
+	f = b.flowByID(id)
 	b.rev = &Reversal{BrandID: b.acct.BrandID, ReverseOrderID: info.ReverseOrderID, OutBizID: b.ord.OutBizID,
 		CustomerID: b.acct.CustomerID, Type: DeductReverse, Amount: amount, FlowID: f.ID, CreatedAt: b.now}
 	return *f, nil
@@ -397,8 +411,8 @@ func (b *Book) flowByID(id string) *Flow {
 
 // refundExpired applies the brand's refund_of_expired policy to n points
 // just restored to lot l, which had expired (ledger rules §5.8).
-func (b *Book) refundExpired(f *Flow, l *Lot, n int64, info Info) string {
-	switch b.st.Brand.Settings.RefundOfExpired {
+func (b *Book) refundExpired(flowID string, l *Lot, n int64, info Info) {
+	switch b.refundPolicy() {
 	case RefundForfeit:
 		// The refund is recorded, then the points expire at once.
 		x := b.flow(Expire, n, -n, 0, 0, Info{OutBizID: info.OutBizID, ReverseOrderID: info.ReverseOrderID, Reason: "退回的积分已过期"})
@@ -406,28 +420,33 @@ func (b *Book) refundExpired(f *Flow, l *Lot, n int64, info Info) string {
 		b.rehash(x)
 		b.alloc(x, l, "", AllocExpire, n)
 		b.acct.TotalExpired += n
-		return RefundForfeit
 	case RefundReissue:
 		// The points leave the expired lot again and arrive in a new lot
 		// with the expiry a fresh charge would get.
-		fp := b.flowByID(f.ID)
-		b.alloc(fp, l, "", AllocOther, n)
+		b.alloc(b.flowByID(flowID), l, "", AllocOther, n)
 		b.seqLots++
 		nl := &Lot{ID: b.newID(), BrandID: b.acct.BrandID, CustomerID: b.acct.CustomerID, Granted: n, Remaining: n,
-			EarnedAt: b.now, ExpiresAt: b.st.Rule.Clear.ExpiresAt(b.now, b.st.Brand.Location()), FlowID: f.ID,
+			EarnedAt: b.now, ExpiresAt: b.st.Rule.Clear.ExpiresAt(b.now, b.st.Brand.Location()), FlowID: flowID,
 			OutBizID: l.OutBizID, Seq: b.seqLots, new: true}
 		b.lots[nl.ID] = nl
 		b.order = append(b.order, nl.ID)
 		b.dirty[nl.ID] = true
-		return RefundReissue
 	default:
 		days := b.st.Brand.Settings.GraceDays
 		if days <= 0 {
 			days = DefaultSettings().GraceDays
 		}
 		l.ExpiresAt = EndOfDay(b.now.AddDate(0, 0, days), b.st.Brand.Location())
-		return RefundGrace
 	}
+}
+
+// refundPolicy is the brand's refund_of_expired setting, grace by default.
+func (b *Book) refundPolicy() string {
+	switch p := b.st.Brand.Settings.RefundOfExpired; p {
+	case RefundForfeit, RefundReissue:
+		return p
+	}
+	return RefundGrace
 }
 
 // Clawback takes back amount points that the order granted (amount 0: all
