@@ -100,6 +100,12 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 // with expired lots written off first.
 func (s *Service) loadBook(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
 	orderRef string) (*ledger.Book, ledger.Rule, error) {
+	return s.loadBookWith(ctx, tx, brand, customerID, now, orderRef, nil)
+}
+
+// loadBookWith is loadBook with a last adjustment of the state.
+func (s *Service) loadBookWith(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
+	orderRef string, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
 	rule, err := s.txRule(ctx, tx, brand.ID)
 	if err != nil {
 		return nil, rule, err
@@ -143,6 +149,9 @@ func (s *Service) loadBook(ctx context.Context, tx Tx, brand ledger.Brand, custo
 			}
 			st.Lots = append(st.Lots, more...)
 		}
+	}
+	if adjust != nil {
+		adjust(&st)
 	}
 	b := ledger.NewBook(st, now, s.NewID)
 	b.ExpireDue()

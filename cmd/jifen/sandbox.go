@@ -1,0 +1,58 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"jifen/points"
+)
+
+// sandboxHandler serves /sandbox/clock: GET reads the ledger's clock, POST
+// {"advance":"720h"} moves it forward. Both need the admin bearer token.
+func sandboxHandler(clock *points.SandboxClock, token string) http.Handler {
+	type answer struct {
+		Now    string `json:"now"`
+		Offset string `json:"offset"`
+	}
+	reply := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	fail := func(w http.ResponseWriter, status int, code, msg string) {
+		reply(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			fail(w, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
+			return
+		}
+		now := clock.Now()
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPost:
+			var req struct {
+				Advance string `json:"advance"`
+			}
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+				fail(w, http.StatusBadRequest, "invalid_body", "body must be JSON like {\"advance\":\"720h\"}")
+				return
+			}
+			d, err := time.ParseDuration(req.Advance)
+			if err != nil || d <= 0 {
+				fail(w, http.StatusBadRequest, "invalid_advance", "advance must be a positive duration such as 720h")
+				return
+			}
+			now = clock.Advance(d)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or POST")
+			return
+		}
+		reply(w, http.StatusOK, answer{Now: now.Format(time.RFC3339), Offset: clock.Offset().String()})
+	})
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"jifen/points"
+	"jifen/top"
+)
+
+type serveCmd struct {
+	addr       string
+	db         string
+	demo       bool
+	sandbox    bool
+	adminToken string
+	logFormat  string
+	sweep      time.Duration
+}
+
+func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.db, "db", defaultDB, "database: a SQLite file path")
+	fs.BoolVar(&c.demo, "demo", false, "create or reuse a demo tenant and print how to call it")
+	fs.BoolVar(&c.sandbox, "sandbox", false, "serve /sandbox/clock so the ledger's clock can be moved forward (needs --admin-token)")
+	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.sweep, "sweep-interval", time.Second, "how often expired lots and timed-out holds are swept")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if c.sandbox && c.adminToken == "" {
+		return errors.New("--sandbox needs --admin-token (or JIFEN_ADMIN_TOKEN)")
+	}
+	log := newLogger(stderr, c.logFormat)
+
+	store, err := openStore(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	var clock points.Clock = points.WallClock{}
+	var sandbox *points.SandboxClock
+	if c.sandbox {
+		sandbox = &points.SandboxClock{}
+		clock = sandbox
+	}
+	svc := points.New(store, clock, log)
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	if c.demo {
+		d, err := setupDemo(ctx, svc)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("demo tenant: %w", err)
+		}
+		d.print(stdout, base)
+	}
+
+	adapter := &top.Points{Svc: svc}
+	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle("/router/rest", gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	if sandbox != nil {
+		mux.Handle("/sandbox/clock", sandboxHandler(sandbox, c.adminToken))
+	}
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go svc.SweepEvery(sweepCtx, c.sweep, func(r points.SweepResult, err error) {
+		if err != nil {
+			log.Error("sweep", "error", err)
+		} else if r.Expired+r.Released > 0 {
+			log.Info("sweep", "expired_accounts", r.Expired, "released_holds", r.Released, "lag", r.Lag)
+		}
+	})
+
+	log.Info("jifen serving", "addr", base, "db", redact(c.db), "gateway", base+"/router/rest", "sandbox", c.sandbox)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, finish and answer what is in flight, then close the
+	// store, which commits what its writer holds: nothing acknowledged is
+	// lost.
+	log.Info("shutting down")
+	stopSweep()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
