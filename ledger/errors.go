@@ -40,6 +40,7 @@ const (
 	CodeHoldConflict          = "HOLD_ORDER_CONFLICT"
 	CodeCustomerExists        = "CUSTOMER_ALREADY_EXISTS"
 	CodeCustomerNotFound      = "CUSTOMER_NOT_FOUND"
+	CodeRuleNotFound          = "RULE_NOT_FOUND"
 )
 
 // Error is the ledger's one error type for outcomes a caller must see.
