@@ -72,16 +72,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		d.print(stdout, base)
 	}
 
-	adapter := &top.Points{Svc: svc}
-	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: log}
-	mux := http.NewServeMux()
-	mux.Handle("/router/rest", gw)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	if sandbox != nil {
-		mux.Handle("/sandbox/clock", sandboxHandler(sandbox, c.adminToken))
-	}
-
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	handler := newHandler(handlerConfig{svc: svc, log: log, sandbox: sandbox, adminToken: c.adminToken})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go svc.SweepEvery(sweepCtx, c.sweep, func(r points.SweepResult, err error) {
@@ -114,6 +106,27 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	return nil
+}
+
+// handlerConfig is what the HTTP side of jifen is built from.
+type handlerConfig struct {
+	svc        *points.Service
+	log        *slog.Logger
+	sandbox    *points.SandboxClock // nil: no /sandbox/clock
+	adminToken string
+}
+
+// newHandler routes every path jifen serves, in one visible table.
+func newHandler(c handlerConfig) http.Handler {
+	adapter := &top.Points{Svc: c.svc}
+	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log}
+	mux := http.NewServeMux()
+	mux.Handle("/router/rest", gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	if c.sandbox != nil {
+		mux.Handle("/sandbox/clock", sandboxHandler(c.sandbox, c.adminToken))
+	}
+	return mux
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {
