@@ -100,7 +100,11 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		return r, ledger.Invalid("brand_id", "brand_id 与 out_brand_id 不可同时为空")
 	}
 	if (t.OutBrandID != "" || t.OutShopID != "") && t.Channel == "" {
-		return r, ledger.Invalid("biz_channel", "使用外部 id 时 biz_channel 不可为空")
+		ch, err := s.guessChannel(ctx, c, t)
+		if err != nil {
+			return r, err
+		}
+		t.Channel = ch
 	}
 	if t.Channel != "" && !knownChannel(t.Channel) {
 		return r, ledger.Invalidf("biz_channel", "未知渠道 %q", t.Channel)
@@ -169,6 +173,45 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 	}
 	return r, nil
+}
+
+// guessChannel finds the namespace of out_* ids for methods that carry no
+// biz_channel (customer.get, point.cal, …): the one channel of the calling
+// app in which the id is known. None or several → an error naming why.
+func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string, error) {
+	field, id := "out_brand_id", t.OutBrandID
+	lookup := func(ch string) (string, error) {
+		b, err := s.store.BrandByOutID(ctx, ch, id)
+		return b.ID, err
+	}
+	if id == "" {
+		field, id = "out_shop_id", t.OutShopID
+		lookup = func(ch string) (string, error) {
+			sh, err := s.store.ShopByOutID(ctx, ch, id)
+			return sh.ID, err
+		}
+	}
+	found, match := "", ""
+	for _, ch := range c.App.Channels {
+		if ch == "*" || !knownChannel(ch) {
+			continue
+		}
+		got, err := lookup(ch)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if found != "" && got != match {
+			return "", ledger.Invalidf("biz_channel", "%s %s 在多个渠道中存在, 请指明 biz_channel", field, id)
+		}
+		found, match = ch, got
+	}
+	if found == "" {
+		return "", ledger.Invalidf(field, "外部 id %s 在调用方的渠道中不存在", id)
+	}
+	return found, nil
 }
 
 // Channels are the biz_channel namespaces jifen knows: Chensen and Keruyun.

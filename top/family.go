@@ -83,7 +83,7 @@ func (p *Points) cal(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: channelFor(who, "")}
+	t := points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: ""}
 	d, rule, err := p.Svc.Calculate(ctx, who, t, q.CustomerID, *q.ConsumePoint)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (p *Points) chkPntByPay(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: channelFor(who, "")}
+	t := points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: ""}
 	err = p.Svc.CheckPay(ctx, who, t, q.CustomerID, *q.ChangePoint)
 	if le, ok := ledger.AsError(err); ok && le.Kind == ledger.KindBusiness {
 		return CommonResult{BizSuccess: true, Result: false, ResultCode: le.Code, ResultDesc: le.Message, ResultView: le.View}, nil
@@ -226,7 +226,7 @@ func (p *Points) ruleGet(ctx context.Context, c *Call) (any, error) {
 		return nil, err
 	}
 	r := points.RuleRequest{Target: points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID,
-		OutShopID: q.OutShopID, Channel: channelFor(who, "")}, LevelID: strings.TrimSpace(q.LevelID)}
+		OutShopID: q.OutShopID, Channel: ""}, LevelID: strings.TrimSpace(q.LevelID)}
 	// Both sync fields present: the incremental-sync form.
 	if q.IncludeLogicalDelete != nil && q.MaxUpdateTime != nil {
 		r.IncludeLogicalDelete, r.MaxUpdateTime = *q.IncludeLogicalDelete, *q.MaxUpdateTime

@@ -64,15 +64,6 @@ func (p *Points) caller(ctx context.Context, c *Call) (points.Caller, error) {
 	return points.Caller{App: a}, nil
 }
 
-// channelFor is the namespace of out_* ids: biz_channel when given, else
-// the app's only channel (methods such as customer.get carry none).
-func channelFor(c points.Caller, given string) string {
-	if given != "" || len(c.App.Channels) != 1 || c.App.Channels[0] == "*" {
-		return given
-	}
-	return c.App.Channels[0]
-}
-
 // ReverseConsumePointOpenReq is reversepoint's object parameter.
 type ReverseConsumePointOpenReq struct {
 	BizType        string `json:"biz_type" top:"required"`
@@ -248,7 +239,7 @@ func (p *Points) queryPointFlow(ctx context.Context, c *Call) (any, error) {
 		return nil, err
 	}
 	r := points.FlowsRequest{
-		Target:     points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: channelFor(who, q.BizChannel)},
+		Target:     points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: q.BizChannel},
 		CustomerID: q.CustomerID, OutBizLike: q.OutBizID, Type: q.PointFlowType,
 	}
 	if q.PageNo != nil {
@@ -331,7 +322,7 @@ func (p *Points) customerCreate(ctx context.Context, c *Call) (any, error) {
 		cu.Birthday = q.Birthday.In(ledger.Shanghai).Format("2006-01-02")
 	}
 	out, err := p.Svc.CreateCustomer(ctx, who, points.CreateCustomerRequest{
-		Target:   points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: channelFor(who, "")},
+		Target:   points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: ""},
 		Customer: cu, RequestID: q.RequestID,
 	})
 	if err != nil {
@@ -410,7 +401,7 @@ func (p *Points) customerGet(ctx context.Context, c *Call) (any, error) {
 		wantPoints = wantPoints || o == "POINT"
 	}
 	l := points.CustomerLookup{
-		Target:     points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: channelFor(who, "")},
+		Target:     points.Target{BrandID: q.BrandID, OutBrandID: q.OutBrandID, ShopID: q.ShopID, OutShopID: q.OutShopID, Channel: ""},
 		CustomerID: q.CustomerID, Mobile: q.Mobile,
 	}
 	switch {
