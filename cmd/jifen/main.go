@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -20,6 +21,7 @@ Usage:
   jifen apply   -f tenant.yaml [--db ./jifen.db]
   jifen call    METHOD --app-key K --secret S [--url URL] [--format json|xml] [--sign-method md5] name=value…
   jifen verify  [--db ./jifen.db]
+  jifen bench   [--url URL] [--db ./jifen.db] [--duration 30s] [--workers 64 | --rate R] [--hot 10] [--json out.json]
   jifen hold release --brand B --order O [--db ./jifen.db]
 
 Run "jifen COMMAND -h" for a command's flags.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&callCmd{}).run(ctx, rest, stdout, stderr)
 	case "verify":
 		return (&verifyCmd{}).run(ctx, rest, stdout, stderr)
+	case "bench":
+		return (&benchCmd{}).run(ctx, rest, stdout, stderr)
 	case "hold":
 		return (&holdCmd{}).run(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -68,3 +72,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return exitError(2)
 	}
 }
+
+func numCPU() int { return runtime.NumCPU() }

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/top"
+)
+
+// benchCmd is the load tool: it talks to a running jifen exactly as a POS
+// does (signed TOP requests over keep-alive HTTP), runs order life cycles
+// for a while, reports throughput and latency, and ends by checking every
+// invariant on the server's database.
+type benchCmd struct {
+	url, db, signMethod, format string
+	duration, ceiling           time.Duration
+	workers, customers, hot     int
+	rate                        float64
+	jsonOut                     string
+	seed                        uint64
+}
+
+func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080/router/rest", "gateway URL of the running jifen")
+	fs.StringVar(&c.db, "db", defaultDB, "the server's database, to provision the bench tenant and verify at the end")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run the write mix")
+	fs.DurationVar(&c.ceiling, "ceiling", 10*time.Second, "how long to run the no-write ceiling (point.cal) first; 0 to skip")
+	fs.IntVar(&c.workers, "workers", 64, "concurrent connections (closed loop)")
+	fs.Float64Var(&c.rate, "rate", 0, "operations/s to offer (open loop); 0 = closed loop")
+	fs.IntVar(&c.customers, "customers", 2000, "customers the bench provisions")
+	fs.IntVar(&c.hot, "hot", 0, "hot-spot mode: all traffic on this many customers (0 = uniform)")
+	fs.StringVar(&c.signMethod, "sign-method", "md5", "md5, hmac or hmac-sha256")
+	fs.StringVar(&c.format, "format", "json", "json or xml")
+	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if c.workers < 1 || c.customers < 1 || c.duration <= 0 {
+		return errors.New("bench: --workers, --customers and --duration must be positive")
+	}
+	if c.hot > c.customers {
+		c.hot = c.customers
+	}
+	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
+	fmt.Fprintf(stdout, "provisioning bench tenant %s: %d customers\n", run, c.customers)
+	appKey, secret, err := c.provision(ctx, run)
+	if err != nil {
+		return fmt.Errorf("bench: provision: %w", err)
+	}
+	transport := &http.Transport{MaxIdleConns: c.workers * 2, MaxIdleConnsPerHost: c.workers * 2, IdleConnTimeout: time.Minute}
+	client := &top.Client{URL: c.url, AppKey: appKey, Secret: secret, SignMethod: c.signMethod, Format: c.format,
+		HTTP: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1))}
+	if err := b.charge(ctx); err != nil {
+		return fmt.Errorf("bench: charging customers: %w", err)
+	}
+	res := benchReport{Machine: machine(), Workers: c.workers, Rate: c.rate, Hot: c.hot, Customers: c.customers,
+		SignMethod: c.signMethod, Format: c.format}
+	if c.ceiling > 0 {
+		fmt.Fprintf(stdout, "ceiling: point.cal (writes nothing) for %s\n", c.ceiling)
+		ph := b.phase(ctx, stdout, c.ceiling, true)
+		res.Ceiling = &ph
+	}
+	fmt.Fprintf(stdout, "write mix: pay → partial reversal → reverse the rest; charges; flow queries, for %s\n", c.duration)
+	mix := b.phase(ctx, stdout, c.duration, false)
+	res.Mix = mix
+	if res.Ceiling != nil && res.Ceiling.OpsPerSec > 0 {
+		res.WriteShareOfCeiling = mix.WritesPerSec / res.Ceiling.OpsPerSec
+	}
+	res.Verify = c.verify(ctx)
+	res.print(stdout)
+	if c.jsonOut != "" {
+		data, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(c.jsonOut, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if res.Verify != "all invariants hold" {
+		return exitError(1)
+	}
+	return nil
+}
+
+// provision creates the bench's own app, brand, shop and customers.
+func (c *benchCmd) provision(ctx context.Context, run string) (string, string, error) {
+	store, err := openStore(ctx, c.db)
+	if err != nil {
+		return "", "", err
+	}
+	defer store.Close()
+	brand := "bench-" + run
+	t := points.Tenant{
+		Apps: []ledger.App{{Key: "bench-" + run, Name: "jifen bench", Active: true, Channels: []string{"KRY"}, Brands: []string{brand}}},
+		Brands: []points.TenantBrand{{Brand: ledger.Brand{ID: brand, Name: "Bench brand", TimeZone: "Asia/Shanghai",
+			OutIDs: map[string]string{"KRY": "kry-" + brand}, Settings: ledger.DefaultSettings()},
+			Shops: []ledger.Shop{{ID: brand + "-shop", Name: "压测门店", OutIDs: map[string]string{"KRY": "kry-" + brand + "-shop"}}}}},
+	}
+	for i := range c.customers {
+		t.Customers = append(t.Customers, ledger.Customer{ID: fmt.Sprintf("%s-c%d", brand, i), BrandID: brand, LevelID: "L1"})
+	}
+	rep, err := points.New(store, nil, nil).Apply(ctx, t)
+	if err != nil {
+		return "", "", err
+	}
+	return "bench-" + run, rep.Secrets["bench-"+run], nil
+}
+
+func (c *benchCmd) verify(ctx context.Context) string {
+	store, err := openStore(ctx, c.db)
+	if err != nil {
+		return "verify failed to open the database: " + err.Error()
+	}
+	defer store.Close()
+	rep, err := points.Verify(ctx, store)
+	if err != nil {
+		return "verify failed: " + err.Error()
+	}
+	if !rep.OK() {
+		return fmt.Sprintf("%d VIOLATIONS, first: %s", len(rep.Violations), rep.Violations[0])
+	}
+	return "all invariants hold"
+}
+
+type bench struct {
+	cmd    *benchCmd
+	client *top.Client
+	run    string
+	seq    atomic.Int64
+	mu     sync.Mutex
+	rng    *rand.Rand
+}
+
+func (b *bench) customer() string {
+	b.mu.Lock()
+	n := b.cmd.customers
+	if b.cmd.hot > 0 {
+		n = b.cmd.hot
+	}
+	i := b.rng.IntN(n)
+	b.mu.Unlock()
+	return fmt.Sprintf("bench-%s-c%d", b.run, i)
+}
+
+func (b *bench) id(prefix string) string {
+	return fmt.Sprintf("%s-%s-%d", prefix, b.run, b.seq.Add(1))
+}
+
+func (b *bench) base(customer string) map[string]any {
+	return map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-bench-" + b.run, "out_shop_id": "kry-bench-" + b.run + "-shop",
+		"customer_id": customer, "operator_id": "bench", "operator_name": "压测"}
+}
+
+// charge gives every customer enough points that pay never runs short.
+func (b *bench) charge(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	next := atomic.Int64{}
+	for range min(b.cmd.workers, 32) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.cmd.customers) {
+					return
+				}
+				p := b.base(fmt.Sprintf("bench-%s-c%d", b.run, i))
+				p["change_point"], p["out_biz_id"], p["request_id"] = 1_000_000_000, b.id("seed"), b.id("seed")
+				if _, err := b.call(ctx, top.MethodExtraCharge, "param_extra_charge_point_open_req", p); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// outcome of one call: "" for success, else a business code or
+// "error_response N" or "transport".
+func (b *bench) call(ctx context.Context, method, param string, obj map[string]any) (string, error) {
+	resp, err := b.client.Call(ctx, method, map[string]any{param: obj})
+	if err != nil {
+		return "transport", err
+	}
+	if resp.Err != nil {
+		return fmt.Sprintf("error_response %d %s", resp.Err.Code, resp.Err.SubCode), resp.Err
+	}
+	if resp.Format == top.FormatXML {
+		if strings.Contains(string(resp.Body), "<biz_success>false</biz_success>") {
+			return "business failure", errors.New("business failure")
+		}
+		return "", nil
+	}
+	var r struct {
+		BizSuccess bool   `json:"biz_success"`
+		ResultCode string `json:"result_code"`
+	}
+	if err := json.Unmarshal(resp.Result, &r); err != nil {
+		return "undecodable", err
+	}
+	if !r.BizSuccess {
+		return r.ResultCode, errors.New(r.ResultCode)
+	}
+	return "", nil
+}
+
+// stats gathers one phase's results.
+type stats struct {
+	mu     sync.Mutex
+	lat    map[string][]time.Duration
+	errs   map[string]int
+	ops    atomic.Int64
+	writes atomic.Int64
+}
+
+func (s *stats) add(method string, d time.Duration, outcome string, write bool) {
+	s.ops.Add(1)
+	if write && outcome == "" {
+		s.writes.Add(1)
+	}
+	s.mu.Lock()
+	s.lat[method] = append(s.lat[method], d)
+	if outcome != "" {
+		s.errs[method+": "+outcome]++
+	}
+	s.mu.Unlock()
+}
+
+// phase runs the ceiling (cal only) or the write mix for d.
+func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceiling bool) phaseReport {
+	st := &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	work := func() {
+		if ceiling {
+			b.cal(ctx, st)
+		} else {
+			b.lifeCycle(ctx, st)
+		}
+	}
+	var wg sync.WaitGroup
+	var offered atomic.Int64
+	if b.cmd.rate > 0 {
+		// Open loop: start work at the offered rate whatever the answers
+		// do, with up to 16× workers in flight, and count what was offered.
+		sem := make(chan struct{}, b.cmd.workers*16)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			interval := time.Duration(float64(time.Second) / b.cmd.rate * lifeCycleOps(ceiling))
+			t := time.NewTicker(max(interval, time.Microsecond))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					offered.Add(int64(lifeCycleOps(ceiling)))
+					select {
+					case sem <- struct{}{}:
+						wg.Add(1)
+						go func() { defer wg.Done(); work(); <-sem }()
+					default: // saturated: offered but not started
+					}
+				}
+			}
+		}()
+	} else {
+		for range b.cmd.workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					work()
+				}
+			}()
+		}
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last := int64(0)
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				n := st.ops.Load()
+				fmt.Fprintf(out, "  %5.0fs  %8d ops/s  %8d writes total\n", time.Since(start).Seconds(), n-last, st.writes.Load())
+				last = n
+			}
+		}
+	}()
+	wg.Wait()
+	close(done)
+	elapsed := time.Since(start)
+	return st.report(elapsed, float64(offered.Load())/elapsed.Seconds())
+}
+
+func lifeCycleOps(ceiling bool) float64 {
+	if ceiling {
+		return 1
+	}
+	return 4 // on average: pay, partial reversal, rest reversal, and a charge or query
+}
+
+func (b *bench) timed(ctx context.Context, st *stats, method, param string, obj map[string]any, write bool) string {
+	t0 := time.Now()
+	outcome, _ := b.call(ctx, method, param, obj)
+	if ctx.Err() != nil && outcome == "transport" {
+		return outcome // the phase ended mid-call; not a result
+	}
+	st.add(method, time.Since(t0), outcome, write)
+	return outcome
+}
+
+func (b *bench) cal(ctx context.Context, st *stats) {
+	p := map[string]any{"out_brand_id": "kry-bench-" + b.run, "customer_id": b.customer(), "consume_point": 120}
+	b.timed(ctx, st, top.MethodCal, "param_calculate_deducted_money_open_req", p, false)
+}
+
+// lifeCycle is one order: pay with points, refund part, refund the rest,
+// then a charge or a flow query.
+func (b *bench) lifeCycle(ctx context.Context, st *stats) {
+	cust := b.customer()
+	order := b.id("o")
+	p := b.base(cust)
+	p["change_point"], p["out_biz_id"], p["request_id"] = 100, order, b.id("p")
+	if b.timed(ctx, st, top.MethodConsumePoint, "param_consume_point_open_req", p, true) != "" {
+		return
+	}
+	r := b.base(cust)
+	r["biz_type"], r["out_biz_id"], r["reverse_order_id"], r["request_id"], r["change_point"] = "DEDUCT_FROM_CONSUME_REVERSE", order, order+"-a", b.id("r"), 30
+	b.timed(ctx, st, top.MethodReversePoint, "param_reverse_consume_point_open_req", r, true)
+	r = b.base(cust)
+	r["biz_type"], r["out_biz_id"], r["reverse_order_id"], r["request_id"] = "DEDUCT_FROM_CONSUME_REVERSE", order, order+"-b", b.id("r")
+	b.timed(ctx, st, top.MethodReversePoint, "param_reverse_consume_point_open_req", r, true)
+	if b.seq.Load()%2 == 0 {
+		c := b.base(cust)
+		c["change_point"], c["out_biz_id"], c["request_id"] = 10, b.id("g"), b.id("g")
+		b.timed(ctx, st, top.MethodExtraCharge, "param_extra_charge_point_open_req", c, true)
+	} else {
+		q := map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-bench-" + b.run, "customer_id": cust, "page_size": 10}
+		b.timed(ctx, st, top.MethodQueryPointFlow, "param_page_query_point_flow_open_req", q, false)
+	}
+}
+
+type methodReport struct {
+	Method    string  `json:"method"`
+	Count     int     `json:"count"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50ms     float64 `json:"p50_ms"`
+	P90ms     float64 `json:"p90_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+}
+
+type phaseReport struct {
+	Seconds      float64        `json:"seconds"`
+	OpsPerSec    float64        `json:"ops_per_sec"`
+	WritesPerSec float64        `json:"writes_per_sec"`
+	OfferedPerS  float64        `json:"offered_per_sec,omitempty"`
+	All          methodReport   `json:"all"`
+	Methods      []methodReport `json:"methods"`
+	Errors       map[string]int `json:"errors"`
+}
+
+func (s *stats) report(elapsed time.Duration, offered float64) phaseReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	secs := elapsed.Seconds()
+	ph := phaseReport{Seconds: secs, OpsPerSec: float64(s.ops.Load()) / secs, WritesPerSec: float64(s.writes.Load()) / secs,
+		OfferedPerS: offered, Errors: s.errs}
+	var all []time.Duration
+	names := make([]string, 0, len(s.lat))
+	for m := range s.lat {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	for _, m := range names {
+		ph.Methods = append(ph.Methods, summarize(m, s.lat[m], secs))
+		all = append(all, s.lat[m]...)
+	}
+	ph.All = summarize("all", all, secs)
+	return ph
+}
+
+func summarize(name string, lat []time.Duration, secs float64) methodReport {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	return methodReport{Method: name, Count: len(lat), OpsPerSec: float64(len(lat)) / secs,
+		P50ms: q(0.50), P90ms: q(0.90), P99ms: q(0.99), MaxMs: q(1)}
+}
+
+type benchReport struct {
+	Machine             string       `json:"machine"`
+	Workers             int          `json:"workers"`
+	Rate                float64      `json:"rate,omitempty"`
+	Hot                 int          `json:"hot,omitempty"`
+	Customers           int          `json:"customers"`
+	SignMethod          string       `json:"sign_method"`
+	Format              string       `json:"format"`
+	Ceiling             *phaseReport `json:"ceiling,omitempty"`
+	Mix                 phaseReport  `json:"mix"`
+	WriteShareOfCeiling float64      `json:"write_share_of_ceiling,omitempty"`
+	Verify              string       `json:"verify"`
+}
+
+func (r benchReport) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	table := func(title string, ph phaseReport) {
+		fmt.Fprintf(w, "\n%s: %.0f ops/s (%.0f durable writes/s) over %.1fs", title, ph.OpsPerSec, ph.WritesPerSec, ph.Seconds)
+		if ph.OfferedPerS > 0 {
+			fmt.Fprintf(w, ", offered %.0f ops/s", ph.OfferedPerS)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "method\tcount\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
+		for _, m := range append(ph.Methods, ph.All) {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", m.Method, m.Count, m.OpsPerSec, m.P50ms, m.P90ms, m.P99ms, m.MaxMs)
+		}
+		tw.Flush()
+		if len(ph.Errors) == 0 {
+			fmt.Fprintln(w, "errors: none")
+		}
+		for k, n := range ph.Errors {
+			fmt.Fprintf(w, "errors: %s × %d\n", k, n)
+		}
+	}
+	if r.Ceiling != nil {
+		table("ceiling (point.cal, no writes)", *r.Ceiling)
+	}
+	table("write mix", r.Mix)
+	if r.WriteShareOfCeiling > 0 {
+		fmt.Fprintf(w, "durable writes/s as a share of the no-write ceiling: %.0f%%\n", 100*r.WriteShareOfCeiling)
+	}
+	fmt.Fprintf(w, "verify: %s\n", r.Verify)
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s, %d CPUs", host, numCPU())
+}
