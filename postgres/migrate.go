@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are the embedded files, by version. Each file is named
+// NNNN_description.sql; versions start at 1 and have no gaps.
+var migrations = func() []migration {
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
+	var ms []migration
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			panic(fmt.Sprintf("postgres: migration %s is not named NNNN_name.sql", base))
+		}
+		body, err := migrationFS.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("postgres: migration %s: want version %d", m.name, i+1))
+		}
+	}
+	return ms
+}()
+
+// LatestSchemaVersion is the newest schema version this program knows.
+func LatestSchemaVersion() int { return len(migrations) }
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL,
+	name       TEXT    NOT NULL,
+	applied_at BIGINT  NOT NULL,
+	CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
+)`
+
+// Migrate applies the migrations the database lacks, each in its own
+// transaction that also records it in schema_migrations. Every such
+// transaction first locks schema_migrations exclusively and reads the
+// version under that lock, so servers starting together apply each
+// migration once, one after the other. It refuses a database whose schema
+// is newer than this program's.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
+		// Two sessions creating the table at once: one of them loses on
+		// the catalog's unique index; the table is there either way.
+		if !isCode(err, codeUniqueViolation) && !isCode(err, codeDuplicateTable) {
+			return failure(err, "create schema_migrations")
+		}
+	}
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateOne applies the next missing migration; done when there was none.
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return false, failure(err, "begin migration")
+	}
+	defer func() {
+		if err != nil {
+			if rerr := tx.Rollback(context.WithoutCancel(ctx)); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
+				err = errors.Join(err, fmt.Errorf("postgres: roll back migration: %w", rerr))
+			}
+		}
+	}()
+	// A migration may take longer than the statements of the ledger.
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+		return false, failure(err, "lift the statement timeout")
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return false, failure(err, "lock schema_migrations")
+	}
+	var current int
+	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return false, failure(err, "read the schema version")
+	}
+	switch {
+	case current > LatestSchemaVersion():
+		return false, fmt.Errorf("%w: the database is at version %d, this program knows up to %d",
+			ErrSchemaTooNew, current, LatestSchemaVersion())
+	case current == LatestSchemaVersion():
+		return true, failure(tx.Commit(ctx), "end migration")
+	}
+	m := migrations[current]
+	// Without arguments Exec uses the simple protocol, which runs a file of
+	// several statements.
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return false, failure(err, "apply migration "+m.name)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+		m.version, m.name, time.Now().UnixMicro()); err != nil {
+		return false, failure(err, "record migration "+m.name)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, failure(err, "commit migration "+m.name)
+	}
+	return false, nil
+}
+
+// SchemaVersion is the newest migration applied to the database; 0 for a
+// database jifen has never migrated.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var exists bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name = 'schema_migrations')`).Scan(&exists)
+	if err != nil {
+		return 0, failure(err, "look for schema_migrations")
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	if err := s.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, failure(err, "read the schema version")
+	}
+	return v, nil
+}

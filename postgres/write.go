@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// Transactions.
+//
+// A write is a READ COMMITTED transaction. That is enough because every
+// write that changes an account first locks the account's row (Tx.Account:
+// SELECT … FOR UPDATE) and only then reads its lots, order and
+// allocations; in READ COMMITTED each of those later statements sees
+// everything committed before the lock was granted, so two writes of one
+// account run one after the other on fresh data, never on a stale
+// snapshot. (Under REPEATABLE READ the second would instead fail with a
+// serialization error and run again.) Rows read before the lock — the
+// idempotency record, a reversal, the order's customers — are guarded by
+// primary keys: a concurrent duplicate inserts the same key, fails with a
+// unique violation, and the write runs again, finding what the first one
+// stored. A missing account cannot be locked; there the primary key of
+// accounts serializes: of two writes creating one account, the second
+// fails on it and runs again against the account the first created.
+//
+// Round trips: BEGIN travels with the write's first statement; Tx.Account
+// fetches the live lots along with the lock, and Tx.Orders the locked
+// account's allocations under the order; Apply sends all its statements
+// as one batch; PutIdempotency and the Put… methods are queued
+// and travel with the next statement or with COMMIT.
+
+// maxAttempts bounds how often Write runs fn for one call.
+const maxAttempts = 10
+
+// Backoff between attempts: full jitter over an exponential ceiling.
+const (
+	backoffBase = 2 * time.Millisecond
+	backoffMax  = 250 * time.Millisecond
+)
+
+// Write runs fn in a transaction and commits it. fn runs again, in a
+// fresh transaction, after a serialization failure, a deadlock, a unique
+// violation of a row fn read as absent, or points.ErrConflict — up to 10
+// times with jittered exponential backoff, after which the error is
+// KindUnavailable. An error of fn's own (a business outcome, bad input)
+// rolls back and is returned unchanged. A failure to reach the database or
+// a timeout is KindUnavailable.
+func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
+	var err error
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			ceiling := min(backoffMax, backoffBase<<(attempt-1))
+			t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(ctx.Err(), err)
+			case <-t.C:
+			}
+		}
+		err = s.writeOnce(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		if _, ok := ledger.AsError(err); ok {
+			return err
+		}
+		if !retryable(err) {
+			return unavailable(err)
+		}
+	}
+	return fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err)
+}
+
+// retryableKeys are the unique constraints of rows a write reads as absent
+// and then inserts: violating one means a concurrent write inserted the
+// row first, and running the write again finds it.
+var retryableKeys = map[string]bool{
+	"idempotency_pkey": true,
+	"reversals_pkey":   true,
+	"accounts_pkey":    true,
+	"orders_pkey":      true,
+	"holds_pkey":       true,
+	"rules_pkey":       true,
+}
+
+// retryable reports whether running the whole write again may succeed.
+func retryable(err error) bool {
+	if errors.Is(err, points.ErrConflict) {
+		return true
+	}
+	pe := pgError(err)
+	if pe == nil {
+		return false
+	}
+	switch pe.Code {
+	case codeSerializationFailure, codeDeadlockDetected:
+		return true
+	case codeUniqueViolation:
+		return retryableKeys[pe.ConstraintName]
+	}
+	return false
+}
+
+// writeOnce runs fn in one transaction.
+func (s *Store) writeOnce(ctx context.Context, fn func(points.Tx) error) (err error) {
+	t := &Tx{s: s}
+	defer t.end(ctx)
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.commit(ctx)
+}
+
+// Tx is one attempt of a write. It holds a pooled connection from its
+// first statement to its end. A Tx is valid only during the fn it was
+// given to, on fn's goroutine.
+type Tx struct {
+	s     *Store
+	conn  *pgxpool.Conn
+	begun bool // BEGIN has been sent
+	done  bool
+	// failed is the first statement error of the write: a write that
+	// carries on past one (fn ignored it) cannot commit.
+	failed error
+
+	// pending are writes not yet sent: they go with the next statement
+	// that needs an answer, or with COMMIT.
+	pending []*pgx.QueuedQuery
+	// lots holds the live lots fetched with an account's lock, for the
+	// LiveLots call that follows; allocs an order's allocations of the
+	// locked account, for OrderAllocations. No other write can change
+	// them while the lock is held; Apply forgets them.
+	lots   map[[2]string][]ledger.Lot
+	allocs map[[3]string][]ledger.Allocation
+	// locked is the account whose row this write locked last.
+	locked *[2]string
+	// absent is the idempotency key this write read as absent, checked
+	// again once the write holds a lock it may have waited for.
+	absent *[2]string
+}
+
+var errTxDone = errors.New("postgres: Tx used after its write returned")
+
+const beginSQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+// send runs qs after whatever is pending, beginning the transaction with
+// them if need be, in one round trip.
+func (t *Tx) send(ctx context.Context, qs ...*pgx.QueuedQuery) error {
+	if t.done {
+		return errTxDone
+	}
+	if t.conn == nil {
+		c, err := t.s.pool.Acquire(ctx)
+		if err != nil {
+			t.failed = fmt.Errorf("postgres: acquire a connection: %w", err)
+			return t.failed
+		}
+		t.conn = c
+	}
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 1+len(t.pending)+len(qs))}
+	if !t.begun {
+		b.Queue(beginSQL)
+		t.begun = true
+	}
+	b.QueuedQueries = append(b.QueuedQueries, t.pending...)
+	b.QueuedQueries = append(b.QueuedQueries, qs...)
+	t.pending = nil
+	err := t.conn.SendBatch(ctx, b).Close()
+	if err != nil && t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// queue defers a write to the next round trip.
+func (t *Tx) queue(qq *pgx.QueuedQuery) error {
+	if t.done {
+		return errTxDone
+	}
+	t.pending = append(t.pending, qq)
+	return nil
+}
+
+var errRolledBack = errors.New("postgres: the transaction was rolled back at commit (an earlier statement failed)")
+
+func (t *Tx) commit(ctx context.Context) error {
+	if t.failed != nil {
+		t.done = true
+		return fmt.Errorf("postgres: not committing after a failed statement: %w", t.failed)
+	}
+	if !t.begun && len(t.pending) == 0 {
+		t.done = true
+		return nil // fn wrote nothing and read nothing
+	}
+	err := t.send(ctx, execQuery(failedTo("commit"), func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return errRolledBack
+		}
+		return nil
+	}, "COMMIT"))
+	t.done = true
+	return err
+}
+
+// end rolls back what was not committed and returns the connection to
+// the pool. A connection left in a transaction (the rollback failed) is
+// closed by the pool rather than reused.
+func (t *Tx) end(ctx context.Context) {
+	t.done = true
+	if t.conn == nil {
+		return
+	}
+	if t.conn.Conn().PgConn().TxStatus() != 'I' && !t.conn.Conn().IsClosed() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = t.conn.Exec(rctx, "ROLLBACK") // on failure the pool discards the connection
+		cancel()
+	}
+	t.conn.Release()
+	t.conn = nil
+}

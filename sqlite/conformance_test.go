@@ -1,0 +1,20 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"jifen/storetest"
+)
+
+// TestConformance runs the ledger conformance suite, the one every store
+// passes, against SQLite.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t testing.TB) storetest.Store {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

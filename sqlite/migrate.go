@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ErrSchemaTooNew is returned by Open for a database migrated by a newer
+// version of this program: running older code over it could corrupt it.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are the embedded files, by version. Each file is named
+// NNNN_description.sql; versions start at 1 and have no gaps.
+var migrations = func() []migration {
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
+	var ms []migration
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			panic(fmt.Sprintf("sqlite: migration %s is not named NNNN_name.sql", base))
+		}
+		body, err := migrationFS.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("sqlite: migration %s: want version %d", m.name, i+1))
+		}
+	}
+	return ms
+}()
+
+// LatestSchemaVersion is the newest schema version this program knows.
+func LatestSchemaVersion() int { return len(migrations) }
+
+// migrate applies the migrations the database lacks, recording each in
+// schema_migrations. It reads the version and migrates in one write
+// transaction, so two processes opening a new file cannot both migrate it.
+func migrate(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+			}
+		}
+	}()
+	var current int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > LatestSchemaVersion() {
+		return fmt.Errorf("%w: database is at version %d, this program knows up to %d",
+			ErrSchemaTooNew, current, LatestSchemaVersion())
+	}
+	for _, m := range migrations[current:] {
+		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.version, m.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.name, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/storetest"
+)
+
+// TestQueryPlans runs the service's operations and every read, then asks
+// SQLite how it runs each query seen: every key the query names must be
+// used by the index it searches, and no query with a WHERE clause may scan
+// a whole table. Without statistics SQLite's planner may prefer an index
+// that serves the ORDER BY over one that serves the WHERE; on a ledger
+// that grows, such a plan gets slower with every write.
+func TestQueryPlans(t *testing.T) {
+	s, seen := exercise(t)
+
+	// Keys a query names that its index need not use: they only narrow
+	// rows the index found (a version checked, a filter on a page).
+	notKeys := map[string]bool{"version": true, "remaining": true, "type": true, "shop_id": true, "channel": true}
+	eq := regexp.MustCompile(`(\w+) = \+?\?`)
+	if len(seen) < 30 {
+		t.Errorf("only %d queries seen", len(seen))
+	}
+	for q := range seen {
+		plan := explain(t, s, q)
+		short := strings.Join(strings.Fields(q), " ")
+		if strings.Contains(q, "WHERE") && strings.Contains(plan, "SCAN ") {
+			t.Errorf("plan scans a table:\n  %s\n  %s", short, plan)
+		}
+		for _, m := range eq.FindAllStringSubmatch(q, -1) {
+			if col := m[1]; !notKeys[col] && !strings.Contains(plan, col+"=?") {
+				t.Errorf("plan does not search by %s:\n  %s\n  %s", col, short, plan)
+			}
+		}
+	}
+}
+
+func explain(t *testing.T, s *Store, q string) string {
+	t.Helper()
+	rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "; ")
+}
+
+// exercise runs the service's operations and every read on a new store,
+// and returns the store (open) and every query the row helpers ran.
+func exercise(t *testing.T) (*Store, map[string]bool) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	queryHook = func(q string) { mu.Lock(); seen[q] = true; mu.Unlock() }
+
+	path := filepath.Join(t.TempDir(), "jifen.db")
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store { return MustOpenAt(t, path, Options{}) })
+	ctx := e.Ctx
+	e.MustCharge("C1", "G1", 100)
+	e.MustConsume("C1", "O1", 50)
+	if _, err := e.Svc.Reverse(ctx, e.Caller, e.Reverse("O1", "R1", storetest.P(10))); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []int64{2, 3} {
+		if _, err := e.Svc.Operate(ctx, e.Caller, points.OperateRequest{Target: storetest.B1S1, Type: typ, Points: 5,
+			OuterOrderID: "H1", Customer: points.CustomerLookup{Mobile: "13800000001"}, CustomerKey: "13800000001", OperatorID: "op1",
+			RequestID: e.ReqID()}); err != nil {
+			t.Fatalf("operate %d: %v", typ, err)
+		}
+	}
+	for _, q := range []points.FlowsRequest{
+		{Target: storetest.B1S1, CustomerID: "C1"},
+		{Target: points.Target{BrandID: "B1", Channel: "KRY"}, CustomerID: "C1", OutBizLike: "O", Type: string(ledger.DeductFromConsume),
+			Start: storetest.Start.Add(-time.Hour), End: storetest.Start.Add(time.Hour), PageNo: 2, PageSize: 5},
+	} {
+		if _, err := e.Svc.QueryFlows(ctx, e.Caller, q); err != nil {
+			t.Fatalf("QueryFlows: %v", err)
+		}
+	}
+	if _, err := e.Svc.FindCustomer(ctx, e.Caller, points.CustomerLookup{Target: storetest.B1S1, OuterType: "x", OuterID: "y"}); err == nil {
+		t.Error("found a customer by an unknown outer id")
+	}
+	e.Clock.Advance(400 * 24 * time.Hour)
+	if _, err := e.Svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Store.(*Store)
+	for _, read := range []func() error{
+		func() error { _, err := s.Apps(ctx); return err },
+		func() error { _, err := s.Brands(ctx); return err },
+		func() error { _, err := s.BrandByOutID(ctx, "KRY", "kry-b1"); return err },
+		func() error { _, err := s.Shops(ctx, "B1"); return err },
+		func() error { _, err := s.ShopByOutID(ctx, "KRY", "kry-s1"); return err },
+		func() error { _, err := s.CustomerByMobile(ctx, "B1", "13800000001"); return err },
+		func() error { _, err := s.FlowExists(ctx, "F"); return err },
+		func() error {
+			_, _, err := s.Flows(ctx, points.FlowQuery{BrandID: "B1", Start: storetest.Start, Limit: 10})
+			return err
+		},
+		func() error { _, err := s.DueAccounts(ctx, time.Now(), 10); return err },
+		func() error { _, err := s.DueHolds(ctx, time.Now(), 10); return err },
+		func() error { return s.EachReversal(ctx, func(ledger.Reversal) error { return nil }) },
+		func() error { return s.EachIdempotency(ctx, func(ledger.Idempotency) error { return nil }) },
+	} {
+		if err := read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.MustVerify()
+	queryHook = nil
+	return s, seen
+}

@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jifen/points"
+)
+
+func TestOpen_Migrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "jifen.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := LatestSchemaVersion(); v != want || want < 1 {
+		t.Fatalf("SchemaVersion = %d, want %d (≥ 1)", v, want)
+	}
+	mustFixture(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	// Re-opening applies nothing and keeps the data.
+	s = MustOpenAt(t, path, Options{})
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != LatestSchemaVersion() {
+		t.Errorf("schema_migrations has %d rows, want %d", n, LatestSchemaVersion())
+	}
+	if _, err := s.Brand(ctx, "B1"); err != nil {
+		t.Errorf("Brand after reopen: %v", err)
+	}
+}
+
+func TestOpen_SchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "jifen.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future.sql', 0)",
+		LatestSchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err = Open(ctx, path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a newer schema succeeded")
+	}
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("Open: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestOpen_Pragmas(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	mustFixture(t, s) // a committed write first: WAL must not lower synchronous
+
+	pragma := func(q queryer, name string) string {
+		t.Helper()
+		rows, err := q.QueryContext(ctx, "PRAGMA "+name)
+		if err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		defer rows.Close()
+		var v string
+		if !rows.Next() {
+			t.Fatalf("PRAGMA %s: no row", name)
+		}
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// The writer's connection is the one that commits: look on it, from
+	// inside a write (the writer's goroutine owns it).
+	MustWrite(t, s, func(tx points.Tx) error {
+		w := tx.(*Tx).w
+		for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1"} {
+			if got := pragma(w, name); !strings.EqualFold(got, want) {
+				t.Errorf("writer PRAGMA %s = %s, want %s", name, got, want)
+			}
+		}
+		if got := pragma(w, "busy_timeout"); got == "0" {
+			t.Errorf("writer busy_timeout = 0")
+		}
+		return nil
+	})
+	for name, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "query_only": "1"} {
+		if got := pragma(s.rdb, name); !strings.EqualFold(got, want) {
+			t.Errorf("reader PRAGMA %s = %s, want %s", name, got, want)
+		}
+	}
+	// Reads cannot write.
+	if _, err := s.rdb.ExecContext(ctx, "DELETE FROM brands"); err == nil {
+		t.Error("a read connection wrote")
+	}
+}
+
+func TestOpen_Memory(t *testing.T) {
+	ctx := context.Background()
+	a, err := Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustFixture(t, a)
+	// The read pool sees the writer's database; another store does not.
+	if _, err := a.Brand(ctx, "B1"); err != nil {
+		t.Errorf("Brand: %v", err)
+	}
+	if _, err := b.Brand(ctx, "B1"); !errors.Is(err, points.ErrNotFound) {
+		t.Errorf("Brand in another in-memory store: %v, want ErrNotFound", err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "jifen.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	err = s.Write(context.Background(), func(points.Tx) error { return nil })
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+}

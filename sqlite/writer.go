@@ -1,0 +1,440 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"jifen/points"
+)
+
+// Group commit.
+//
+// Write queues a request for the one writer goroutine, which owns the one
+// write connection. The writer takes everything queued (up to MaxBatch)
+// and runs it as one transaction:
+//
+//	BEGIN IMMEDIATE
+//	  SAVEPOINT s; fn₁; RELEASE s            (fn₁ succeeded)
+//	  SAVEPOINT s; fn₂; ROLLBACK TO s; RELEASE s   (fn₂ failed: only its writes undone)
+//	  …
+//	COMMIT                                 (one fsync for the whole batch)
+//
+// and only then answers the requests. It never waits for a batch to fill:
+// requests arriving during one commit's fsync form the next batch, so the
+// batch grows with the load and a lone request is committed at once.
+
+// Request states: a request is run or cancelled exactly once.
+const (
+	queued int32 = iota
+	running
+	cancelled
+)
+
+type request struct {
+	ctx   context.Context
+	fn    func(points.Tx) error
+	enq   time.Time
+	state atomic.Int32
+	done  chan error // buffered: the writer never blocks on an answer
+
+	// Writer-only fields.
+	started bool  // the request has won its turn (state is running)
+	tries   int   // how many times fn ran
+	err     error // fn's outcome in the current attempt
+}
+
+func (r *request) answer(err error) { r.done <- err }
+
+// maxTries bounds how often a request is run again after SQLite itself
+// rolled back the transaction it shared with a failing batch-mate.
+const maxTries = 3
+
+type writer struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt // prepared on conn; used by the writer goroutine only
+	opts  Options
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*request
+	closing bool
+	stopped chan struct{}
+
+	// The state of the current transaction, writer goroutine only.
+	inTx bool
+	lost bool // SQLite rolled the transaction back by itself
+
+	batches, requests, fnErrors, commitErrors atomic.Uint64
+}
+
+func newWriter(conn *sql.Conn, o Options) *writer {
+	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, opts: o, stopped: make(chan struct{})}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// Write runs fn in a write transaction shared with other writes queued at
+// the same moment, and returns once its effects are durable. fn sees the
+// effects of the batch's earlier fns; an error (or panic) from fn undoes
+// fn's writes only. If the commit fails, every request of the batch gets
+// a KindUnavailable error and nothing of the batch is stored.
+//
+// ctx may cancel the request until fn starts; after that the request runs
+// to its end, since a half-done write cannot be cancelled without undoing
+// its batch-mates' work. fn must not call Write (the writer would wait for
+// itself) nor use tx after returning, and it may be called more than once.
+func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
+	if fn == nil {
+		return errors.New("sqlite: Write with a nil fn")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, fn: fn, enq: time.Now(), done: make(chan error, 1)}
+	if err := s.w.enqueue(r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(queued, cancelled) {
+			return ctx.Err()
+		}
+		// fn has started: it completes, and so does its answer.
+		return <-r.done
+	}
+}
+
+func closedErr() error {
+	return fmt.Errorf("%w: %w", ErrClosed, unavailableMsg("the store is closing"))
+}
+
+func (w *writer) enqueue(r *request) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing {
+		return closedErr()
+	}
+	w.queue = append(w.queue, r)
+	w.cond.Signal()
+	return nil
+}
+
+// close answers everything queued with ErrClosed, lets the batch in
+// progress finish, stops the writer and closes its connection.
+func (w *writer) close() error {
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		<-w.stopped
+		return nil
+	}
+	w.closing = true
+	pending := w.queue
+	w.queue = nil
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	for _, r := range pending {
+		r.answer(closedErr())
+	}
+	<-w.stopped
+	var errs []error
+	for _, st := range w.stmts {
+		errs = append(errs, st.Close())
+	}
+	errs = append(errs, w.conn.Close())
+	return errors.Join(errs...)
+}
+
+func (w *writer) stats() WriteStats {
+	return WriteStats{
+		Batches:      w.batches.Load(),
+		Requests:     w.requests.Load(),
+		FnErrors:     w.fnErrors.Load(),
+		CommitErrors: w.commitErrors.Load(),
+	}
+}
+
+// loop is the writer goroutine.
+func (w *writer) loop() {
+	defer close(w.stopped)
+	var batch []*request
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && !w.closing {
+			w.cond.Wait()
+		}
+		if len(w.queue) == 0 {
+			w.mu.Unlock()
+			return
+		}
+		n := min(len(w.queue), w.opts.MaxBatch)
+		batch = append(batch[:0], w.queue[:n]...)
+		rest := copy(w.queue, w.queue[n:])
+		clear(w.queue[rest:])
+		w.queue = w.queue[:rest]
+		w.mu.Unlock()
+
+		w.runBatch(batch)
+		clear(batch)
+	}
+}
+
+func (w *writer) runBatch(batch []*request) {
+	start := time.Now()
+	wait := start.Sub(batch[0].enq)
+	for len(batch) > 0 {
+		batch = w.attempt(batch, wait)
+	}
+}
+
+// attempt runs batch in one transaction and answers its requests. It
+// returns the requests to run again in a new transaction: those whose
+// work SQLite threw away when it rolled back the whole transaction on a
+// batch-mate's failure (disk full, I/O error), and those not yet run.
+func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request) {
+	_, err := w.exec(sqlBegin)
+	if err != nil && !w.autocommit() && w.rollback() == nil {
+		// A transaction an earlier failure left open is gone now.
+		_, err = w.exec(sqlBegin)
+	}
+	if err != nil {
+		w.commitErrors.Add(1)
+		for _, r := range batch {
+			if w.turn(r) {
+				r.answer(unavailable("begin a write", err))
+			}
+		}
+		return nil
+	}
+	w.inTx, w.lost = true, false
+	ran := make([]*request, 0, len(batch))
+	for i, r := range batch {
+		if !w.turn(r) {
+			continue
+		}
+		r.tries++
+		fnErr, txErr := w.runOne(r)
+		if fnErr != nil {
+			w.fnErrors.Add(1)
+		}
+		if txErr == nil {
+			r.err = fnErr
+			ran = append(ran, r)
+			continue
+		}
+		// The transaction is gone or unusable: end it, answer this
+		// request, and run its batch-mates again on a fresh one.
+		w.commitErrors.Add(1)
+		rbErr := w.rollback()
+		r.answer(unavailable("complete a write", errors.Join(txErr, rbErr, fnErr)))
+		for _, m := range ran {
+			if m.tries < maxTries {
+				again = append(again, m)
+			} else {
+				m.answer(unavailable("complete a write", txErr))
+			}
+		}
+		return append(again, batch[i+1:]...)
+	}
+	if len(ran) == 0 { // every request was cancelled: nothing to commit
+		if err := w.rollback(); err != nil {
+			w.commitErrors.Add(1)
+		}
+		return nil
+	}
+	t := time.Now()
+	_, err = w.exec(sqlCommit)
+	commit := time.Since(t)
+	if err != nil {
+		w.commitErrors.Add(1)
+		rbErr := w.rollback()
+		// Every request gets the failure, not only those whose fn
+		// succeeded: a fn that failed may have failed on state its
+		// batch-mates wrote and that is now gone.
+		for _, r := range ran {
+			r.answer(unavailable("commit", errors.Join(err, rbErr)))
+		}
+		return nil
+	}
+	w.inTx = false
+	w.batches.Add(1)
+	w.requests.Add(uint64(len(ran)))
+	if w.opts.OnCommit != nil {
+		w.opts.OnCommit(len(ran), wait, commit)
+	}
+	for _, r := range ran {
+		r.answer(r.err)
+	}
+	return nil
+}
+
+// turn claims r's turn to run: false if its caller has given up (its
+// context ended before it started), in which case it is answered and
+// skipped. A request that has started keeps its turn.
+func (w *writer) turn(r *request) bool {
+	if r.started {
+		return true
+	}
+	if err := r.ctx.Err(); err != nil {
+		if r.state.CompareAndSwap(queued, cancelled) {
+			r.answer(err)
+		}
+		return false
+	}
+	if !r.state.CompareAndSwap(queued, running) {
+		return false
+	}
+	r.started = true
+	return true
+}
+
+// runOne runs r's fn inside a savepoint. fnErr is fn's outcome; txErr
+// says the transaction can no longer be used.
+func (w *writer) runOne(r *request) (fnErr, txErr error) {
+	if _, err := w.exec(sqlSavepoint); err != nil {
+		return nil, err
+	}
+	tx := &Tx{w: w}
+	fnErr = call(r.fn, tx)
+	tx.done = true
+	if w.lost {
+		return fnErr, errTxLost
+	}
+	if fnErr != nil {
+		if _, err := w.exec(sqlRollbackTo); err != nil {
+			return fnErr, err
+		}
+	}
+	if _, err := w.exec(sqlRelease); err != nil {
+		return fnErr, err
+	}
+	return fnErr, nil
+}
+
+// PanicError is a panic inside a write's fn, recovered by the writer.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("sqlite: write panicked: %v", e.Value) }
+
+func call(fn func(points.Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return fn(tx)
+}
+
+const (
+	sqlBegin      = "BEGIN IMMEDIATE"
+	sqlCommit     = "COMMIT"
+	sqlSavepoint  = "SAVEPOINT s"
+	sqlRollbackTo = "ROLLBACK TO s"
+	sqlRelease    = "RELEASE s"
+)
+
+var errTxLost = errors.New("sqlite: the transaction was rolled back by the database")
+
+// rollback ends the current transaction, if SQLite has not already.
+func (w *writer) rollback() error {
+	w.inTx, w.lost = false, false
+	if w.autocommit() {
+		return nil
+	}
+	_, err := w.conn.ExecContext(context.Background(), "ROLLBACK")
+	return err
+}
+
+// autocommit reports whether the write connection is outside any
+// transaction.
+func (w *writer) autocommit() bool {
+	ac := false
+	err := w.conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		ac = c.AutoCommit()
+		return nil
+	})
+	return err == nil && ac
+}
+
+// stmt returns query prepared on the write connection, preparing it once.
+func (w *writer) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// failed notes a statement error: if SQLite rolled the transaction back
+// because of it, nothing more may run in it (statements would otherwise
+// commit one by one).
+func (w *writer) failed(err error) error {
+	if w.inTx && w.autocommit() {
+		w.lost = true
+	}
+	return err
+}
+
+// The writer's statements run with a background context on purpose:
+// interrupting a write statement makes SQLite roll back the whole
+// transaction, batch-mates included.
+
+// exec runs a statement and reports how many rows it returned (an
+// UPDATE … RETURNING returns the rows it changed). It goes through the
+// driver's query path, which binds every argument and takes the first
+// step in one call into SQLite, where the exec path makes one call per
+// argument: for the writer's wide INSERTs that is most of their cost.
+func (w *writer) exec(query string, args ...any) (n int, err error) {
+	rows, err := w.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return 0, w.failed(err)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, w.failed(err)
+	}
+	return n, nil
+}
+
+// QueryContext makes the writer a queryer for the shared row loaders.
+func (w *writer) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	if w.lost {
+		return nil, errTxLost
+	}
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, w.failed(err)
+	}
+	rows, err := st.Query(args...)
+	if err != nil {
+		return nil, w.failed(err)
+	}
+	return rows, nil
+}
