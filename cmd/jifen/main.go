@@ -17,9 +17,10 @@ import (
 const usage = `jifen — a loyalty-points ledger that speaks the Alibaba Local Services CRM point API
 
 Usage:
-  jifen serve   [--addr 127.0.0.1:8080] [--db ./jifen.db] [--demo] [--sandbox] [--admin-token T]
+  jifen serve   [--addr 127.0.0.1:8080] [--db ./jifen.db | postgres://…] [--no-migrate] [--demo] [--sandbox] [--admin-token T]
   jifen apply   -f tenant.yaml [--db ./jifen.db]
   jifen call    METHOD --app-key K --secret S [--url URL] [--format json|xml] [--sign-method md5] name=value…
+  jifen migrate --db postgres://…
   jifen verify  [--db ./jifen.db]
   jifen bench   [--url URL] [--db ./jifen.db] [--duration 30s] [--workers 64 | --rate R] [--hot 10] [--json out.json]
   jifen hold release --brand B --order O [--db ./jifen.db]
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&verifyCmd{}).run(ctx, rest, stdout, stderr)
 	case "bench":
 		return (&benchCmd{}).run(ctx, rest, stdout, stderr)
+	case "migrate":
+		return (&migrateCmd{}).run(ctx, rest, stdout, stderr)
 	case "hold":
 		return (&holdCmd{}).run(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

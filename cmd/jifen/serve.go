@@ -18,7 +18,8 @@ import (
 
 type serveCmd struct {
 	addr       string
-	db         string
+	store      storeFlags
+	noMigrate  bool
 	demo       bool
 	sandbox    bool
 	adminToken string
@@ -30,7 +31,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.db, "db", defaultDB, "database: a SQLite file path")
+	c.store.register(fs)
+	fs.BoolVar(&c.noMigrate, "no-migrate", false, "PostgreSQL: do not apply migrations at start (refuse an old schema instead)")
 	fs.BoolVar(&c.demo, "demo", false, "create or reuse a demo tenant and print how to call it")
 	fs.BoolVar(&c.sandbox, "sandbox", false, "serve /sandbox/clock so the ledger's clock can be moved forward (needs --admin-token)")
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
@@ -44,7 +46,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	log := newLogger(stderr, c.logFormat)
 
-	store, err := openStore(ctx, c.db)
+	store, err := c.store.open(ctx, !c.noMigrate)
 	if err != nil {
 		return err
 	}
@@ -84,7 +86,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	})
 
-	log.Info("jifen serving", "addr", base, "db", redact(c.db), "gateway", base+"/router/rest", "sandbox", c.sandbox)
+	log.Info("jifen serving", "addr", base, "db", redact(c.store.db), "gateway", base+"/router/rest", "sandbox", c.sandbox)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

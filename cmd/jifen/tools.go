@@ -23,7 +23,8 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "tenant file (YAML); - for standard input")
-	db := fs.String("db", defaultDB, "database: a SQLite file path")
+	var sf storeFlags
+	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
@@ -47,7 +48,7 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, *db)
+	store, err := sf.open(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -74,11 +75,12 @@ type verifyCmd struct{}
 func (verifyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", defaultDB, "database: a SQLite file path")
+	var sf storeFlags
+	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
-	store, err := openStore(ctx, *db)
+	store, err := sf.open(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -112,14 +114,15 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	brand := fs.String("brand", "", "brand id")
 	order := fs.String("order", "", "the order (outer_order_id) whose hold to release")
 	operator := fs.String("operator", "cli", "who releases it, recorded on the flow")
-	db := fs.String("db", defaultDB, "database: a SQLite file path")
+	var sf storeFlags
+	sf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
 	}
 	if *brand == "" || *order == "" {
 		return errors.New("hold release: --brand and --order are required")
 	}
-	store, err := openStore(ctx, *db)
+	store, err := sf.open(ctx, true)
 	if err != nil {
 		return err
 	}
