@@ -11,12 +11,17 @@ import (
 	"jifen/points"
 )
 
+type suiteTest struct {
+	name string
+	fn   func(*testing.T, Opener)
+}
+
+// extra holds the tests of the rest of the point family (family.go).
+var extra []suiteTest
+
 // Run runs every ledger behaviour test against stores made by open.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, Opener)
-	}{
+	tests := []suiteTest{
 		{"ChargeConsume", testChargeConsume},
 		{"Reverse", testReverse},
 		{"ReverseReplays", testReverseReplays},
@@ -31,7 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Expiry", testExpiry},
 		{"Clawback", testClawback},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, extra...) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.fn(t, open)
