@@ -29,6 +29,7 @@ type Service struct {
 
 	idMu    sync.Mutex
 	entropy *ulid.MonotonicEntropy
+	cache   tenantCache
 }
 
 // Clock tells the ledger's time. Production uses the wall clock; the
@@ -111,12 +112,12 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 	}
 	var err error
 	if t.BrandID != "" {
-		r.Brand, err = s.store.Brand(ctx, t.BrandID)
+		r.Brand, err = s.brand(ctx, t.BrandID)
 		if err != nil {
 			return r, notFound(err, "brand_id", "品牌不存在: "+t.BrandID)
 		}
 		if t.OutBrandID != "" {
-			other, err := s.store.BrandByOutID(ctx, t.Channel, t.OutBrandID)
+			other, err := s.brandByOutID(ctx, t.Channel, t.OutBrandID)
 			if err != nil {
 				return r, notFound(err, "out_brand_id", "外部品牌不存在: "+t.OutBrandID)
 			}
@@ -125,7 +126,7 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 			}
 		}
 	} else {
-		r.Brand, err = s.store.BrandByOutID(ctx, t.Channel, t.OutBrandID)
+		r.Brand, err = s.brandByOutID(ctx, t.Channel, t.OutBrandID)
 		if err != nil {
 			return r, notFound(err, "out_brand_id", "外部品牌不存在: "+t.OutBrandID)
 		}
@@ -136,12 +137,12 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 	} else {
 		if t.ShopID != "" {
-			r.Shop, err = s.store.Shop(ctx, t.ShopID)
+			r.Shop, err = s.shop(ctx, t.ShopID)
 			if err != nil {
 				return r, notFound(err, "shop_id", "门店不存在: "+t.ShopID)
 			}
 			if t.OutShopID != "" {
-				other, err := s.store.ShopByOutID(ctx, t.Channel, t.OutShopID)
+				other, err := s.shopByOutID(ctx, t.Channel, t.OutShopID)
 				if err != nil {
 					return r, notFound(err, "out_shop_id", "外部门店不存在: "+t.OutShopID)
 				}
@@ -150,7 +151,7 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 				}
 			}
 		} else {
-			r.Shop, err = s.store.ShopByOutID(ctx, t.Channel, t.OutShopID)
+			r.Shop, err = s.shopByOutID(ctx, t.Channel, t.OutShopID)
 			if err != nil {
 				return r, notFound(err, "out_shop_id", "外部门店不存在: "+t.OutShopID)
 			}
@@ -181,13 +182,13 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string, error) {
 	field, id := "out_brand_id", t.OutBrandID
 	lookup := func(ch string) (string, error) {
-		b, err := s.store.BrandByOutID(ctx, ch, id)
+		b, err := s.brandByOutID(ctx, ch, id)
 		return b.ID, err
 	}
 	if id == "" {
 		field, id = "out_shop_id", t.OutShopID
 		lookup = func(ch string) (string, error) {
-			sh, err := s.store.ShopByOutID(ctx, ch, id)
+			sh, err := s.shopByOutID(ctx, ch, id)
 			return sh.ID, err
 		}
 	}

@@ -112,6 +112,7 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 		}
 		return nil
 	})
+	s.cache.clear()
 	return rep, err
 }
 

@@ -29,7 +29,7 @@ type Points struct {
 
 // LookupApp serves the gateway's Apps from the service's store.
 func (p *Points) LookupApp(ctx context.Context, appKey string) (App, bool, error) {
-	a, err := p.Svc.Store().App(ctx, appKey)
+	a, err := p.Svc.App(ctx, appKey)
 	if errors.Is(err, points.ErrNotFound) {
 		return App{}, false, nil
 	}
@@ -57,7 +57,7 @@ func (p *Points) Methods() map[string]Method {
 }
 
 func (p *Points) caller(ctx context.Context, c *Call) (points.Caller, error) {
-	a, err := p.Svc.Store().App(ctx, c.AppKey)
+	a, err := p.Svc.App(ctx, c.AppKey)
 	if err != nil {
 		return points.Caller{}, err
 	}

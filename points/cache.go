@@ -1,0 +1,76 @@
+package points
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"jifen/ledger"
+)
+
+// cacheTTL is how long tenant records (apps, brands, shops) are reused
+// before being read again. Every request resolves several of them, so
+// reading them each time would cost more than the ledger write itself. A
+// change applied by this process is seen at once (Apply clears the cache);
+// one applied by another server is seen within cacheTTL.
+const cacheTTL = 2 * time.Second
+
+type cacheEntry struct {
+	v       any
+	expires time.Time
+}
+
+// tenantCache holds recently read tenant records. Failed reads (including
+// not found) are never cached.
+type tenantCache struct {
+	mu sync.RWMutex
+	m  map[string]cacheEntry
+}
+
+func (c *tenantCache) clear() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
+
+func cached[T any](c *tenantCache, key string, load func() (T, error)) (T, error) {
+	now := time.Now()
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.v.(T), nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 100_000 {
+		c.m = map[string]cacheEntry{}
+	}
+	c.m[key] = cacheEntry{v: v, expires: now.Add(cacheTTL)}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// App is the app with that key, through the cache.
+func (s *Service) App(ctx context.Context, key string) (ledger.App, error) {
+	return cached(&s.cache, "app\x00"+key, func() (ledger.App, error) { return s.store.App(ctx, key) })
+}
+
+func (s *Service) brand(ctx context.Context, id string) (ledger.Brand, error) {
+	return cached(&s.cache, "brand\x00"+id, func() (ledger.Brand, error) { return s.store.Brand(ctx, id) })
+}
+
+func (s *Service) brandByOutID(ctx context.Context, ch, id string) (ledger.Brand, error) {
+	return cached(&s.cache, "obrand\x00"+ch+"\x00"+id, func() (ledger.Brand, error) { return s.store.BrandByOutID(ctx, ch, id) })
+}
+
+func (s *Service) shop(ctx context.Context, id string) (ledger.Shop, error) {
+	return cached(&s.cache, "shop\x00"+id, func() (ledger.Shop, error) { return s.store.Shop(ctx, id) })
+}
+
+func (s *Service) shopByOutID(ctx context.Context, ch, id string) (ledger.Shop, error) {
+	return cached(&s.cache, "oshop\x00"+ch+"\x00"+id, func() (ledger.Shop, error) { return s.store.ShopByOutID(ctx, ch, id) })
+}
