@@ -1,0 +1,60 @@
+package tenant
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseYuan(t *testing.T) {
+	for in, want := range map[string]int64{"50": 5000, "12.5": 1250, "0.01": 1, "3.10": 310} {
+		got, err := ParseYuan(in)
+		if err != nil || got != want {
+			t.Errorf("ParseYuan(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.234", "abc", "1.", "1e3"} {
+		if _, err := ParseYuan(bad); err == nil {
+			t.Errorf("ParseYuan(%q) accepted", bad)
+		}
+	}
+	if got := FormatYuan(1250); got != "12.5" {
+		t.Errorf("FormatYuan(1250) = %q", got)
+	}
+}
+
+func TestParse(t *testing.T) {
+	f, err := Parse(strings.NewReader(`
+brands:
+  - brand_id: "12332"
+    name: "b"
+    settings: {refund_of_expired: forfeit, grace_days: 0, hold_timeout: 45m}
+    rule:
+      name: "r"
+      point_clear_rule: {point_clear_rule_type: YEAR_END, days: 1}
+      point_deduction_rule:
+        with_coupon: true
+        member_point_deduction_rules:
+          - {level_id: "", deducted_point: 100, consume_money: 0.5, enable: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := f.Tenant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tn.Brands[0]
+	if b.Settings.RefundOfExpired != "forfeit" || b.Settings.GraceDays != 0 || b.Settings.HoldTimeout != 45*time.Minute {
+		t.Fatalf("settings %+v", b.Settings)
+	}
+	if b.Settings.ClawbackShortfall != "reject" {
+		t.Fatalf("unset settings keep their defaults: %+v", b.Settings)
+	}
+	if r := b.Rule; r == nil || r.Clear.Type != "YEAR_END" || r.Deduction[0].ConsumeMoney != 50 {
+		t.Fatalf("rule %+v", b.Rule)
+	}
+	if _, err := Parse(strings.NewReader("brands:\n  - brand_idd: x\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
