@@ -141,3 +141,45 @@ func testCalCheckRule(t *testing.T, open Opener) {
 		t.Fatalf("L2 falls back to the default once its rule is deleted: %v", err)
 	}
 }
+
+func init() {
+	extra = append(extra, suiteTest{"RefundOfExpired", testRefundOfExpired})
+}
+
+func testRefundOfExpired(t *testing.T, open Opener) {
+	for _, policy := range []string{ledger.RefundGrace, ledger.RefundForfeit, ledger.RefundReissue} {
+		t.Run(policy, func(t *testing.T) {
+			e := NewEnv(t, open)
+			settings := ledger.DefaultSettings()
+			settings.RefundOfExpired = policy
+			_, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{
+				Brand: ledger.Brand{ID: "B1", Name: "Brand 1", TimeZone: "Asia/Shanghai", OutIDs: map[string]string{"KRY": "kry-b1", "CS": "cs-b1"}, Settings: settings},
+				Shops: []ledger.Shop{{ID: "S1", Name: "西湖店", OutIDs: map[string]string{"KRY": "kry-s1"}}, {ID: "S2", Name: "滨江店"}},
+				Rule:  &ledger.Rule{Name: "r", Clear: ledger.ClearRule{Type: ledger.ClearDaysAfterEarn, Days: 10}},
+			}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.MustCharge("C1", "g1", 100)
+			e.MustConsume("C1", "o1", 100)
+			e.Clock.Advance(20 * 24 * time.Hour)
+			out, err := e.Svc.Reverse(e.Ctx, e.Caller, e.Reverse("o1", "r1", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rev ledger.Flow
+			for _, f := range e.Flows("C1") {
+				if f.ID == out.FlowID {
+					rev = f
+				}
+			}
+			if rev.Policy != policy {
+				t.Fatalf("reversal flow policy %q, want %q", rev.Policy, policy)
+			}
+			want := map[string]int64{ledger.RefundGrace: 100, ledger.RefundForfeit: 0, ledger.RefundReissue: 100}[policy]
+			if got := e.Available("C1"); got != want {
+				t.Fatalf("available %d, want %d", got, want)
+			}
+		})
+	}
+}
