@@ -163,10 +163,9 @@ func (b *Book) alloc(f *Flow, l *Lot, orderRef, kind string, amount int64) {
 		CustomerID: b.acct.CustomerID, OrderRef: orderRef, Kind: kind, Amount: amount, Seq: b.seqAll})
 }
 
+// rehash recomputes the hash of f after a field (its policy) was set. f
+// must still be the Book's newest flow: the next flow links to this hash.
 func (b *Book) rehash(f *Flow) {
-	// A flow's allocations never enter its hash; only its own fields do, so
-	// a flow may be amended (policy) until the Book is done with it. The
-	// chain still links through the account's LastHash.
 	f.Hash = FlowHash(*f)
 	b.acct.LastHash = f.Hash
 }

@@ -254,9 +254,14 @@ func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string)
 
 // rule is the brand's rule in force, or the built-in default.
 func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error) {
-	r, err := s.store.Rule(ctx, brandID)
+	return orDefaultRule(s.store.Rule(ctx, brandID))
+}
+
+// orDefaultRule turns "no rule" into the built-in default: points never
+// expire and any level may pay with any number of points.
+func orDefaultRule(r ledger.Rule, err error) (ledger.Rule, error) {
 	if errors.Is(err, ErrNotFound) {
-		return ledger.Rule{BrandID: brandID, Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
+		return ledger.Rule{Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
 	}
 	return r, err
 }

@@ -159,11 +159,7 @@ func (s *Service) loadBookWith(ctx context.Context, tx Tx, brand ledger.Brand, c
 }
 
 func (s *Service) txRule(ctx context.Context, tx Tx, brandID string) (ledger.Rule, error) {
-	r, err := tx.Rule(ctx, brandID)
-	if errors.Is(err, ErrNotFound) {
-		return ledger.Rule{BrandID: brandID, Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
-	}
-	return r, err
+	return orDefaultRule(tx.Rule(ctx, brandID))
 }
 
 // OrderRequest is a points operation for one order of one customer:

@@ -5,53 +5,18 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"jifen/sqlmigrate"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations are the embedded files, by version. Each file is named
-// NNNN_description.sql; versions start at 1 and have no gaps.
-var migrations = func() []migration {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		panic(err)
-	}
-	var ms []migration
-	for _, f := range files {
-		base := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			panic(fmt.Sprintf("postgres: migration %s is not named NNNN_name.sql", base))
-		}
-		body, err := migrationFS.ReadFile(f)
-		if err != nil {
-			panic(err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			panic(fmt.Sprintf("postgres: migration %s: want version %d", m.name, i+1))
-		}
-	}
-	return ms
-}()
+// migrations are the embedded files, by version.
+var migrations = sqlmigrate.MustLoad(migrationFS, "migrations")
 
 // LatestSchemaVersion is the newest schema version this program knows.
 func LatestSchemaVersion() int { return len(migrations) }
@@ -119,15 +84,15 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	m := migrations[current]
 	// Without arguments Exec uses the simple protocol, which runs a file of
 	// several statements.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return false, failure(err, "apply migration "+m.name)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return false, failure(err, "apply migration "+m.Name)
 	}
 	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-		m.version, m.name, time.Now().UnixMicro()); err != nil {
-		return false, failure(err, "record migration "+m.name)
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+		return false, failure(err, "record migration "+m.Name)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, failure(err, "commit migration "+m.name)
+		return false, failure(err, "commit migration "+m.Name)
 	}
 	return false, nil
 }

@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"jifen/sqlmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -20,41 +18,8 @@ var migrationFS embed.FS
 // version of this program: running older code over it could corrupt it.
 var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations are the embedded files, by version. Each file is named
-// NNNN_description.sql; versions start at 1 and have no gaps.
-var migrations = func() []migration {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		panic(err)
-	}
-	var ms []migration
-	for _, f := range files {
-		base := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			panic(fmt.Sprintf("sqlite: migration %s is not named NNNN_name.sql", base))
-		}
-		body, err := migrationFS.ReadFile(f)
-		if err != nil {
-			panic(err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			panic(fmt.Sprintf("sqlite: migration %s: want version %d", m.name, i+1))
-		}
-	}
-	return ms
-}()
+// migrations are the embedded files, by version.
+var migrations = sqlmigrate.MustLoad(migrationFS, "migrations")
 
 // LatestSchemaVersion is the newest schema version this program knows.
 func LatestSchemaVersion() int { return len(migrations) }
@@ -89,12 +54,12 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 			ErrSchemaTooNew, current, LatestSchemaVersion())
 	}
 	for _, m := range migrations[current:] {
-		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.name, err)
+			m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {

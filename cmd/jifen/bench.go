@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -474,5 +475,5 @@ func (r benchReport) print(w io.Writer) {
 
 func machine() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d CPUs", host, numCPU())
+	return fmt.Sprintf("%s, %d CPUs", host, runtime.NumCPU())
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 )
 
@@ -75,5 +74,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return exitError(2)
 	}
 }
-
-func numCPU() int { return runtime.NumCPU() }
