@@ -327,6 +327,13 @@ const (
 // gzipMinBytes is the smallest answer worth compressing.
 const gzipMinBytes = 1024
 
+// gzipWriters are reused: a new compressor allocates about a megabyte,
+// and answers are small, so the fastest level is the right trade.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level cannot fail
+	return zw
+}}
+
 func writeAnswer(w http.ResponseWriter, r *http.Request, format string, body []byte) {
 	h := w.Header()
 	if format == FormatJSON {
@@ -338,10 +345,12 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, format string, body []b
 	if len(body) >= gzipMinBytes && acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		w.WriteHeader(http.StatusOK)
-		zw := gzip.NewWriter(w)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(w)
 		// A failed write means the client went away; nothing to tell it.
 		_, _ = zw.Write(body)
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		return
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
