@@ -72,12 +72,8 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 		rec, err := tx.Idempotency(ctx, appKey, requestID)
 		switch {
 		case err == nil:
-			if rec.Method != method || rec.Fingerprint != fp {
-				return ledger.Business(ledger.CodeIdempotencyConflict, "请求号重复且内容不同",
-					"request_id %s was already used by app %s for a different request (%s)", requestID, appKey, rec.Method)
-			}
-			out = Outcome{Result: rec.Result, FlowID: rec.FlowID, Replayed: true}
-			return nil
+			out, err = replay(rec, appKey, requestID, method, fp)
+			return err
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
@@ -94,6 +90,22 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})
 	return out, err
+}
+
+// replay answers a request whose (app, request_id) is stored: the stored
+// answer when it is the same request, IDEMPOTENCY_CONFLICT otherwise.
+func replay(rec ledger.Idempotency, appKey, requestID, method, fp string) (Outcome, error) {
+	if rec.Method != method || rec.Fingerprint != fp {
+		return Outcome{}, ledger.Business(ledger.CodeIdempotencyConflict, "请求号重复且内容不同",
+			"request_id %s was already used by app %s for a different request (%s)", requestID, appKey, rec.Method)
+	}
+	return Outcome{Result: rec.Result, FlowID: rec.FlowID, Replayed: true}, nil
+}
+
+// isBusiness reports whether err is a business refusal.
+func isBusiness(err error) bool {
+	e, ok := ledger.AsError(err)
+	return ok && e.Kind == ledger.KindBusiness
 }
 
 // loadBook reads one account's state inside tx and opens a Book on it,
@@ -303,17 +315,8 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 	method := "reverse"
 	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
 		// A refund is named by its reverse_order_id (rule §5.3).
-		prev, err := tx.Reversal(ctx, res.Brand.ID, r.ReverseOrderID)
-		switch {
-		case err == nil:
-			if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
-				return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, nil
-			}
-			return Outcome{}, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
-				"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
-				r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
-		case !errors.Is(err, ErrNotFound):
-			return Outcome{}, err
+		if o, done, err := s.priorReversal(ctx, tx, res.Brand.ID, r, requested); done {
+			return o, err
 		}
 		custID, err := s.orderCustomer(ctx, tx, res.Brand.ID, r)
 		if err != nil {
@@ -332,6 +335,16 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 		} else {
 			f, err = b.Clawback(requested, info)
 		}
+		if isBusiness(err) {
+			// Another server may have committed this very refund while
+			// this one waited for the account's lock, leaving nothing to
+			// reverse: where the database reads committed rows per
+			// statement, look again now that the lock is held, so the
+			// refund is replayed rather than refused.
+			if o, done, err := s.priorReversal(ctx, tx, res.Brand.ID, r, requested); done {
+				return o, err
+			}
+		}
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -342,6 +355,26 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 		}
 		return Outcome{Result: f.ID, FlowID: f.ID}, nil
 	})
+}
+
+// priorReversal answers a refund whose reverse_order_id is already stored:
+// the same refund is replayed, another one is a conflict. done is false
+// when there is none.
+func (s *Service) priorReversal(ctx context.Context, tx Tx, brandID string, r ReverseRequest, requested int64) (Outcome, bool, error) {
+	prev, err := tx.Reversal(ctx, brandID, r.ReverseOrderID)
+	switch {
+	case err == nil:
+		if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
+			return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, true, nil
+		}
+		return Outcome{}, true, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
+			"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
+			r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
+	case errors.Is(err, ErrNotFound):
+		return Outcome{}, false, nil
+	default:
+		return Outcome{}, true, err
+	}
 }
 
 // orderCustomer finds whose position in the order a reversal acts on

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,4 +100,30 @@ func newTestSchema(tb testing.TB, dsn string) string {
 		}
 	})
 	return schema
+}
+
+// TestDSN is a connection string for a fresh, migrated schema of the test
+// database (see testDSN), for tests that run jifen in other processes. The
+// schema is dropped when the test ends.
+func TestDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := testDSN(tb)
+	schema := newTestSchema(tb, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, dsn, Options{Schema: schema, Migrate: true, MaxConns: 2})
+	if err != nil {
+		tb.Fatalf("postgres.Open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatalf("close: %v", err)
+	}
+	if !strings.Contains(dsn, "://") { // key=value form
+		return dsn + " search_path=" + schema
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + url.QueryEscape(schema)
 }
