@@ -29,10 +29,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 )`
 
 // Migrate applies the migrations the database lacks, each in its own
-// transaction that also records it in schema_migrations. Every such
-// transaction first locks schema_migrations exclusively and reads the
-// version under that lock, so servers starting together apply each
-// migration once, one after the other. It refuses a database whose schema
+// transaction that first records it in schema_migrations, so servers
+// starting together apply each migration once, one after the other (see
+// migrateOne). It refuses a database whose schema
 // is newer than this program's.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
@@ -67,9 +66,6 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
 		return false, failure(err, "lift the statement timeout")
 	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return false, failure(err, "lock schema_migrations")
-	}
 	var current int
 	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return false, failure(err, "read the schema version")
@@ -82,14 +78,22 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 		return true, failure(tx.Commit(ctx), "end migration")
 	}
 	m := migrations[current]
+	// The migration's row goes in before its statements run: a server
+	// migrating at the same moment waits on that row's key until this
+	// transaction ends, then finds the key taken and reads the version
+	// again. No table lock is needed, so this runs unchanged on
+	// distributed SQL databases, which have no LOCK TABLE.
+	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+		if isCode(err, codeUniqueViolation) {
+			return false, failure(tx.Rollback(ctx), "end migration")
+		}
+		return false, failure(err, "record migration "+m.Name)
+	}
 	// Without arguments Exec uses the simple protocol, which runs a file of
 	// several statements.
 	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return false, failure(err, "apply migration "+m.Name)
-	}
-	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
-		return false, failure(err, "record migration "+m.Name)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, failure(err, "commit migration "+m.Name)
