@@ -99,7 +99,7 @@ func TestOpen_Pragmas(t *testing.T) {
 	// inside a write (the writer's goroutine owns it).
 	MustWrite(t, s, func(tx points.Tx) error {
 		w := tx.(*Tx).w
-		for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1"} {
+		for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1"} {
 			if got := pragma(w, name); !strings.EqualFold(got, want) {
 				t.Errorf("writer PRAGMA %s = %s, want %s", name, got, want)
 			}

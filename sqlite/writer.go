@@ -27,9 +27,20 @@ import (
 //	  …
 //	COMMIT                                 (one fsync for the whole batch)
 //
-// and only then answers the requests. It never waits for a batch to fill:
-// requests arriving during one commit's fsync form the next batch, so the
-// batch grows with the load and a lone request is committed at once.
+// It never waits for a batch to fill: requests arriving while one batch
+// runs form the next, so the batch grows with the load and a lone request
+// is committed at once.
+//
+// Durability is pipelined. The connection runs synchronous=NORMAL, so
+// COMMIT writes the batch's WAL frames without waiting for the disk; the
+// writer then hands the batch to the syncer goroutine and starts the next
+// batch at once, while the syncer fsyncs the WAL file and only then
+// answers the batch's requests. One fsync covers every batch committed
+// before it began, and WAL frames are appended in commit order, so a
+// request is never answered before its batch, and every batch before it,
+// is on disk. (SQLite itself syncs the WAL before each checkpoint copies
+// it into the database.) Readers may see a batch a moment before it is
+// durable; nothing is acknowledged before.
 
 // Request states: a request is run or cancelled exactly once.
 const (
@@ -62,6 +73,17 @@ type writer struct {
 	stmts map[string]*sql.Stmt // prepared on conn; used by the writer goroutine only
 	opts  Options
 
+	// wal is the WAL file, fsynced by the syncer before a batch is
+	// answered; nil for an in-memory database, whose batches are answered
+	// by the writer at commit.
+	wal       walFile
+	toSync    chan synced
+	syncerEnd chan struct{}
+	// syncErr is set once an fsync of the WAL failed: what the page cache
+	// holds can no longer be trusted to reach the disk, so no further
+	// write is accepted.
+	syncErr atomic.Pointer[error]
+
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*request
@@ -75,10 +97,71 @@ type writer struct {
 	batches, requests, fnErrors, commitErrors atomic.Uint64
 }
 
-func newWriter(conn *sql.Conn, o Options) *writer {
-	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, opts: o, stopped: make(chan struct{})}
+// walFile is the WAL as the syncer uses it (an *os.File).
+type walFile interface {
+	Sync() error
+	Close() error
+}
+
+// synced is a committed batch waiting for its fsync.
+type synced struct {
+	reqs        []*request
+	wait        time.Duration
+	commitStart time.Time
+}
+
+func newWriter(conn *sql.Conn, wal walFile, o Options) *writer {
+	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, opts: o, stopped: make(chan struct{}), wal: wal}
 	w.cond = sync.NewCond(&w.mu)
+	if wal != nil {
+		w.toSync = make(chan synced, 64)
+		w.syncerEnd = make(chan struct{})
+		go w.syncer()
+	}
 	return w
+}
+
+// syncer makes committed batches durable and answers them, in commit
+// order: it takes every batch committed so far, fsyncs the WAL once for
+// all of them, then answers their requests.
+func (w *writer) syncer() {
+	defer close(w.syncerEnd)
+	var todo []synced
+	for b := range w.toSync {
+		todo = append(todo[:0], b)
+	more:
+		for {
+			select {
+			case b, ok := <-w.toSync:
+				if !ok {
+					break more
+				}
+				todo = append(todo, b)
+			default:
+				break more
+			}
+		}
+		err := w.wal.Sync()
+		if err != nil {
+			w.syncErr.CompareAndSwap(nil, &err)
+		}
+		done := time.Now()
+		for _, b := range todo {
+			if err == nil && w.opts.OnCommit != nil {
+				w.opts.OnCommit(len(b.reqs), b.wait, done.Sub(b.commitStart))
+			}
+			for _, r := range b.reqs {
+				if err != nil {
+					// Committed, perhaps not durable: the caller retries
+					// and the write replays, or runs, once.
+					r.answer(unavailable("make a write durable", err))
+				} else {
+					r.answer(r.err)
+				}
+			}
+		}
+		clear(todo)
+	}
 }
 
 // Write runs fn in a write transaction shared with other writes queued at
@@ -152,6 +235,9 @@ func (w *writer) close() error {
 		errs = append(errs, st.Close())
 	}
 	errs = append(errs, w.conn.Close())
+	if w.wal != nil {
+		errs = append(errs, w.wal.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -167,6 +253,9 @@ func (w *writer) stats() WriteStats {
 // loop is the writer goroutine.
 func (w *writer) loop() {
 	defer close(w.stopped)
+	if w.toSync != nil {
+		defer func() { close(w.toSync); <-w.syncerEnd }()
+	}
 	var batch []*request
 	for {
 		w.mu.Lock()
@@ -202,6 +291,14 @@ func (w *writer) runBatch(batch []*request) {
 // work SQLite threw away when it rolled back the whole transaction on a
 // batch-mate's failure (disk full, I/O error), and those not yet run.
 func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request) {
+	if p := w.syncErr.Load(); p != nil {
+		for _, r := range batch {
+			if w.turn(r) {
+				r.answer(unavailable("write: an earlier fsync of the WAL failed", *p))
+			}
+		}
+		return nil
+	}
 	_, err := w.exec(sqlBegin)
 	if err != nil && !w.autocommit() && w.rollback() == nil {
 		// A transaction an earlier failure left open is gone now.
@@ -269,6 +366,10 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 	w.inTx = false
 	w.batches.Add(1)
 	w.requests.Add(uint64(len(ran)))
+	if w.toSync != nil {
+		w.toSync <- synced{reqs: ran, wait: wait, commitStart: t}
+		return nil
+	}
 	if w.opts.OnCommit != nil {
 		w.opts.OnCommit(len(ran), wait, commit)
 	}

@@ -391,3 +391,85 @@ func TestTx_UsedAfterWrite(t *testing.T) {
 		t.Errorf("Customer on a finished Tx: %v, want errTxDone", err)
 	}
 }
+
+// fakeWAL stands in for the WAL file: each Sync waits for a release and
+// then returns what it is told.
+type fakeWAL struct {
+	real    walFile
+	entered chan struct{}
+	release chan error
+}
+
+func (f *fakeWAL) Sync() error {
+	f.entered <- struct{}{}
+	if err := <-f.release; err != nil {
+		return err
+	}
+	return f.real.Sync()
+}
+
+func (f *fakeWAL) Close() error { return f.real.Close() }
+
+// holdSyncs makes s's syncer wait for the test at every fsync.
+func holdSyncs(t *testing.T, s *Store) *fakeWAL {
+	t.Helper()
+	if s.w.wal == nil {
+		t.Fatal("store has no WAL to sync")
+	}
+	f := &fakeWAL{real: s.w.wal, entered: make(chan struct{}), release: make(chan error)}
+	s.w.wal = f // before any write: the syncer reads it after a batch arrives
+	return f
+}
+
+func TestWriter_AnswersOnlyAfterFsync(t *testing.T) {
+	s := MustOpenAt(t, filepath.Join(t.TempDir(), "jifen.db"), Options{})
+	f := holdSyncs(t, s)
+	done := make(chan error, 1)
+	go func() { done <- s.Write(context.Background(), func(tx points.Tx) error { return putBrand(tx, "B1") }) }()
+	<-f.entered // committed; the fsync is under way
+	select {
+	case err := <-done:
+		t.Fatalf("write answered (%v) before its fsync returned", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// The writer is not held up by the fsync: the next write commits and
+	// waits for its own fsync.
+	next := make(chan error, 1)
+	go func() {
+		next <- s.Write(context.Background(), func(tx points.Tx) error {
+			return putBrand(tx, "B9")
+		})
+	}()
+	f.release <- nil
+	if err := <-done; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	<-f.entered
+	f.release <- nil
+	if err := <-next; err != nil {
+		t.Fatalf("second write: %v", err)
+	}
+}
+
+func TestWriter_FailedFsyncRefusesWrites(t *testing.T) {
+	s := MustOpenAt(t, filepath.Join(t.TempDir(), "jifen.db"), Options{})
+	f := holdSyncs(t, s)
+	done := make(chan error, 1)
+	go func() { done <- s.Write(context.Background(), func(tx points.Tx) error { return putBrand(tx, "B1") }) }()
+	<-f.entered
+	f.release <- errors.New("EIO")
+	err := <-done
+	if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
+		t.Fatalf("write whose fsync failed: %v, want an unavailable error", err)
+	}
+	// Nothing more is accepted: what the kernel holds may never reach
+	// the disk.
+	err = s.Write(context.Background(), func(tx points.Tx) error { return nil })
+	if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
+		t.Fatalf("write after a failed fsync: %v, want an unavailable error", err)
+	}
+}
+
+func putBrand(tx points.Tx, id string) error {
+	return tx.PutBrand(context.Background(), ledger.Brand{ID: id, Name: id, TimeZone: "Asia/Shanghai", Settings: ledger.DefaultSettings()})
+}
