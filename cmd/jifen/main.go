@@ -23,6 +23,8 @@ Usage:
   jifen verify  [--db ./jifen.db]
   jifen bench   [--url URL] [--db ./jifen.db] [--duration 30s] [--workers 64 | --rate R] [--hot 10] [--json out.json]
   jifen hold release --brand B --order O [--db ./jifen.db]
+  jifen export  [--db ./jifen.db] [-o dump.jsonl]
+  jifen import  [--db postgres://…] [-f dump.jsonl]
 
 Run "jifen COMMAND -h" for a command's flags.
 `
@@ -66,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&migrateCmd{}).run(ctx, rest, stdout, stderr)
 	case "hold":
 		return (&holdCmd{}).run(ctx, rest, stdout, stderr)
+	case "export":
+		return (&exportCmd{}).run(ctx, rest, stdout, stderr)
+	case "import":
+		return (&importCmd{}).run(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

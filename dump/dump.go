@@ -1,0 +1,520 @@
+// Package dump moves a whole jifen database from one store to another as
+// JSON lines: the tenants (apps with their secrets, brands with their
+// settings and external ids, shops, customers, every rule version,
+// logically deleted level rules included) and the whole ledger (each
+// account with its lots, flows, allocations, holds and orders; reversals;
+// idempotency records). Every value is kept exactly as stored: ids,
+// sequence numbers, versions, hashes, signed amounts and times to the
+// microsecond. This is how a brand goes from the embedded SQLite store to
+// PostgreSQL (jifen export, jifen import).
+//
+// A dump is a header line, one record per line, and an end record:
+//
+//	{"format":"jifen-dump","version":1}
+//	{"kind":"app","app_key":"pos","secret":"…",…}
+//	{"kind":"brand","brand_id":"B1",…}
+//	…
+//	{"kind":"end","counts":{"apps":1,"brands":1,…}}
+//
+// Records come in the order of their kinds — app, brand, shop, customer,
+// rule, account, reversal, idempotency — and within a kind in a fixed
+// order of their keys (compared byte by byte), so the same data dumps to
+// the same bytes from any store. The end record's counts let Import refuse
+// a dump that was cut short. Times are UTC, RFC 3339 with six fractional
+// digits; "" is "none" (a lot that never expires).
+//
+// The stores implement Source and Target; the interfaces are declared
+// here, by their one consumer.
+package dump
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// Format and Version are the dump's header: a reader refuses another
+// format or a newer version.
+const (
+	Format  = "jifen-dump"
+	Version = 1
+)
+
+// Source is a store to export.
+type Source interface {
+	// ReadAll calls fn with a View of everything stored as of one moment
+	// (one read transaction), so a dump of a store in use is consistent.
+	ReadAll(ctx context.Context, fn func(View) error) error
+}
+
+// View reads a whole store. Every list comes in a fixed order, keys
+// compared byte by byte, so that the same data dumps to the same bytes
+// from any store.
+type View interface {
+	// Apps lists every app by key.
+	Apps(ctx context.Context) ([]ledger.App, error)
+	// Brands lists every brand by id, with its external ids.
+	Brands(ctx context.Context) ([]ledger.Brand, error)
+	// Shops lists every shop by brand and id, with its external ids.
+	Shops(ctx context.Context) ([]ledger.Shop, error)
+	// EachCustomer calls fn with every customer by creation time, then in
+	// the order the store breaks ties of a lookup by mobile.
+	EachCustomer(ctx context.Context, fn func(ledger.Customer) error) error
+	// Rules lists every rule version of every brand, by brand and version.
+	Rules(ctx context.Context) ([]ledger.Rule, error)
+	// EachAccount calls fn with every account's rows, by brand and
+	// customer; within an account lots, flows and allocations by Seq,
+	// holds by outer_order_id and orders by out_biz_id.
+	EachAccount(ctx context.Context, fn func(points.AccountRows) error) error
+	// EachReversal calls fn with every reversal by brand and
+	// reverse_order_id.
+	EachReversal(ctx context.Context, fn func(ledger.Reversal) error) error
+	// EachIdempotency calls fn with every idempotency record by app key
+	// and request id.
+	EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error
+}
+
+// Target is a store to import into.
+type Target interface {
+	// LoadAll runs fn once, in one write transaction, and commits only if
+	// fn returns nil: what fn loads is stored whole or not at all.
+	LoadAll(ctx context.Context, fn func(Loader) error) error
+}
+
+// Loader writes rows exactly as given — ids, sequence numbers, versions,
+// hashes, times — and fails on a key already stored. (Unlike the service's
+// writes, nothing is renumbered or recomputed.) A store may send an insert
+// together with later ones, so its error may come from a later call or
+// from Flush; the error names the row.
+type Loader interface {
+	// Occupied names the kinds of rows the store already holds ("apps",
+	// "flows", …); none for an empty store.
+	Occupied(ctx context.Context) ([]string, error)
+	InsertApp(ctx context.Context, a ledger.App) error
+	// InsertBrand inserts the brand with its external ids.
+	InsertBrand(ctx context.Context, b ledger.Brand) error
+	// InsertShop inserts the shop with its external ids.
+	InsertShop(ctx context.Context, s ledger.Shop) error
+	InsertCustomer(ctx context.Context, c ledger.Customer) error
+	// InsertRule inserts one rule version under its own Version.
+	InsertRule(ctx context.Context, r ledger.Rule) error
+	// InsertAccount inserts the account and all its rows.
+	InsertAccount(ctx context.Context, rows points.AccountRows) error
+	InsertReversal(ctx context.Context, r ledger.Reversal) error
+	InsertIdempotency(ctx context.Context, rec ledger.Idempotency) error
+	// Flush sends the inserts not yet sent, so that their errors come now.
+	Flush(ctx context.Context) error
+}
+
+// ErrNotEmpty is returned by Import for a target that already holds
+// tenants or ledger data: a dump is loaded only into a new database.
+var ErrNotEmpty = errors.New("the target database is not empty")
+
+// Counts are how many of each thing a dump holds.
+type Counts struct {
+	Apps        int `json:"apps"`
+	Brands      int `json:"brands"`
+	Shops       int `json:"shops"`
+	Customers   int `json:"customers"`
+	Rules       int `json:"rules"` // rule versions
+	Accounts    int `json:"accounts"`
+	Lots        int `json:"lots"`
+	Flows       int `json:"flows"`
+	Allocations int `json:"allocations"`
+	Holds       int `json:"holds"`
+	Orders      int `json:"orders"`
+	Reversals   int `json:"reversals"`
+	Idempotency int `json:"idempotency"` // idempotency records
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d apps, %d brands, %d shops, %d customers, %d rule versions, "+
+		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records",
+		c.Apps, c.Brands, c.Shops, c.Customers, c.Rules, c.Accounts, c.Flows, c.Lots, c.Allocations, c.Holds,
+		c.Orders, c.Reversals, c.Idempotency)
+}
+
+func (c *Counts) addAccount(r points.AccountRows) {
+	c.Accounts++
+	c.Lots += len(r.Lots)
+	c.Flows += len(r.Flows)
+	c.Allocations += len(r.Allocations)
+	c.Holds += len(r.Holds)
+	c.Orders += len(r.Orders)
+}
+
+// Export writes everything src stores to w as a dump and returns what it
+// wrote. On an error w holds an incomplete dump, which Import refuses.
+func Export(ctx context.Context, src Source, w io.Writer) (Counts, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	var c Counts
+	err := src.ReadAll(ctx, func(v View) error {
+		c = Counts{}
+		if err := enc.Encode(header{Format: Format, Version: Version}); err != nil {
+			return err
+		}
+		apps, err := v.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if err := enc.Encode(appOut(a)); err != nil {
+				return err
+			}
+			c.Apps++
+		}
+		brands, err := v.Brands(ctx)
+		if err != nil {
+			return err
+		}
+		for _, b := range brands {
+			if err := enc.Encode(brandOut(b)); err != nil {
+				return err
+			}
+			c.Brands++
+		}
+		shops, err := v.Shops(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range shops {
+			if err := enc.Encode(shopOut(s)); err != nil {
+				return err
+			}
+			c.Shops++
+		}
+		err = v.EachCustomer(ctx, func(cu ledger.Customer) error {
+			c.Customers++
+			return enc.Encode(customerOut(cu))
+		})
+		if err != nil {
+			return err
+		}
+		rules, err := v.Rules(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if err := enc.Encode(ruleOut(r)); err != nil {
+				return err
+			}
+			c.Rules++
+		}
+		err = v.EachAccount(ctx, func(r points.AccountRows) error {
+			c.addAccount(r)
+			return enc.Encode(accountOut(r))
+		})
+		if err != nil {
+			return err
+		}
+		err = v.EachReversal(ctx, func(r ledger.Reversal) error {
+			c.Reversals++
+			return enc.Encode(reversalOut(r))
+		})
+		if err != nil {
+			return err
+		}
+		err = v.EachIdempotency(ctx, func(r ledger.Idempotency) error {
+			c.Idempotency++
+			return enc.Encode(idempotencyOut(r))
+		})
+		if err != nil {
+			return err
+		}
+		return enc.Encode(endRecord{Kind: kindEnd, Counts: c})
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return c, fmt.Errorf("dump: export: %w", err)
+	}
+	return c, nil
+}
+
+// Record kinds, in the order a dump holds them.
+const (
+	kindApp         = "app"
+	kindBrand       = "brand"
+	kindShop        = "shop"
+	kindCustomer    = "customer"
+	kindRule        = "rule"
+	kindAccount     = "account"
+	kindReversal    = "reversal"
+	kindIdempotency = "idempotency"
+	kindEnd         = "end"
+)
+
+var kindRank = map[string]int{kindApp: 1, kindBrand: 2, kindShop: 3, kindCustomer: 4, kindRule: 5,
+	kindAccount: 6, kindReversal: 7, kindIdempotency: 8}
+
+// Import loads the dump read from r into dst, which must be empty, and
+// returns what it loaded. Any error — a damaged or truncated dump, a
+// target that is not empty (ErrNotEmpty), a row the database refuses —
+// leaves dst as it was. Errors in the dump name its line.
+//
+// The load is one transaction of dst: that is what makes a failure leave
+// nothing behind, with no marker for the service to heed. Both stores hold
+// a large transaction without trouble; rows go to the store as they are
+// read (PostgreSQL's in pipelined batches), so memory holds one record at
+// a time — an account with all its rows.
+func Import(ctx context.Context, dst Target, r io.Reader) (Counts, error) {
+	lr := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	if err := lr.header(); err != nil {
+		return Counts{}, fmt.Errorf("dump: import: %w; nothing was imported", err)
+	}
+	var got Counts
+	loaded := false
+	err := dst.LoadAll(ctx, func(l Loader) error {
+		if loaded {
+			return errors.New("the store ran the import's transaction twice, but the dump can be read only once")
+		}
+		loaded = true
+		occupied, err := l.Occupied(ctx)
+		if err != nil {
+			return err
+		}
+		if len(occupied) > 0 {
+			return fmt.Errorf("%w: it holds %s; import only into a new database", ErrNotEmpty, strings.Join(occupied, ", "))
+		}
+		got, err = load(ctx, lr, l)
+		if err == nil {
+			err = l.Flush(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		// What fails now is the commit: whether it happened may be unknown.
+		lr.done = true
+		return nil
+	})
+	switch {
+	case err == nil:
+		return got, nil
+	case lr.done:
+		return Counts{}, fmt.Errorf("dump: import: the dump was loaded whole, but the commit failed: %w; "+
+			"nothing should have been imported, but check that the target is still empty before importing again", err)
+	default:
+		return Counts{}, fmt.Errorf("dump: import: %w; nothing was imported", err)
+	}
+}
+
+// load reads every record after the header and inserts it.
+func load(ctx context.Context, lr *lineReader, l Loader) (Counts, error) {
+	var c Counts
+	last, lastKind := 0, ""
+	for {
+		line, err := lr.next()
+		if err == io.EOF {
+			return c, fmt.Errorf("the dump ends after line %d without its end record: it is truncated", lr.n)
+		}
+		if err != nil {
+			return c, err
+		}
+		var k struct {
+			Kind string `json:"kind"`
+		}
+		if err := json.Unmarshal(line, &k); err != nil {
+			return c, lr.errorf("not a dump record: %v", err)
+		}
+		if k.Kind == kindEnd {
+			return c, lr.end(line, c)
+		}
+		rank, ok := kindRank[k.Kind]
+		if !ok {
+			return c, lr.errorf("unknown record kind %q", k.Kind)
+		}
+		if rank < last {
+			return c, lr.errorf("%s records must come before %s records: the dump is out of order", k.Kind, lastKind)
+		}
+		last, lastKind = rank, k.Kind
+		if err := loadRecord(ctx, lr, l, k.Kind, line, &c); err != nil {
+			return c, err
+		}
+	}
+}
+
+// loadRecord decodes one record of kind and inserts it.
+func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line []byte, c *Counts) error {
+	var err error
+	switch kind {
+	case kindApp:
+		var rec appRecord
+		if err = lr.decode(line, &rec); err == nil {
+			err = l.InsertApp(ctx, rec.app())
+			c.Apps++
+		}
+	case kindBrand:
+		var rec brandRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var b ledger.Brand
+			if b, err = rec.brand(); err == nil {
+				err = l.InsertBrand(ctx, b)
+				c.Brands++
+			}
+		}
+	case kindShop:
+		var rec shopRecord
+		if err = lr.decode(line, &rec); err == nil {
+			err = l.InsertShop(ctx, rec.shop())
+			c.Shops++
+		}
+	case kindCustomer:
+		var rec customerRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var cu ledger.Customer
+			if cu, err = rec.customer(); err == nil {
+				err = l.InsertCustomer(ctx, cu)
+				c.Customers++
+			}
+		}
+	case kindRule:
+		var rec ruleRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var r ledger.Rule
+			if r, err = rec.rule(); err == nil {
+				err = l.InsertRule(ctx, r)
+				c.Rules++
+			}
+		}
+	case kindAccount:
+		var rec accountRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var rows points.AccountRows
+			if rows, err = rec.rows(); err == nil {
+				err = l.InsertAccount(ctx, rows)
+				c.addAccount(rows)
+			}
+		}
+	case kindReversal:
+		var rec reversalRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var r ledger.Reversal
+			if r, err = rec.reversal(); err == nil {
+				err = l.InsertReversal(ctx, r)
+				c.Reversals++
+			}
+		}
+	case kindIdempotency:
+		var rec idempotencyRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var r ledger.Idempotency
+			if r, err = rec.idempotency(); err == nil {
+				err = l.InsertIdempotency(ctx, r)
+				c.Idempotency++
+			}
+		}
+	}
+	if err != nil && !errors.As(err, new(*lineError)) {
+		err = &lineError{Line: lr.n, Err: err}
+	}
+	return err
+}
+
+// lineError is a failure at one line of a dump.
+type lineError struct {
+	Line int
+	Err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+func (e *lineError) Unwrap() error { return e.Err }
+
+// lineReader reads a dump line by line, counting lines.
+type lineReader struct {
+	r    *bufio.Reader
+	n    int  // the number of the line last read
+	cut  bool // the line last read had no newline at its end
+	done bool // the end record was read and checked
+}
+
+// next returns the next line without its line ending; io.EOF after the
+// last. A line may be of any length: an account with many flows is one
+// line.
+func (lr *lineReader) next() ([]byte, error) {
+	line, err := lr.r.ReadBytes('\n')
+	if err == io.EOF && len(line) == 0 {
+		return nil, io.EOF
+	}
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read the dump after line %d: %w", lr.n, err)
+	}
+	lr.n++
+	lr.cut = err == io.EOF
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil, lr.errorf("empty line")
+	}
+	return line, nil
+}
+
+func (lr *lineReader) errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if lr.cut {
+		err = fmt.Errorf("%w (the line has no end: the dump is truncated)", err)
+	}
+	return &lineError{Line: lr.n, Err: err}
+}
+
+// decode decodes line into v strictly: unknown fields and trailing data
+// are errors.
+func (lr *lineReader) decode(line []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return lr.errorf("%v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return lr.errorf("data after the record")
+	}
+	return nil
+}
+
+// header reads and checks the first line.
+func (lr *lineReader) header() error {
+	line, err := lr.next()
+	if err == io.EOF {
+		return errors.New("the dump is empty")
+	}
+	if err != nil {
+		return err
+	}
+	var h header
+	if err := json.Unmarshal(line, &h); err != nil || h.Format != Format {
+		return lr.errorf("not a jifen dump: the first line is not {\"format\":%q,…}", Format)
+	}
+	if h.Version < 1 || h.Version > Version {
+		return lr.errorf("dump format version %d; this program reads version %d", h.Version, Version)
+	}
+	return nil
+}
+
+// end checks the end record against what was read, and that nothing
+// follows it.
+func (lr *lineReader) end(line []byte, got Counts) error {
+	var rec endRecord
+	if err := lr.decode(line, &rec); err != nil {
+		return err
+	}
+	if rec.Counts != got {
+		return lr.errorf("the end record counts %v, but the dump holds %v: it is damaged", rec.Counts, got)
+	}
+	if _, err := lr.next(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return lr.errorf("data after the end record")
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"jifen/dump"
+	"jifen/ledger"
+	"jifen/points"
+)
+
+var (
+	_ dump.Source = (*Store)(nil)
+	_ dump.Target = (*Store)(nil)
+)
+
+// Export and import (package dump): a View reads the whole database in one
+// read transaction; a Loader inserts rows as they are, with their ids,
+// sequence numbers, versions and hashes, in one write.
+
+// ReadAll calls fn with a view of the whole database as of one moment: a
+// read transaction, which WAL keeps consistent while writes go on.
+func (s *Store) ReadAll(ctx context.Context, fn func(dump.View) error) error {
+	tx, err := s.readTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(&dumpView{tx: tx})
+}
+
+// dumpView is the dump.View of one read transaction. Text keys sort by
+// SQLite's default BINARY collation: byte by byte, as dump requires.
+type dumpView struct{ tx *sql.Tx }
+
+func (v *dumpView) Apps(ctx context.Context) ([]ledger.App, error) {
+	apps, err := all(ctx, v.tx, scanApp, "SELECT "+appCols+" FROM apps ORDER BY app_key")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: apps: %w", err)
+	}
+	return apps, nil
+}
+
+func (v *dumpView) Brands(ctx context.Context) ([]ledger.Brand, error) {
+	brands, err := all(ctx, v.tx, scanBrand, "SELECT "+brandCols+" FROM brands ORDER BY brand_id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: brands: %w", err)
+	}
+	if err := brandOutIDs(ctx, v.tx, brands, "SELECT brand_id, channel, out_id FROM brand_out_ids"); err != nil {
+		return nil, err
+	}
+	return brands, nil
+}
+
+func (v *dumpView) Shops(ctx context.Context) ([]ledger.Shop, error) {
+	shops, err := all(ctx, v.tx, scanShop, "SELECT "+shopCols+" FROM shops ORDER BY brand_id, shop_id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: shops: %w", err)
+	}
+	if err := shopOutIDs(ctx, v.tx, shops, "SELECT shop_id, channel, out_id FROM shop_out_ids"); err != nil {
+		return nil, err
+	}
+	return shops, nil
+}
+
+// EachCustomer lists customers by creation, then in insertion order (the
+// tie-break of a lookup by mobile or outer id), which the import keeps.
+func (v *dumpView) EachCustomer(ctx context.Context, fn func(ledger.Customer) error) error {
+	if err := each(ctx, v.tx, scanCustomer, fn, "SELECT "+customerCols+" FROM customers ORDER BY created_at, rowid"); err != nil {
+		return fmt.Errorf("sqlite: each customer: %w", err)
+	}
+	return nil
+}
+
+func (v *dumpView) Rules(ctx context.Context) ([]ledger.Rule, error) {
+	rules, err := all(ctx, v.tx, scanRule, "SELECT "+ruleCols+" FROM rules ORDER BY brand_id, version")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rules: %w", err)
+	}
+	return rules, nil
+}
+
+func (v *dumpView) EachAccount(ctx context.Context, fn func(points.AccountRows) error) error {
+	err := each(ctx, v.tx, scanAccount, func(a ledger.Account) error {
+		rows, err := accountRows(ctx, v.tx, a)
+		if err != nil {
+			return fmt.Errorf("sqlite: rows of account %s/%s: %w", a.BrandID, a.CustomerID, err)
+		}
+		return fn(rows)
+	}, "SELECT "+accountCols+" FROM accounts ORDER BY brand_id, customer_id")
+	if err != nil {
+		return fmt.Errorf("sqlite: each account: %w", err)
+	}
+	return nil
+}
+
+func (v *dumpView) EachReversal(ctx context.Context, fn func(ledger.Reversal) error) error {
+	if err := each(ctx, v.tx, scanReversal, fn, "SELECT "+reversalCols+" FROM reversals ORDER BY brand_id, reverse_order_id"); err != nil {
+		return fmt.Errorf("sqlite: each reversal: %w", err)
+	}
+	return nil
+}
+
+func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error {
+	if err := each(ctx, v.tx, scanIdem, fn, "SELECT "+idemCols+" FROM idempotency ORDER BY app_key, request_id"); err != nil {
+		return fmt.Errorf("sqlite: each idempotency record: %w", err)
+	}
+	return nil
+}
+
+// LoadAll runs fn as one write of the writer: its rows are committed
+// together or, if fn fails, undone together. fn runs once: should the
+// writer have to run the write again (SQLite threw the transaction away),
+// the load fails instead, since its input is spent.
+func (s *Store) LoadAll(ctx context.Context, fn func(dump.Loader) error) error {
+	ran := false
+	return s.Write(ctx, func(tx points.Tx) error {
+		if ran {
+			return errors.New("sqlite: the load's transaction was lost and cannot run again")
+		}
+		ran = true
+		t, ok := tx.(*Tx)
+		if !ok {
+			return fmt.Errorf("sqlite: unexpected transaction %T", tx)
+		}
+		return fn(&dumpLoader{t: t})
+	})
+}
+
+// dumpLoader inserts rows on the writer's connection.
+type dumpLoader struct{ t *Tx }
+
+// dumpTables are the tables Occupied looks at; the external id tables
+// cannot hold rows without brands and shops.
+var dumpTables = []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
+	"allocations", "holds", "orders", "reversals", "idempotency"}
+
+func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
+	if err := l.t.check(); err != nil {
+		return nil, err
+	}
+	var held []string
+	for _, table := range dumpTables {
+		_, ok, err := one(ctx, l.t.w, scanInt, "SELECT 1 FROM "+table+" LIMIT 1")
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: look into %s: %w", table, err)
+		}
+		if ok {
+			held = append(held, table)
+		}
+	}
+	return held, nil
+}
+
+// Flush does nothing: every insert has run.
+func (l *dumpLoader) Flush(ctx context.Context) error { return l.t.check() }
+
+// rowDesc describes a row for an error; it is formatted only for one.
+type rowDesc struct {
+	format string
+	args   []any
+}
+
+func rowf(format string, args ...any) rowDesc { return rowDesc{format, args} }
+
+func (r rowDesc) String() string { return fmt.Sprintf(r.format, r.args...) }
+
+// exec runs one INSERT of the load.
+func (l *dumpLoader) exec(what rowDesc, query string, args ...any) error {
+	if err := l.t.check(); err != nil {
+		return err
+	}
+	if _, err := l.t.w.exec(query, args...); err != nil {
+		if isUnique(err) {
+			return fmt.Errorf("sqlite: insert %s: already stored: %w", what, err)
+		}
+		return fmt.Errorf("sqlite: insert %s: %w", what, err)
+	}
+	return nil
+}
+
+func (l *dumpLoader) InsertApp(ctx context.Context, a ledger.App) error {
+	channels, err := json.Marshal(a.Channels)
+	if err != nil {
+		return fmt.Errorf("sqlite: app %q channels: %w", a.Key, err)
+	}
+	brands, err := json.Marshal(a.Brands)
+	if err != nil {
+		return fmt.Errorf("sqlite: app %q brands: %w", a.Key, err)
+	}
+	return l.exec(rowf("app %q", a.Key), "INSERT INTO apps ("+appCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		a.Key, a.Secret, a.Name, a.Active, string(channels), string(brands), a.RateLimit)
+}
+
+func (l *dumpLoader) InsertBrand(ctx context.Context, b ledger.Brand) error {
+	settings, err := json.Marshal(b.Settings)
+	if err != nil {
+		return fmt.Errorf("sqlite: brand %q settings: %w", b.ID, err)
+	}
+	if err := l.exec(rowf("brand %q", b.ID), "INSERT INTO brands ("+brandCols+") VALUES (?, ?, ?, ?)",
+		b.ID, b.Name, b.TimeZone, string(settings)); err != nil {
+		return err
+	}
+	for _, ch := range sortedKeys(b.OutIDs) {
+		if err := l.exec(rowf("brand %q external id %s:%s", b.ID, ch, b.OutIDs[ch]),
+			"INSERT INTO brand_out_ids (channel, out_id, brand_id) VALUES (?, ?, ?)", ch, b.OutIDs[ch], b.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *dumpLoader) InsertShop(ctx context.Context, s ledger.Shop) error {
+	if err := l.exec(rowf("shop %q", s.ID), "INSERT INTO shops ("+shopCols+") VALUES (?, ?, ?)",
+		s.ID, s.BrandID, s.Name); err != nil {
+		return err
+	}
+	for _, ch := range sortedKeys(s.OutIDs) {
+		if err := l.exec(rowf("shop %q external id %s:%s", s.ID, ch, s.OutIDs[ch]),
+			"INSERT INTO shop_out_ids (channel, out_id, shop_id) VALUES (?, ?, ?)", ch, s.OutIDs[ch], s.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *dumpLoader) InsertCustomer(ctx context.Context, c ledger.Customer) error {
+	return l.exec(rowf("customer %q", c.ID),
+		"INSERT INTO customers ("+customerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.BrandID, c.Mobile, c.Name, c.LevelID, c.CustomerType, c.Channel, c.OuterType, c.OuterID, c.Gender,
+		c.Email, c.Birthday, c.Address, c.Remark, c.ShopID, micros(c.CreatedAt))
+}
+
+func (l *dumpLoader) InsertRule(ctx context.Context, r ledger.Rule) error {
+	body, err := json.Marshal(ruleBody{Name: r.Name, Clear: r.Clear, WithCoupon: r.WithCoupon, Deduction: r.Deduction,
+		Addition: r.Addition, CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy})
+	if err != nil {
+		return fmt.Errorf("sqlite: rule %s v%d: %w", r.BrandID, r.Version, err)
+	}
+	return l.exec(rowf("rule %s v%d", r.BrandID, r.Version), "INSERT INTO rules ("+ruleCols+") VALUES (?, ?, ?, ?, ?, ?)",
+		r.BrandID, r.Version, r.RuleID, string(body), micros(r.CreatedAt), micros(r.UpdatedAt))
+}
+
+// InsertAccount inserts the account, then its lots and flows, then the
+// allocations that refer to both, then its holds and orders.
+func (l *dumpLoader) InsertAccount(ctx context.Context, r points.AccountRows) error {
+	a := r.Account
+	key := a.BrandID + "/" + a.CustomerID
+	if err := l.exec(rowf("account %s", key), "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
+		a.Seq, a.LastHash, a.Version); err != nil {
+		return err
+	}
+	for _, lot := range r.Lots {
+		if err := l.exec(rowf("lot %q of %s", lot.ID, key), sqlInsertLot, lot.ID, lot.BrandID, lot.CustomerID,
+			lot.Granted, lot.Remaining, micros(lot.EarnedAt), micros(lot.ExpiresAt), lot.FlowID, lot.OutBizID,
+			lot.Seq); err != nil {
+			return err
+		}
+	}
+	for _, f := range r.Flows {
+		if err := l.exec(rowf("flow %q of %s", f.ID, key), sqlInsertFlow, f.ID, f.BrandID, f.CustomerID, f.Seq,
+			string(f.Type), f.Amount, f.DeltaAvailable, f.DeltaFrozen, f.DeltaDebt, f.RemainPoint, f.OutBizID,
+			f.ReverseOrderID, f.ShopID, f.ShopName, f.Channel, f.AppKey, f.RequestID, f.OperatorID, f.OperatorName,
+			f.Reason, f.RuleVersion, f.Policy, micros(f.CreatedAt), f.PrevHash, f.Hash); err != nil {
+			return err
+		}
+	}
+	for _, al := range r.Allocations {
+		if err := l.exec(rowf("allocation %d of %s", al.Seq, key), sqlInsertAlloc, al.FlowID, al.LotID,
+			al.BrandID, al.CustomerID, al.OrderRef, al.Kind, al.Amount, al.Seq); err != nil {
+			return err
+		}
+	}
+	for _, h := range r.Holds {
+		if err := l.exec(rowf("hold %s/%s", h.BrandID, h.OuterOrderID),
+			"INSERT INTO holds ("+holdCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			h.BrandID, h.OuterOrderID, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
+			micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.Version); err != nil {
+			return err
+		}
+	}
+	for _, o := range r.Orders {
+		if err := l.exec(rowf("order %s/%s of %s", o.BrandID, o.OutBizID, o.CustomerID),
+			"INSERT INTO orders ("+orderCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			o.BrandID, o.OutBizID, o.CustomerID, o.Spent, o.Reversed, o.Granted, o.ClawedBack, o.Version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *dumpLoader) InsertReversal(ctx context.Context, r ledger.Reversal) error {
+	return l.exec(rowf("reversal %s/%s", r.BrandID, r.ReverseOrderID), sqlInsertReversal,
+		r.BrandID, r.ReverseOrderID, r.OutBizID, r.CustomerID, string(r.Type), r.Requested, r.Amount, r.FlowID,
+		micros(r.CreatedAt))
+}
+
+func (l *dumpLoader) InsertIdempotency(ctx context.Context, rec ledger.Idempotency) error {
+	return l.exec(rowf("idempotency %s/%s", rec.AppKey, rec.RequestID),
+		"INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+}
