@@ -359,6 +359,8 @@ type accountRecord struct {
 	TotalExpired int64              `json:"total_expired"`
 	Seq          int64              `json:"seq"`
 	LastHash     string             `json:"last_hash"`
+	LotSeq       int64              `json:"lot_seq"`
+	AllocSeq     int64              `json:"alloc_seq"`
 	Version      int64              `json:"version"`
 	Lots         []lotRecord        `json:"lots"`
 	Flows        []flowRecord       `json:"flows"`
@@ -371,8 +373,8 @@ func accountOut(r points.AccountRows) accountRecord {
 	a := r.Account
 	rec := accountRecord{Kind: kindAccount, BrandID: a.BrandID, CustomerID: a.CustomerID, Available: a.Available,
 		Frozen: a.Frozen, Debt: a.Debt, TotalEarned: a.TotalEarned, TotalUsed: a.TotalUsed,
-		TotalExpired: a.TotalExpired, Seq: a.Seq, LastHash: a.LastHash, Version: a.Version,
-		Lots: make([]lotRecord, 0, len(r.Lots)), Flows: make([]flowRecord, 0, len(r.Flows)),
+		TotalExpired: a.TotalExpired, Seq: a.Seq, LastHash: a.LastHash, LotSeq: a.LotSeq, AllocSeq: a.AllocSeq,
+		Version: a.Version, Lots: make([]lotRecord, 0, len(r.Lots)), Flows: make([]flowRecord, 0, len(r.Flows)),
 		Allocations: make([]allocationRecord, 0, len(r.Allocations)), Holds: make([]holdRecord, 0, len(r.Holds)),
 		Orders: make([]orderRecord, 0, len(r.Orders))}
 	for _, l := range r.Lots {
@@ -411,7 +413,8 @@ func (r accountRecord) rows() (points.AccountRows, error) {
 	var p stamps
 	rows := points.AccountRows{Account: ledger.Account{BrandID: b, CustomerID: c, Available: r.Available,
 		Frozen: r.Frozen, Debt: r.Debt, TotalEarned: r.TotalEarned, TotalUsed: r.TotalUsed,
-		TotalExpired: r.TotalExpired, Seq: r.Seq, LastHash: r.LastHash, Version: r.Version, Exists: true}}
+		TotalExpired: r.TotalExpired, Seq: r.Seq, LastHash: r.LastHash, LotSeq: r.LotSeq, AllocSeq: r.AllocSeq,
+		Version: r.Version, Exists: true}}
 	for i, l := range r.Lots {
 		field := fmt.Sprintf("lots[%d].", i)
 		rows.Lots = append(rows.Lots, ledger.Lot{ID: l.ID, BrandID: b, CustomerID: c, Granted: l.Granted,

@@ -76,6 +76,9 @@ func NewBook(st State, now time.Time, newID func() string) *Book {
 	if b.acct.BrandID == "" {
 		b.acct.BrandID, b.acct.CustomerID = st.Order.BrandID, st.Order.CustomerID
 	}
+	// New lots and allocations are numbered after the account's counters,
+	// which count every row of the account, not only those loaded.
+	b.seqLots, b.seqAll = b.acct.LotSeq, b.acct.AllocSeq
 	for i := range st.Lots {
 		l := st.Lots[i]
 		if _, dup := b.lots[l.ID]; dup {
@@ -83,14 +86,10 @@ func NewBook(st State, now time.Time, newID func() string) *Book {
 		}
 		b.lots[l.ID] = &l
 		b.order = append(b.order, l.ID)
-		if l.Seq > b.seqLots {
-			b.seqLots = l.Seq
-		}
+		b.seqLots = max(b.seqLots, l.Seq)
 	}
 	for _, a := range st.Allocs {
-		if a.Seq > b.seqAll {
-			b.seqAll = a.Seq
-		}
+		b.seqAll = max(b.seqAll, a.Seq)
 	}
 	return b
 }
@@ -111,6 +110,7 @@ func (b *Book) Hold() Hold { return b.hold }
 func (b *Book) Changes() Changes {
 	c := Changes{Account: b.acct, Flows: b.flows, Allocations: b.allocs, Reversal: b.rev}
 	c.Account.Version = b.st.Account.Version
+	c.Account.LotSeq, c.Account.AllocSeq = b.seqLots, b.seqAll
 	for _, id := range b.order {
 		if b.dirty[id] {
 			c.Lots = append(c.Lots, *b.lots[id])

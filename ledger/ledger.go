@@ -182,6 +182,8 @@ type Account struct {
 	TotalExpired int64
 	Seq          int64  // number of flows written for this account
 	LastHash     string // hash of the newest flow, "" before the first
+	LotSeq       int64  // highest Seq given to one of the account's lots
+	AllocSeq     int64  // highest Seq given to one of the account's allocations
 	Version      int64  // optimistic concurrency: bumped on every write
 	Exists       bool   // false for an account not yet stored
 }

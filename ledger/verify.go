@@ -44,6 +44,18 @@ func CheckAccount(acct Account, lots []Lot, flows []Flow, allocs []Allocation, h
 	if acct.Available < 0 || acct.Frozen < 0 || acct.Debt < 0 {
 		bad(1, "account "+who, "negative balance: available %d, frozen %d, debt %d", acct.Available, acct.Frozen, acct.Debt)
 	}
+	// The account's counters number every lot and allocation it has: a
+	// counter behind its rows would give the next one a number in use.
+	for _, l := range lots {
+		if l.Seq < 1 || l.Seq > acct.LotSeq {
+			bad(1, "lot "+l.ID, "sequence %d outside the account's 1..%d", l.Seq, acct.LotSeq)
+		}
+	}
+	for _, a := range allocs {
+		if a.Seq < 1 || a.Seq > acct.AllocSeq {
+			bad(1, "account "+who, "allocation sequence %d outside the account's 1..%d", a.Seq, acct.AllocSeq)
+		}
+	}
 	// 2 and 6. The flows chain, by amounts and by hashes.
 	var remain, frozen, debt int64
 	prev := ""

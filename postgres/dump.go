@@ -391,9 +391,9 @@ func (l *dumpLoader) InsertAccount(ctx context.Context, r points.AccountRows) er
 	a := r.Account
 	key := a.BrandID + "/" + a.CustomerID
 	if err := l.queue(ctx, d("account %s", key), "INSERT INTO accounts ("+accountCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
-		a.Seq, a.LastHash, a.Version); err != nil {
+		a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.Version); err != nil {
 		return err
 	}
 	for _, lot := range r.Lots {

@@ -202,20 +202,15 @@ func (t *Tx) Hold(ctx context.Context, brandID, outerOrderID string) (ledger.Hol
 
 // Statements of Apply.
 const (
-	sqlInsertAccount = "INSERT INTO accounts (" + accountCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)"
+	sqlInsertAccount = "INSERT INTO accounts (" + accountCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)"
 	sqlUpdateAccount = `UPDATE accounts SET available = $1, frozen = $2, debt = $3, total_earned = $4, total_used = $5,
-		total_expired = $6, seq = $7, last_hash = $8, version = version + 1
-		WHERE brand_id = $9 AND customer_id = $10 AND version = $11`
-	// New lots and allocations are numbered here, after the account's
-	// last: a Book numbers them after those it loaded, which are only
-	// some of the account's (its live lots; one order's allocations).
-	sqlInsertLot = "INSERT INTO lots (" + lotCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-		(SELECT COALESCE(MAX(seq), 0) + 1 FROM lots WHERE brand_id = $2 AND customer_id = $3))`
+		total_expired = $6, seq = $7, last_hash = $8, lot_seq = $9, alloc_seq = $10, version = version + 1
+		WHERE brand_id = $11 AND customer_id = $12 AND version = $13`
+	sqlInsertLot  = "INSERT INTO lots (" + lotCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 	sqlUpdateLot  = "UPDATE lots SET remaining = $1, expires_at = $2 WHERE lot_id = $3 AND remaining = $4"
 	sqlInsertFlow = "INSERT INTO flows (" + flowCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 		$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
-	sqlInsertAlloc = "INSERT INTO allocations (" + allocCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7,
-		(SELECT COALESCE(MAX(seq), 0) + 1 FROM allocations WHERE brand_id = $3 AND customer_id = $4))`
+	sqlInsertAlloc = "INSERT INTO allocations (" + allocCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 	sqlInsertOrder = "INSERT INTO orders (" + orderCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, 1)"
 	sqlUpdateOrder = `UPDATE orders SET spent = $1, reversed = $2, granted = $3, clawed_back = $4, version = version + 1
 		WHERE brand_id = $5 AND out_biz_id = $6 AND customer_id = $7 AND version = $8`
@@ -240,17 +235,17 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 		if !a.Exists {
 			qs = append(qs, execQuery(insertFailed("account %s/%s", a.BrandID, a.CustomerID), nil, sqlInsertAccount,
 				a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
-				a.Seq, a.LastHash))
+				a.Seq, a.LastHash, a.LotSeq, a.AllocSeq))
 		} else {
 			qs = append(qs, execQuery(failedTo("update account %s/%s version %d", a.BrandID, a.CustomerID, a.Version),
 				changedOne, sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
-				a.TotalExpired, a.Seq, a.LastHash, a.BrandID, a.CustomerID, a.Version))
+				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version))
 		}
 	}
 	for _, l := range c.Lots {
 		if l.IsNew() {
 			qs = append(qs, execQuery(insertFailed("lot %q", l.ID), nil, sqlInsertLot, l.ID, l.BrandID, l.CustomerID,
-				l.Granted, l.Remaining, micros(l.EarnedAt), micros(l.ExpiresAt), l.FlowID, l.OutBizID))
+				l.Granted, l.Remaining, micros(l.EarnedAt), micros(l.ExpiresAt), l.FlowID, l.OutBizID, l.Seq))
 			continue
 		}
 		qs = append(qs, execQuery(failedTo("update lot %q with %d remaining", l.ID, l.LoadedRemaining()), changedOne,
@@ -264,7 +259,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 	}
 	for _, a := range c.Allocations {
 		qs = append(qs, execQuery(failedTo("insert allocation of %s/%s on lot %q", a.BrandID, a.CustomerID, a.LotID), nil,
-			sqlInsertAlloc, a.FlowID, a.LotID, a.BrandID, a.CustomerID, a.OrderRef, a.Kind, a.Amount))
+			sqlInsertAlloc, a.FlowID, a.LotID, a.BrandID, a.CustomerID, a.OrderRef, a.Kind, a.Amount, a.Seq))
 	}
 	if o := c.Order; o != nil {
 		if !o.Exists {

@@ -249,9 +249,9 @@ func (l *dumpLoader) InsertRule(ctx context.Context, r ledger.Rule) error {
 func (l *dumpLoader) InsertAccount(ctx context.Context, r points.AccountRows) error {
 	a := r.Account
 	key := a.BrandID + "/" + a.CustomerID
-	if err := l.exec(rowf("account %s", key), "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	if err := l.exec(rowf("account %s", key), "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
-		a.Seq, a.LastHash, a.Version); err != nil {
+		a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.Version); err != nil {
 		return err
 	}
 	for _, lot := range r.Lots {

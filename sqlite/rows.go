@@ -324,12 +324,12 @@ func loadRule(ctx context.Context, q queryer, brandID string) (ledger.Rule, erro
 // Accounts.
 
 const accountCols = "brand_id, customer_id, available, frozen, debt, total_earned, total_used, total_expired, " +
-	"seq, last_hash, version"
+	"seq, last_hash, lot_seq, alloc_seq, version"
 
 func scanAccount(sc scanner) (ledger.Account, error) {
 	var a ledger.Account
 	err := sc.Scan(&a.BrandID, &a.CustomerID, &a.Available, &a.Frozen, &a.Debt, &a.TotalEarned, &a.TotalUsed,
-		&a.TotalExpired, &a.Seq, &a.LastHash, &a.Version)
+		&a.TotalExpired, &a.Seq, &a.LastHash, &a.LotSeq, &a.AllocSeq, &a.Version)
 	a.Exists = err == nil
 	return a, err
 }

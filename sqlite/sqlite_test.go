@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,5 +157,54 @@ func TestClose(t *testing.T) {
 	err = s.Write(context.Background(), func(points.Tx) error { return nil })
 	if !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestMigrate_AccountCounters opens a database written at schema version 1
+// and checks that the upgrade gives each account counters that follow its
+// rows, so the next lot and allocation get numbers not in use.
+func TestMigrate_AccountCounters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{migrations[0].SQL,
+		"CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
+		"INSERT INTO schema_migrations VALUES (1, '0001_init', 0)",
+		"INSERT INTO accounts VALUES ('B1', 'C1', 30, 0, 0, 30, 0, 0, 3, 'h', 3)",
+		"INSERT INTO accounts VALUES ('B1', 'C2', 0, 0, 0, 0, 0, 0, 0, '', 1)",
+	}
+	for i := 1; i <= 3; i++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO lots VALUES ('L%d', 'B1', 'C1', 10, 10, 1, 0, 'F%d', 'O', %d)", i, i, i))
+	}
+	for i := 1; i <= 5; i++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO allocations VALUES ('F1', 'L1', 'B1', 'C1', 'O', 'spend', 1, %d)", i))
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		customer       string
+		lotSeq, allocs int64
+	}{{"C1", 3, 5}, {"C2", 0, 0}} {
+		a, err := s.Account(ctx, "B1", c.customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.LotSeq != c.lotSeq || a.AllocSeq != c.allocs {
+			t.Errorf("%s after the upgrade: lot_seq %d, alloc_seq %d; want %d, %d", c.customer, a.LotSeq, a.AllocSeq, c.lotSeq, c.allocs)
+		}
 	}
 }

@@ -182,9 +182,9 @@ func (t *Tx) Hold(ctx context.Context, brandID, outerOrderID string) (ledger.Hol
 
 // Statements of Apply, prepared once on the write connection.
 const (
-	sqlInsertAccount = "INSERT INTO accounts (" + accountCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+	sqlInsertAccount = "INSERT INTO accounts (" + accountCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 	sqlUpdateAccount = `UPDATE accounts SET available = ?, frozen = ?, debt = ?, total_earned = ?, total_used = ?,
-		total_expired = ?, seq = ?, last_hash = ?, version = version + 1
+		total_expired = ?, seq = ?, last_hash = ?, lot_seq = ?, alloc_seq = ?, version = version + 1
 		WHERE brand_id = +? AND customer_id = +? AND version = +?
 		RETURNING 1`
 	sqlInsertLot  = "INSERT INTO lots (" + lotCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -201,14 +201,12 @@ const (
 		created_at = ?, expires_at = ?, flow_id = ?, version = version + 1
 		WHERE brand_id = +? AND outer_order_id = +? AND version = +?
 		RETURNING 1`
-	sqlMaxLotSeq      = "SELECT COALESCE(MAX(seq), 0) FROM lots WHERE brand_id = +? AND customer_id = +?"
-	sqlMaxAllocSeq    = "SELECT COALESCE(MAX(seq), 0) FROM allocations WHERE brand_id = +? AND customer_id = +?"
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 // Apply writes a Book's changes: the account, lots, flows, allocations,
-// order, hold and reversal, in that order. New lots and allocations are
-// numbered (Seq) here, in writing order within their account. Rows that existed when read
+// order, hold and reversal, in that order, numbered as the Book numbered
+// them (after the account's counters). Rows that existed when read
 // are updated only if they are still as read, else ErrConflict; a row the
 // write read as absent and finds present is ErrConflict too. Any other
 // constraint the database refuses (a lot's remaining below zero, an order
@@ -221,27 +219,22 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 	if a := c.Account; a.BrandID != "" || a.CustomerID != "" {
 		if !a.Exists {
 			_, err := w.exec(sqlInsertAccount, a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt,
-				a.TotalEarned, a.TotalUsed, a.TotalExpired, a.Seq, a.LastHash)
+				a.TotalEarned, a.TotalUsed, a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq)
 			if err := insertErr(err, "account %s/%s", a.BrandID, a.CustomerID); err != nil {
 				return err
 			}
 		} else {
 			n, err := w.exec(sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
-				a.TotalExpired, a.Seq, a.LastHash, a.BrandID, a.CustomerID, a.Version)
+				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version)
 			if err := updateErr(n, err, "account %s/%s version %d", a.BrandID, a.CustomerID, a.Version); err != nil {
 				return err
 			}
 		}
 	}
-	lotSeq := seqs{query: sqlMaxLotSeq}
 	for _, l := range c.Lots {
 		if l.IsNew() {
-			seq, err := lotSeq.next(w, l.BrandID, l.CustomerID)
-			if err != nil {
-				return err
-			}
-			_, err = w.exec(sqlInsertLot, l.ID, l.BrandID, l.CustomerID, l.Granted, l.Remaining, micros(l.EarnedAt),
-				micros(l.ExpiresAt), l.FlowID, l.OutBizID, seq)
+			_, err := w.exec(sqlInsertLot, l.ID, l.BrandID, l.CustomerID, l.Granted, l.Remaining, micros(l.EarnedAt),
+				micros(l.ExpiresAt), l.FlowID, l.OutBizID, l.Seq)
 			if err != nil {
 				return fmt.Errorf("sqlite: insert lot %q: %w", l.ID, err)
 			}
@@ -261,15 +254,10 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			return fmt.Errorf("sqlite: insert flow %q: %w", f.ID, err)
 		}
 	}
-	allocSeq := seqs{query: sqlMaxAllocSeq}
 	for _, a := range c.Allocations {
-		seq, err := allocSeq.next(w, a.BrandID, a.CustomerID)
+		_, err := w.exec(sqlInsertAlloc, a.FlowID, a.LotID, a.BrandID, a.CustomerID, a.OrderRef, a.Kind, a.Amount, a.Seq)
 		if err != nil {
-			return err
-		}
-		_, err = w.exec(sqlInsertAlloc, a.FlowID, a.LotID, a.BrandID, a.CustomerID, a.OrderRef, a.Kind, a.Amount, seq)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert allocation %d of %s/%s on lot %q: %w", seq, a.BrandID, a.CustomerID, a.LotID, err)
+			return fmt.Errorf("sqlite: insert allocation %d of %s/%s on lot %q: %w", a.Seq, a.BrandID, a.CustomerID, a.LotID, err)
 		}
 	}
 	if o := c.Order; o != nil {
@@ -309,33 +297,6 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 		}
 	}
 	return nil
-}
-
-// seqs numbers new lots and allocations in the order they are written,
-// per account. A Book numbers them after those it loaded, which are only
-// some of the account's (its live lots; one order's allocations), so its
-// numbers can repeat an earlier write's; the store's cannot.
-type seqs struct {
-	query string
-	last  map[[2]string]int64
-}
-
-func (s *seqs) next(w *writer, brandID, customerID string) (int64, error) {
-	key := [2]string{brandID, customerID}
-	n, ok := s.last[key]
-	if !ok {
-		last, _, err := one(context.Background(), w, scanInt, s.query, brandID, customerID)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: number the rows of %s/%s: %w", brandID, customerID, err)
-		}
-		if s.last == nil {
-			s.last = map[[2]string]int64{}
-		}
-		n = last
-	}
-	n++
-	s.last[key] = n
-	return n, nil
 }
 
 // insertErr describes a failed INSERT of a row the write read as absent:
