@@ -8,11 +8,13 @@ import (
 	"jifen/ledger"
 )
 
-// cacheTTL is how long tenant records (apps, brands, shops) are reused
-// before being read again. Every request resolves several of them, so
-// reading them each time would cost more than the ledger write itself. A
-// change applied by this process is seen at once (Apply clears the cache);
-// one applied by another server is seen within cacheTTL.
+// cacheTTL is how long tenant records (apps, brands, shops, customers,
+// the rule in force) are reused before being read again. Every request
+// resolves several of them, so reading them each time would cost more than
+// the ledger write itself. A change applied by this process is seen at
+// once (Apply clears the cache); one applied by another server is seen
+// within cacheTTL. Writes never decide on cached records alone: the rule
+// a write applies is read inside its transaction.
 const cacheTTL = 2 * time.Second
 
 type cacheEntry struct {

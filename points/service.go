@@ -30,6 +30,8 @@ type Service struct {
 	idMu    sync.Mutex
 	entropy *ulid.MonotonicEntropy
 	cache   tenantCache
+
+	observer Observer // nil: no one is told
 }
 
 // Clock tells the ledger's time. Production uses the wall clock; the
@@ -242,7 +244,7 @@ func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string)
 	if id == "" {
 		return ledger.Customer{}, ledger.Invalid("customer_id", "不可为空")
 	}
-	c, err := s.store.Customer(ctx, id)
+	c, err := cached(&s.cache, "customer\x00"+id, func() (ledger.Customer, error) { return s.store.Customer(ctx, id) })
 	if err != nil {
 		return c, notFound(err, "customer_id", "顾客不存在: "+id)
 	}
@@ -254,7 +256,7 @@ func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string)
 
 // rule is the brand's rule in force, or the built-in default.
 func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error) {
-	return orDefaultRule(s.store.Rule(ctx, brandID))
+	return cached(&s.cache, "rule\x00"+brandID, func() (ledger.Rule, error) { return orDefaultRule(s.store.Rule(ctx, brandID)) })
 }
 
 // orDefaultRule turns "no rule" into the built-in default: points never

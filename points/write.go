@@ -89,6 +89,7 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 		return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: appKey, RequestID: requestID, Method: method,
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})
+	s.noteReplay(method, out, err)
 	return out, err
 }
 

@@ -54,12 +54,23 @@ type Options struct {
 	// connections' search_path); Open creates it if absent. Tests use it
 	// to give each test its own tables in one database.
 	Schema string
+	// OnRetry, if set, is called each time Write runs its fn again, with
+	// the reason: "serialization_failure", "deadlock", "unique_violation"
+	// or "conflict" (points.ErrConflict). It must be fast.
+	OnRetry func(reason string)
+	// OnError, if set, is called when Write fails for the database's sake
+	// rather than fn's: kind is "unavailable" (unreachable, timed out, or
+	// conflicting after every retry) or "internal" (any other database
+	// error). Business refusals and cancelled calls are not reported.
+	OnError func(kind string)
 }
 
 // Store is the PostgreSQL points store. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	schema string
+	pool    *pgxpool.Pool
+	schema  string
+	onRetry func(reason string)
+	onError func(kind string)
 
 	closeOnce sync.Once
 }
@@ -99,7 +110,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, schema: o.Schema}
+	s := &Store{pool: pool, schema: o.Schema, onRetry: o.OnRetry, onError: o.OnError}
 	fail := func(err error) (*Store, error) {
 		pool.Close()
 		return nil, err

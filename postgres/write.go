@@ -58,6 +58,7 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {
+			s.noteRetry(err)
 			ceiling := min(backoffMax, backoffBase<<(attempt-1))
 			t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
 			select {
@@ -72,13 +73,13 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			return nil
 		}
 		if _, ok := ledger.AsError(err); ok {
-			return err
+			return s.noteError(err)
 		}
 		if !retryable(err) {
-			return unavailable(err)
+			return s.noteError(unavailable(err))
 		}
 	}
-	return fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err)
+	return s.noteError(fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err))
 }
 
 // retryableKeys are the unique constraints of rows a write reads as absent

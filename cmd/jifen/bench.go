@@ -19,6 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/top"
@@ -70,7 +73,8 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	transport := &http.Transport{MaxIdleConns: c.workers * 2, MaxIdleConnsPerHost: c.workers * 2, IdleConnTimeout: time.Minute}
 	client := &top.Client{URL: c.url, AppKey: appKey, Secret: secret, SignMethod: c.signMethod, Format: c.format,
 		HTTP: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
-	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1))}
+	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
+		metricsURL: strings.TrimSuffix(c.url, "/router/rest") + "/metrics", http: client.HTTP}
 	if err := b.charge(ctx); err != nil {
 		return fmt.Errorf("bench: charging customers: %w", err)
 	}
@@ -87,6 +91,7 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if res.Ceiling != nil && res.Ceiling.OpsPerSec > 0 {
 		res.WriteShareOfCeiling = mix.WritesPerSec / res.Ceiling.OpsPerSec
 	}
+	res.ServerPeakRSSMB, res.ServerMemory = b.peakRSS.Load()/(1<<20), b.memoryNote()
 	res.Verify = c.verify(ctx)
 	res.print(stdout)
 	if c.jsonOut != "" {
@@ -148,6 +153,62 @@ type bench struct {
 	seq    atomic.Int64
 	mu     sync.Mutex
 	rng    *rand.Rand
+
+	// The server's resident memory, sampled each second from its
+	// /metrics (process_resident_memory_bytes).
+	metricsURL string
+	http       *http.Client
+	peakRSS    atomic.Int64
+	rssErr     atomic.Pointer[string]
+}
+
+// sampleRSS reads the server's resident memory from its /metrics and keeps
+// the peak.
+func (b *bench) sampleRSS(ctx context.Context) {
+	rss, err := b.rss(ctx)
+	if err != nil {
+		msg := err.Error()
+		b.rssErr.Store(&msg)
+		return
+	}
+	for {
+		old := b.peakRSS.Load()
+		if rss <= old || b.peakRSS.CompareAndSwap(old, rss) {
+			return
+		}
+	}
+}
+
+func (b *bench) rss(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.metricsURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", b.metricsURL, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", b.metricsURL, err)
+	}
+	f, ok := fams["process_resident_memory_bytes"]
+	if !ok || len(f.GetMetric()) == 0 {
+		return 0, fmt.Errorf("%s has no process_resident_memory_bytes", b.metricsURL)
+	}
+	return int64(f.GetMetric()[0].GetGauge().GetValue()), nil
+}
+
+func (b *bench) memoryNote() string {
+	if p := b.rssErr.Load(); p != nil && b.peakRSS.Load() == 0 {
+		return "not measured: " + *p
+	}
+	return "peak resident memory of the server, sampled each second from its /metrics"
 }
 
 func (b *bench) customer() string {
@@ -317,6 +378,7 @@ func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceili
 			case <-done:
 				return
 			case <-tick.C:
+				go b.sampleRSS(ctx)
 				n := st.ops.Load()
 				fmt.Fprintf(out, "  %5.0fs  %8d ops/s  %8d writes total\n", time.Since(start).Seconds(), n-last, st.writes.Load())
 				last = n
@@ -440,6 +502,8 @@ type benchReport struct {
 	Ceiling             *phaseReport `json:"ceiling,omitempty"`
 	Mix                 phaseReport  `json:"mix"`
 	WriteShareOfCeiling float64      `json:"write_share_of_ceiling,omitempty"`
+	ServerPeakRSSMB     int64        `json:"server_peak_rss_mb,omitempty"`
+	ServerMemory        string       `json:"server_memory"`
 	Verify              string       `json:"verify"`
 }
 
@@ -469,6 +533,11 @@ func (r benchReport) print(w io.Writer) {
 	table("write mix", r.Mix)
 	if r.WriteShareOfCeiling > 0 {
 		fmt.Fprintf(w, "durable writes/s as a share of the no-write ceiling: %.0f%%\n", 100*r.WriteShareOfCeiling)
+	}
+	if r.ServerPeakRSSMB > 0 {
+		fmt.Fprintf(w, "server memory: %d MB (%s)\n", r.ServerPeakRSSMB, r.ServerMemory)
+	} else {
+		fmt.Fprintf(w, "server memory: %s\n", r.ServerMemory)
 	}
 	fmt.Fprintf(w, "verify: %s\n", r.Verify)
 }

@@ -22,6 +22,7 @@ var demoSeed = []struct {
 
 type demo struct {
 	appKey, secret string
+	adminToken     string // a token made for this run, printed with the console's URL; "" when one was given
 }
 
 // setupDemo creates or reuses the demo tenant: an app, a brand with KRY and
@@ -57,6 +58,10 @@ func setupDemo(ctx context.Context, svc *points.Service) (demo, error) {
 }
 
 func (d demo) print(w io.Writer, base string) {
+	token := d.adminToken
+	if token == "" {
+		token = "(the one given with --admin-token or JIFEN_ADMIN_TOKEN)"
+	}
 	fmt.Fprintf(w, `
 jifen demo tenant is ready.
   gateway:    %s/router/rest
@@ -65,6 +70,9 @@ jifen demo tenant is ready.
   brand:      demo-brand (KRY out_brand_id kry-demo, CS out_brand_id cs-demo)
   shops:      demo-shop-1 西湖店 (KRY kry-shop-1), demo-shop-2 滨江店 (KRY kry-shop-2)
   customers:  demo-c1 (500 points), demo-c2 (1200), demo-c3 (3000)
+  console:    %s/console/  (sign in with the admin token)
+  admin API:  %s/admin/v1/  (Authorization: Bearer <admin token>)
+  admin token: %s
 
 Try it (in another terminal):
   jifen call alibaba.alsc.crm.point.consumepoint --url %s/router/rest --app-key %s --secret %s \
@@ -72,5 +80,5 @@ Try it (in another terminal):
   jifen call alibaba.alsc.crm.point.reversepoint --url %s/router/rest --app-key %s --secret %s \
     param_reverse_consume_point_open_req='{"biz_type":"DEDUCT_FROM_CONSUME_REVERSE","biz_channel":"KRY","out_brand_id":"kry-demo","out_shop_id":"kry-shop-1","customer_id":"demo-c1","change_point":40,"out_biz_id":"order-1001","reverse_order_id":"refund-1001-a","operator_id":"op1","operator_name":"小王","request_id":"req-1002"}'
 
-`, base, d.appKey, d.secret, base, d.appKey, d.secret, base, d.appKey, d.secret)
+`, base, d.appKey, d.secret, base, base, token, base, d.appKey, d.secret, base, d.appKey, d.secret)
 }

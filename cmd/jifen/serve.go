@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"jifen/metrics"
 	"jifen/points"
 	"jifen/top"
 )
@@ -45,6 +46,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return errors.New("--sandbox needs --admin-token (or JIFEN_ADMIN_TOKEN)")
 	}
 	log := newLogger(stderr, c.logFormat)
+	m := metrics.New()
+	c.store.metrics = m
 
 	store, err := c.store.open(ctx, !c.noMigrate)
 	if err != nil {
@@ -59,6 +62,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		clock = sandbox
 	}
 	svc := points.New(store, clock, log)
+	svc.SetObserver(m)
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -71,14 +75,19 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			ln.Close()
 			return fmt.Errorf("demo tenant: %w", err)
 		}
+		if c.adminToken == "" {
+			c.adminToken = points.NewSecret() // the demo's console needs one: made for this run
+			d.adminToken = c.adminToken
+		}
 		d.print(stdout, base)
 	}
 
-	handler := newHandler(handlerConfig{svc: svc, log: log, sandbox: sandbox, adminToken: c.adminToken})
+	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go svc.SweepEvery(sweepCtx, c.sweep, func(r points.SweepResult, err error) {
+		m.ObserveSweep(r.Expired, r.Released, r.Lag, err)
 		if err != nil {
 			log.Error("sweep", "error", err)
 		} else if r.Expired+r.Released > 0 {
@@ -114,20 +123,27 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 type handlerConfig struct {
 	svc        *points.Service
 	log        *slog.Logger
+	metrics    *metrics.Metrics     // nil: a private set, fed by the gateway only
 	sandbox    *points.SandboxClock // nil: no /sandbox/clock
 	adminToken string
 }
 
 // newHandler routes every path jifen serves, in one visible table.
 func newHandler(c handlerConfig) http.Handler {
+	if c.metrics == nil {
+		c.metrics = metrics.New()
+	}
 	adapter := &top.Points{Svc: c.svc}
-	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log}
+	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log, Observe: c.metrics.ObserveRequest}
 	mux := http.NewServeMux()
 	mux.Handle("/router/rest", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /readyz", readyz(c.svc.Store()))
+	mux.Handle("GET /metrics", c.metrics.Handler())
 	if c.sandbox != nil {
 		mux.Handle("/sandbox/clock", sandboxHandler(c.sandbox, c.adminToken))
 	}
+	mountAdmin(mux, c) // /admin/v1/ and /console/
 	return mux
 }
 

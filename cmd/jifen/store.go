@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/metrics"
 	"jifen/points"
 	"jifen/postgres"
 	"jifen/sqlite"
@@ -20,6 +21,7 @@ const defaultDB = "./jifen.db"
 type ledgerStore interface {
 	points.Store
 	points.Auditor
+	Ready(context.Context) error // for /readyz
 }
 
 // storeFlags are the database flags every command shares.
@@ -27,6 +29,8 @@ type storeFlags struct {
 	db               string
 	maxConns         int
 	statementTimeout time.Duration
+	// metrics, if set, is told of the store's commits, retries and errors.
+	metrics *metrics.Metrics
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -42,14 +46,30 @@ func isPostgres(dsn string) bool {
 // open opens the database; migrate applies PostgreSQL migrations (SQLite
 // always migrates at open: it is embedded and has one owner).
 func (f *storeFlags) open(ctx context.Context, migrate bool) (ledgerStore, error) {
+	m := f.metrics
 	if isPostgres(f.db) {
-		s, err := postgres.Open(ctx, f.db, postgres.Options{MaxConns: int32(f.maxConns), StatementTimeout: f.statementTimeout, Migrate: migrate})
+		o := postgres.Options{MaxConns: int32(f.maxConns), StatementTimeout: f.statementTimeout, Migrate: migrate}
+		if m != nil {
+			o.OnRetry, o.OnError = m.StoreRetry, m.StoreError
+		}
+		s, err := postgres.Open(ctx, f.db, o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", redact(f.db), err)
 		}
 		return s, nil
 	}
-	return sqlite.Open(ctx, f.db)
+	var o sqlite.Options
+	if m != nil {
+		o.OnCommit = m.ObserveCommit
+	}
+	s, err := sqlite.OpenWith(ctx, f.db, o)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.CountStoreErrors("commit", func() uint64 { return s.Stats().CommitErrors })
+	}
+	return s, nil
 }
 
 // openStore opens dsn with default pool settings, migrating it.

@@ -1,0 +1,523 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/sqlite"
+	"jifen/storetest"
+)
+
+const token = "s3cret-admin-token"
+
+// apiEnv is the admin API over a real SQLite store holding the suite's
+// standard world (storetest.NewEnv); every invariant is checked when the
+// test ends.
+type apiEnv struct {
+	*storetest.Env
+	t   *testing.T
+	url string
+}
+
+func newAPIEnv(t *testing.T) *apiEnv {
+	t.Helper()
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	ts := httptest.NewServer(New(e.Admin(), token, nil))
+	t.Cleanup(ts.Close)
+	return &apiEnv{Env: e, t: t, url: ts.URL}
+}
+
+// answer is a decoded JSON answer.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	m      map[string]any
+}
+
+// do sends a request with the admin token; body, if not nil, as JSON (or
+// as is, when it is a string).
+func (e *apiEnv) do(method, path string, body any) answer {
+	e.t.Helper()
+	return e.doAuth(method, path, body, "Bearer "+token)
+}
+
+func (e *apiEnv) doAuth(method, path string, body any, auth string) answer {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	if a.body, err = io.ReadAll(resp.Body); err != nil {
+		e.t.Fatal(err)
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(a.body, &a.m); err != nil {
+			e.t.Fatalf("%s %s: %v\n%s", method, path, err, a.body)
+		}
+	}
+	return a
+}
+
+// want fails unless the answer has status.
+func (a answer) want(t *testing.T, status int) answer {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
+	}
+	return a
+}
+
+// wantError fails unless the answer is the error code with status.
+func (a answer) wantError(t *testing.T, status int, code string) map[string]any {
+	t.Helper()
+	a.want(t, status)
+	e, ok := a.m["error"].(map[string]any)
+	if !ok || e["code"] != code || e["message"] == "" {
+		t.Fatalf("error %s, want code %s", a.body, code)
+	}
+	return e
+}
+
+// get reads a dotted path (a.b.0.c) from the answer.
+func (a answer) get(t *testing.T, path string) any {
+	t.Helper()
+	var v any = a.m
+	for _, k := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			var i int
+			fmt.Sscan(k, &i)
+			if i >= len(x) {
+				t.Fatalf("%s: index %d of %d in %s", path, i, len(x), a.body)
+			}
+			v = x[i]
+		default:
+			t.Fatalf("%s: no %q in %s", path, k, a.body)
+		}
+	}
+	return v
+}
+
+func (a answer) num(t *testing.T, path string) int64 {
+	t.Helper()
+	n, ok := a.get(t, path).(float64)
+	if !ok {
+		t.Fatalf("%s is not a number in %s", path, a.body)
+	}
+	return int64(n)
+}
+
+func TestAPI_Auth(t *testing.T) {
+	e := newAPIEnv(t)
+	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Basic " + token, "bearer " + token, "Bearer " + token + "x"} {
+		a := e.doAuth("GET", "/admin/v1/brands", nil, auth)
+		a.wantError(t, http.StatusUnauthorized, "UNAUTHORIZED")
+		if a.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%q: no WWW-Authenticate", auth)
+		}
+	}
+	// Even a path that does not exist says nothing before the token.
+	e.doAuth("GET", "/admin/v1/nothing", nil, "").wantError(t, http.StatusUnauthorized, "UNAUTHORIZED")
+	e.do("GET", "/admin/v1/brands", nil).want(t, http.StatusOK)
+	e.do("GET", "/admin/v1/nothing", nil).wantError(t, http.StatusNotFound, "NOT_FOUND")
+	a := e.do("DELETE", "/admin/v1/brands", nil)
+	a.wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+	if a.header.Get("Allow") != "GET" {
+		t.Errorf("Allow %q", a.header.Get("Allow"))
+	}
+	if TokenMatches("", "") || TokenMatches("a", "") || !TokenMatches(token, token) {
+		t.Error("TokenMatches")
+	}
+}
+
+func TestAPI_Customers(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	a := e.do("GET", "/admin/v1/customers?q=1380000000&brand_id=B1", nil).want(t, http.StatusOK)
+	if n := len(a.get(t, "customers").([]any)); n != 3 {
+		t.Fatalf("%d customers, want 3: %s", n, a.body)
+	}
+	a = e.do("GET", "/admin/v1/customers?q="+url.QueryEscape("张三"), nil).want(t, http.StatusOK)
+	if a.get(t, "customers.0.customer_id") != "C1" || a.get(t, "customers.0.name") != "张三" {
+		t.Fatalf("by name: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/customers?q=", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("GET", "/admin/v1/customers?q=x&limit=-1", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("GET", "/admin/v1/customers?q=x&brand_id=nope", nil).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+
+	// Lots with their expiry; one expiring within the window is marked.
+	_, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{
+		Brand: ledger.Brand{ID: "B1", Name: "Brand 1", TimeZone: "Asia/Shanghai", OutIDs: map[string]string{"KRY": "kry-b1"}, Settings: ledger.DefaultSettings()},
+		Rule:  &ledger.Rule{Name: "r", Clear: ledger.ClearRule{Type: ledger.ClearDaysAfterEarn, Days: 10}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C1", "g2", 50)
+	a = e.do("GET", "/admin/v1/customers/C1", nil).want(t, http.StatusOK)
+	if a.num(t, "account.available") != 150 || a.get(t, "customer.mobile") != "13800000001" || a.num(t, "expiring_soon_days") != 30 {
+		t.Fatalf("customer: %s", a.body)
+	}
+	lots := a.get(t, "lots").([]any)
+	if len(lots) != 2 {
+		t.Fatalf("lots: %s", a.body)
+	}
+	first := lots[0].(map[string]any) // earliest expiry first, never-expiring last
+	if first["remaining"] != 50.0 || first["expiring_soon"] != true || first["expires_at"] == "" ||
+		lots[1].(map[string]any)["expires_at"] != "" || lots[1].(map[string]any)["expiring_soon"] != false {
+		t.Fatalf("lots: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/customers/nobody", nil).wantError(t, http.StatusNotFound, ledger.CodeCustomerNotFound)
+}
+
+func TestAPI_Flows(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	e.MustCharge("C2", "=cmd|' /C calc'!A0", 70) // a hostile order id
+	e.MustConsume("C1", "o1", 30)
+	a := e.do("GET", "/admin/v1/flows?brand_id=B1&page_size=2", nil).want(t, http.StatusOK)
+	if a.num(t, "total") != 3 || a.get(t, "has_next") != true || a.get(t, "flows.0.biz_type") != "DEDUCT_FROM_CONSUME" ||
+		a.num(t, "flows.0.change_point") != -30 || a.get(t, "flows.0.biz_type_description") != "积分抵现" {
+		t.Fatalf("flows: %s", a.body)
+	}
+	a = e.do("GET", "/admin/v1/flows?brand_id=B1&type=EXTRA_CHARGE&customer_id=C2", nil).want(t, http.StatusOK)
+	if a.num(t, "total") != 1 {
+		t.Fatalf("filtered: %s", a.body)
+	}
+	a = e.do("GET", "/admin/v1/flows?brand_id=B1&start=2026-03-01&end=2026-03-01", nil).want(t, http.StatusOK)
+	if a.num(t, "total") != 3 {
+		t.Fatalf("by day: %s", a.body)
+	}
+	a = e.do("GET", "/admin/v1/flows?brand_id=B1&start=2026-03-02", nil).want(t, http.StatusOK)
+	if a.num(t, "total") != 0 {
+		t.Fatalf("next day: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/flows?brand_id=B1&type=NOPE", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("GET", "/admin/v1/flows?brand_id=B1&start=yesterday", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("GET", "/admin/v1/flows", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+
+	// CSV: every matching flow, not a page; a byte order mark for Excel;
+	// a cell that a spreadsheet would run as a formula is defused.
+	a = e.do("GET", "/admin/v1/flows?brand_id=B1&page_size=1&format=csv", nil).want(t, http.StatusOK)
+	if !strings.HasPrefix(a.header.Get("Content-Type"), "text/csv") || !strings.Contains(a.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("headers %v", a.header)
+	}
+	body, ok := bytes.CutPrefix(a.body, []byte("\ufeff"))
+	if !ok {
+		t.Fatal("no byte order mark")
+	}
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 || recs[0][0] != "flow_id" || recs[0][7] != "change_point" {
+		t.Fatalf("csv: %q", recs)
+	}
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	if recs[1][col["biz_type"]] != "DEDUCT_FROM_CONSUME" || recs[1][col["change_point"]] != "-30" || recs[1][col["shop_name"]] != "西湖店" {
+		t.Fatalf("newest row %q", recs[1])
+	}
+	if got := recs[2][col["out_biz_id"]]; got != "'=cmd|' /C calc'!A0" {
+		t.Fatalf("hostile cell %q", got)
+	}
+	a = e.do("GET", "/admin/v1/flows?brand_id=B1&type=EXTRA_CHARGE&format=csv", nil).want(t, http.StatusOK)
+	if n := bytes.Count(a.body, []byte("\n")); n != 3 {
+		t.Fatalf("filtered csv has %d lines:\n%s", n, a.body)
+	}
+	e.do("GET", "/admin/v1/flows?brand_id=B1&shop_id=S9&format=csv", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+}
+
+func TestAPI_OrderPreviewReverse(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	e.MustCharge("C1", "g2", 100)
+	e.MustConsume("C1", "o1", 150)
+	a := e.do("GET", "/admin/v1/brands/B1/orders/o1", nil).want(t, http.StatusOK)
+	if a.num(t, "spent") != 150 || a.num(t, "reversible") != 150 || a.get(t, "shop_id") != "S1" ||
+		a.get(t, "customers.0.customer_id") != "C1" || a.get(t, "customers.0.flows.spent.0.biz_type") != "DEDUCT_FROM_CONSUME" {
+		t.Fatalf("order: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/brands/B1/orders/none", nil).wantError(t, http.StatusNotFound, points.CodeOrderNotFound)
+
+	// The preview says what would happen lot by lot, and writes nothing.
+	before := e.Snapshot()
+	a = e.do("POST", "/admin/v1/brands/B1/orders/o1/reversal-preview", map[string]any{"points": 80}).want(t, http.StatusOK)
+	if a.num(t, "points") != 80 || a.num(t, "available") != 50 || a.num(t, "available_after") != 130 ||
+		a.num(t, "after.reversible") != 70 || a.num(t, "lots.0.points") != 50 || a.num(t, "lots.1.points") != 30 ||
+		a.num(t, "lots.1.remaining_after") != 30 || a.get(t, "flows.0.flow_id") != nil || a.get(t, "written") != false {
+		t.Fatalf("preview: %s", a.body)
+	}
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversal-preview", map[string]any{"points": 151}).
+		wantError(t, http.StatusUnprocessableEntity, ledger.CodeReverseExceedsSpent)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversal-preview", map[string]any{"points": 1, "extra": 1}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	if e.Snapshot() != before {
+		t.Fatal("a preview wrote")
+	}
+
+	// The reversal, attributed to the operator, idempotent by request_id.
+	rev := map[string]any{"points": 80, "reason": "退菜", "operator": "小李", "request_id": "req-a"}
+	a = e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", rev).want(t, http.StatusCreated)
+	flowID := a.get(t, "flow_id")
+	if a.get(t, "replayed") != false || a.num(t, "order.reversible") != 70 {
+		t.Fatalf("reversal: %s", a.body)
+	}
+	a = e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", rev).want(t, http.StatusOK)
+	if a.get(t, "flow_id") != flowID || a.get(t, "replayed") != true {
+		t.Fatalf("replay: %s", a.body)
+	}
+	f := e.Flows("C1")[0]
+	if f.ID != flowID || f.OperatorName != "小李" || f.AppKey != points.AdminAppKey || f.Reason != "退菜" || f.Amount != 80 {
+		t.Fatalf("flow %+v", f)
+	}
+	rev["points"] = 81
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", rev).wantError(t, http.StatusConflict, ledger.CodeIdempotencyConflict)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"points": 71, "operator": "小李", "request_id": "req-b"}).
+		wantError(t, http.StatusUnprocessableEntity, ledger.CodeReverseExceedsSpent)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"request_id": "req-c"}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("POST", "/admin/v1/brands/B1/orders/none/reversals", map[string]any{"operator": "小李", "request_id": "req-d"}).
+		wantError(t, http.StatusNotFound, ledger.CodeConsumeOrderNotFound)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-e", "type": "NOPE"}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	// The rest, then nothing is left.
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-f"}).want(t, http.StatusCreated)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-g"}).
+		wantError(t, http.StatusUnprocessableEntity, ledger.CodeAlreadyFullyReversed)
+	if got := e.Available("C1"); got != 200 {
+		t.Fatalf("available %d, want 200", got)
+	}
+}
+
+// TestAPI_ReverseConcurrent: operators racing on one order never reverse
+// more than was spent.
+func TestAPI_ReverseConcurrent(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 500)
+	e.MustConsume("C1", "o1", 100)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals",
+				map[string]any{"points": 25, "operator": "op", "request_id": fmt.Sprintf("r%d", i)})
+			mu.Lock()
+			codes[a.status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusCreated] != 4 || codes[http.StatusUnprocessableEntity] != 6 {
+		t.Fatalf("statuses %v, want 4 created and 6 refused", codes)
+	}
+}
+
+func TestAPI_AdjustHold(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	a := e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -30, "reason": "录入错误", "operator": "小李", "request_id": "adj-1"}).
+		want(t, http.StatusCreated)
+	if a.num(t, "account.available") != 70 {
+		t.Fatalf("adjust: %s", a.body)
+	}
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 10, "operator": "小李", "request_id": "adj-2"}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"reason": "x", "operator": "小李", "request_id": "adj-3"}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -71, "reason": "x", "operator": "小李", "request_id": "adj-4"}).
+		wantError(t, http.StatusUnprocessableEntity, ledger.CodePointNotEnough)
+	e.do("POST", "/admin/v1/customers/C1/adjustments", "{not json").wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	if f := e.Flows("C1")[0]; f.Type != ledger.Adjust || f.ChangePoint() != -30 || f.Reason != "录入错误" || f.OperatorName != "小李" {
+		t.Fatalf("adjust flow %+v", f)
+	}
+
+	if _, err := e.Svc.Operate(e.Ctx, e.Caller, points.OperateRequest{Target: storetest.B1S1, Type: points.OperateFreeze, Points: 20,
+		OuterOrderID: "h1", Customer: points.CustomerLookup{CustomerID: "C1"}, OperatorID: "op", RequestID: e.ReqID()}); err != nil {
+		t.Fatal(err)
+	}
+	a = e.do("GET", "/admin/v1/brands/B1/orders/h1", nil).want(t, http.StatusOK)
+	if a.get(t, "hold.status") != ledger.HoldActive || a.num(t, "hold.remaining") != 20 {
+		t.Fatalf("hold: %s", a.body)
+	}
+	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	a = e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{"operator": "小李"}).want(t, http.StatusOK)
+	if a.get(t, "hold.status") != ledger.HoldReleased {
+		t.Fatalf("released: %s", a.body)
+	}
+	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{"operator": "小李"}).
+		wantError(t, http.StatusNotFound, ledger.CodeHoldNotFound)
+	if got := e.Available("C1"); got != 70 {
+		t.Fatalf("available %d, want 70", got)
+	}
+}
+
+func TestAPI_Tenant(t *testing.T) {
+	e := newAPIEnv(t)
+	a := e.do("GET", "/admin/v1/apps", nil).want(t, http.StatusOK)
+	if strings.Contains(string(a.body), "s3cret") || a.get(t, "apps.1.secret_set") != true {
+		t.Fatalf("apps show a secret: %s", a.body)
+	}
+	a = e.do("PUT", "/admin/v1/apps/new-pos", map[string]any{"name": "新 POS", "channels": []string{"KRY"}, "brands": []string{"B1"}}).
+		want(t, http.StatusOK)
+	if s, _ := a.get(t, "secret").(string); len(s) != 32 || a.get(t, "app.app_key") != "new-pos" {
+		t.Fatalf("new app: %s", a.body)
+	}
+	a = e.do("PUT", "/admin/v1/apps/new-pos", map[string]any{"name": "新 POS 2", "channels": []string{"KRY"}, "brands": []string{"B1"}}).
+		want(t, http.StatusOK)
+	if a.get(t, "secret") != nil || a.get(t, "app.name") != "新 POS 2" {
+		t.Fatalf("updated app shows a secret: %s", a.body)
+	}
+	e.do("PUT", "/admin/v1/apps/x", map[string]any{"channels": []string{"ELEME"}}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/apps/x", map[string]any{"app_key": "y"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/apps/x", map[string]any{"secrett": "y"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/apps/"+points.AdminAppKey, map[string]any{}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+
+	// A brand as in the tenant file: same keys, same validation.
+	a = e.do("PUT", "/admin/v1/brands/B7", map[string]any{"name": "新品牌", "out_ids": map[string]string{"KRY": "kry-b7"},
+		"settings": map[string]any{"refund_of_expired": "forfeit", "hold_timeout": "10m"},
+		"shops":    []map[string]any{{"shop_id": "S71", "name": "一店"}},
+		"rule": map[string]any{"name": "规则", "point_clear_rule": map[string]any{"point_clear_rule_type": "YEAR_END", "days": 1},
+			"point_deduction_rule": map[string]any{"member_point_deduction_rules": []map[string]any{
+				{"level_id": "", "deducted_point": 100, "consume_money": 12.5, "enable": true}}}},
+	}).want(t, http.StatusOK)
+	if a.get(t, "settings.refund_of_expired") != "forfeit" || a.get(t, "settings.hold_timeout") != "10m0s" ||
+		a.get(t, "shops.0.shop_id") != "S71" || a.get(t, "rule.point_deduction_rule.member_point_deduction_rules.0.consume_money") != 12.5 ||
+		a.num(t, "rule.version") != 1 || a.get(t, "time_zone") != "Asia/Shanghai" {
+		t.Fatalf("brand: %s", a.body)
+	}
+	e.do("PUT", "/admin/v1/brands/B7", map[string]any{"settings": map[string]any{"refund_of_expired": "never"}}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/brands/B7", map[string]any{"time_zone": "Mars/Olympus"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/brands/B7", map[string]any{"colour": "red"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+
+	// A shop or a rule alone leaves the rest of the brand as it is.
+	a = e.do("PUT", "/admin/v1/brands/B7/shops/S72", map[string]any{"name": "二店", "out_ids": map[string]string{"KRY": "kry-s72"}}).want(t, http.StatusOK)
+	if len(a.get(t, "shops").([]any)) != 2 {
+		t.Fatalf("shops: %s", a.body)
+	}
+	e.do("PUT", "/admin/v1/brands/B7/shops/S1", map[string]any{"name": "x"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("PUT", "/admin/v1/brands/B9/shops/S99", map[string]any{"name": "x"}).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+	a = e.do("PUT", "/admin/v1/brands/B7/rule", map[string]any{"name": "规则二", "point_clear_rule": map[string]any{"point_clear_rule_type": "NEVER"}}).
+		want(t, http.StatusOK)
+	if a.num(t, "version") != 2 || a.get(t, "point_clear_rule.point_clear_rule_type") != "NEVER" {
+		t.Fatalf("rule: %s", a.body)
+	}
+	e.do("PUT", "/admin/v1/brands/B7/rule", map[string]any{"point_clear_rule": map[string]any{"point_clear_rule_type": "SOMETIMES"}}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	a = e.do("GET", "/admin/v1/brands/B7", nil).want(t, http.StatusOK)
+	if a.get(t, "settings.refund_of_expired") != "forfeit" || a.get(t, "rule.name") != "规则二" {
+		t.Fatalf("brand after shop and rule: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/brands/B2/rule", nil).wantError(t, http.StatusNotFound, ledger.CodeRuleNotFound)
+
+	// A whole tenant file, in YAML, as `jifen apply` takes it.
+	a = e.do("POST", "/admin/v1/tenant", "customers:\n  - {customer_id: \"N1\", brand_id: \"B7\", name: \"新顾客\"}\n").want(t, http.StatusOK)
+	if a.num(t, "customers") != 1 {
+		t.Fatalf("tenant: %s", a.body)
+	}
+	e.do("POST", "/admin/v1/tenant", "customers:\n  - {customer_id: \"N2\"}\n").wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	if _, err := e.Store.Customer(e.Ctx, "N2"); !errors.Is(err, points.ErrNotFound) {
+		t.Fatalf("a refused tenant file was applied: %v", err)
+	}
+}
+
+func TestAPI_Totals(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 300)
+	e.MustConsume("C1", "o1", 100)
+	e.Clock.Advance(24 * time.Hour)
+	a := e.do("GET", "/admin/v1/brands/B1/totals?from=2026-03-01&to=2026-03-02", nil).want(t, http.StatusOK)
+	if a.num(t, "days.0.issued") != 300 || a.num(t, "days.0.spent") != 100 || a.num(t, "days.0.liability") != 200 ||
+		a.num(t, "days.1.liability") != 200 || a.get(t, "shops.0.shop_id") != "S1" || a.get(t, "shops.0.liability") != nil ||
+		a.num(t, "liability") != 200 || a.get(t, "valued") != false {
+		t.Fatalf("totals: %s", a.body)
+	}
+	a = e.do("GET", "/admin/v1/brands/B1/totals?from=2026-03-01&to=2026-03-02&format=csv", nil).want(t, http.StatusOK)
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(a.body, []byte("\ufeff")))).ReadAll()
+	if err != nil || len(recs) != 4 || recs[1][0] != "2026-03-01" || recs[1][3] != "300" || recs[3][1] != "S1" {
+		t.Fatalf("totals csv %q %v", recs, err)
+	}
+	// The default window is the last 30 days.
+	a = e.do("GET", "/admin/v1/brands/B1/totals", nil).want(t, http.StatusOK)
+	if len(a.get(t, "days").([]any)) != 30 || a.get(t, "to") != "2026-03-02" {
+		t.Fatalf("default window: %s", a.body)
+	}
+	e.do("GET", "/admin/v1/brands/B1/totals?from=March", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.do("GET", "/admin/v1/brands/nope/totals", nil).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+}
+
+func TestProblemOf(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+		hidden bool
+	}{
+		{ledger.Invalid("points", "不可为 0"), 400, "INVALID_PARAMETER", false},
+		{ledger.Denied("brand_id", "no"), 403, "PERMISSION_DENIED", false},
+		{ledger.Business(ledger.CodePointNotEnough, "积分不足", "short"), 422, ledger.CodePointNotEnough, false},
+		{ledger.Business(ledger.CodeHoldNotFound, "x", "y"), 404, ledger.CodeHoldNotFound, false},
+		{ledger.Business(ledger.CodeReverseOrderConflict, "x", "y"), 409, ledger.CodeReverseOrderConflict, false},
+		{fmt.Errorf("wrapped: %w", ledger.Unavailable("db down")), 503, "UNAVAILABLE", true},
+		{fmt.Errorf("sqlite: x: %w", points.ErrNotFound), 404, "NOT_FOUND", false},
+		{errors.New("sqlite: near \"SELEC\": syntax error"), 500, "INTERNAL", true},
+	} {
+		p := ProblemOf(tc.err, "RID")
+		if p.Status != tc.status || p.Code != tc.code || p.Internal != tc.hidden {
+			t.Errorf("%v: got %d %s hidden=%v, want %d %s hidden=%v", tc.err, p.Status, p.Code, p.Internal, tc.status, tc.code, tc.hidden)
+		}
+		if tc.hidden && (strings.Contains(p.Message, "sqlite") || strings.Contains(p.Message, "db down") || !strings.Contains(p.Message, "RID")) {
+			t.Errorf("%v: message %q shows the cause or lacks the request id", tc.err, p.Message)
+		}
+	}
+}

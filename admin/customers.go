@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// GET /admin/v1/customers?q=…[&brand_id=…][&limit=…]: customers whose id
+// starts with q, or whose mobile or name contains it.
+func (api *API) searchCustomers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), "limit")
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	cs, err := api.admin.SearchCustomers(r.Context(), q.Get("brand_id"), q.Get("q"), int(limit))
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	out := struct {
+		Customers []customerJSON `json:"customers"`
+	}{Customers: []customerJSON{}}
+	for _, c := range cs {
+		out.Customers = append(out.Customers, customerOut(c))
+	}
+	reply(w, http.StatusOK, out)
+}
+
+// GET /admin/v1/customers/{id}: the customer, their account, live lots
+// (expiring soon marked) and latest holds.
+func (api *API) getCustomer(w http.ResponseWriter, r *http.Request) {
+	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	reply(w, http.StatusOK, customerViewOut(v))
+}
+
+// writeBody is what every write carries: who does it, and the key that
+// makes sending it twice harmless.
+type writeBody struct {
+	Operator  string `json:"operator"`
+	RequestID string `json:"request_id"`
+}
+
+// POST /admin/v1/customers/{id}/adjustments
+// {"points": -30, "reason": "…", "operator": "…", "request_id": "…"}
+func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Points *int64 `json:"points"`
+		Reason string `json:"reason"`
+		writeBody
+	}
+	if err := decode(w, r, &body); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	if body.Points == nil {
+		api.failErr(w, r, ledger.Invalid("points", "不可为空: 正数增加, 负数扣减"))
+		return
+	}
+	out, err := api.admin.Adjust(r.Context(), body.Operator, points.AdjustRequest{CustomerID: r.PathValue("id"),
+		Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	reply(w, written(out), struct {
+		FlowID   string      `json:"flow_id"`
+		Replayed bool        `json:"replayed"`
+		Account  accountJSON `json:"account"`
+	}{out.FlowID, out.Replayed, customerViewOut(v).Account})
+}
+
+// written is the status of an accepted write: 201 when it wrote, 200 when
+// it answered an earlier one again.
+func written(o points.Outcome) int {
+	if o.Replayed {
+		return http.StatusOK
+	}
+	return http.StatusCreated
+}
+
+// intParam reads an optional whole number query parameter.
+func intParam(s, field string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, ledger.Invalidf(field, "应为非负整数, 收到 %q", s)
+	}
+	return n, nil
+}
+
+func invalidBody(err error) error {
+	return ledger.Invalidf("body", "请求体无法解析: %v", err)
+}

@@ -1,0 +1,82 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// Problem is an error as the admin API answers it:
+// {"error": {"code": …, "message": …}}.
+type Problem struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"` // the offending field, for INVALID_PARAMETER
+	View    string `json:"view,omitempty"`  // a short Chinese sentence, for business outcomes
+	// Internal is set for errors the client must not see the text of; the
+	// edge logs them.
+	Internal bool `json:"-"`
+}
+
+// The one table from the ledger's error kinds and business codes to HTTP.
+var (
+	kindProblem = map[ledger.Kind]struct {
+		status   int
+		code     string
+		withText bool // whether the ledger's text may reach the client
+	}{
+		ledger.KindInvalid:     {http.StatusBadRequest, "INVALID_PARAMETER", true},
+		ledger.KindPermission:  {http.StatusForbidden, "PERMISSION_DENIED", true},
+		ledger.KindUnavailable: {http.StatusServiceUnavailable, "UNAVAILABLE", false},
+		// Business outcomes keep their own code; the ledger refused a well
+		// formed request: 422 unless businessStatus says otherwise.
+		ledger.KindBusiness: {http.StatusUnprocessableEntity, "", true},
+	}
+	businessStatus = map[string]int{
+		ledger.CodeConsumeOrderNotFound: http.StatusNotFound,
+		ledger.CodeChargeOrderNotFound:  http.StatusNotFound,
+		ledger.CodeHoldNotFound:         http.StatusNotFound,
+		ledger.CodeCustomerNotFound:     http.StatusNotFound,
+		ledger.CodeRuleNotFound:         http.StatusNotFound,
+		points.CodeBrandNotFound:        http.StatusNotFound,
+		points.CodeOrderNotFound:        http.StatusNotFound,
+		ledger.CodeIdempotencyConflict:  http.StatusConflict,
+		ledger.CodeReverseOrderConflict: http.StatusConflict,
+		ledger.CodeHoldConflict:         http.StatusConflict,
+		ledger.CodeCustomerExists:       http.StatusConflict,
+	}
+)
+
+// ProblemOf maps err to its answer. It is the only place that decides it;
+// the console shows the same codes and messages.
+func ProblemOf(err error, requestID string) Problem {
+	if le, ok := ledger.AsError(err); ok {
+		if k, ok := kindProblem[le.Kind]; ok {
+			p := Problem{Status: k.status, Code: k.code, Field: le.Field, Message: le.Message, View: le.View}
+			if le.Kind == ledger.KindBusiness {
+				p.Code = le.Code
+				if s, ok := businessStatus[le.Code]; ok {
+					p.Status = s
+				}
+			}
+			if !k.withText {
+				p.Message, p.Field, p.View = "service temporarily unavailable, retry later, request_id "+requestID, "", ""
+				p.Internal = true
+			}
+			return p
+		}
+	}
+	if errors.Is(err, points.ErrNotFound) {
+		return Problem{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "not found"}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return Problem{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Internal: true,
+			Message: "service temporarily unavailable, retry later, request_id " + requestID}
+	}
+	return Problem{Status: http.StatusInternalServerError, Code: "INTERNAL", Internal: true,
+		Message: "internal error, request_id " + requestID}
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"jifen/admin"
+	"jifen/console"
+	"jifen/points"
+)
+
+// mountAdmin serves the admin JSON API (/admin/v1/) and the operators'
+// console (/console/) when an admin token is configured, and says at start
+// whether they are on.
+func mountAdmin(mux *http.ServeMux, c handlerConfig) {
+	log := c.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if c.adminToken == "" {
+		log.Info("admin API and console are off: no --admin-token")
+		return
+	}
+	a, err := points.NewAdmin(c.svc)
+	if err != nil {
+		log.Error("admin API and console are off", "error", err)
+		return
+	}
+	if len(c.adminToken) < 16 {
+		log.Warn("the admin token is short: anyone who guesses it can reverse and adjust points; use 16 characters or more")
+	}
+	mux.Handle("/admin/v1/", admin.New(a, c.adminToken, log))
+	mux.Handle("/console/", console.New(a, c.adminToken, log))
+	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")
+}

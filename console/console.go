@@ -1,0 +1,291 @@
+// Package console is the operators' web console at /console/, served by
+// the jifen binary itself: server-rendered html/template pages and
+// embedded static files, in Chinese, no build step. Operators sign in
+// with the admin token, find a customer, read their balance, lots and
+// flows, open an order, preview and perform a reversal, adjust points,
+// release holds, and follow a brand's daily totals on charts drawn as SVG
+// by the server.
+//
+// It acts through points.Admin, like the admin JSON API, and shows errors
+// with the API's codes (admin.ProblemOf).
+package console
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"jifen/admin"
+	"jifen/ledger"
+	"jifen/points"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Console serves /console/.
+type Console struct {
+	admin  *points.Admin
+	token  string
+	key    []byte
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+	logins *rate.Limiter // sign-in attempts, against guessing the token
+}
+
+// New returns the console over a for admin token token (not empty).
+func New(a *points.Admin, token string, log *slog.Logger) *Console {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{admin: a, token: token, key: sessionKey(token), log: log, pages: parsePages(),
+		mux: http.NewServeMux(), logins: rate.NewLimiter(rate.Every(time.Second), 10)}
+	c.routes()
+	return c
+}
+
+// routes is the console's one table of paths.
+func (c *Console) routes() {
+	m := c.mux
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /console/login", c.loginPage)
+	m.HandleFunc("POST /console/login", c.login)
+	m.HandleFunc("POST /console/logout", c.signedIn(c.logout))
+	m.HandleFunc("GET /console/{$}", c.signedIn(c.home))
+	m.HandleFunc("GET /console/customers", c.signedIn(c.searchCustomers))
+	m.HandleFunc("GET /console/customers/{id}", c.signedIn(c.customer))
+	m.HandleFunc("POST /console/customers/{id}/adjust", c.signedIn(c.adjust))
+	m.HandleFunc("GET /console/orders", c.signedIn(c.findOrder))
+	m.HandleFunc("GET /console/brands/{brand}/orders/{order}", c.signedIn(c.order))
+	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/preview", c.signedIn(c.preview))
+	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/reverse", c.signedIn(c.reverse))
+	m.HandleFunc("POST /console/brands/{brand}/holds/{order}/release", c.signedIn(c.releaseHold))
+	m.HandleFunc("GET /console/flows", c.signedIn(c.flows))
+	m.HandleFunc("GET /console/flows.csv", c.signedIn(c.flowsCSV))
+	m.HandleFunc("GET /console/brands/{brand}", c.signedIn(c.dashboard))
+}
+
+// ServeHTTP sets the headers every page shares and routes.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	if !strings.HasPrefix(r.URL.Path, "/console/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	if _, pattern := c.mux.Handler(r); pattern == "" {
+		c.render(w, r, http.StatusNotFound, "error", page{Title: "页面不存在", Error: "页面不存在: " + r.URL.Path})
+		return
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// request is what a signed-in handler gets besides the request.
+type request struct {
+	session session
+	csrf    string
+}
+
+// signedIn lets through requests with a valid session (and, for posts,
+// the session's CSRF token); others go to the sign-in page.
+func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := c.sessionOf(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.render(w, r, http.StatusUnauthorized, "login", page{Title: "登录", Error: "登录已失效, 请重新登录"})
+			return
+		}
+		req := request{session: s, csrf: c.csrfToken(s)}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if !c.checkCSRF(r, s) {
+				c.render(w, r, http.StatusForbidden, "error", page{Title: "请求被拒绝", Operator: s.Operator, CSRF: req.csrf,
+					Error: "表单已过期或来源不明 (CSRF 校验失败), 请返回页面重新提交"})
+				return
+			}
+		}
+		h(w, r, req)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	Operator string // "" on the sign-in page
+	CSRF     string
+	Error    string // an error to show above the content
+	Notice   string // a success to show above the content
+	Data     any
+}
+
+func (c *Console) page(req request, title string, data any) page {
+	return page{Title: title, Operator: req.session.Operator, CSRF: req.csrf, Data: data}
+}
+
+// render executes a page template into a buffer first, so a failure is an
+// error page rather than half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		c.log.Error("console template", "page", name, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail renders err on page name with the data it could gather, using the
+// API's table for the status and code.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, req request, name, title string, data any, err error) {
+	id := c.admin.Service().NewID()
+	p := admin.ProblemOf(err, id)
+	if p.Internal {
+		c.log.Error("console", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
+	}
+	pg := c.page(req, title, data)
+	pg.Error = problemText(p)
+	c.render(w, r, p.Status, name, pg)
+}
+
+// problemText is an error as the console shows it: the Chinese view where
+// the ledger has one, the field and reason for bad input, and the code.
+func problemText(p admin.Problem) string {
+	msg := p.Message
+	if p.View != "" && p.View != p.Message {
+		msg = p.View + " — " + p.Message
+	}
+	if p.Field != "" {
+		msg = p.Field + ": " + msg
+	}
+	return fmt.Sprintf("%s (%s)", msg, p.Code)
+}
+
+// parsePages parses each page template with the layout.
+func parsePages() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"time":        fmtTime,
+		"date":        func(t time.Time) string { return fmtTimeLayout(t, "2006-01-02") },
+		"typeName":    func(t ledger.FlowType) string { return t.Description() },
+		"signed":      func(n int64) string { return fmt.Sprintf("%+d", n) },
+		"yuan":        fmtYuan,
+		"add":         func(a, b int64) int64 { return a + b },
+		"neg":         func(n int64) int64 { return -n },
+		"query":       func(v url.Values) string { return v.Encode() },
+		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"sub":         func(a, b float64) float64 { return a - b },
+		"short":       func(id string) string { return id[max(0, len(id)-8):] },
+		"dict":        dict,
+		"reclaimable": func(o ledger.Order) int64 { return o.Granted - o.ClawedBack },
+		"customerURL": func(id string) string { return "/console/customers/" + url.PathEscape(id) },
+		"orderURL":    orderPath,
+		"holdURL": func(brand, order string) string {
+			return "/console/brands/" + url.PathEscape(brand) + "/holds/" + url.PathEscape(order) + "/release"
+		},
+		"policyName": policyName,
+		"holdStatus": func(s string) string { return holdStatusNames[s] },
+		"figure":     func(t ledger.FlowType) string { return figures[t] },
+	}
+	entries, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(strings.TrimPrefix(e, "templates/"), ".html")
+		if name == "layout" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_partials.html", e))
+	}
+	return pages
+}
+
+func fmtTime(t time.Time) string { return fmtTimeLayout(t, "2006-01-02 15:04:05") }
+
+func fmtTimeLayout(t time.Time, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(ledger.Shanghai).Format(layout)
+}
+
+// fmtYuan writes fen as ¥1,234.56.
+func fmtYuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	whole := fmt.Sprint(fen / 100)
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), fen%100)
+}
+
+// dict builds a map from key, value pairs, to pass several values to a
+// template.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+// policyName is a refund-of-expired policy in Chinese.
+func policyName(p string) string {
+	switch p {
+	case ledger.RefundGrace, "":
+		return "宽限 (退回后可再用一段时间)"
+	case ledger.RefundForfeit:
+		return "作废 (退回后立即过期)"
+	case ledger.RefundReissue:
+		return "重新发放 (新批次, 重新计算到期)"
+	}
+	return p
+}
+
+var holdStatusNames = map[string]string{ledger.HoldActive: "冻结中", ledger.HoldVerified: "已核销", ledger.HoldReleased: "已释放"}
+
+// figures says which figure of an order a flow counts toward.
+var figures = map[ledger.FlowType]string{
+	ledger.DeductFromConsume: "已消费", ledger.ExtraConsume: "已消费", ledger.Verify: "已消费",
+	ledger.DeductReverse: "已退回", ledger.ExtraCharge: "已发放", ledger.Charge: "已发放",
+	ledger.ExtraChargeReverse: "已收回", ledger.Freeze: "冻结", ledger.Unfreeze: "冻结",
+}

@@ -1,0 +1,373 @@
+package console
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/sqlite"
+	"jifen/storetest"
+)
+
+const token = "console-test-token-0123456789"
+
+// consoleEnv is the console over a real SQLite store with the suite's
+// standard world; every invariant is checked when the test ends.
+type consoleEnv struct {
+	*storetest.Env
+	t      *testing.T
+	url    string
+	client *http.Client
+}
+
+func newConsoleEnv(t *testing.T) *consoleEnv {
+	t.Helper()
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	ts := httptest.NewServer(New(e.Admin(), token, nil))
+	t.Cleanup(ts.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &consoleEnv{Env: e, t: t, url: ts.URL, client: client}
+}
+
+type resp struct {
+	status   int
+	location string
+	header   http.Header
+	body     string
+}
+
+func (e *consoleEnv) get(path string) resp {
+	e.t.Helper()
+	r, err := e.client.Get(e.url + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return read(e.t, r)
+}
+
+func (e *consoleEnv) post(path string, form url.Values, header ...string) resp {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", e.url+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	r, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return read(e.t, r)
+}
+
+func read(t *testing.T, r *http.Response) resp {
+	t.Helper()
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp{status: r.StatusCode, location: r.Header.Get("Location"), header: r.Header, body: string(b)}
+}
+
+func (r resp) want(t *testing.T, status int, contains ...string) resp {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d\n%.2000s", r.status, status, r.body)
+	}
+	for _, c := range contains {
+		if !strings.Contains(r.body, c) {
+			t.Fatalf("page lacks %q\n%.3000s", c, r.body)
+		}
+	}
+	return r
+}
+
+var (
+	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	requestRE = regexp.MustCompile(`name="request_id" value="([^"]+)"`)
+)
+
+func field(t *testing.T, re *regexp.Regexp, page string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s in page\n%.2000s", re, page)
+	}
+	return m[1]
+}
+
+// signIn signs in and returns the session's CSRF token.
+func (e *consoleEnv) signIn() string {
+	e.t.Helper()
+	r := e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}, "next": {"/console/"}})
+	if r.status != http.StatusSeeOther || r.location != "/console/" {
+		e.t.Fatalf("sign in: %d %s\n%s", r.status, r.location, r.body)
+	}
+	return field(e.t, csrfRE, e.get("/console/").want(e.t, http.StatusOK, "小李").body)
+}
+
+func TestConsole_SignIn(t *testing.T) {
+	e := newConsoleEnv(t)
+	r := e.get("/console/customers/C1")
+	if r.status != http.StatusSeeOther || r.location != "/console/login?next=%2Fconsole%2Fcustomers%2FC1" {
+		t.Fatalf("without a session: %d %s", r.status, r.location)
+	}
+	e.get("/console/login").want(t, http.StatusOK, `name="token"`, `type="password"`)
+	e.post("/console/login", url.Values{"token": {"wrong"}, "operator": {"小李"}}).want(t, http.StatusUnauthorized, "管理令牌不正确")
+	e.post("/console/login", url.Values{"token": {token}}).want(t, http.StatusBadRequest, "操作员")
+	e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}}, "Origin", "https://evil.example").
+		want(t, http.StatusForbidden)
+
+	r = e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}, "next": {"/console/customers/C1"}})
+	if r.status != http.StatusSeeOther || r.location != "/console/customers/C1" {
+		t.Fatalf("sign in: %d %s", r.status, r.location)
+	}
+	ck := r.header.Get("Set-Cookie")
+	for _, want := range []string{"jifen_console=", "HttpOnly", "SameSite=Lax", "Path=/console/"} {
+		if !strings.Contains(ck, want) {
+			t.Errorf("cookie %q lacks %s", ck, want)
+		}
+	}
+	if strings.Contains(ck, token) {
+		t.Fatal("the cookie holds the token")
+	}
+	e.get("/console/customers/C1").want(t, http.StatusOK, "张三")
+
+	// A cookie that was tampered with is no session.
+	u, _ := url.Parse(e.url + "/console/")
+	cs := e.client.Jar.Cookies(u)
+	value := cs[0].Value
+	payload, mac, _ := strings.Cut(value, ".")
+	forged := b64.EncodeToString([]byte(`{"op":"mallory","exp":9999999999,"n":"x"}`)) + "." + mac
+	for _, v := range []string{forged, payload, payload + ".AAAA", ""} {
+		e.client.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: v, Path: "/console/"}})
+		if r := e.get("/console/"); r.status != http.StatusSeeOther {
+			t.Errorf("cookie %q: status %d, want the sign-in page", v, r.status)
+		}
+	}
+	// An open redirect is not possible through next.
+	for _, next := range []string{"https://evil.example/", "//evil.example/", "/console/\\evil", "/admin/v1/apps"} {
+		if got := safeNext(next); got != "/console/" {
+			t.Errorf("next %q → %q", next, got)
+		}
+	}
+	// A different token signs different sessions: changing the token ends them.
+	other := New(e.Admin(), "another-token-0123456789", nil)
+	req := httptest.NewRequest("GET", "/console/", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: value})
+	if _, ok := other.sessionOf(req); ok {
+		t.Fatal("a session survived a change of token")
+	}
+}
+
+func TestConsole_SignInRateLimited(t *testing.T) {
+	e := newConsoleEnv(t)
+	limited := false
+	for range 30 {
+		r := e.post("/console/login", url.Values{"token": {"guess"}, "operator": {"x"}})
+		if r.status == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("30 wrong tokens in a row were all checked")
+	}
+}
+
+func TestConsole_CSRF(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	form := url.Values{"points": {"10"}, "reason": {"x"}, "request_id": {"r1"}}
+	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden, "CSRF")
+	form.Set("csrf", "not-it")
+	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden)
+	form.Set("csrf", csrf)
+	e.post("/console/customers/C1/adjust", form, "Origin", "https://evil.example").want(t, http.StatusForbidden)
+	if got := e.Available("C1"); got != 100 {
+		t.Fatalf("a forged form adjusted: available %d", got)
+	}
+	r := e.post("/console/customers/C1/adjust", form, "Origin", e.url)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("adjust: %d\n%s", r.status, r.body)
+	}
+	if got := e.Available("C1"); got != 110 {
+		t.Fatalf("available %d, want 110", got)
+	}
+}
+
+// TestConsole_Reversal goes the operator's way: open the order, preview,
+// confirm; and checks every ledger rule holds on that path.
+func TestConsole_Reversal(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	e.MustCharge("C1", "g2", 100)
+	e.MustConsume("C1", "o1", 150)
+
+	e.get("/console/brands/B1/orders/o1").want(t, http.StatusOK, `id="reversible">150<`, "积分抵现", `/orders/o1/preview`)
+	e.get("/console/brands/B1/orders/none").want(t, http.StatusNotFound, "ORDER_NOT_FOUND")
+
+	// The preview writes nothing and carries a request id for the confirmation.
+	before := e.Snapshot()
+	r := e.post("/console/brands/B1/orders/o1/preview", url.Values{"csrf": {csrf}, "type": {"DEDUCT_FROM_CONSUME_REVERSE"},
+		"points": {"80"}, "reason": {"退菜"}}).want(t, http.StatusOK, `id="preview-points">80<`, `id="preview-available">130<`, "确认退回 80 积分")
+	if e.Snapshot() != before {
+		t.Fatal("the preview wrote")
+	}
+	reqID := field(t, requestRE, r.body)
+	confirm := url.Values{"csrf": {csrf}, "type": {"DEDUCT_FROM_CONSUME_REVERSE"}, "points": {"80"}, "customer_id": {"C1"},
+		"reason": {"退菜"}, "request_id": {reqID}}
+	r = e.post("/console/brands/B1/orders/o1/reverse", confirm)
+	if r.status != http.StatusSeeOther || !strings.Contains(r.location, "ok=reversed") {
+		t.Fatalf("reverse: %d %s\n%s", r.status, r.location, r.body)
+	}
+	e.get(r.location).want(t, http.StatusOK, "退回成功", `id="reversible">70<`, `class="new"`, "小李")
+	// The same confirmation sent again (a double click, a reload) is one reversal.
+	r2 := e.post("/console/brands/B1/orders/o1/reverse", confirm)
+	if r2.location != r.location {
+		t.Fatalf("resent form: %s, want %s", r2.location, r.location)
+	}
+	if got := e.Available("C1"); got != 130 {
+		t.Fatalf("available %d after one reversal of 80, want 130", got)
+	}
+	f := e.Flows("C1")[0]
+	if f.Type != ledger.DeductReverse || f.Amount != 80 || f.OperatorName != "小李" || f.AppKey != points.AdminAppKey || f.Reason != "退菜" {
+		t.Fatalf("flow %+v", f)
+	}
+	// More than is left: refused with the ledger's code, nothing written.
+	n := e.FlowCount("C1")
+	e.post("/console/brands/B1/orders/o1/preview", url.Values{"csrf": {csrf}, "points": {"71"}}).
+		want(t, http.StatusUnprocessableEntity, "REVERSE_EXCEEDS_CONSUMED")
+	e.post("/console/brands/B1/orders/o1/reverse", url.Values{"csrf": {csrf}, "points": {"71"}, "request_id": {"x-1"}}).
+		want(t, http.StatusUnprocessableEntity, "REVERSE_EXCEEDS_CONSUMED")
+	e.post("/console/brands/B1/orders/o1/reverse", url.Values{"csrf": {csrf}, "points": {"abc"}, "request_id": {"x-2"}}).
+		want(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	if e.FlowCount("C1") != n {
+		t.Fatal("a refused reversal wrote")
+	}
+	// The rest, without a number; then nothing is left.
+	r = e.post("/console/brands/B1/orders/o1/reverse", url.Values{"csrf": {csrf}, "request_id": {"x-3"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("reverse the rest: %d\n%s", r.status, r.body)
+	}
+	e.post("/console/brands/B1/orders/o1/reverse", url.Values{"csrf": {csrf}, "request_id": {"x-4"}}).
+		want(t, http.StatusUnprocessableEntity, "ALREADY_FULLY_REVERSED")
+	// A claw-back of what an order earned.
+	r = e.post("/console/brands/B1/orders/g1/reverse", url.Values{"csrf": {csrf}, "type": {"EXTRA_CHARGE_REVERSE"}, "points": {"30"}, "request_id": {"x-5"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("claw-back: %d\n%s", r.status, r.body)
+	}
+	if got := e.Available("C1"); got != 170 {
+		t.Fatalf("available %d, want 170", got)
+	}
+}
+
+func TestConsole_Pages(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	e.MustConsume("C1", "o1", 30)
+	if _, err := e.Svc.Operate(e.Ctx, e.Caller, points.OperateRequest{Target: storetest.B1S1, Type: points.OperateFreeze, Points: 20,
+		OuterOrderID: "h1", Customer: points.CustomerLookup{CustomerID: "C1"}, OperatorID: "op", RequestID: e.ReqID()}); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/console/").want(t, http.StatusOK, "Brand 1", "查找顾客")
+	r := e.get("/console/customers?q=" + url.QueryEscape("张三"))
+	if r.status != http.StatusSeeOther || r.location != "/console/customers/C1" {
+		t.Fatalf("one match goes to the customer: %d %s", r.status, r.location)
+	}
+	e.get("/console/customers?q=1380000000").want(t, http.StatusOK, "C2", "C3", "李四")
+	e.get("/console/customers?q=nobody").want(t, http.StatusOK, "没有找到顾客")
+	e.get("/console/customers/C1").want(t, http.StatusOK, `id="available">50<`, `id="frozen">20<`, "积分抵现", "冻结中", "释放")
+	e.get("/console/customers/nobody").want(t, http.StatusNotFound, "CUSTOMER_NOT_FOUND")
+
+	// An order that only earned points offers its claw-back.
+	e.get("/console/brands/B1/orders/g1").want(t, http.StatusOK, `value="EXTRA_CHARGE_REVERSE" checked`, `id="reclaimable">100<`)
+	// Release the hold from its order page.
+	e.get("/console/brands/B1/orders/h1").want(t, http.StatusOK, `id="hold-remaining">20<`, `id="release"`)
+	r = e.post("/console/brands/B1/holds/h1/release", url.Values{"csrf": {csrf}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("release: %d\n%s", r.status, r.body)
+	}
+	e.get(r.location).want(t, http.StatusOK, "冻结已释放", "已释放")
+	if f := e.Flows("C1")[0]; f.Type != ledger.Unfreeze || f.OperatorName != "小李" {
+		t.Fatalf("release flow %+v", f)
+	}
+	// Adjust: a reason is required.
+	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"5"}, "request_id": {"a1"}}).
+		want(t, http.StatusBadRequest, "reason")
+
+	// Flows across customers, and their export.
+	e.get("/console/flows?brand_id=B1").want(t, http.StatusOK, "共 4 条", "导出 CSV", "积分冻结")
+	e.get("/console/flows?brand_id=B1&type=NOPE").want(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	r = e.get("/console/flows.csv?brand_id=B1&type=EXTRA_CHARGE")
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") ||
+		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "EXTRA_CHARGE") {
+		t.Fatalf("csv: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+
+	// The dashboard draws its charts on the server.
+	e.get("/console/brands/B1").want(t, http.StatusOK, `id="chart-activity"`, `id="chart-liability"`, "<rect class=\"bar issued\"",
+		"<polyline", `id="liability">70<`)
+	e.get("/console/brands/B1?from=nope").want(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	e.get("/console/nothing").want(t, http.StatusNotFound)
+	r = e.get("/console/static/console.css")
+	if r.status != http.StatusOK || !strings.Contains(r.body, "svg.chart") {
+		t.Fatalf("css: %d", r.status)
+	}
+	if csp := e.get("/console/").header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	// Sign out.
+	r = e.post("/console/logout", url.Values{"csrf": {csrf}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("logout %d", r.status)
+	}
+	if r := e.get("/console/"); r.status != http.StatusSeeOther {
+		t.Fatalf("after logout: %d", r.status)
+	}
+}
+
+func TestCharts(t *testing.T) {
+	for _, tc := range []struct{ in, want int64 }{{0, 5}, {3, 5}, {7, 10}, {10, 10}, {11, 20}, {4630, 5000}, {5001, 10000}, {120, 200}} {
+		if got := niceCeil(tc.in); got != tc.want {
+			t.Errorf("niceCeil(%d) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+	for in, want := range map[int64]string{999: "999", 12000: "1.2万", 10000: "1万", 300_000_000: "3亿"} {
+		if got := compact(in); got != want {
+			t.Errorf("compact(%d) = %q, want %q", in, got, want)
+		}
+	}
+	if got := fmtYuan(123456789); got != "¥1,234,567.89" {
+		t.Errorf("fmtYuan %q", got)
+	}
+	tt := points.Totals{Days: []points.DayTotal{{Day: "2026-03-01", Issued: 100, Liability: 100}, {Day: "2026-03-02", Spent: 40, Liability: 60}}}
+	c := buildCharts(tt)
+	if len(c.Activity.Bars) != 2 || c.Activity.Bars[0].H <= c.Activity.Bars[1].H || c.Liability.Line == "" || len(c.Liability.Dots) != 2 {
+		t.Fatalf("charts %+v", c)
+	}
+}

@@ -1,0 +1,428 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"jifen/admin"
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// Sign-in.
+
+type loginData struct{ Next string }
+
+// safeNext keeps a post-sign-in destination inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/console/"
+	}
+	return next
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if _, ok := c.sessionOf(r); ok {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, http.StatusOK, "login", page{Title: "登录", Data: loginData{Next: next}})
+}
+
+// login checks the admin token and starts a session in the operator's
+// name. The token is posted in the form body, never put in a URL.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	next := safeNext(r.PostFormValue("next"))
+	fail := func(status int, msg string) {
+		c.render(w, r, status, "login", page{Title: "登录", Error: msg, Data: loginData{Next: next}})
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		if _, host, ok := strings.Cut(o, "://"); !ok || host != r.Host {
+			fail(http.StatusForbidden, "来源不明的登录请求")
+			return
+		}
+	}
+	if !c.logins.Allow() {
+		fail(http.StatusTooManyRequests, "登录尝试过于频繁, 请稍后再试")
+		return
+	}
+	operator := strings.TrimSpace(r.PostFormValue("operator"))
+	if !admin.TokenMatches(r.PostFormValue("token"), c.token) {
+		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
+		fail(http.StatusUnauthorized, "管理令牌不正确")
+		return
+	}
+	if operator == "" || len(operator) > 64 {
+		fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节): 退款与调整将记录在此姓名下")
+		return
+	}
+	c.newSession(w, r, operator)
+	c.log.Info("console sign-in", "operator", operator, "remote", r.RemoteAddr)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
+	endSession(w, r)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// Home.
+
+type homeData struct{ Brands []ledger.Brand }
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, req request) {
+	bs, err := c.admin.Brands(r.Context())
+	if err != nil {
+		c.fail(w, r, req, "home", "首页", homeData{}, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "home", c.page(req, "首页", homeData{Brands: bs}))
+}
+
+// Customers.
+
+type searchData struct {
+	Q, BrandID string
+	Brands     []ledger.Brand
+	Customers  []ledger.Customer
+	Searched   bool
+}
+
+func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req request) {
+	d := searchData{Q: strings.TrimSpace(r.URL.Query().Get("q")), BrandID: r.URL.Query().Get("brand_id")}
+	var err error
+	if d.Brands, err = c.admin.Brands(r.Context()); err != nil {
+		c.fail(w, r, req, "customers", "查找顾客", d, err)
+		return
+	}
+	if d.Q == "" {
+		c.render(w, r, http.StatusOK, "customers", c.page(req, "查找顾客", d))
+		return
+	}
+	d.Searched = true
+	if d.Customers, err = c.admin.SearchCustomers(r.Context(), d.BrandID, d.Q, 100); err != nil {
+		c.fail(w, r, req, "customers", "查找顾客", d, err)
+		return
+	}
+	if len(d.Customers) == 1 {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(d.Customers[0].ID), http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, http.StatusOK, "customers", c.page(req, "查找顾客", d))
+}
+
+type customerData struct {
+	View      points.CustomerView
+	Flows     points.FlowPage
+	RequestID string // for the adjustment form: sending it twice adjusts once
+	Found     bool
+	Flow      string // the flow just written, highlighted
+}
+
+// notice turns a redirect's ?ok= into a sentence.
+func notice(q url.Values) string {
+	switch q.Get("ok") {
+	case "reversed":
+		return "退回成功, 流水号 " + q.Get("flow")
+	case "adjusted":
+		return "调整成功, 流水号 " + q.Get("flow")
+	case "released":
+		return "冻结已释放"
+	}
+	return ""
+}
+
+func (c *Console) customerData(r *http.Request, id string) (customerData, error) {
+	d := customerData{RequestID: "console-" + c.admin.Service().NewID(), Flow: r.URL.Query().Get("flow")}
+	var err error
+	if d.View, err = c.admin.Customer(r.Context(), id); err != nil {
+		return d, err
+	}
+	d.Found = true
+	pageNo, _ := strconv.ParseInt(r.URL.Query().Get("page"), 10, 64)
+	d.Flows, err = c.admin.Flows(r.Context(), points.FlowFilter{BrandID: d.View.Brand.ID, CustomerID: id,
+		PageNo: max(pageNo, 1), PageSize: 20})
+	return d, err
+}
+
+func (c *Console) customer(w http.ResponseWriter, r *http.Request, req request) {
+	d, err := c.customerData(r, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, req, "customer", "顾客", d, err)
+		return
+	}
+	p := c.page(req, "顾客 "+d.View.Account.Customer.Name, d)
+	p.Notice = notice(r.URL.Query())
+	c.render(w, r, http.StatusOK, "customer", p)
+}
+
+func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
+	id := r.PathValue("id")
+	n, err := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("points")), 10, 64)
+	if err != nil {
+		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
+	} else {
+		var out points.Outcome
+		out, err = c.admin.Adjust(r.Context(), req.session.Operator, points.AdjustRequest{CustomerID: id, Points: n,
+			Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+		if err == nil {
+			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+			return
+		}
+	}
+	d, derr := c.customerData(r, id)
+	if derr != nil {
+		err = derr
+	}
+	c.fail(w, r, req, "customer", "顾客", d, err)
+}
+
+// Orders.
+
+func (c *Console) findOrder(w http.ResponseWriter, r *http.Request, req request) {
+	q := r.URL.Query()
+	brand, order := strings.TrimSpace(q.Get("brand_id")), strings.TrimSpace(q.Get("order"))
+	if brand == "" || order == "" {
+		bs, _ := c.admin.Brands(r.Context())
+		p := c.page(req, "首页", homeData{Brands: bs})
+		p.Error = "请选择品牌并填写订单号"
+		c.render(w, r, http.StatusBadRequest, "home", p)
+		return
+	}
+	http.Redirect(w, r, orderPath(brand, order), http.StatusSeeOther)
+}
+
+func orderPath(brand, order string) string {
+	return "/console/brands/" + url.PathEscape(brand) + "/orders/" + url.PathEscape(order)
+}
+
+type orderData struct {
+	View  points.OrderView
+	Found bool
+	Form  reverseForm
+	Flow  string // the flow just written, highlighted
+}
+
+// reverseForm is the reversal form, as posted (and shown again).
+type reverseForm struct {
+	Type       string
+	Points     string
+	CustomerID string
+	Reason     string
+	RequestID  string
+}
+
+func readReverseForm(r *http.Request) reverseForm {
+	return reverseForm{Type: r.PostFormValue("type"), Points: strings.TrimSpace(r.PostFormValue("points")),
+		CustomerID: r.PostFormValue("customer_id"), Reason: strings.TrimSpace(r.PostFormValue("reason")),
+		RequestID: r.PostFormValue("request_id")}
+}
+
+func (f reverseForm) request(r *http.Request) (points.AdminReverse, error) {
+	ar := points.AdminReverse{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(f.Type),
+		CustomerID: f.CustomerID, Reason: f.Reason, RequestID: f.RequestID}
+	if f.Points != "" {
+		n, err := strconv.ParseInt(f.Points, 10, 64)
+		if err != nil {
+			return ar, ledger.Invalidf("points", "应为正整数, 留空表示全部可退积分, 收到 %q", f.Points)
+		}
+		ar.Points = &n
+	}
+	return ar, nil
+}
+
+func (c *Console) orderData(r *http.Request, form reverseForm) (orderData, error) {
+	d := orderData{Form: form, Flow: r.URL.Query().Get("flow")}
+	if d.Form.Type == "" {
+		d.Form.Type = string(ledger.DeductReverse)
+	}
+	var err error
+	d.View, err = c.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+	d.Found = err == nil
+	if d.Found && form.Type == "" && d.View.Reversible == 0 && d.View.Reclaimable > 0 {
+		d.Form.Type = string(ledger.ExtraChargeReverse) // an order that only earned points
+	}
+	if d.Found && d.Form.CustomerID == "" && len(d.View.Parts) > 0 {
+		d.Form.CustomerID = d.View.Parts[0].CustomerID
+	}
+	return d, err
+}
+
+func (c *Console) order(w http.ResponseWriter, r *http.Request, req request) {
+	d, err := c.orderData(r, reverseForm{})
+	if err != nil {
+		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+		return
+	}
+	p := c.page(req, "订单 "+d.View.OutBizID, d)
+	p.Notice = notice(r.URL.Query())
+	c.render(w, r, http.StatusOK, "order", p)
+}
+
+type previewData struct {
+	Order   points.OrderView
+	Preview points.ReversalPreview
+	Form    reverseForm
+}
+
+// preview shows what the reversal in the form would do, lot by lot, and
+// a form to perform it carrying a request id of its own: sending that
+// form twice reverses once.
+func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
+	form := readReverseForm(r)
+	form.RequestID = "console-" + c.admin.Service().NewID()
+	ar, err := form.request(r)
+	var p points.ReversalPreview
+	if err == nil {
+		p, err = c.admin.PreviewReversal(r.Context(), ar)
+	}
+	if err != nil {
+		d, derr := c.orderData(r, form)
+		if derr != nil && !ledger.IsCode(derr, points.CodeOrderNotFound) {
+			err = derr
+		}
+		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+		return
+	}
+	v, err := c.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+	if err != nil {
+		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), orderData{Form: form}, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "preview", c.page(req, "退回预览 "+v.OutBizID, previewData{Order: v, Preview: p, Form: form}))
+}
+
+func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
+	form := readReverseForm(r)
+	ar, err := form.request(r)
+	if err == nil {
+		var out points.Outcome
+		if out, err = c.admin.Reverse(r.Context(), req.session.Operator, ar); err == nil {
+			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+			return
+		}
+	}
+	d, derr := c.orderData(r, form)
+	if derr != nil && !ledger.IsCode(derr, points.CodeOrderNotFound) {
+		err = derr
+	}
+	c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+}
+
+func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
+	brand, order := r.PathValue("brand"), r.PathValue("order")
+	if err := c.admin.ReleaseHold(r.Context(), req.session.Operator, brand, order); err != nil {
+		d, _ := c.orderData(r, reverseForm{})
+		c.fail(w, r, req, "order", "订单 "+order, d, err)
+		return
+	}
+	http.Redirect(w, r, orderPath(brand, order)+"?ok=released", http.StatusSeeOther)
+}
+
+// Flows.
+
+type flowsData struct {
+	Brands []ledger.Brand
+	Types  []ledger.FlowType
+	Filter url.Values // as given, for the form, the pages and the export
+	Page   points.FlowPage
+	Ready  bool // a brand is chosen and the filter is valid
+	Prev   string
+	Next   string
+}
+
+func (c *Console) flowsFilter(r *http.Request, d *flowsData) (points.FlowFilter, error) {
+	q := r.URL.Query()
+	if q.Get("brand_id") == "" && len(d.Brands) == 1 {
+		q.Set("brand_id", d.Brands[0].ID)
+	}
+	d.Filter = url.Values{}
+	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "start", "end"} {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			d.Filter.Set(k, v)
+		}
+	}
+	f, err := admin.ParseFlowFilter(d.Filter)
+	if err != nil {
+		return f, err
+	}
+	f.PageNo, _ = strconv.ParseInt(q.Get("page"), 10, 64)
+	f.PageNo, f.PageSize = max(f.PageNo, 1), 50
+	return f, nil
+}
+
+func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
+	d := flowsData{Types: ledger.FlowTypes()}
+	var err error
+	if d.Brands, err = c.admin.Brands(r.Context()); err != nil {
+		c.fail(w, r, req, "flows", "积分流水", d, err)
+		return
+	}
+	f, err := c.flowsFilter(r, &d)
+	if err == nil && f.BrandID == "" {
+		c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
+		return
+	}
+	if err == nil {
+		d.Page, err = c.admin.Flows(r.Context(), f)
+	}
+	if err != nil {
+		c.fail(w, r, req, "flows", "积分流水", d, err)
+		return
+	}
+	d.Ready = true
+	link := func(n int64) string {
+		v := url.Values{}
+		for k, vs := range d.Filter {
+			v[k] = vs
+		}
+		v.Set("page", strconv.FormatInt(n, 10))
+		return "/console/flows?" + v.Encode()
+	}
+	if d.Page.PageNo > 1 {
+		d.Prev = link(d.Page.PageNo - 1)
+	}
+	if d.Page.HasNext() {
+		d.Next = link(d.Page.PageNo + 1)
+	}
+	c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
+}
+
+func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
+	var d flowsData
+	f, err := admin.ParseFlowFilter(r.URL.Query())
+	if err == nil {
+		err = admin.WriteFlowsCSV(w, r, c.admin, f, c.log)
+	}
+	if err != nil {
+		d.Brands, _ = c.admin.Brands(r.Context())
+		d.Types = ledger.FlowTypes()
+		c.fail(w, r, req, "flows", "积分流水", d, err)
+	}
+}
+
+// Dashboard.
+
+type dashboardData struct {
+	Totals  points.Totals
+	Charts  charts
+	Reverse []points.DayTotal // newest day first, for the table
+}
+
+func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {
+	q := r.URL.Query()
+	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	if err != nil {
+		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		return
+	}
+	d := dashboardData{Totals: t, Charts: buildCharts(t)}
+	for i := len(t.Days) - 1; i >= 0; i-- {
+		d.Reverse = append(d.Reverse, t.Days[i])
+	}
+	c.render(w, r, http.StatusOK, "dashboard", c.page(req, "品牌看板 "+t.Brand.Name, d))
+}

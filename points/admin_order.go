@@ -1,0 +1,471 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"jifen/ledger"
+)
+
+// OrderView is everything recorded for one order (brand, out_biz_id):
+// each customer's position in it, its hold, and the flows that made them.
+type OrderView struct {
+	Brand    ledger.Brand
+	OutBizID string
+	Parts    []OrderPart   // one per customer with a position or a hold in the order
+	Hold     ledger.Hold   // Exists false: the order has no hold
+	Flows    []ledger.Flow // every flow naming the order, oldest first
+	// ShopID is the shop the order was paid (else earned) at: where an
+	// operator's reversal is booked unless another shop is named.
+	ShopID string
+	// Sums over the parts.
+	Spent, Reversed, Reversible, Granted, ClawedBack, Reclaimable int64
+}
+
+// OrderPart is one customer's position in an order, with the flows that
+// caused each figure.
+type OrderPart struct {
+	CustomerID  string
+	Order       ledger.Order
+	Reversible  int64         // spent and not yet reversed
+	Reclaimable int64         // granted and not yet clawed back
+	Spends      []ledger.Flow // DEDUCT_FROM_CONSUME, EXTRA_CONSUME, VERIFY
+	Reversals   []ledger.Flow // DEDUCT_FROM_CONSUME_REVERSE
+	Earns       []ledger.Flow // EXTRA_CHARGE, CHARGE
+	Clawbacks   []ledger.Flow // EXTRA_CHARGE_REVERSE
+	HoldFlows   []ledger.Flow // FREEZE, UNFREEZE
+	Others      []ledger.Flow // expiry of the order's lots, debt repaid from them, adjustments
+}
+
+// Order shows everything recorded for (brand, outBizID). An order nothing
+// was recorded for is ORDER_NOT_FOUND.
+func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView, error) {
+	v := OrderView{OutBizID: strings.TrimSpace(outBizID)}
+	var err error
+	if v.Brand, err = a.brandOf(ctx, brandID); err != nil {
+		return v, err
+	}
+	if v.OutBizID == "" {
+		return v, ledger.Invalid("out_biz_id", "不可为空")
+	}
+	rows, err := a.read.OrderRows(ctx, v.Brand.ID, v.OutBizID)
+	if err != nil {
+		return v, err
+	}
+	if len(rows.Orders) == 0 && len(rows.Flows) == 0 && !rows.Hold.Exists {
+		return v, notFoundErr(CodeOrderNotFound, "品牌 %s 没有订单 %s 的积分记录", v.Brand.ID, v.OutBizID)
+	}
+	v.Hold, v.Flows = rows.Hold, rows.Flows
+	parts := map[string]*OrderPart{}
+	part := func(customer string) *OrderPart {
+		p, ok := parts[customer]
+		if !ok {
+			p = &OrderPart{CustomerID: customer, Order: ledger.Order{BrandID: v.Brand.ID, OutBizID: v.OutBizID, CustomerID: customer}}
+			parts[customer] = p
+		}
+		return p
+	}
+	for _, o := range rows.Orders {
+		p := part(o.CustomerID)
+		p.Order = o
+		p.Reversible, p.Reclaimable = o.Reversible(), o.Granted-o.ClawedBack
+	}
+	if rows.Hold.Exists {
+		part(rows.Hold.CustomerID)
+	}
+	spendShop, earnShop := "", ""
+	for _, f := range rows.Flows {
+		p := part(f.CustomerID)
+		switch f.Type {
+		case ledger.DeductFromConsume, ledger.ExtraConsume, ledger.Verify:
+			p.Spends = append(p.Spends, f)
+			if spendShop == "" {
+				spendShop = f.ShopID
+			}
+		case ledger.DeductReverse:
+			p.Reversals = append(p.Reversals, f)
+		case ledger.ExtraCharge, ledger.Charge:
+			p.Earns = append(p.Earns, f)
+			if earnShop == "" {
+				earnShop = f.ShopID
+			}
+		case ledger.ExtraChargeReverse:
+			p.Clawbacks = append(p.Clawbacks, f)
+		case ledger.Freeze, ledger.Unfreeze:
+			p.HoldFlows = append(p.HoldFlows, f)
+		default:
+			p.Others = append(p.Others, f)
+		}
+	}
+	v.ShopID = spendShop
+	if v.ShopID == "" {
+		v.ShopID = earnShop
+	}
+	// Parts in customer order, as the store lists orders.
+	ids := make([]string, 0, len(parts))
+	for id := range parts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p := parts[id]
+		v.Parts = append(v.Parts, *p)
+		v.Spent += p.Order.Spent
+		v.Reversed += p.Order.Reversed
+		v.Reversible += p.Reversible
+		v.Granted += p.Order.Granted
+		v.ClawedBack += p.Order.ClawedBack
+		v.Reclaimable += p.Reclaimable
+	}
+	return v, nil
+}
+
+// AdminReverse is an operator's reversal of an order: a refund of points
+// spent (DEDUCT_FROM_CONSUME_REVERSE, the default) or a claw-back of
+// points earned (EXTRA_CHARGE_REVERSE).
+type AdminReverse struct {
+	BrandID    string
+	OutBizID   string
+	Type       ledger.FlowType // "" means DEDUCT_FROM_CONSUME_REVERSE
+	CustomerID string          // required when several customers are in the order
+	Points     *int64          // nil: everything still reversible
+	// ReverseOrderID names the refund; "" names it after the request id.
+	ReverseOrderID string
+	ShopID         string // "" books it at the order's shop
+	Reason         string
+	RequestID      string
+}
+
+func (r *AdminReverse) normalize() error {
+	r.BrandID, r.OutBizID = strings.TrimSpace(r.BrandID), strings.TrimSpace(r.OutBizID)
+	r.CustomerID, r.ShopID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.ShopID)
+	r.ReverseOrderID, r.RequestID = strings.TrimSpace(r.ReverseOrderID), strings.TrimSpace(r.RequestID)
+	if r.Type == "" {
+		r.Type = ledger.DeductReverse
+	}
+	switch r.Type {
+	case ledger.DeductReverse, ledger.ExtraChargeReverse:
+	default:
+		return ledger.Invalidf("type", "应为 DEDUCT_FROM_CONSUME_REVERSE 或 EXTRA_CHARGE_REVERSE, 收到 %q", string(r.Type))
+	}
+	if r.OutBizID == "" {
+		return ledger.Invalid("out_biz_id", "不可为空")
+	}
+	if r.Points != nil {
+		return checkPoints(*r.Points)
+	}
+	return nil
+}
+
+// ReversalPreview is what a reversal would do, computed by the ledger over
+// the current state and not written.
+type ReversalPreview struct {
+	CustomerID string
+	Type       ledger.FlowType
+	Points     int64 // points the reversal would move
+	// Replay is set when ReverseOrderID names a refund already made with
+	// the same order, type and amount: performing it writes nothing and
+	// answers that refund's flow.
+	Replay *ledger.Reversal
+	// The customer's position in the order, and their balances, before
+	// and after.
+	Before, After             ledger.Order
+	Available, AvailableAfter int64
+	Debt, DebtAfter           int64
+	// Policy is the refund-of-expired policy that would apply, if any.
+	Policy string
+	// Lots lists each lot the reversal would touch, in the order it would.
+	Lots []LotChange
+	// Flows are the flows it would write (their ids are not kept).
+	Flows []ledger.Flow
+	Now   time.Time
+}
+
+// LotChange is what a reversal would do to one lot.
+type LotChange struct {
+	LotID    string
+	OutBizID string // the order that granted the lot
+	New      bool   // a lot the reversal would create (refund_of_expired: reissue)
+	// Points is restored to (+) or taken from (−) the lot by the reversal.
+	Points        int64
+	Before, After int64 // remaining
+	// ExpiresAt before and after (a grace refund extends an expired lot).
+	ExpiresAt, ExpiresAfter time.Time
+	Expired                 bool // the lot had expired before the reversal
+}
+
+// PreviewReversal computes what r would do, lot by lot, by running the
+// ledger over the order's state as read now, and writes nothing. Errors
+// are those the reversal itself would meet.
+func (a *Admin) PreviewReversal(ctx context.Context, r AdminReverse) (ReversalPreview, error) {
+	p := ReversalPreview{Type: r.Type}
+	if err := r.normalize(); err != nil {
+		return p, err
+	}
+	p.Type = r.Type
+	brand, err := a.brandOf(ctx, r.BrandID)
+	if err != nil {
+		return p, err
+	}
+	if r.CustomerID != "" {
+		if _, err := a.svc.customerOf(ctx, brand, r.CustomerID); err != nil {
+			return p, err
+		}
+	}
+	var requested int64
+	if r.Points != nil {
+		requested = *r.Points
+	}
+	if r.ReverseOrderID != "" {
+		prev, err := a.read.ReversalByID(ctx, brand.ID, r.ReverseOrderID)
+		switch {
+		case err == nil:
+			if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
+				p.Replay, p.CustomerID, p.Points = &prev, prev.CustomerID, prev.Amount
+				return p, nil
+			}
+			return p, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
+				"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
+				r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
+		case !errors.Is(err, ErrNotFound):
+			return p, err
+		}
+	}
+	rows, err := a.read.OrderRows(ctx, brand.ID, r.OutBizID)
+	if err != nil {
+		return p, err
+	}
+	if p.CustomerID, err = whoseOrder(rows.Orders, r.Type, r.CustomerID, r.OutBizID); err != nil {
+		return p, err
+	}
+	rule, err := a.svc.rule(ctx, brand.ID)
+	if err != nil {
+		return p, err
+	}
+	st := ledger.State{Brand: brand, Rule: rule,
+		Order: ledger.Order{BrandID: brand.ID, OutBizID: r.OutBizID, CustomerID: p.CustomerID}}
+	for _, o := range rows.Orders {
+		if o.CustomerID == p.CustomerID {
+			st.Order = o
+		}
+	}
+	st.Account = ledger.Account{BrandID: brand.ID, CustomerID: p.CustomerID}
+	for _, acc := range rows.Accounts {
+		if acc.CustomerID == p.CustomerID {
+			st.Account = acc
+		}
+	}
+	for _, l := range rows.Lots {
+		if l.CustomerID == p.CustomerID {
+			st.Lots = append(st.Lots, l)
+		}
+	}
+	for _, al := range rows.Allocations {
+		if al.CustomerID == p.CustomerID {
+			st.Allocs = append(st.Allocs, al)
+		}
+	}
+	p.Now = a.svc.Now()
+	p.Before = st.Order
+	p.Available, p.Debt = ledger.Spendable(st.Account, st.Lots, p.Now), st.Account.Debt
+	b := ledger.NewBook(st, p.Now, a.svc.NewID)
+	b.ExpireDue()
+	info := ledger.Info{OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, ShopID: r.ShopID,
+		AppKey: AdminAppKey, RequestID: r.RequestID, Reason: r.Reason}
+	var f ledger.Flow
+	if r.Type == ledger.DeductReverse {
+		f, err = b.ReverseSpend(requested, info)
+	} else {
+		f, err = b.Clawback(requested, info)
+	}
+	if err != nil {
+		return p, err
+	}
+	ch := b.Changes()
+	p.Points, p.Policy, p.Flows = f.Amount, f.Policy, ch.Flows
+	p.After = b.Order()
+	p.AvailableAfter, p.DebtAfter = ch.Account.Available, ch.Account.Debt
+	p.Lots = lotChanges(st.Lots, ch, f.ID, p.Now)
+	return p, nil
+}
+
+// lotChanges lists the lots a reversal's changes touch: those its flow
+// allocates from or to, in that order, then any other lot written.
+func lotChanges(loaded []ledger.Lot, ch ledger.Changes, flowID string, now time.Time) []LotChange {
+	before := map[string]ledger.Lot{}
+	for _, l := range loaded {
+		before[l.ID] = l
+	}
+	after := map[string]ledger.Lot{}
+	for _, l := range ch.Lots {
+		after[l.ID] = l
+	}
+	var out []LotChange
+	at := map[string]int{}
+	add := func(id string) *LotChange {
+		if i, ok := at[id]; ok {
+			return &out[i]
+		}
+		l, ok := after[id]
+		if !ok {
+			l = before[id]
+		}
+		b, had := before[id]
+		c := LotChange{LotID: id, OutBizID: l.OutBizID, New: !had, After: l.Remaining, ExpiresAfter: l.ExpiresAt}
+		if had {
+			c.Before, c.ExpiresAt, c.Expired = b.Remaining, b.ExpiresAt, b.Expired(now)
+		}
+		at[id] = len(out)
+		out = append(out, c)
+		return &out[len(out)-1]
+	}
+	for _, al := range ch.Allocations {
+		if al.FlowID == flowID {
+			add(al.LotID).Points -= al.Amount
+		}
+	}
+	for _, l := range ch.Lots {
+		c := add(l.ID)
+		if c.New && c.Points == 0 {
+			c.Points = l.Granted
+		}
+	}
+	return out
+}
+
+// whoseOrder finds whose position in the order a reversal acts on (ledger
+// rules §5.1–§5.2), as the gateway's reversal does inside its write.
+func whoseOrder(orders []ledger.Order, typ ledger.FlowType, customerID, outBizID string) (string, error) {
+	var who []string
+	for _, o := range orders {
+		if (typ == ledger.DeductReverse && o.Spent > 0) || (typ == ledger.ExtraChargeReverse && o.Granted > 0) {
+			who = append(who, o.CustomerID)
+		}
+	}
+	if len(who) == 0 {
+		if typ == ledger.DeductReverse {
+			return "", ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
+				"no points were spent for order %s", outBizID)
+		}
+		return "", ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
+			"no points were granted for order %s", outBizID)
+	}
+	if customerID != "" {
+		for _, id := range who {
+			if id == customerID {
+				return id, nil
+			}
+		}
+		return "", ledger.Invalidf("customer_id", "顾客 %s 不是订单 %s 的顾客", customerID, outBizID)
+	}
+	if len(who) > 1 {
+		return "", ledger.Invalidf("customer_id", "订单 %s 涉及多位顾客, customer_id 不可为空", outBizID)
+	}
+	return who[0], nil
+}
+
+// Reverse performs an operator's reversal through the service's own
+// Reverse: the same rules, the same database guarantees, idempotent by
+// (AdminAppKey, request_id), the flow attributed to the operator.
+func (a *Admin) Reverse(ctx context.Context, operator string, r AdminReverse) (Outcome, error) {
+	if err := checkOperator(operator); err != nil {
+		return Outcome{}, err
+	}
+	if err := r.normalize(); err != nil {
+		return Outcome{}, err
+	}
+	if err := required("request_id", r.RequestID); err != nil {
+		return Outcome{}, err
+	}
+	if r.ShopID == "" {
+		v, err := a.Order(ctx, r.BrandID, r.OutBizID)
+		if ledger.IsCode(err, CodeOrderNotFound) {
+			if r.Type == ledger.DeductReverse {
+				return Outcome{}, ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
+					"no points were spent for order %s", r.OutBizID)
+			}
+			return Outcome{}, ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
+				"no points were granted for order %s", r.OutBizID)
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
+		if r.ShopID = v.ShopID; r.ShopID == "" {
+			return Outcome{}, ledger.Invalidf("shop_id", "订单 %s 没有门店记录, 请指明 shop_id", r.OutBizID)
+		}
+	}
+	if r.ReverseOrderID == "" {
+		r.ReverseOrderID = "admin-" + r.RequestID
+	}
+	return a.svc.Reverse(ctx, a.caller(operator), ReverseRequest{
+		Target: Target{BrandID: r.BrandID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
+		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID,
+		OperatorID: operator, OperatorName: operator, Reason: r.Reason, RequestID: r.RequestID,
+	})
+}
+
+// AdjustRequest is an operator's manual adjustment (ADJUST) of a
+// customer's points: added in a new lot (paying off debt first, like any
+// grant) or taken earliest expiry first.
+type AdjustRequest struct {
+	CustomerID string
+	Points     int64 // > 0 adds, < 0 takes
+	Reason     string
+	RequestID  string `json:"-"`
+}
+
+// Adjust performs an ADJUST in the operator's name, idempotent by
+// (AdminAppKey, request_id). A reason is required.
+func (a *Admin) Adjust(ctx context.Context, operator string, r AdjustRequest) (Outcome, error) {
+	if err := checkOperator(operator); err != nil {
+		return Outcome{}, err
+	}
+	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)
+	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"customer_id", r.CustomerID}, {"reason", r.Reason}} {
+		if err := required(f.name, f.v); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if r.Points == 0 {
+		return Outcome{}, ledger.Invalid("points", "不可为 0: 正数增加, 负数扣减")
+	}
+	if r.Points > MaxPoints || r.Points < -MaxPoints {
+		return Outcome{}, ledger.Invalidf("points", "超出范围: 最大 %d, 收到 %d", int64(MaxPoints), r.Points)
+	}
+	cust, err := a.svc.store.Customer(ctx, r.CustomerID)
+	if errors.Is(err, ErrNotFound) {
+		return Outcome{}, notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", r.CustomerID)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	brand, err := a.svc.brand(ctx, cust.BrandID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	method := "admin_adjust"
+	fp := fingerprint(method, struct {
+		AdjustRequest
+		Operator string
+	}{r, operator})
+	info := ledger.Info{AppKey: AdminAppKey, RequestID: r.RequestID, OperatorID: operator, OperatorName: operator, Reason: r.Reason}
+	return a.svc.idempotent(ctx, AdminAppKey, r.RequestID, method, fp, func(tx Tx, now time.Time) (Outcome, error) {
+		b, _, err := a.svc.loadBook(ctx, tx, brand, cust.ID, now, "")
+		if err != nil {
+			return Outcome{}, err
+		}
+		var f ledger.Flow
+		if r.Points > 0 {
+			f = b.Grant(ledger.Adjust, r.Points, info)
+		} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
+			return Outcome{}, err
+		}
+		if err := tx.Apply(ctx, b.Changes()); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Result: f.ID, FlowID: f.ID}, nil
+	})
+}

@@ -1,0 +1,210 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+// The operators' reads (points.AdminReader), on the read pool. Reads of
+// several statements that must agree run in one read transaction.
+
+var _ points.AdminReader = (*Store)(nil)
+
+// SearchCustomers lists customers whose id starts with q.Text or whose
+// mobile or name contains it; exact id or mobile matches first.
+func (s *Store) SearchCustomers(ctx context.Context, q points.CustomerSearch) ([]ledger.Customer, error) {
+	like := escapeLike(q.Text)
+	query := "SELECT " + customerCols + " FROM customers WHERE "
+	var args []any
+	if q.BrandID != "" {
+		query += "brand_id = +? AND "
+		args = append(args, q.BrandID)
+	}
+	query += `(customer_id LIKE +? ESCAPE '\' OR mobile LIKE +? ESCAPE '\' OR name LIKE +? ESCAPE '\')
+		ORDER BY CASE WHEN customer_id = +? OR mobile = +? THEN 0 ELSE 1 END, brand_id, created_at, customer_id LIMIT +?`
+	args = append(args, like+"%", "%"+like+"%", "%"+like+"%", q.Text, q.Text, limitOrAll(q.Limit))
+	cs, err := all(ctx, s.rdb, scanCustomer, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search customers: %w", err)
+	}
+	return cs, nil
+}
+
+// CustomerHolds lists up to limit holds of the account, newest first.
+func (s *Store) CustomerHolds(ctx context.Context, brandID, customerID string, limit int) ([]ledger.Hold, error) {
+	hs, err := all(ctx, s.rdb, scanHold, "SELECT "+holdCols+
+		" FROM holds WHERE brand_id = +? AND customer_id = +? ORDER BY created_at DESC, outer_order_id LIMIT +?",
+		brandID, customerID, limitOrAll(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: holds of %s/%s: %w", brandID, customerID, err)
+	}
+	return hs, nil
+}
+
+// ReversalByID returns the refund named reverseOrderID; ErrNotFound if none.
+func (s *Store) ReversalByID(ctx context.Context, brandID, reverseOrderID string) (ledger.Reversal, error) {
+	r, ok, err := one(ctx, s.rdb, scanReversal, "SELECT "+reversalCols+
+		" FROM reversals WHERE brand_id = +? AND reverse_order_id = +?", brandID, reverseOrderID)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: reversal %s/%s: %w", brandID, reverseOrderID, err)
+	}
+	if !ok {
+		return r, notFound("reversal %s/%s", brandID, reverseOrderID)
+	}
+	return r, nil
+}
+
+// orderCustomers selects the customers of order (?1, ?2): those with a
+// position in it or its hold.
+const orderCustomers = `SELECT customer_id FROM orders WHERE brand_id = +?1 AND out_biz_id = +?2
+	UNION SELECT customer_id FROM holds WHERE brand_id = +?1 AND outer_order_id = +?2`
+
+// OrderRows reads everything stored for the order, in one read
+// transaction.
+func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (points.OrderRows, error) {
+	var r points.OrderRows
+	tx, err := s.readTx(ctx)
+	if err != nil {
+		return r, err
+	}
+	defer tx.Rollback()
+	key := []any{brandID, outBizID}
+	var hold []ledger.Hold
+	for _, q := range []func() error{
+		func() (err error) {
+			r.Orders, err = all(ctx, tx, scanOrder, "SELECT "+orderCols+
+				" FROM orders WHERE brand_id = +?1 AND out_biz_id = +?2 ORDER BY customer_id", key...)
+			return err
+		},
+		func() (err error) {
+			// Named, or the planner may prefer the index that serves the
+			// ORDER BY and read every flow of the brand.
+			r.Flows, err = all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows INDEXED BY flows_out_biz"+
+				" WHERE brand_id = +?1 AND out_biz_id = +?2 ORDER BY created_at, customer_id, seq", key...)
+			return err
+		},
+		func() (err error) {
+			hold, err = all(ctx, tx, scanHold, "SELECT "+holdCols+
+				" FROM holds WHERE brand_id = +?1 AND outer_order_id = +?2", key...)
+			return err
+		},
+		func() (err error) {
+			r.Accounts, err = all(ctx, tx, scanAccount, "SELECT "+accountCols+
+				" FROM accounts WHERE brand_id = +?1 AND customer_id IN ("+orderCustomers+") ORDER BY customer_id", key...)
+			return err
+		},
+		func() (err error) {
+			r.Allocations, err = all(ctx, tx, scanAlloc, "SELECT "+allocCols+
+				" FROM allocations WHERE brand_id = +?1 AND order_ref = +?2 AND customer_id IN ("+orderCustomers+
+				") ORDER BY customer_id, seq", key...)
+			return err
+		},
+		func() (err error) {
+			r.Lots, err = all(ctx, tx, scanLot, "SELECT "+lotCols+
+				" FROM lots WHERE brand_id = +?1 AND customer_id IN ("+orderCustomers+") AND (remaining > 0 OR lot_id IN"+
+				" (SELECT lot_id FROM allocations WHERE brand_id = +?1 AND order_ref = +?2 AND customer_id IN ("+orderCustomers+
+				"))) ORDER BY customer_id, seq", key...)
+			return err
+		},
+	} {
+		if err := q(); err != nil {
+			return r, fmt.Errorf("sqlite: order %s/%s: %w", brandID, outBizID, err)
+		}
+	}
+	if len(hold) > 0 {
+		r.Hold = hold[0]
+	}
+	return r, nil
+}
+
+// flowWhere is the WHERE clause of a FlowQuery, as Flows builds it.
+func flowWhere(q points.FlowQuery) (string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if q.BrandID != "" {
+		add("brand_id = +?", q.BrandID)
+	}
+	if q.CustomerID != "" {
+		add("customer_id = +?", q.CustomerID)
+	}
+	if q.OutBizLike != "" {
+		add(`out_biz_id LIKE +? ESCAPE '\'`, "%"+escapeLike(q.OutBizLike)+"%")
+	}
+	if q.Type != "" {
+		add("type = +?", string(q.Type))
+	}
+	if q.ShopID != "" {
+		add("shop_id = +?", q.ShopID)
+	}
+	if q.Channel != "" {
+		add("channel = +?", q.Channel)
+	}
+	if !q.Start.IsZero() {
+		add("created_at >= +?", unixMicrosCeil(q.Start))
+	}
+	if !q.End.IsZero() {
+		add("created_at <= +?", q.End.UnixMicro())
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// EachFlow calls fn with every flow matching q, newest first, as one
+// statement reads them (one snapshot).
+func (s *Store) EachFlow(ctx context.Context, q points.FlowQuery, fn func(ledger.Flow) error) error {
+	cond, args := flowWhere(q)
+	err := each(ctx, s.rdb, scanFlow, fn, "SELECT "+flowCols+" FROM flows"+cond+
+		" ORDER BY created_at DESC, seq DESC, flow_id DESC", args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: each flow: %w", err)
+	}
+	return nil
+}
+
+// BrandTotals sums the brand's flows of [from, to) by quarter hour, shop
+// and type, with its balances now, in one read transaction.
+func (s *Store) BrandTotals(ctx context.Context, brandID string, from, to time.Time) (points.BrandTotals, error) {
+	var t points.BrandTotals
+	tx, err := s.readTx(ctx)
+	if err != nil {
+		return t, err
+	}
+	defer tx.Rollback()
+	width := points.QuarterHour.Microseconds()
+	t.Buckets, err = all(ctx, tx, func(sc scanner) (points.FlowBucket, error) {
+		var b points.FlowBucket
+		var q int64
+		err := sc.Scan(&q, &b.ShopID, &b.Type, &b.Count, &b.Amount, &b.Net)
+		b.Start = time.UnixMicro(q * width).UTC()
+		return b, err
+	}, `SELECT created_at / +?, shop_id, type, COUNT(*), SUM(amount), SUM(delta_available + delta_frozen)
+		FROM flows WHERE brand_id = +? AND created_at >= +? AND created_at < +?
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, width, brandID, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return t, fmt.Errorf("sqlite: totals of brand %q: %w", brandID, err)
+	}
+	_, _, err = one(ctx, tx, func(sc scanner) (int, error) {
+		return 0, sc.Scan(&t.Available, &t.Frozen, &t.Debt)
+	}, "SELECT COALESCE(SUM(available), 0), COALESCE(SUM(frozen), 0), COALESCE(SUM(debt), 0) FROM accounts WHERE brand_id = +?", brandID)
+	if err != nil {
+		return t, fmt.Errorf("sqlite: balances of brand %q: %w", brandID, err)
+	}
+	t.NetAfter, _, err = one(ctx, tx, scanInt,
+		"SELECT COALESCE(SUM(delta_available + delta_frozen), 0) FROM flows WHERE brand_id = +? AND created_at >= +?",
+		brandID, to.UnixMicro())
+	if err != nil {
+		return t, fmt.Errorf("sqlite: flows of brand %q after %s: %w", brandID, to, err)
+	}
+	return t, nil
+}
