@@ -297,14 +297,15 @@ func (b *bench) call(ctx context.Context, method, param string, obj map[string]a
 
 // stats gathers one phase's results.
 type stats struct {
-	mu     sync.Mutex
-	lat    map[string][]time.Duration
-	errs   map[string]int
-	ops    atomic.Int64
-	writes atomic.Int64
+	mu       sync.Mutex
+	lat      map[string][]time.Duration
+	errs     map[string]int
+	firstErr map[string]string // an example message per error kind
+	ops      atomic.Int64
+	writes   atomic.Int64
 }
 
-func (s *stats) add(method string, d time.Duration, outcome string, write bool) {
+func (s *stats) add(method string, d time.Duration, outcome string, err error, write bool) {
 	s.ops.Add(1)
 	if write && outcome == "" {
 		s.writes.Add(1)
@@ -312,14 +313,18 @@ func (s *stats) add(method string, d time.Duration, outcome string, write bool) 
 	s.mu.Lock()
 	s.lat[method] = append(s.lat[method], d)
 	if outcome != "" {
-		s.errs[method+": "+outcome]++
+		key := method + ": " + outcome
+		s.errs[key]++
+		if _, ok := s.firstErr[key]; !ok && err != nil {
+			s.firstErr[key] = err.Error()
+		}
 	}
 	s.mu.Unlock()
 }
 
 // phase runs the ceiling (cal only) or the write mix for d.
 func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceiling bool) phaseReport {
-	st := &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}}
+	st := &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}, firstErr: map[string]string{}}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	work := func() {
@@ -400,11 +405,11 @@ func lifeCycleOps(ceiling bool) float64 {
 
 func (b *bench) timed(ctx context.Context, st *stats, method, param string, obj map[string]any, write bool) string {
 	t0 := time.Now()
-	outcome, _ := b.call(ctx, method, param, obj)
+	outcome, err := b.call(ctx, method, param, obj)
 	if ctx.Err() != nil && outcome == "transport" {
 		return outcome // the phase ended mid-call; not a result
 	}
-	st.add(method, time.Since(t0), outcome, write)
+	st.add(method, time.Since(t0), outcome, err, write)
 	return outcome
 }
 
@@ -457,6 +462,8 @@ type phaseReport struct {
 	All          methodReport   `json:"all"`
 	Methods      []methodReport `json:"methods"`
 	Errors       map[string]int `json:"errors"`
+	// ErrorExamples holds the first message seen of each kind of error.
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
 }
 
 func (s *stats) report(elapsed time.Duration, offered float64) phaseReport {
@@ -464,7 +471,7 @@ func (s *stats) report(elapsed time.Duration, offered float64) phaseReport {
 	defer s.mu.Unlock()
 	secs := elapsed.Seconds()
 	ph := phaseReport{Seconds: secs, OpsPerSec: float64(s.ops.Load()) / secs, WritesPerSec: float64(s.writes.Load()) / secs,
-		OfferedPerS: offered, Errors: s.errs}
+		OfferedPerS: offered, Errors: s.errs, ErrorExamples: s.firstErr}
 	var all []time.Duration
 	names := make([]string, 0, len(s.lat))
 	for m := range s.lat {
@@ -524,7 +531,11 @@ func (r benchReport) print(w io.Writer) {
 			fmt.Fprintln(w, "errors: none")
 		}
 		for k, n := range ph.Errors {
-			fmt.Fprintf(w, "errors: %s × %d\n", k, n)
+			fmt.Fprintf(w, "errors: %s × %d", k, n)
+			if ex := ph.ErrorExamples[k]; ex != "" {
+				fmt.Fprintf(w, " (first: %s)", ex)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if r.Ceiling != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -26,6 +27,7 @@ type serveCmd struct {
 	adminToken string
 	logFormat  string
 	sweep      time.Duration
+	pprofAddr  string
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +41,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.sweep, "sweep-interval", time.Second, "how often expired lots and timed-out holds are swept")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
@@ -64,6 +67,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	svc := points.New(store, clock, log)
 	svc.SetObserver(m)
 
+	if c.pprofAddr != "" {
+		if err := servePprof(c.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -152,4 +160,28 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// servePprof serves the Go profiler on its own listener, never on the
+// gateway's address: profiles reveal internals and are for whoever runs
+// the machine.
+func servePprof(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	log.Info("profiler serving", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.Serve(ln); err != nil {
+			log.Error("profiler", "error", err)
+		}
+	}()
+	return nil
 }
