@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,44 +87,6 @@ func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (points
 			"))) ORDER BY customer_id, seq", brandID, outBizID),
 	)
 	return r, err
-}
-
-// flowWhere is the WHERE clause of a FlowQuery, as Flows builds it.
-func flowWhere(q points.FlowQuery) (string, []any) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if q.BrandID != "" {
-		add("brand_id = ?", q.BrandID)
-	}
-	if q.CustomerID != "" {
-		add("customer_id = ?", q.CustomerID)
-	}
-	if q.OutBizLike != "" {
-		add(`out_biz_id LIKE ? ESCAPE '\'`, "%"+escapeLike(q.OutBizLike)+"%")
-	}
-	if q.Type != "" {
-		add("type = ?", string(q.Type))
-	}
-	if q.ShopID != "" {
-		add("shop_id = ?", q.ShopID)
-	}
-	if q.Channel != "" {
-		add("channel = ?", q.Channel)
-	}
-	if !q.Start.IsZero() {
-		add("created_at >= ?", unixMicrosCeil(q.Start))
-	}
-	if !q.End.IsZero() {
-		add("created_at <= ?", q.End.UnixMicro())
-	}
-	if len(where) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 // EachFlow calls fn with every flow matching q, newest first, as one

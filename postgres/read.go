@@ -207,6 +207,31 @@ func (s *Store) LiveLots(ctx context.Context, brandID, customerID string) ([]led
 // all. Both come from one snapshot. OutBizLike matches a substring,
 // case-sensitively.
 func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, int, error) {
+	cond, args := flowWhere(q)
+	page := "SELECT " + flowCols + " FROM flows" + cond + " ORDER BY created_at DESC, seq DESC, flow_id DESC"
+	pageArgs := append([]any(nil), args...)
+	if q.Limit > 0 {
+		pageArgs = append(pageArgs, int64(q.Limit))
+		page += " LIMIT $" + strconv.Itoa(len(pageArgs))
+	}
+	if q.Offset > 0 {
+		pageArgs = append(pageArgs, int64(q.Offset))
+		page += " OFFSET $" + strconv.Itoa(len(pageArgs))
+	}
+	var total int
+	var flows []ledger.Flow
+	err := s.readSnapshot(ctx,
+		rowsQuery(d("count flows"), func(r pgx.Rows) error { return r.Scan(&total) }, "SELECT COUNT(*) FROM flows"+cond, args...),
+		all(d("flows"), &flows, scanFlow, page, pageArgs...))
+	if err != nil {
+		return nil, 0, err
+	}
+	return flows, total, nil
+}
+
+// flowWhere is the WHERE clause of a FlowQuery ("" when nothing filters)
+// and its arguments; Flows and EachFlow share it.
+func flowWhere(q points.FlowQuery) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -237,29 +262,10 @@ func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, i
 	if !q.End.IsZero() {
 		add("created_at <= ?", q.End.UnixMicro())
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	page := "SELECT " + flowCols + " FROM flows" + cond + " ORDER BY created_at DESC, seq DESC, flow_id DESC"
-	pageArgs := append([]any(nil), args...)
-	if q.Limit > 0 {
-		pageArgs = append(pageArgs, int64(q.Limit))
-		page += " LIMIT $" + strconv.Itoa(len(pageArgs))
-	}
-	if q.Offset > 0 {
-		pageArgs = append(pageArgs, int64(q.Offset))
-		page += " OFFSET $" + strconv.Itoa(len(pageArgs))
-	}
-	var total int
-	var flows []ledger.Flow
-	err := s.readSnapshot(ctx,
-		rowsQuery(d("count flows"), func(r pgx.Rows) error { return r.Scan(&total) }, "SELECT COUNT(*) FROM flows"+cond, args...),
-		all(d("flows"), &flows, scanFlow, page, pageArgs...))
-	if err != nil {
-		return nil, 0, err
-	}
-	return flows, total, nil
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 // escapeLike makes s match itself literally in a LIKE pattern with

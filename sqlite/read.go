@@ -164,6 +164,32 @@ func (s *Store) LiveLots(ctx context.Context, brandID, customerID string) ([]led
 // Flows lists the flows matching q, newest first, and how many match in
 // all. Both come from one snapshot.
 func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, int, error) {
+	cond, args := flowWhere(q)
+	tx, err := s.readTx(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	total, _, err := one(ctx, tx, scanInt, "SELECT COUNT(*) FROM flows"+cond, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count flows: %w", err)
+	}
+	limit := int64(-1)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	flows, err := all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows"+cond+
+		" ORDER BY created_at DESC, seq DESC, flow_id DESC LIMIT +? OFFSET +?",
+		append(args, limit, max(q.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: flows: %w", err)
+	}
+	return flows, int(total), nil
+}
+
+// flowWhere is the WHERE clause of a FlowQuery ("" when nothing filters)
+// and its arguments; Flows and EachFlow share it.
+func flowWhere(q points.FlowQuery) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -194,30 +220,10 @@ func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, i
 	if !q.End.IsZero() {
 		add("created_at <= +?", q.End.UnixMicro())
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	tx, err := s.readTx(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-	total, _, err := one(ctx, tx, scanInt, "SELECT COUNT(*) FROM flows"+cond, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: count flows: %w", err)
-	}
-	limit := int64(-1)
-	if q.Limit > 0 {
-		limit = int64(q.Limit)
-	}
-	flows, err := all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows"+cond+
-		" ORDER BY created_at DESC, seq DESC, flow_id DESC LIMIT +? OFFSET +?",
-		append(args, limit, max(q.Offset, 0))...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: flows: %w", err)
-	}
-	return flows, int(total), nil
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 // escapeLike makes s match itself literally in a LIKE pattern with
