@@ -36,8 +36,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
 		// Two sessions creating the table at once: one of them loses on
-		// the catalog's unique index; the table is there either way.
-		if !isCode(err, codeUniqueViolation) && !isCode(err, codeDuplicateTable) {
+		// the catalog (a unique index, or its row type already made);
+		// the table is there either way.
+		if !isCode(err, codeUniqueViolation) && !isCode(err, codeDuplicateTable) && !isCode(err, codeDuplicateObject) {
 			return failure(err, "create schema_migrations")
 		}
 	}

@@ -186,6 +186,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeDuplicateTable       = "42P07"
+	codeDuplicateObject      = "42710"
 	codeDuplicateSchema      = "42P06"
 	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
 )
