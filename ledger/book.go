@@ -208,20 +208,60 @@ func (b *Book) spendOrder(includeExpired bool) []string {
 			ids = append(ids, id)
 		}
 	}
-	sort.SliceStable(ids, func(i, j int) bool {
-		a, c := b.lots[ids[i]], b.lots[ids[j]]
-		if a.ExpiresAt.IsZero() != c.ExpiresAt.IsZero() {
-			return c.ExpiresAt.IsZero()
-		}
-		if !a.ExpiresAt.Equal(c.ExpiresAt) {
-			return a.ExpiresAt.Before(c.ExpiresAt)
-		}
-		if a.Seq != c.Seq {
-			return a.Seq < c.Seq
-		}
-		return a.ID < c.ID
-	})
+	sort.SliceStable(ids, func(i, j int) bool { return spendsBefore(b.lots[ids[i]], b.lots[ids[j]]) })
 	return ids
+}
+
+// spendsBefore is the spend order: earliest expiry first, never-expiring
+// lots last, then oldest (by Seq).
+func spendsBefore(a, c *Lot) bool {
+	if a.ExpiresAt.IsZero() != c.ExpiresAt.IsZero() {
+		return c.ExpiresAt.IsZero()
+	}
+	if !a.ExpiresAt.Equal(c.ExpiresAt) {
+		return a.ExpiresAt.Before(c.ExpiresAt)
+	}
+	if a.Seq != c.Seq {
+		return a.Seq < c.Seq
+	}
+	return a.ID < c.ID
+}
+
+// LotsToSpend cuts an account's live lots to those an operation taking
+// need points at now touches: every lot expired at now (expiry writes it
+// off), then lots in spend order until their points reach need. A Book
+// opened on the cut decides as one opened on every live lot, for
+// operations that take at most need points in spend order. The result
+// keeps the input's order.
+func LotsToSpend(live []Lot, need int64, now time.Time) []Lot {
+	idx := make([]int, len(live))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return spendsBefore(&live[idx[i]], &live[idx[j]]) })
+	keep := make([]bool, len(live))
+	var have int64
+	for _, i := range idx {
+		l := live[i]
+		if l.Remaining <= 0 {
+			continue
+		}
+		expired := l.Expired(now)
+		if !expired && have >= need {
+			break
+		}
+		keep[i] = true
+		if !expired {
+			have += l.Remaining
+		}
+	}
+	var out []Lot
+	for i, l := range live {
+		if keep[i] {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // Grant creates a lot of amount points (EXTRA_CHARGE, CHARGE) with the

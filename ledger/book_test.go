@@ -464,3 +464,56 @@ func TestCheckAccount_DetectsTampering(t *testing.T) {
 		t.Fatalf("over-reversal not detected: %v", vs)
 	}
 }
+
+// TestLotsToSpend_SameDecisions: a Book opened on LotsToSpend's cut
+// decides exactly as one opened on every live lot, for expiry write-offs
+// followed by a spend of up to need points, over many random accounts.
+func TestLotsToSpend_SameDecisions(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, Shanghai)
+	for seed := range 300 {
+		r := uint64(seed)*2654435761 + 1
+		rnd := func(n int) int { r ^= r << 13; r ^= r >> 7; r ^= r << 17; return int(r % uint64(n)) }
+		var lots []Lot
+		var avail int64
+		for i := range 1 + rnd(25) {
+			l := Lot{ID: fmt.Sprintf("L%02d", i), BrandID: "B1", CustomerID: "C1", Granted: 100,
+				Remaining: int64(rnd(101)), EarnedAt: now.AddDate(0, 0, -30), Seq: int64(i + 1)}
+			switch rnd(3) {
+			case 0: // never expires
+			case 1: // expired already (some at this very instant)
+				l.ExpiresAt = now.Add(-time.Duration(rnd(3)) * time.Hour)
+			default:
+				l.ExpiresAt = now.AddDate(0, 0, 1+rnd(5)) // ties on purpose
+			}
+			if l.Remaining > 0 {
+				lots = append(lots, l.Loaded())
+				avail += l.Remaining
+			}
+		}
+		acct := Account{BrandID: "B1", CustomerID: "C1", Available: avail, Exists: true, Version: 1,
+			LotSeq: int64(len(lots) + 30), AllocSeq: 7}
+		st := State{Brand: Brand{ID: "B1", TimeZone: "Asia/Shanghai", Settings: DefaultSettings()},
+			Rule: Rule{Clear: ClearRule{Type: ClearNever}}, Account: acct}
+		decide := func(lots []Lot, need int64) (Changes, error) {
+			s := st
+			s.Lots = lots
+			n := 0
+			b := NewBook(s, now, func() string { n++; return fmt.Sprintf("id%d", n) })
+			b.ExpireDue()
+			var err error
+			if need > 0 {
+				_, err = b.Spend(DeductFromConsume, need, Info{OutBizID: "O1"})
+			}
+			return b.Changes(), err
+		}
+		need := int64(rnd(int(avail) + 2))
+		all, errAll := decide(lots, need)
+		cut, errCut := decide(LotsToSpend(lots, need, now), need)
+		show := func(c Changes) string {
+			return fmt.Sprintf("%+v\nlots %+v\nflows %+v\nallocations %+v\norder %+v", c.Account, c.Lots, c.Flows, c.Allocations, c.Order)
+		}
+		if fmt.Sprint(errAll) != fmt.Sprint(errCut) || show(all) != show(cut) {
+			t.Fatalf("seed %d, need %d:\nall lots: %v\n%s\ncut:      %v\n%s", seed, need, errAll, show(all), errCut, show(cut))
+		}
+	}
+}

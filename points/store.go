@@ -110,6 +110,12 @@ type Tx interface {
 	// with Exists false and no error.
 	Account(ctx context.Context, brandID, customerID string) (ledger.Account, error)
 	LiveLots(ctx context.Context, brandID, customerID string) ([]ledger.Lot, error)
+	// LotsToSpend are the live lots an operation taking need points at now
+	// touches: every lot expired at now (expiry writes it off), then lots
+	// in spend order (earliest expiry first, never-expiring last, oldest
+	// first) until their points reach need. By creation. A member with
+	// hundreds of live lots pays only for those the operation uses.
+	LotsToSpend(ctx context.Context, brandID, customerID string, need int64, now time.Time) ([]ledger.Lot, error)
 	Lots(ctx context.Context, ids []string) ([]ledger.Lot, error)
 	// OrderAllocations are the account's allocations under orderRef, in
 	// writing order.

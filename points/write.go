@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -113,12 +114,24 @@ func isBusiness(err error) bool {
 // with expired lots written off first.
 func (s *Service) loadBook(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
 	orderRef string) (*ledger.Book, ledger.Rule, error) {
-	return s.loadBookWith(ctx, tx, brand, customerID, now, orderRef, nil)
+	return s.loadBookFor(ctx, tx, brand, customerID, now, orderRef, allLots, nil)
 }
 
 // loadBookWith is loadBook with a last adjustment of the state.
 func (s *Service) loadBookWith(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
 	orderRef string, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
+	return s.loadBookFor(ctx, tx, brand, customerID, now, orderRef, allLots, adjust)
+}
+
+// allLots asks loadBookFor for every live lot of the account.
+const allLots = math.MaxInt64
+
+// loadBookFor is loadBookWith for an operation that takes at most need
+// points from the account's lots in spend order (0: none, as a grant or
+// a refund into the order's own lots), so only those lots are loaded
+// (Tx.LotsToSpend); allLots loads them all.
+func (s *Service) loadBookFor(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
+	orderRef string, need int64, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
 	rule, err := s.txRule(ctx, tx, brand.ID)
 	if err != nil {
 		return nil, rule, err
@@ -127,7 +140,12 @@ func (s *Service) loadBookWith(ctx context.Context, tx Tx, brand ledger.Brand, c
 	if st.Account, err = tx.Account(ctx, brand.ID, customerID); err != nil {
 		return nil, rule, err
 	}
-	if st.Lots, err = tx.LiveLots(ctx, brand.ID, customerID); err != nil {
+	if need == allLots {
+		st.Lots, err = tx.LiveLots(ctx, brand.ID, customerID)
+	} else {
+		st.Lots, err = tx.LotsToSpend(ctx, brand.ID, customerID, need, now)
+	}
+	if err != nil {
 		return nil, rule, err
 	}
 	if orderRef != "" {
@@ -235,7 +253,11 @@ func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method 
 		return Outcome{}, err
 	}
 	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
-		b, rule, err := s.loadBook(ctx, tx, res.Brand, cust.ID, now, r.OutBizID)
+		need := r.Points // a spend takes this much in spend order
+		if t == ledger.ExtraCharge {
+			need = 0 // a grant makes its own lot
+		}
+		b, rule, err := s.loadBookFor(ctx, tx, res.Brand, cust.ID, now, r.OutBizID, need, nil)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -323,7 +345,17 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 		if err != nil {
 			return Outcome{}, err
 		}
-		b, _, err := s.loadBook(ctx, tx, res.Brand, custID, now, r.OutBizID)
+		// A refund puts points back into the lots the order took them
+		// from (loaded with its allocations); a claw-back may also take
+		// from the member's other lots, up to what it asks.
+		need := int64(0)
+		if r.Type == ledger.ExtraChargeReverse {
+			need = allLots
+			if requested > 0 {
+				need = requested
+			}
+		}
+		b, _, err := s.loadBookFor(ctx, tx, res.Brand, custID, now, r.OutBizID, need, nil)
 		if err != nil {
 			return Outcome{}, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -128,6 +129,17 @@ func (t *Tx) LiveLots(ctx context.Context, brandID, customerID string) ([]ledger
 	var lots []ledger.Lot
 	err := t.send(ctx, liveLotsQuery(brandID, customerID, &lots))
 	return lots, err
+}
+
+// LotsToSpend is LiveLots cut to what an operation taking need points at
+// now touches (see points.Tx). Account reads the live lots in its own
+// round trip, so the cut saves the ledger work, not the read.
+func (t *Tx) LotsToSpend(ctx context.Context, brandID, customerID string, need int64, now time.Time) ([]ledger.Lot, error) {
+	live, err := t.LiveLots(ctx, brandID, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.LotsToSpend(live, need, now), nil
 }
 
 // Lots returns the lots with ids (each once), by account and creation.

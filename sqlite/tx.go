@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 
 	"jifen/ledger"
 	"jifen/points"
@@ -111,6 +114,42 @@ func (t *Tx) LiveLots(ctx context.Context, brandID, customerID string) ([]ledger
 	}
 	return loadLiveLots(ctx, t.w, brandID, customerID)
 }
+
+// LotsToSpend reads the account's live lots in spend order, stopping at
+// the first lot not expired at now once the lots read hold need points
+// (see points.Tx). The index lots_spend serves that order, so a member's
+// other lots are never read.
+func (t *Tx) LotsToSpend(ctx context.Context, brandID, customerID string, need int64, now time.Time) ([]ledger.Lot, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	var lots []ledger.Lot
+	var have int64
+	err := each(ctx, t.w, scanLot, func(l ledger.Lot) error {
+		expired := l.Expired(now)
+		if !expired && have >= need {
+			return errEnough
+		}
+		lots = append(lots, l)
+		if !expired {
+			have += l.Remaining
+		}
+		return nil
+	}, sqlLotsToSpend, brandID, customerID)
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, fmt.Errorf("sqlite: lots to spend of %s/%s: %w", brandID, customerID, err)
+	}
+	slices.SortFunc(lots, func(a, b ledger.Lot) int { return cmp.Compare(a.Seq, b.Seq) })
+	return lots, nil
+}
+
+// errEnough ends a scan that has read what it needs.
+var errEnough = errors.New("sqlite: enough rows")
+
+// sqlLotsToSpend lists live lots in the ledger's spend order (earliest
+// expiry first, never-expiring last, then by creation).
+const sqlLotsToSpend = "SELECT " + lotCols + ` FROM lots INDEXED BY lots_spend
+	WHERE brand_id = +? AND customer_id = +? AND remaining > 0 ORDER BY expires_at = 0, expires_at, seq`
 
 // Lots returns the lots with ids (each once), by account and creation.
 // An id that names no lot is ErrNotFound: callers ask for lots that

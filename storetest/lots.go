@@ -1,0 +1,84 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+)
+
+func init() {
+	extra = append(extra, suiteTest{"LotsToSpend", testLotsToSpend})
+}
+
+// testLotsToSpend: a member holding many lots of mixed expiry (some
+// expired, some never expiring, ties on expiry): the store's
+// Tx.LotsToSpend is exactly ledger.LotsToSpend over the live lots, for
+// every need; and spends that cross many lots then take them in spend
+// order (the suite verifies every invariant at the end).
+func testLotsToSpend(t *testing.T, open Opener) {
+	e := NewEnv(t, open)
+	setRule := func(c ledger.ClearRule) {
+		t.Helper()
+		_, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{
+			Brand: ledger.Brand{ID: "B1", Name: "Brand 1", TimeZone: "Asia/Shanghai", OutIDs: map[string]string{"KRY": "kry-b1", "CS": "cs-b1"}, Settings: ledger.DefaultSettings()},
+			Shops: []ledger.Shop{{ID: "S1", Name: "西湖店", OutIDs: map[string]string{"KRY": "kry-s1"}}, {ID: "S2", Name: "滨江店"}},
+			Rule:  &ledger.Rule{Name: "r", Clear: c},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := []ledger.ClearRule{{Type: ledger.ClearNever}, {Type: ledger.ClearDaysAfterEarn, Days: 1},
+		{Type: ledger.ClearDaysAfterEarn, Days: 3}, {Type: ledger.ClearDaysAfterEarn, Days: 1}, {Type: ledger.ClearNever}}
+	for i := range 30 {
+		setRule(rules[i%len(rules)])
+		e.MustCharge("C1", fmt.Sprintf("g%d", i), int64(10+i))
+		e.Clock.Advance(7 * time.Hour)
+	}
+	// Some lots have expired by now (not yet written off), others not.
+	e.Clock.Advance(24 * time.Hour)
+	now := e.Clock.Now()
+	ids := func(ls []ledger.Lot) string {
+		s := ""
+		for _, l := range ls {
+			s += l.ID + " "
+		}
+		return s
+	}
+	check := func() {
+		t.Helper()
+		err := e.Store.Write(e.Ctx, func(tx points.Tx) error {
+			if _, err := tx.Account(e.Ctx, "B1", "C1"); err != nil {
+				return err
+			}
+			live, err := tx.LiveLots(e.Ctx, "B1", "C1")
+			if err != nil {
+				return err
+			}
+			for _, need := range []int64{0, 1, 10, 11, 100, 250, 400, 1 << 40} {
+				got, err := tx.LotsToSpend(e.Ctx, "B1", "C1", need, now)
+				if err != nil {
+					return err
+				}
+				if want := ledger.LotsToSpend(live, need, now); ids(got) != ids(want) {
+					return fmt.Errorf("need %d: store gives %s; the ledger's cut is %s", need, ids(got), ids(want))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check()
+	// Spends that cross lots, through the service (which loads only the
+	// cut), then the cut again on what is left.
+	for i, n := range []int64{5, 60, 120, 33} {
+		e.MustConsume("C1", fmt.Sprintf("o%d", i), n)
+		now = e.Clock.Now()
+		check()
+	}
+}
