@@ -346,14 +346,12 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 			return Outcome{}, err
 		}
 		// A refund puts points back into the lots the order took them
-		// from (loaded with its allocations); a claw-back may also take
-		// from the member's other lots, up to what it asks.
+		// from (loaded with its allocations). A claw-back takes from the
+		// lot the order granted first, which no allocation names, then
+		// from the member's other lots: it loads every live lot.
 		need := int64(0)
 		if r.Type == ledger.ExtraChargeReverse {
 			need = allLots
-			if requested > 0 {
-				need = requested
-			}
 		}
 		b, _, err := s.loadBookFor(ctx, tx, res.Brand, custID, now, r.OutBizID, need, nil)
 		if err != nil {

@@ -144,6 +144,12 @@ func (w *writer) syncer() {
 		err := w.wal.Sync()
 		if err != nil {
 			w.syncErr.CompareAndSwap(nil, &err)
+		} else if p := w.syncErr.Load(); p != nil {
+			// An fsync failed before: the kernel reports a writeback
+			// error once, so this fsync's success says nothing of the
+			// frames that failed, and the WAL may end before them on
+			// restart. Nothing after a failed fsync is acknowledged.
+			err = *p
 		}
 		done := time.Now()
 		for _, b := range todo {

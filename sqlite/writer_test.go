@@ -457,16 +457,38 @@ func TestWriter_FailedFsyncRefusesWrites(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Write(context.Background(), func(tx points.Tx) error { return putBrand(tx, "B1") }) }()
 	<-f.entered
+	// A second batch commits while the first one's fsync is under way.
+	next := make(chan error, 1)
+	go func() { next <- s.Write(context.Background(), func(tx points.Tx) error { return putBrand(tx, "B2") }) }()
+	waitFor(t, func() bool { return s.Stats().Batches == 2 })
 	f.release <- errors.New("EIO")
-	err := <-done
-	if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
-		t.Fatalf("write whose fsync failed: %v, want an unavailable error", err)
+	unavailable := func(what string, err error) {
+		t.Helper()
+		if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
+			t.Fatalf("%s: %v, want an unavailable error", what, err)
+		}
 	}
-	// Nothing more is accepted: what the kernel holds may never reach
-	// the disk.
-	err = s.Write(context.Background(), func(tx points.Tx) error { return nil })
-	if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
-		t.Fatalf("write after a failed fsync: %v, want an unavailable error", err)
+	unavailable("write whose fsync failed", <-done)
+	// Its own fsync succeeds, but the kernel reports a writeback error
+	// once: nothing after a failed fsync may be acknowledged.
+	<-f.entered
+	f.release <- nil
+	unavailable("write committed before the failure was known", <-next)
+	// Nothing more is accepted, and the store says it is not ready.
+	unavailable("write after a failed fsync", s.Write(context.Background(), func(tx points.Tx) error { return nil }))
+	if err := s.Ready(context.Background()); err == nil {
+		t.Error("Ready after a failed fsync: nil")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -82,3 +82,29 @@ func testLotsToSpend(t *testing.T, open Opener) {
 		check()
 	}
 }
+
+func init() {
+	extra = append(extra, suiteTest{"ClawbackTakesTheGrantedLot", testClawbackTakesTheGrantedLot})
+}
+
+// testClawbackTakesTheGrantedLot: a claw-back of part of an order's grant
+// takes from the lot that order granted (ledger rules §6), not from an
+// older lot first in spend order — however the member's lots are loaded.
+func testClawbackTakesTheGrantedLot(t *testing.T, open Opener) {
+	e := NewEnv(t, open)
+	e.MustCharge("C2", "other", 500)
+	e.MustCharge("C2", "earn-1", 100)
+	r := e.Reverse("earn-1", "cb1", P(100))
+	r.Type = ledger.ExtraChargeReverse
+	r.CustomerID = "C2"
+	if _, err := e.Svc.Reverse(e.Ctx, e.Caller, r); err != nil {
+		t.Fatal(err)
+	}
+	remaining := map[string]int64{}
+	for _, l := range e.View("C2").Lots {
+		remaining[l.OutBizID] = l.Remaining
+	}
+	if remaining["other"] != 500 || remaining["earn-1"] != 0 {
+		t.Fatalf("after clawing back earn-1: lots hold %v; want other 500, earn-1 emptied", remaining)
+	}
+}

@@ -234,9 +234,9 @@ func TestCrash_KillUnderLoad(t *testing.T) {
 				l.settle(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				go func() {
+					defer cancel() // also when kill fails the test
 					time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
 					srv.kill()
-					cancel()
 				}()
 				l.load(ctx, 16, 20, seed+uint64(k))
 				<-ctx.Done()
@@ -251,12 +251,15 @@ func TestCrash_KillUnderLoad(t *testing.T) {
 			l.settle(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
+				defer cancel() // also when stop fails the test
 				time.Sleep(200 * time.Millisecond)
 				srv.stop()
-				cancel()
 			}()
 			l.load(ctx, 16, 20, seed+uint64(kills))
 			<-ctx.Done()
+			if t.Failed() {
+				return
+			}
 			srv = startChild(t, db)
 			l.client = srv.client(app, secret)
 			l.settle(t)
