@@ -106,11 +106,14 @@ func startChild(t *testing.T, db string, extra ...string) *child {
 	return nil
 }
 
-// kill ends the server with SIGKILL: no chance to finish anything.
+// kill ends the server with SIGKILL: no chance to finish anything. Like
+// stop, it may be called from a goroutine other than the test's, so it
+// reports with Error, never Fatal.
 func (c *child) kill() {
 	c.t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatal(err)
+		c.t.Errorf("SIGKILL: %v", err)
+		return
 	}
 	<-c.done
 }
@@ -119,15 +122,18 @@ func (c *child) kill() {
 func (c *child) stop() {
 	c.t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		c.t.Fatal(err)
+		c.t.Errorf("SIGTERM: %v", err)
+		return
 	}
 	select {
 	case err := <-c.done:
 		if err != nil {
-			c.t.Fatalf("jifen serve after SIGTERM: %v\n%s", err, c.logs)
+			c.t.Errorf("jifen serve after SIGTERM: %v\n%s", err, c.logs)
 		}
 	case <-time.After(60 * time.Second):
-		c.t.Fatalf("jifen serve did not exit within a minute of SIGTERM\n%s", c.logs)
+		c.t.Errorf("jifen serve did not exit within a minute of SIGTERM\n%s", c.logs)
+		c.cmd.Process.Kill()
+		<-c.done
 	}
 }
 
@@ -140,11 +146,9 @@ func (c *child) client(app, secret string) *top.Client {
 
 // storeKinds are the stores multi-process tests run on: an SQLite file
 // always, PostgreSQL where reachable (required in CI).
-func storeKinds(t *testing.T) map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return t.TempDir() + "/jifen.db" },
-		"postgres": func(t *testing.T) string { return postgres.TestDSN(t) },
-	}
+var storeKinds = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return t.TempDir() + "/jifen.db" },
+	"postgres": func(t *testing.T) string { return postgres.TestDSN(t) },
 }
 
 // provision creates a tenant for a multi-process test in db: one app, one

@@ -220,7 +220,7 @@ func crashKills(t *testing.T) int {
 
 func TestCrash_KillUnderLoad(t *testing.T) {
 	kills := crashKills(t)
-	for name, newDB := range storeKinds(t) {
+	for name, newDB := range storeKinds {
 		t.Run(name, func(t *testing.T) {
 			db := newDB(t)
 			app, secret := provision(t, db, 20, 1_000_000)

@@ -32,7 +32,7 @@ import (
 // log line per call that ties the gateway's request_id to the business
 // one and leaks neither secret, signature nor parameters.
 func TestServe_MetricsAndLogs(t *testing.T) {
-	for kind, newDB := range storeKinds(t) {
+	for kind, newDB := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			db := newDB(t)
 			app, secret := provision(t, db, 2, 1000)
@@ -266,7 +266,7 @@ func TestServe_LogLine_NoSecrets(t *testing.T) {
 // TestServe_Readyz: 200 on a live store with current migrations; 503 with
 // the reason when the schema is not the program's, or the store is gone.
 func TestServe_Readyz(t *testing.T) {
-	for kind, newDB := range storeKinds(t) {
+	for kind, newDB := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			db := newDB(t)
