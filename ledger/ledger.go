@@ -7,7 +7,10 @@
 // rules implemented here are those of the project's docs/ledger.md.
 package ledger
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // FlowType is a ledger entry's business type (point_flow_type / biz_type).
 type FlowType string
@@ -124,13 +127,24 @@ type Brand struct {
 
 // Location is the brand's time zone (Asia/Shanghai when unset or unknown).
 func (b Brand) Location() *time.Location {
-	if b.TimeZone != "" {
-		if loc, err := time.LoadLocation(b.TimeZone); err == nil {
-			return loc
-		}
+	if b.TimeZone == "" {
+		return Shanghai
 	}
-	return Shanghai
+	if loc, ok := locations.Load(b.TimeZone); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(b.TimeZone)
+	if err != nil {
+		loc = Shanghai
+	}
+	locations.Store(b.TimeZone, loc)
+	return loc
 }
+
+// locations remembers time.LoadLocation's answers, which read the zone
+// database each time (a grant computes an expiry in the brand's zone).
+// The zone names are the brands' own: a handful.
+var locations sync.Map // string → *time.Location
 
 // Shanghai is the TOP platform's time zone (GMT+8).
 var Shanghai = func() *time.Location {

@@ -224,22 +224,19 @@ const (
 	sqlInsertAccount = "INSERT INTO accounts (" + accountCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 	sqlUpdateAccount = `UPDATE accounts SET available = ?, frozen = ?, debt = ?, total_earned = ?, total_used = ?,
 		total_expired = ?, seq = ?, last_hash = ?, lot_seq = ?, alloc_seq = ?, version = version + 1
-		WHERE brand_id = +? AND customer_id = +? AND version = +?
-		RETURNING 1`
+		WHERE brand_id = +? AND customer_id = +? AND version = +?`
 	sqlInsertLot  = "INSERT INTO lots (" + lotCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	sqlUpdateLot  = "UPDATE lots SET remaining = ?, expires_at = ? WHERE lot_id = ? AND remaining = ? RETURNING 1"
+	sqlUpdateLot  = "UPDATE lots SET remaining = ?, expires_at = ? WHERE lot_id = ? AND remaining = ?"
 	sqlInsertFlow = "INSERT INTO flows (" + flowCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " +
 		"?, ?, ?, ?, ?, ?, ?, ?)"
 	sqlInsertAlloc = "INSERT INTO allocations (" + allocCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 	sqlInsertOrder = "INSERT INTO orders (" + orderCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
 	sqlUpdateOrder = `UPDATE orders SET spent = ?, reversed = ?, granted = ?, clawed_back = ?, version = version + 1
-		WHERE brand_id = +? AND out_biz_id = +? AND customer_id = +? AND version = +?
-		RETURNING 1`
+		WHERE brand_id = +? AND out_biz_id = +? AND customer_id = +? AND version = +?`
 	sqlInsertHold = "INSERT INTO holds (" + holdCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 	sqlUpdateHold = `UPDATE holds SET customer_id = ?, amount = ?, remaining = ?, verified = ?, status = ?,
 		created_at = ?, expires_at = ?, flow_id = ?, version = version + 1
-		WHERE brand_id = +? AND outer_order_id = +? AND version = +?
-		RETURNING 1`
+		WHERE brand_id = +? AND outer_order_id = +? AND version = +?`
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
@@ -263,7 +260,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.exec(sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
+			n, err := w.update(sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
 				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version)
 			if err := updateErr(n, err, "account %s/%s version %d", a.BrandID, a.CustomerID, a.Version); err != nil {
 				return err
@@ -279,7 +276,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			}
 			continue
 		}
-		n, err := w.exec(sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
+		n, err := w.update(sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
 		if err := updateErr(n, err, "lot %q with %d remaining", l.ID, l.LoadedRemaining()); err != nil {
 			return err
 		}
@@ -306,7 +303,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.exec(sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
+			n, err := w.update(sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
 				o.BrandID, o.OutBizID, o.CustomerID, o.Version)
 			if err := updateErr(n, err, "order %s/%s of %s version %d", o.BrandID, o.OutBizID, o.CustomerID, o.Version); err != nil {
 				return err
@@ -321,7 +318,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.exec(sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
+			n, err := w.update(sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
 				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version)
 			if err := updateErr(n, err, "hold %s/%s version %d", h.BrandID, h.OuterOrderID, h.Version); err != nil {
 				return err

@@ -22,10 +22,25 @@ import (
 // and runs it as one transaction:
 //
 //	BEGIN IMMEDIATE
-//	  SAVEPOINT s; fn₁; RELEASE s            (fn₁ succeeded)
-//	  SAVEPOINT s; fn₂; ROLLBACK TO s; RELEASE s   (fn₂ failed: only its writes undone)
+//	  fn₁                    (succeeded)
+//	  fn₂                    (failed before writing anything: nothing to undo)
 //	  …
-//	COMMIT                                 (one fsync for the whole batch)
+//	COMMIT                   (one fsync for the whole batch)
+//
+// A request's fn almost always decides before it writes (a refusal is
+// decided on what it read), so the batch runs without a savepoint per
+// request: a savepoint costs two statements and a copy of every page the
+// request changes. If a fn fails after it wrote something, the writer
+// rolls the whole transaction back and runs the batch again, each request
+// in its own savepoint this time:
+//
+//	BEGIN IMMEDIATE
+//	  SAVEPOINT s; fn₁; RELEASE s                  (fn₁ succeeded)
+//	  SAVEPOINT s; fn₂; ROLLBACK TO s; RELEASE s   (fn₂ failed: only its writes undone)
+//	COMMIT
+//
+// Either way one request's failure never undoes its batch-mates' work, and
+// nothing is answered before the commit that holds it.
 //
 // It never waits for a batch to fill: requests arriving while one batch
 // runs form the next, so the batch grows with the load and a lone request
@@ -91,8 +106,9 @@ type writer struct {
 	stopped chan struct{}
 
 	// The state of the current transaction, writer goroutine only.
-	inTx bool
-	lost bool // SQLite rolled the transaction back by itself
+	inTx  bool
+	lost  bool // SQLite rolled the transaction back by itself
+	wrote bool // a statement that may write ran since runOne started fn
 
 	batches, requests, fnErrors, commitErrors atomic.Uint64
 }
@@ -287,23 +303,26 @@ func (w *writer) loop() {
 func (w *writer) runBatch(batch []*request) {
 	start := time.Now()
 	wait := start.Sub(batch[0].enq)
+	safe := false
 	for len(batch) > 0 {
-		batch = w.attempt(batch, wait)
+		batch, safe = w.attempt(batch, wait, safe)
 	}
 }
 
-// attempt runs batch in one transaction and answers its requests. It
-// returns the requests to run again in a new transaction: those whose
-// work SQLite threw away when it rolled back the whole transaction on a
-// batch-mate's failure (disk full, I/O error), and those not yet run.
-func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request) {
+// attempt runs batch in one transaction and answers its requests; with
+// safe, each request runs in its own savepoint. It returns the requests to
+// run again in a new transaction: those whose work SQLite threw away when
+// it rolled back the whole transaction on a batch-mate's failure (disk
+// full, I/O error), and those not yet run; and whether to run them in
+// savepoints (a fn failed after writing, and the writer rolled back).
+func (w *writer) attempt(batch []*request, wait time.Duration, safe bool) (again []*request, againSafe bool) {
 	if p := w.syncErr.Load(); p != nil {
 		for _, r := range batch {
 			if w.turn(r) {
 				r.answer(unavailable("write: an earlier fsync of the WAL failed", *p))
 			}
 		}
-		return nil
+		return nil, false
 	}
 	_, err := w.exec(sqlBegin)
 	if err != nil && !w.autocommit() && w.rollback() == nil {
@@ -317,7 +336,7 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 				r.answer(unavailable("begin a write", err))
 			}
 		}
-		return nil
+		return nil, false
 	}
 	w.inTx, w.lost = true, false
 	ran := make([]*request, 0, len(batch))
@@ -326,7 +345,21 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 			continue
 		}
 		r.tries++
-		fnErr, txErr := w.runOne(r)
+		fnErr, txErr, undo := w.runOne(r, safe)
+		if undo {
+			// fn failed after writing: its writes are mixed with its
+			// batch-mates'. Undo them all and run everything again, each
+			// request in a savepoint.
+			if err := w.rollback(); err != nil {
+				w.commitErrors.Add(1)
+				for _, m := range append(ran, r) {
+					m.answer(unavailable("undo a failed write", errors.Join(err, fnErr)))
+				}
+				return batch[i+1:], safe
+			}
+			again = append(append(ran, r), batch[i+1:]...)
+			return again, true
+		}
 		if fnErr != nil {
 			w.fnErrors.Add(1)
 		}
@@ -347,13 +380,13 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 				m.answer(unavailable("complete a write", txErr))
 			}
 		}
-		return append(again, batch[i+1:]...)
+		return append(again, batch[i+1:]...), safe
 	}
 	if len(ran) == 0 { // every request was cancelled: nothing to commit
 		if err := w.rollback(); err != nil {
 			w.commitErrors.Add(1)
 		}
-		return nil
+		return nil, false
 	}
 	t := time.Now()
 	_, err = w.exec(sqlCommit)
@@ -367,14 +400,14 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 		for _, r := range ran {
 			r.answer(unavailable("commit", errors.Join(err, rbErr)))
 		}
-		return nil
+		return nil, false
 	}
 	w.inTx = false
 	w.batches.Add(1)
 	w.requests.Add(uint64(len(ran)))
 	if w.toSync != nil {
 		w.toSync <- synced{reqs: ran, wait: wait, commitStart: t}
-		return nil
+		return nil, false
 	}
 	if w.opts.OnCommit != nil {
 		w.opts.OnCommit(len(ran), wait, commit)
@@ -382,7 +415,7 @@ func (w *writer) attempt(batch []*request, wait time.Duration) (again []*request
 	for _, r := range ran {
 		r.answer(r.err)
 	}
-	return nil
+	return nil, false
 }
 
 // turn claims r's turn to run: false if its caller has given up (its
@@ -405,27 +438,39 @@ func (w *writer) turn(r *request) bool {
 	return true
 }
 
-// runOne runs r's fn inside a savepoint. fnErr is fn's outcome; txErr
-// says the transaction can no longer be used.
-func (w *writer) runOne(r *request) (fnErr, txErr error) {
+// runOne runs r's fn, inside a savepoint if safe. fnErr is fn's outcome;
+// txErr says the transaction can no longer be used; undo says fn failed
+// outside a savepoint after it wrote, so the transaction holds some of its
+// writes.
+func (w *writer) runOne(r *request, safe bool) (fnErr, txErr error, undo bool) {
+	if !safe {
+		w.wrote = false
+		tx := &Tx{w: w}
+		fnErr = call(r.fn, tx)
+		tx.done = true
+		if w.lost {
+			return fnErr, errTxLost, false
+		}
+		return fnErr, nil, fnErr != nil && w.wrote
+	}
 	if _, err := w.exec(sqlSavepoint); err != nil {
-		return nil, err
+		return nil, err, false
 	}
 	tx := &Tx{w: w}
 	fnErr = call(r.fn, tx)
 	tx.done = true
 	if w.lost {
-		return fnErr, errTxLost
+		return fnErr, errTxLost, false
 	}
 	if fnErr != nil {
 		if _, err := w.exec(sqlRollbackTo); err != nil {
-			return fnErr, err
+			return fnErr, err, false
 		}
 	}
 	if _, err := w.exec(sqlRelease); err != nil {
-		return fnErr, err
+		return fnErr, err, false
 	}
-	return fnErr, nil
+	return fnErr, nil, false
 }
 
 // PanicError is a panic inside a write's fn, recovered by the writer.
@@ -507,12 +552,12 @@ func (w *writer) failed(err error) error {
 // interrupting a write statement makes SQLite roll back the whole
 // transaction, batch-mates included.
 
-// exec runs a statement and reports how many rows it returned (an
-// UPDATE … RETURNING returns the rows it changed). It goes through the
+// exec runs a statement and reports how many rows it returned. It goes through the
 // driver's query path, which binds every argument and takes the first
 // step in one call into SQLite, where the exec path makes one call per
 // argument: for the writer's wide INSERTs that is most of their cost.
 func (w *writer) exec(query string, args ...any) (n int, err error) {
+	w.wrote = true
 	rows, err := w.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		return 0, err
@@ -525,6 +570,27 @@ func (w *writer) exec(query string, args ...any) (n int, err error) {
 		return 0, w.failed(err)
 	}
 	if err := rows.Close(); err != nil {
+		return 0, w.failed(err)
+	}
+	return n, nil
+}
+
+// update runs an UPDATE and reports how many rows it changed. (UPDATE …
+// RETURNING would say it too, but SQLite collects the returned rows in a
+// temporary table first: a page cache set up and torn down per statement.)
+func (w *writer) update(query string, args ...any) (n int, err error) {
+	if _, err := w.exec(query, args...); err != nil {
+		return 0, err
+	}
+	rows, err := w.QueryContext(context.Background(), "SELECT changes()")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, w.failed(errors.Join(errors.New("sqlite: changes() returned no row"), rows.Err()))
+	}
+	if err := rows.Scan(&n); err != nil {
 		return 0, w.failed(err)
 	}
 	return n, nil

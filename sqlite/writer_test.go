@@ -147,8 +147,19 @@ func TestWrite_Batch(t *testing.T) {
 		name  string
 		fail  func(points.Tx) error
 		check func(t *testing.T, err error)
+		aRuns int32 // how often the batch-mate before the failure runs
 	}{
-		{"fn error", func(tx points.Tx) error {
+		{"fn error before writing", func(tx points.Tx) error {
+			if _, err := tx.Customer(context.Background(), "A"); err != nil {
+				return err
+			}
+			return errBusiness
+		}, func(t *testing.T, err error) {
+			if err != errBusiness {
+				t.Errorf("failing Write: %v, want fn's error", err)
+			}
+		}, 1},
+		{"fn error after writing", func(tx points.Tx) error {
 			if err := putCustomer("BAD")(tx); err != nil {
 				return err
 			}
@@ -157,8 +168,8 @@ func TestWrite_Batch(t *testing.T) {
 			if err != errBusiness {
 				t.Errorf("failing Write: %v, want fn's error", err)
 			}
-		}},
-		{"fn panic", func(tx points.Tx) error {
+		}, 2},
+		{"fn panic after writing", func(tx points.Tx) error {
 			if err := putCustomer("BAD")(tx); err != nil {
 				return err
 			}
@@ -168,12 +179,13 @@ func TestWrite_Batch(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
 				t.Errorf("panicking Write: %v, want a PanicError", err)
 			}
-		}},
+		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, rec := openRecording(t)
 			release, blocked := block(t, s)
-			a := goWrite(s, putCustomer("A"))
+			var aRuns atomic.Int32
+			a := goWrite(s, func(tx points.Tx) error { aRuns.Add(1); return putCustomer("A")(tx) })
 			waitQueued(t, s, 1)
 			b := goWrite(s, tc.fail)
 			waitQueued(t, s, 2)
@@ -204,6 +216,11 @@ func TestWrite_Batch(t *testing.T) {
 			}
 			if !customerExists(t, s, "A") || !customerExists(t, s, "C") || customerExists(t, s, "BAD") {
 				t.Error("want A and C stored, BAD not")
+			}
+			// A failure before any write undoes nothing; one after a
+			// write rolls the batch back and runs it again in savepoints.
+			if got := aRuns.Load(); got != tc.aRuns {
+				t.Errorf("batch-mate A ran %d times, want %d", got, tc.aRuns)
 			}
 			// The writer lives on.
 			MustWrite(t, s, putCustomer("D"))
