@@ -112,13 +112,18 @@ func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempoten
 }
 
 // LoadAll runs fn as one write of the writer: its rows are committed
-// together or, if fn fails, undone together. fn runs once: should the
-// writer have to run the write again (SQLite threw the transaction away),
-// the load fails instead, since its input is spent.
+// together or, if fn fails, undone together. fn runs once, since its input
+// is spent: should the writer run the write again, a load that failed
+// fails again with the same error (the writer undid its rows), and one
+// that succeeded fails (SQLite threw its transaction away).
 func (s *Store) LoadAll(ctx context.Context, fn func(dump.Loader) error) error {
 	ran := false
+	var first error
 	return s.Write(ctx, func(tx points.Tx) error {
 		if ran {
+			if first != nil {
+				return first
+			}
 			return errors.New("sqlite: the load's transaction was lost and cannot run again")
 		}
 		ran = true
@@ -126,7 +131,8 @@ func (s *Store) LoadAll(ctx context.Context, fn func(dump.Loader) error) error {
 		if !ok {
 			return fmt.Errorf("sqlite: unexpected transaction %T", tx)
 		}
-		return fn(&dumpLoader{t: t})
+		first = fn(&dumpLoader{t: t})
+		return first
 	})
 }
 
