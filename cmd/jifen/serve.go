@@ -93,7 +93,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := newHTTPServer(handler)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go svc.SweepEvery(sweepCtx, c.sweep, func(r points.SweepResult, err error) {
@@ -199,4 +199,14 @@ func tuneGC() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(128 << 20)
 	}
+}
+
+// newHTTPServer is the gateway's HTTP server. Its header timeout also runs
+// from the moment a connection is accepted to its first request: a client
+// that opens a connection and first uses it later from its idle pool (Go's
+// keeps them 90 s) must not find it closed under it, or the request it
+// sends meets a reset. So it is as long as the idle timeout.
+func newHTTPServer(h http.Handler) *http.Server {
+	const idle = 2 * time.Minute
+	return &http.Server{Handler: h, ReadHeaderTimeout: idle, IdleTimeout: idle}
 }
