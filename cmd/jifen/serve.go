@@ -190,14 +190,14 @@ func servePprof(addr string, log *slog.Logger) error {
 
 // tuneGC collects garbage less often than Go's default, which spends a
 // tenth of a loaded server's CPU on it (the live heap is small: caches and
-// requests in flight), and caps the heap so memory stays bounded. GOGC and
+// requests in flight), and caps the heap (96 MiB) so memory stays bounded. GOGC and
 // GOMEMLIMIT, when set, decide instead.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(128 << 20)
+		debug.SetMemoryLimit(96 << 20)
 	}
 }
 
