@@ -357,6 +357,10 @@ func (w *writer) attempt(batch []*request, wait time.Duration, safe bool) (again
 				}
 				return batch[i+1:], safe
 			}
+			// Running again to undo is not a try lost to the database.
+			for _, m := range append(ran, r) {
+				m.tries--
+			}
 			again = append(append(ran, r), batch[i+1:]...)
 			return again, true
 		}
@@ -448,7 +452,11 @@ func (w *writer) runOne(r *request, safe bool) (fnErr, txErr error, undo bool) {
 		tx := &Tx{w: w}
 		fnErr = call(r.fn, tx)
 		tx.done = true
-		if w.lost {
+		// A read can fail in a way that makes SQLite roll the transaction
+		// back (an I/O error) without any write noticing: with no
+		// savepoint to release, ask the connection.
+		if w.lost || w.autocommit() {
+			w.lost = true
 			return fnErr, errTxLost, false
 		}
 		return fnErr, nil, fnErr != nil && w.wrote
@@ -558,6 +566,11 @@ func (w *writer) failed(err error) error {
 // argument: for the writer's wide INSERTs that is most of their cost.
 func (w *writer) exec(query string, args ...any) (n int, err error) {
 	w.wrote = true
+	if w.inTx && !w.lost && w.autocommit() {
+		// SQLite rolled the transaction back (a failed read can do it):
+		// a statement now would run, and commit, on its own.
+		w.lost = true
+	}
 	rows, err := w.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		return 0, err

@@ -187,9 +187,11 @@ func TestWrite_Batch(t *testing.T) {
 			var aRuns atomic.Int32
 			a := goWrite(s, func(tx points.Tx) error { aRuns.Add(1); return putCustomer("A")(tx) })
 			waitQueued(t, s, 1)
-			b := goWrite(s, tc.fail)
+			var bRuns, cRuns atomic.Int32
+			b := goWrite(s, func(tx points.Tx) error { bRuns.Add(1); return tc.fail(tx) })
 			waitQueued(t, s, 2)
 			c := goWrite(s, func(tx points.Tx) error {
+				cRuns.Add(1)
 				// A batch-mate's writes are visible.
 				if _, err := tx.Customer(context.Background(), "A"); err != nil {
 					return fmt.Errorf("batch-mate's customer: %w", err)
@@ -221,6 +223,12 @@ func TestWrite_Batch(t *testing.T) {
 			// write rolls the batch back and runs it again in savepoints.
 			if got := aRuns.Load(); got != tc.aRuns {
 				t.Errorf("batch-mate A ran %d times, want %d", got, tc.aRuns)
+			}
+			if got := bRuns.Load(); got != tc.aRuns {
+				t.Errorf("failing B ran %d times, want %d", got, tc.aRuns)
+			}
+			if got := cRuns.Load(); got != 1 {
+				t.Errorf("batch-mate C (after the failure) ran %d times, want 1", got)
 			}
 			// The writer lives on.
 			MustWrite(t, s, putCustomer("D"))
@@ -369,6 +377,55 @@ func TestWrite_TransactionLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A read that fails can make SQLite roll the whole transaction back
+// without any write noticing (an I/O error; here the fn rolls back on the
+// connection itself). Nothing may then run outside a transaction: the
+// batch-mate after it, which fails after writing, must leave nothing behind.
+func TestWrite_TransactionLostOnARead(t *testing.T) {
+	s, _ := openRecording(t)
+	errBusiness := ledger.Business(ledger.CodePointNotEnough, "积分不足", "not enough")
+	release, blocked := block(t, s)
+	var runsA atomic.Int32
+	a := goWrite(s, func(tx points.Tx) error { runsA.Add(1); return putCustomer("A")(tx) })
+	waitQueued(t, s, 1)
+	b := goWrite(s, func(tx points.Tx) error {
+		if _, err := tx.(*Tx).w.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+			return err
+		}
+		return errors.New("a read failed")
+	})
+	waitQueued(t, s, 2)
+	c := goWrite(s, func(tx points.Tx) error {
+		if err := putCustomer("C")(tx); err != nil {
+			return err
+		}
+		return errBusiness
+	})
+	waitQueued(t, s, 3)
+	release()
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-a; err != nil {
+		t.Errorf("Write A: %v", err)
+	}
+	if err := <-b; func() bool { e, ok := ledger.AsError(err); return !ok || e.Kind != ledger.KindUnavailable }() {
+		t.Errorf("Write B: %v, want KindUnavailable", err)
+	}
+	if err := <-c; err != errBusiness {
+		t.Errorf("Write C: %v, want its own error", err)
+	}
+	// Again after the lost transaction, and again when C failed after
+	// writing and the batch was undone.
+	if runsA.Load() != 3 {
+		t.Errorf("A ran %d times, want 3", runsA.Load())
+	}
+	if !customerExists(t, s, "A") || customerExists(t, s, "C") {
+		t.Error("want A stored, C not")
+	}
+	MustWrite(t, s, putCustomer("D"))
 }
 
 func TestWrite_CloseDrains(t *testing.T) {
