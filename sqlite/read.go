@@ -178,8 +178,15 @@ func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, i
 	if q.Limit > 0 {
 		limit = int64(q.Limit)
 	}
-	flows, err := all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows"+cond+
-		" ORDER BY created_at DESC, seq DESC, flow_id DESC LIMIT +? OFFSET +?",
+	// Newest first; ties broken by seq, then flow_id. Within one account
+	// seq is unique, so the order needs no flow_id there, and the index
+	// on (brand, customer, created_at, seq) gives it without sorting the
+	// account's every flow to return one page.
+	order := " ORDER BY created_at DESC, seq DESC, flow_id DESC"
+	if q.BrandID != "" && q.CustomerID != "" {
+		order = " ORDER BY created_at DESC, seq DESC"
+	}
+	flows, err := all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows"+cond+order+" LIMIT +? OFFSET +?",
 		append(args, limit, max(q.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: flows: %w", err)
