@@ -260,7 +260,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.update(sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
+			n, err := w.exec(sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
 				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version)
 			if err := updateErr(n, err, "account %s/%s version %d", a.BrandID, a.CustomerID, a.Version); err != nil {
 				return err
@@ -276,7 +276,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			}
 			continue
 		}
-		n, err := w.update(sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
+		n, err := w.exec(sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
 		if err := updateErr(n, err, "lot %q with %d remaining", l.ID, l.LoadedRemaining()); err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.update(sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
+			n, err := w.exec(sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
 				o.BrandID, o.OutBizID, o.CustomerID, o.Version)
 			if err := updateErr(n, err, "order %s/%s of %s version %d", o.BrandID, o.OutBizID, o.CustomerID, o.Version); err != nil {
 				return err
@@ -318,7 +318,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				return err
 			}
 		} else {
-			n, err := w.update(sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
+			n, err := w.exec(sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
 				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version)
 			if err := updateErr(n, err, "hold %s/%s version %d", h.BrandID, h.OuterOrderID, h.Version); err != nil {
 				return err
