@@ -128,8 +128,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	fail := func(err error) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, errors.Join(err, conn.Close(), wdb.Close()))
 	}
-	// A savepoint per request keeps a copy of every page it changes until
-	// it is released (~20 pages a write): in memory, not in a temporary
+	// When the writer runs a batch in savepoints (after a request failed
+	// past its first write), each savepoint keeps a copy of every page its
+	// request changes (~20 pages a write): in memory, not in a temporary
 	// file that SQLite spills to past 64 KiB.
 	if _, err := conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
 		return fail(fmt.Errorf("set temp_store: %w", err))
