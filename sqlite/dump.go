@@ -113,13 +113,14 @@ func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempoten
 
 // LoadAll runs fn as one write of the writer: its rows are committed
 // together or, if fn fails, undone together. fn runs once, since its input
-// is spent: should the writer run the write again, a load that failed
-// fails again with the same error (the writer undid its rows), and one
-// that succeeded fails (SQLite threw its transaction away).
+// is spent, so its batch runs in savepoints (a batch-mate's failure cannot
+// make it run again); should SQLite throw the transaction away, a load
+// that failed fails again with the same error, and one that succeeded
+// fails saying so.
 func (s *Store) LoadAll(ctx context.Context, fn func(dump.Loader) error) error {
 	ran := false
 	var first error
-	return s.Write(ctx, func(tx points.Tx) error {
+	return s.writeOnce(ctx, func(tx points.Tx) error {
 		if ran {
 			if first != nil {
 				return first

@@ -68,6 +68,7 @@ type request struct {
 	ctx   context.Context
 	fn    func(points.Tx) error
 	enq   time.Time
+	once  bool // run its batch in savepoints (see writeOnce)
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on an answer
 
@@ -197,13 +198,24 @@ func (w *writer) syncer() {
 // its batch-mates' work. fn must not call Write (the writer would wait for
 // itself) nor use tx after returning, and it may be called more than once.
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
+	return s.write(ctx, fn, false)
+}
+
+// writeOnce is Write for a fn that must not run again because a
+// batch-mate failed: its batch runs in savepoints from the start, so only
+// a transaction SQLite itself threw away runs it again.
+func (s *Store) writeOnce(ctx context.Context, fn func(points.Tx) error) error {
+	return s.write(ctx, fn, true)
+}
+
+func (s *Store) write(ctx context.Context, fn func(points.Tx) error, once bool) error {
 	if fn == nil {
 		return errors.New("sqlite: Write with a nil fn")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, fn: fn, enq: time.Now(), done: make(chan error, 1)}
+	r := &request{ctx: ctx, fn: fn, enq: time.Now(), done: make(chan error, 1), once: once}
 	if err := s.w.enqueue(r); err != nil {
 		return err
 	}
@@ -304,6 +316,9 @@ func (w *writer) runBatch(batch []*request) {
 	start := time.Now()
 	wait := start.Sub(batch[0].enq)
 	safe := false
+	for _, r := range batch {
+		safe = safe || r.once
+	}
 	for len(batch) > 0 {
 		batch, safe = w.attempt(batch, wait, safe)
 	}

@@ -428,6 +428,44 @@ func TestWrite_TransactionLostOnARead(t *testing.T) {
 	MustWrite(t, s, putCustomer("D"))
 }
 
+// A write that must run once (an import: its input is spent) shares a
+// batch with one that fails after writing: the batch runs in savepoints
+// from the start, so the failure undoes only its own rows.
+func TestWriteOnce_BatchRunsInSavepoints(t *testing.T) {
+	s, _ := openRecording(t)
+	errBusiness := ledger.Business(ledger.CodePointNotEnough, "积分不足", "not enough")
+	release, blocked := block(t, s)
+	var runsA atomic.Int32
+	a := make(chan error, 1)
+	go func() {
+		a <- s.writeOnce(context.Background(), func(tx points.Tx) error { runsA.Add(1); return putCustomer("A")(tx) })
+	}()
+	waitQueued(t, s, 1)
+	b := goWrite(s, func(tx points.Tx) error {
+		if err := putCustomer("BAD")(tx); err != nil {
+			return err
+		}
+		return errBusiness
+	})
+	waitQueued(t, s, 2)
+	release()
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-a; err != nil {
+		t.Errorf("writeOnce A: %v", err)
+	}
+	if err := <-b; err != errBusiness {
+		t.Errorf("Write B: %v, want its own error", err)
+	}
+	if got := runsA.Load(); got != 1 {
+		t.Errorf("A ran %d times, want 1", got)
+	}
+	if !customerExists(t, s, "A") || customerExists(t, s, "BAD") {
+		t.Error("want A stored, BAD not")
+	}
+}
+
 func TestWrite_CloseDrains(t *testing.T) {
 	s, _ := openRecording(t)
 	release, blocked := block(t, s)
