@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,10 +316,7 @@ func (w *writer) loop() {
 func (w *writer) runBatch(batch []*request) {
 	start := time.Now()
 	wait := start.Sub(batch[0].enq)
-	safe := false
-	for _, r := range batch {
-		safe = safe || r.once
-	}
+	safe := slices.ContainsFunc(batch, func(r *request) bool { return r.once })
 	for len(batch) > 0 {
 		batch, safe = w.attempt(batch, wait, safe)
 	}
@@ -462,28 +460,24 @@ func (w *writer) turn(r *request) bool {
 // outside a savepoint after it wrote, so the transaction holds some of its
 // writes.
 func (w *writer) runOne(r *request, safe bool) (fnErr, txErr error, undo bool) {
-	if !safe {
-		w.wrote = false
-		tx := &Tx{w: w}
-		fnErr = call(r.fn, tx)
-		tx.done = true
-		// A read can fail in a way that makes SQLite roll the transaction
-		// back (an I/O error) without any write noticing: with no
-		// savepoint to release, ask the connection.
-		if w.lost || w.autocommit() {
-			w.lost = true
-			return fnErr, errTxLost, false
+	if safe {
+		if _, err := w.exec(sqlSavepoint); err != nil {
+			return nil, err, false
 		}
-		return fnErr, nil, fnErr != nil && w.wrote
 	}
-	if _, err := w.exec(sqlSavepoint); err != nil {
-		return nil, err, false
-	}
+	w.wrote = false
 	tx := &Tx{w: w}
 	fnErr = call(r.fn, tx)
 	tx.done = true
-	if w.lost {
+	// A read can fail in a way that makes SQLite roll the transaction back
+	// (an I/O error) without any write noticing: ask the connection, so
+	// the loss is laid to this request and not to the next one's write.
+	if w.lost || w.autocommit() {
+		w.lost = true
 		return fnErr, errTxLost, false
+	}
+	if !safe {
+		return fnErr, nil, fnErr != nil && w.wrote
 	}
 	if fnErr != nil {
 		if _, err := w.exec(sqlRollbackTo); err != nil {
