@@ -372,6 +372,22 @@ func TestBook_Holds(t *testing.T) {
 			t.Fatalf("released expired points: available %d expired %d", m.acct.Available, m.acct.TotalExpired)
 		}
 	})
+	t.Run("ErrVerifyAfterTimeout", func(t *testing.T) {
+		m := newMem(t)
+		m.grant(100, "g1")
+		b := m.book("H1")
+		if _, err := b.Freeze(10, time.Minute, Info{OutBizID: "H1"}); err != nil {
+			t.Fatal(err)
+		}
+		m.apply(b)
+		m.now = m.now.Add(time.Minute - time.Microsecond)
+		if _, err := m.book("H1").VerifyHold(5, Info{OutBizID: "H1"}); err != nil {
+			t.Fatalf("verify just before the timeout: %v", err)
+		}
+		m.now = m.now.Add(time.Microsecond)
+		_, err := m.book("H1").VerifyHold(5, Info{OutBizID: "H1"})
+		wantCode(t, err, CodeHoldExpired)
+	})
 	t.Run("ErrVerifyExceedsFrozen", func(t *testing.T) {
 		m := newMem(t)
 		m.grant(100, "g1")

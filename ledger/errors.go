@@ -38,6 +38,7 @@ const (
 	CodeHoldNotFound          = "HOLD_NOT_FOUND"
 	CodeHoldExceeded          = "HOLD_EXCEEDS_FROZEN"
 	CodeHoldConflict          = "HOLD_ORDER_CONFLICT"
+	CodeHoldExpired           = "HOLD_EXPIRED"
 	CodeCustomerExists        = "CUSTOMER_ALREADY_EXISTS"
 	CodeCustomerNotFound      = "CUSTOMER_NOT_FOUND"
 	CodeRuleNotFound          = "RULE_NOT_FOUND"

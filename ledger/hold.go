@@ -35,10 +35,17 @@ func (b *Book) activeHold(orderRef string) error {
 
 // VerifyHold turns amount frozen points of the order into a spend (VERIFY)
 // and releases the rest of the hold (ledger rules §7). Earliest-taken
-// pinned points are spent; the latest-taken are released.
+// pinned points are spent; the latest-taken are released. A hold past its
+// timeout is no longer verifiable, even before the sweeper has released
+// it (HOLD_EXPIRED; nothing is written).
 func (b *Book) VerifyHold(amount int64, info Info) (Flow, error) {
 	if err := b.activeHold(info.OutBizID); err != nil {
 		return Flow{}, err
+	}
+	if h := b.hold; !h.ExpiresAt.IsZero() && !b.now.Before(h.ExpiresAt) {
+		return Flow{}, Business(CodeHoldExpired, "冻结积分已超时",
+			"the hold of order %s timed out at %s and is released, not verified", info.OutBizID,
+			h.ExpiresAt.In(b.st.Brand.Location()).Format(time.DateTime))
 	}
 	if amount > b.hold.Remaining {
 		return Flow{}, Business(CodeHoldExceeded, "核销积分超过冻结积分",

@@ -61,6 +61,17 @@ func testOperateHolds(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	e.Clock.Advance(31 * time.Minute)
+	// Past its timeout it cannot be verified, even before the sweep; the
+	// refusal writes nothing.
+	before := e.Flows("C1")
+	_, err = e.operate(points.OperateVerify, 10, "H2", byID)
+	WantCode(t, err, ledger.CodeHoldExpired)
+	if after := e.Flows("C1"); len(after) != len(before) || after[0].ID != before[0].ID {
+		t.Fatalf("a refused verify wrote flows: %d before, %d after", len(before), len(after))
+	}
+	if v := e.View("C1"); v.Frozen != 30 {
+		t.Fatalf("frozen after a refused verify %d, want 30", v.Frozen)
+	}
 	res, err := e.Svc.Sweep(e.Ctx)
 	if err != nil || res.Released != 1 {
 		t.Fatalf("sweep %+v %v", res, err)
