@@ -84,9 +84,9 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 			return err
 		}
 		out = o
-		if o.Replayed {
-			return nil
-		}
+		// A refund replayed by its reverse_order_id under a new request_id
+		// stores that request_id too: reused for another request, it is
+		// then IDEMPOTENCY_CONFLICT like any other.
 		return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: appKey, RequestID: requestID, Method: method,
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})

@@ -125,6 +125,16 @@ func testReverseReplays(t *testing.T, open Opener) {
 		if err != nil || again.Result != first.Result {
 			t.Fatalf("replay by reverse_order_id = %+v, %v; want %q", again, err, first.Result)
 		}
+		// That request_id is now taken: the same request replays from its
+		// own record, another refund under it is a conflict.
+		again, err = e.Svc.Reverse(e.Ctx, e.Caller, r)
+		if err != nil || again.Result != first.Result || !again.Replayed {
+			t.Fatalf("second replay = %+v, %v; want %q replayed", again, err, first.Result)
+		}
+		other := e.Reverse("o1", "r1-other", P(30))
+		other.RequestID = r.RequestID
+		_, err = e.Svc.Reverse(e.Ctx, e.Caller, other)
+		WantCode(t, err, ledger.CodeIdempotencyConflict)
 	})
 	if got := e.FlowCount("C1"); got != n {
 		t.Fatalf("replays wrote flows: %d, want %d", got, n)
