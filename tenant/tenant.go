@@ -199,6 +199,12 @@ func (f File) Tenant() (points.Tenant, error) {
 				tb.Settings.RefundOfExpired = s.RefundOfExpired
 			}
 			if s.GraceDays != nil {
+				// 0 would read as "not set" (30 days) wherever settings
+				// travel; no grace at all is what forfeit is for.
+				if *s.GraceDays < 1 && tb.Settings.RefundOfExpired == ledger.RefundGrace {
+					return t, ledger.Invalidf(fmt.Sprintf("brands[%d].settings.grace_days", i),
+						"宽限天数至少为 1, 收到 %d; 不宽限请用 refund_of_expired: forfeit", *s.GraceDays)
+				}
 				tb.Settings.GraceDays = *s.GraceDays
 			}
 			if s.ClawbackShortfall != "" {

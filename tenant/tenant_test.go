@@ -58,3 +58,20 @@ brands:
 		t.Fatalf("unknown key: %v", err)
 	}
 }
+
+func TestTenant_BadSettings(t *testing.T) {
+	for _, c := range []struct{ settings, field string }{
+		{"{grace_days: 0}", "brands[0].settings.grace_days"},
+		{"{refund_of_expired: grace, grace_days: -3}", "brands[0].settings.grace_days"},
+		{"{hold_timeout: 0s}", "brands[0].settings.hold_timeout"},
+	} {
+		f, err := Parse(strings.NewReader("brands:\n  - brand_id: b1\n    name: b\n    settings: " + c.settings + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Tenant()
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("settings %s: error %v, want one naming %s", c.settings, err, c.field)
+		}
+	}
+}
