@@ -158,7 +158,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and calls the Method; it leaves the answer in x.
 func (g *Gateway) handle(r *http.Request, x *exchange) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		x.format = formatOf(r.URL.RawQuery)
+		x.format = errorFormat(nil, r.URL.RawQuery)
 		x.fail(platformError(CodeHTTPAction, "", "use GET or POST"), clip(r.Method))
 		return
 	}
@@ -172,7 +172,7 @@ func (g *Gateway) handle(r *http.Request, x *exchange) {
 	}
 	params, files, perr := parseParams(r.URL.RawQuery, r.Header.Get("Content-Type"), body, maxBody)
 	if perr != nil {
-		x.format = formatOf(r.URL.RawQuery)
+		x.format = errorFormat(params, r.URL.RawQuery)
 		x.fail(perr, perr.SubMsg)
 		return
 	}

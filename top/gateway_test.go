@@ -486,6 +486,25 @@ func TestGateway_PlatformErrors(t *testing.T) {
 			body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n" + strings.Repeat("a", DefaultMaxBodyBytes) + "\r\n--B--\r\n"
 			return do(g, http.MethodPost, "/router/rest?format=json", "multipart/form-data; boundary=B", body)
 		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body too large","request_id":"RID"}}`},
+		// SDKs that send every parameter in the body (the Node and .NET
+		// ones) get errors the body cannot be read for in their format too.
+		{"47 non-UTF-8 value, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return do(g, http.MethodPost, "/router/rest", "application/x-www-form-urlencoded", encodeForm(signed(t, base))+"&name=%D5%C5")
+		}, `{"error_response":{"code":47,"msg":"Invalid encoding","sub_msg":"parameters must be UTF-8","request_id":"RID"}}`},
+		{"47 bad percent-encoding, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return do(g, http.MethodPost, "/router/rest", "application/x-www-form-urlencoded", "x=%zz&format=json")
+		}, `{"error_response":{"code":47,"msg":"Invalid encoding","sub_msg":"malformed percent-encoding","request_id":"RID"}}`},
+		{"43 body too large, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return do(g, http.MethodPost, "/router/rest", "application/x-www-form-urlencoded", "format=json&x="+strings.Repeat("a", DefaultMaxBodyBytes))
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body too large","request_id":"RID"}}`},
+		{"43 multipart body too large, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			body := "--B\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\njson\r\n--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n" +
+				strings.Repeat("a", DefaultMaxBodyBytes) + "\r\n--B--\r\n"
+			return do(g, http.MethodPost, "/router/rest", "multipart/form-data; boundary=B", body)
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body too large","request_id":"RID"}}`},
+		{"43 body too large, the body's format wins", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return do(g, http.MethodPost, "/router/rest?format=json", "application/x-www-form-urlencoded", "format=xml&x="+strings.Repeat("a", DefaultMaxBodyBytes))
+		}, `<?xml version="1.0" encoding="utf-8" ?><error_response><code>43</code><msg>parameter error</msg><sub_msg>request body too large</sub_msg><request_id>RID</request_id></error_response>`},
 		{"15 app lookup fails", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
 			return postForm(t, g, signed(t, with(base, "app_key", "lookup-fails")))
 		}, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.unknown-error","sub_msg":"internal error, request_id RID","request_id":"RID"}}`},

@@ -34,7 +34,10 @@ var errTooLarge = errors.New("request body too large")
 // part dispositions are matched case-insensitively. A body of no known
 // media type (or none) but form-urlencoded is ignored, except that a body
 // without Content-Type is read as form-urlencoded, which costs nothing and
-// helps hand-written clients.
+// helps hand-written clients. On an error the parameters read so far come
+// back too, with the body's format found by a raw scan where the body
+// could not be decoded, so that the error is answered in the format the
+// client asked for (errorFormat).
 func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (map[string]string, []File, *ErrorResponse) {
 	params := make(map[string]string)
 	var files []File
@@ -47,13 +50,15 @@ func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (m
 		case strings.TrimSpace(contentType) == "" || mediaType == "application/x-www-form-urlencoded":
 			b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
 			if err != nil {
-				return nil, nil, platformError(CodeParameterError, "", "cannot read request body")
+				return params, nil, platformError(CodeParameterError, "", "cannot read request body")
 			}
 			if int64(len(b)) > maxBody {
-				return nil, nil, tooLarge()
+				noteRawFormat(string(b), params)
+				return params, nil, tooLarge()
 			}
 			if e := parseForm(string(b), params); e != nil {
-				return nil, nil, e
+				noteRawFormat(string(b), params)
+				return params, nil, e
 			}
 		case strings.HasPrefix(mediaType, "multipart/"):
 			boundary := mparams["boundary"]
@@ -64,13 +69,13 @@ func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (m
 			var e *ErrorResponse
 			files, e = parseMultipart(multipart.NewReader(lr, boundary), params)
 			if e != nil {
-				return nil, nil, e
+				return params, nil, e
 			}
 		}
 	}
 	query := make(map[string]string)
 	if e := parseForm(rawQuery, query); e != nil {
-		return nil, nil, e
+		return params, nil, e
 	}
 	for k, v := range query {
 		if _, ok := params[k]; !ok {
@@ -78,7 +83,7 @@ func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (m
 		}
 	}
 	if len(params) > maxParams {
-		return nil, nil, platformError(CodeParameterError, "", "too many parameters")
+		return params, nil, platformError(CodeParameterError, "", "too many parameters")
 	}
 	return params, files, nil
 }
@@ -201,16 +206,35 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// formatOf picks the answer format from the query string alone, for a
-// request that failed before its parameters could be read.
-func formatOf(rawQuery string) string {
-	for pair := range strings.SplitSeq(rawQuery, "&") {
+// rawFormat finds the first format parameter in form-urlencoded text
+// without decoding the rest, which may be what could not be decoded.
+func rawFormat(form string) (string, bool) {
+	for pair := range strings.SplitSeq(form, "&") {
 		if k, v, _ := strings.Cut(pair, "="); k == "format" {
-			if strings.EqualFold(v, FormatJSON) {
-				return FormatJSON
-			}
-			break
+			return v, true
 		}
+	}
+	return "", false
+}
+
+// noteRawFormat keeps the format of a body that could not be read whole.
+func noteRawFormat(body string, params map[string]string) {
+	if v, ok := rawFormat(body); ok {
+		params["format"] = v
+	}
+}
+
+// errorFormat picks the answer format for a request whose parameters could
+// not all be read: the body's format if it was found (the body wins, as
+// for a request read whole), else the query string's; XML when neither
+// names JSON.
+func errorFormat(params map[string]string, rawQuery string) string {
+	v, ok := params["format"]
+	if !ok {
+		v, _ = rawFormat(rawQuery)
+	}
+	if strings.EqualFold(v, FormatJSON) {
+		return FormatJSON
 	}
 	return FormatXML
 }
