@@ -29,6 +29,7 @@ type serveCmd struct {
 	logFormat  string
 	sweep      time.Duration
 	pprofAddr  string
+	tsWindow   time.Duration
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,9 +43,13 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.sweep, "sweep-interval", time.Second, "how often expired lots and timed-out holds are swept")
+	fs.DurationVar(&c.tsWindow, "timestamp-window", top.DefaultTimestampWindow, "how far a request's timestamp may be from the server's clock, either way")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
+	}
+	if c.tsWindow <= 0 {
+		return fmt.Errorf("--timestamp-window must be positive, got %s", c.tsWindow)
 	}
 	if c.sandbox && c.adminToken == "" {
 		return errors.New("--sandbox needs --admin-token (or JIFEN_ADMIN_TOKEN)")
@@ -92,7 +97,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		d.print(stdout, base)
 	}
 
-	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken})
+	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
+		tsWindow: c.tsWindow})
 	srv := newHTTPServer(handler)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
@@ -136,6 +142,7 @@ type handlerConfig struct {
 	metrics    *metrics.Metrics     // nil: a private set, fed by the gateway only
 	sandbox    *points.SandboxClock // nil: no /sandbox/clock
 	adminToken string
+	tsWindow   time.Duration // 0: the platform's ±10 minutes
 }
 
 // newHandler routes every path jifen serves, in one visible table.
@@ -144,7 +151,8 @@ func newHandler(c handlerConfig) http.Handler {
 		c.metrics = metrics.New()
 	}
 	adapter := &top.Points{Svc: c.svc}
-	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log, Observe: c.metrics.ObserveRequest}
+	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log, Observe: c.metrics.ObserveRequest,
+		TimestampWindow: c.tsWindow}
 	mux := http.NewServeMux()
 	mux.Handle("/router/rest", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
