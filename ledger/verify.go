@@ -74,7 +74,7 @@ func CheckAccount(acct Account, lots []Lot, flows []Flow, allocs []Allocation, h
 		if f.PrevHash != prev {
 			bad(6, subject, "previous hash does not link to flow %d", i)
 		}
-		if h := FlowHash(f); h != f.Hash {
+		if !HashMatches(f) {
 			bad(6, subject, "content does not match its hash")
 		}
 		prev = f.Hash
