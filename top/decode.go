@@ -28,6 +28,7 @@ const (
 	reasonBool     = "必须是布尔值(true/false)"
 	reasonStrings  = "必须是字符串数组或逗号分隔的字符串"
 	reasonTime     = "必须是yyyy-MM-dd HH:mm:ss格式的时间或毫秒时间戳"
+	reasonBlank    = "不可为空字符串; 不传此字段(或传 null)才表示未给出"
 	reasonNotObj   = "must be a JSON object"
 	reasonTooLarge = "JSON object too large or too deeply nested"
 )
@@ -36,7 +37,10 @@ const (
 // raw is a JSON object, into the struct dst points to.
 //
 // Fields of dst are matched by their json tag; top:"required" marks a field
-// that must be present and, for strings and lists, not blank. Decoding is
+// that must be present and, for strings and lists, not blank; top:"noblank"
+// marks a number whose absence means something (reversepoint's
+// change_point: everything), so that a blank string is refused rather than
+// taken for absent. Decoding is
 // lenient in the ways real clients differ: unknown keys are ignored, null
 // is the same as absent, numbers may arrive as JSON strings (PHP), booleans
 // as "true"/"false" (any case) or "1"/"0", lists as a comma-separated
@@ -137,6 +141,7 @@ type decField struct {
 	index    int
 	name     string
 	required bool
+	noBlank  bool
 	kind     decodeKind
 	ptr      bool
 }
@@ -166,8 +171,11 @@ func decodeFields(t reflect.Type) ([]decField, error) {
 		}
 		f := decField{index: i, name: name}
 		for o := range strings.SplitSeq(sf.Tag.Get("top"), ",") {
-			if strings.TrimSpace(o) == "required" {
+			switch strings.TrimSpace(o) {
+			case "required":
 				f.required = true
+			case "noblank":
+				f.noBlank = true
 			}
 		}
 		ft := sf.Type
@@ -224,6 +232,9 @@ func (f decField) decode(fv reflect.Value, v json.RawMessage, present bool) erro
 		if !ok {
 			if f.required {
 				return ledger.Invalid(f.name, reasonMissing)
+			}
+			if f.noBlank {
+				return ledger.Invalid(f.name, reasonBlank)
 			}
 			return nil
 		}

@@ -22,6 +22,7 @@ type allTypes struct {
 	Options  []string   `json:"options"`
 	At       *time.Time `json:"at"`
 	Required *int64     `json:"required_point" top:"required"`
+	All      *int64     `json:"all" top:"noblank"`
 }
 
 func i64(n int64) *int64          { return &n }
@@ -54,6 +55,8 @@ func TestDecodeObject(t *testing.T) {
 		{"leading zeros in a string", `{"name":"a","required_point":"007"}`, allTypes{Name: "a", Required: i64(7)}, ""},
 		{"zero with a huge exponent", `{"name":"a","required_point":0e999999999999}`, allTypes{Name: "a", Required: i64(0)}, ""},
 		{"blank number string is absent", `{"name":"a","required_point":1,"point":" "}`, allTypes{Name: "a", Required: i64(1)}, ""},
+		{"noblank number absent or null", `{"name":"a","required_point":1,"all":null}`, allTypes{Name: "a", Required: i64(1)}, ""},
+		{"noblank number given", `{"name":"a","required_point":1,"all":"30"}`, allTypes{Name: "a", Required: i64(1), All: i64(30)}, ""},
 		{"PHP escapes", `{"name":"\u5f20\u4e09","required_point":"1","opt":"a\/b"}`, allTypes{Name: "张三", Required: i64(1), Opt: "a/b"}, ""},
 
 		{"absent", ``, allTypes{}, "40"},
@@ -69,6 +72,7 @@ func TestDecodeObject(t *testing.T) {
 		{"required null", `{"name":null,"required_point":1}`, allTypes{}, "name 不可为空"},
 		{"required blank", `{"name":" \t","required_point":1}`, allTypes{}, "name 不可为空"},
 		{"required number blank", `{"name":"a","required_point":""}`, allTypes{}, "required_point 不可为空"},
+		{"noblank number blank", `{"name":"a","required_point":1,"all":" "}`, allTypes{}, "all 不可为空字符串; 不传此字段(或传 null)才表示未给出"},
 		{"string given an object", `{"name":{},"required_point":1}`, allTypes{}, "name 必须是字符串"},
 		{"string given a bool", `{"name":true,"required_point":1}`, allTypes{}, "name 必须是字符串"},
 		{"fraction", `{"name":"a","required_point":1.5}`, allTypes{}, "required_point 必须是整数"},

@@ -68,7 +68,7 @@ func (p *Points) caller(ctx context.Context, c *Call) (points.Caller, error) {
 type ReverseConsumePointOpenReq struct {
 	BizType        string `json:"biz_type" top:"required"`
 	BrandID        string `json:"brand_id"`
-	ChangePoint    *int64 `json:"change_point"`
+	ChangePoint    *int64 `json:"change_point" top:"noblank"` // absent: reverse everything
 	CustomerID     string `json:"customer_id"`
 	OperatorID     string `json:"operator_id" top:"required"`
 	OperatorName   string `json:"operator_name" top:"required"`

@@ -132,6 +132,17 @@ func TestE2E_POSOrderLifeCycle(t *testing.T) {
 		}
 		return s.call(top.MethodReversePoint, map[string]any{"param_reverse_consume_point_open_req": p})
 	}
+	// A blank change_point is not "everything": it is refused, naming the
+	// field, and nothing is reversed.
+	blank := with(kry, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE", "out_biz_id", "order-1", "reverse_order_id", "refund-blank",
+		"operator_id", "op1", "operator_name", "小王", "request_id", "e2e-blank", "customer_id", "demo-c1", "change_point", "")
+	resp, err := s.client.Call(context.Background(), top.MethodReversePoint, map[string]any{"param_reverse_consume_point_open_req": blank})
+	if err != nil || resp.Err == nil || resp.Err.Code != 50 || !strings.Contains(resp.Err.SubMsg, "change_point") {
+		t.Fatalf("blank change_point: %v %s", err, resp.Body)
+	}
+	if got := s.available("demo-c1"); got != 400 {
+		t.Fatalf("balance after the refused reversal %v, want 400", got)
+	}
 	r1 := rev("refund-a", "e2e-3", 100)
 	r2 := rev("refund-b", "e2e-4", "50") // a number sent as a string, as PHP does
 	r3 := rev("refund-c", "e2e-5", nil)
