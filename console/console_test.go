@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -106,6 +107,7 @@ func (r resp) want(t *testing.T, status int, contains ...string) resp {
 var (
 	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	requestRE = regexp.MustCompile(`name="request_id" value="([^"]+)"`)
+	hiddenRE  = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 )
 
 func field(t *testing.T, re *regexp.Regexp, page string) string {
@@ -282,6 +284,34 @@ func TestConsole_Reversal(t *testing.T) {
 	}
 	if got := e.Available("C1"); got != 170 {
 		t.Fatalf("available %d, want 170", got)
+	}
+}
+
+// TestConsole_ConfirmMovesWhatWasPreviewed: a preview of "all that is left"
+// confirms that number; if the order changed in between, the confirmation
+// is refused, not carried out for another amount.
+func TestConsole_ConfirmMovesWhatWasPreviewed(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 200)
+	e.MustConsume("C1", "o1", 150)
+	r := e.post("/console/brands/B1/orders/o1/preview", url.Values{"csrf": {csrf}, "type": {"DEDUCT_FROM_CONSUME_REVERSE"}}).
+		want(t, http.StatusOK, `id="preview-points">150<`, "确认退回 150 积分")
+	confirm := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(r.body, -1) {
+		confirm.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if confirm.Get("points") != "150" || confirm.Get("request_id") == "" {
+		t.Fatalf("the confirmation form carries %v, want points 150 and a request id", confirm)
+	}
+	// Another operator refunds 50 of the order meanwhile.
+	if _, err := e.Svc.Reverse(e.Ctx, e.Caller, e.Reverse("o1", "other", storetest.P(50))); err != nil {
+		t.Fatal(err)
+	}
+	n := e.FlowCount("C1")
+	e.post("/console/brands/B1/orders/o1/reverse", confirm).want(t, http.StatusUnprocessableEntity, "REVERSE_EXCEEDS_CONSUMED")
+	if e.FlowCount("C1") != n {
+		t.Fatal("the refused confirmation wrote")
 	}
 }
 
