@@ -195,7 +195,6 @@ func parsePages() map[string]*template.Template {
 		"yuan":        fmtYuan,
 		"add":         func(a, b int64) int64 { return a + b },
 		"neg":         func(n int64) int64 { return -n },
-		"query":       func(v url.Values) string { return v.Encode() },
 		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"sub":         func(a, b float64) float64 { return a - b },
 		"short":       func(id string) string { return id[max(0, len(id)-8):] },

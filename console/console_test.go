@@ -107,6 +107,7 @@ func (r resp) want(t *testing.T, status int, contains ...string) resp {
 var (
 	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	requestRE = regexp.MustCompile(`name="request_id" value="([^"]+)"`)
+	exportRE  = regexp.MustCompile(`id="export" href="([^"]+)"`)
 	hiddenRE  = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 )
 
@@ -353,7 +354,10 @@ func TestConsole_Pages(t *testing.T) {
 	// Flows across customers, and their export.
 	e.get("/console/flows?brand_id=B1").want(t, http.StatusOK, "共 4 条", "导出 CSV", "积分冻结")
 	e.get("/console/flows?brand_id=B1&type=NOPE").want(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	r = e.get("/console/flows.csv?brand_id=B1&type=EXTRA_CHARGE")
+	// The export link on the page exports what the page shows.
+	page := e.get("/console/flows?brand_id=B1&type=EXTRA_CHARGE").want(t, http.StatusOK, "共 1 条")
+	export := html.UnescapeString(field(t, exportRE, page.body))
+	r = e.get(export)
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") ||
 		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "EXTRA_CHARGE") {
 		t.Fatalf("csv: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)

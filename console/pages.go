@@ -333,6 +333,7 @@ type flowsData struct {
 	Ready  bool // a brand is chosen and the filter is valid
 	Prev   string
 	Next   string
+	Export string // the CSV of every match
 }
 
 func (c *Console) flowsFilter(r *http.Request, d *flowsData) (points.FlowFilter, error) {
@@ -389,6 +390,7 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 	if d.Page.HasNext() {
 		d.Next = link(d.Page.PageNo + 1)
 	}
+	d.Export = "/console/flows.csv?" + d.Filter.Encode()
 	c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
 }
 
