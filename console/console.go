@@ -201,6 +201,7 @@ func parsePages() map[string]*template.Template {
 		"dict":        dict,
 		"reclaimable": func(o ledger.Order) int64 { return o.Granted - o.ClawedBack },
 		"customerURL": func(id string) string { return "/console/customers/" + url.PathEscape(id) },
+		"brandURL":    func(id string) string { return "/console/brands/" + url.PathEscape(id) },
 		"orderURL":    orderPath,
 		"holdURL": func(brand, order string) string {
 			return "/console/brands/" + url.PathEscape(brand) + "/holds/" + url.PathEscape(order) + "/release"

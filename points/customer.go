@@ -21,11 +21,11 @@ type CreateCustomerRequest struct {
 // CUSTOMER_ALREADY_EXISTS, naming the existing customer.
 func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomerRequest) (Outcome, error) {
 	cu := r.Customer
-	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"channel", cu.Channel},
-		{"outer_id", cu.OuterID}, {"outer_type", cu.OuterType}} {
-		if err := required(f.name, f.v); err != nil {
-			return Outcome{}, err
-		}
+	if err := check([]field{{"request_id", r.RequestID}, {"channel", cu.Channel},
+		{"outer_id", cu.OuterID}, {"outer_type", cu.OuterType}},
+		field{"mobile", cu.Mobile}, field{"name", cu.Name}, field{"level_id", cu.LevelID}, field{"gender", cu.Gender},
+		field{"email", cu.Email}, field{"birthday", cu.Birthday}, field{"address", cu.Address}, field{"remark", cu.Remark}); err != nil {
+		return Outcome{}, err
 	}
 	if cu.CustomerType != 0 && cu.CustomerType != 1 {
 		return Outcome{}, ledger.Invalidf("customer_type", "应为 0 或 1, 收到 %d", cu.CustomerType)

@@ -33,11 +33,9 @@ type OperateRequest struct {
 // Operate charges, freezes, verifies or decreases points for an order
 // (ledger rules §7). The customer is found by id, mobile, or external id.
 func (s *Service) Operate(ctx context.Context, c Caller, r OperateRequest) (Outcome, error) {
-	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"outer_order_id", r.OuterOrderID},
-		{"operator_id", r.OperatorID}} {
-		if err := required(f.name, f.v); err != nil {
-			return Outcome{}, err
-		}
+	if err := check([]field{{"request_id", r.RequestID}, {"outer_order_id", r.OuterOrderID}, {"operator_id", r.OperatorID}},
+		field{"reason", r.Reason}); err != nil {
+		return Outcome{}, err
 	}
 	if r.Type < OperateCharge || r.Type > OperateDecrease {
 		return Outcome{}, ledger.Invalidf("operate_type", "应为 1(增加) 2(冻结) 3(核销) 4(扣减), 收到 %d", r.Type)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"jifen/ledger"
 )
@@ -203,12 +204,30 @@ func NewSecret() string {
 	return hex.EncodeToString(b)
 }
 
+// checkID refuses an id an operator could create but nobody could use:
+// blank, too long, with spaces around it (lookups trim what they are
+// given) or with control characters.
+func checkID(field, id string) error {
+	if err := required(field, id); err != nil {
+		return err
+	}
+	if strings.TrimSpace(id) != id {
+		return ledger.Invalidf(field, "首尾不可有空白: %q", id)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return ledger.Invalidf(field, "不可含控制字符: %q", id)
+		}
+	}
+	return nil
+}
+
 func validateTenant(t Tenant) error {
 	brands := map[string]bool{}
 	for i, b := range t.Brands {
 		where := fmt.Sprintf("brands[%d]", i)
-		if strings.TrimSpace(b.ID) == "" {
-			return ledger.Invalid(where+".brand_id", "不可为空")
+		if err := checkID(where+".brand_id", b.ID); err != nil {
+			return err
 		}
 		if brands[b.ID] {
 			return ledger.Invalidf(where+".brand_id", "重复的品牌 %s", b.ID)
@@ -229,8 +248,8 @@ func validateTenant(t Tenant) error {
 		}
 		for j, sh := range b.Shops {
 			w := fmt.Sprintf("%s.shops[%d]", where, j)
-			if strings.TrimSpace(sh.ID) == "" {
-				return ledger.Invalid(w+".shop_id", "不可为空")
+			if err := checkID(w+".shop_id", sh.ID); err != nil {
+				return err
 			}
 			if sh.BrandID != "" && sh.BrandID != b.ID {
 				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
@@ -249,8 +268,8 @@ func validateTenant(t Tenant) error {
 	}
 	for i, a := range t.Apps {
 		where := fmt.Sprintf("apps[%d]", i)
-		if strings.TrimSpace(a.Key) == "" {
-			return ledger.Invalid(where+".app_key", "不可为空")
+		if err := checkID(where+".app_key", a.Key); err != nil {
+			return err
 		}
 		for _, ch := range a.Channels {
 			if ch != "*" && !knownChannel(ch) {
@@ -263,8 +282,8 @@ func validateTenant(t Tenant) error {
 	}
 	for i, c := range t.Customers {
 		where := fmt.Sprintf("customers[%d]", i)
-		if strings.TrimSpace(c.ID) == "" {
-			return ledger.Invalid(where+".customer_id", "不可为空")
+		if err := checkID(where+".customer_id", c.ID); err != nil {
+			return err
 		}
 		if strings.TrimSpace(c.BrandID) == "" {
 			return ledger.Invalid(where+".brand_id", "不可为空")

@@ -39,9 +39,54 @@ func checkPoints(n int64) error {
 	return nil
 }
 
+// The longest text a request may carry, in bytes: identifiers (request_id,
+// out_biz_id, reverse_order_id, customer and operator ids, …) and free text
+// (reason, names, addresses). Longer is refused, naming the field, before
+// anything is read or written: the ledger keeps what it accepts forever,
+// and an index cannot hold an arbitrarily long key.
+const (
+	MaxIDBytes   = 128
+	MaxTextBytes = 512
+)
+
+// textFields are the fields of free text; every other field is an
+// identifier.
+var textFields = map[string]bool{"reason": true, "operator_name": true, "name": true, "address": true, "remark": true}
+
+// required refuses a blank or too long value of field.
 func required(field, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return ledger.Invalid(field, "不可为空")
+	}
+	return notTooLong(field, v)
+}
+
+// notTooLong refuses a value longer than field may be.
+func notTooLong(field, v string) error {
+	limit := MaxIDBytes
+	if textFields[field] {
+		limit = MaxTextBytes
+	}
+	if len(v) > limit {
+		return ledger.Invalidf(field, "过长: 最多 %d 字节, 收到 %d 字节", limit, len(v))
+	}
+	return nil
+}
+
+// field is a request field by its wire name, for the checks above.
+type field struct{ name, v string }
+
+// check runs required on each of req and notTooLong on each of opt.
+func check(req []field, opt ...field) error {
+	for _, f := range req {
+		if err := required(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	for _, f := range opt {
+		if err := notTooLong(f.name, f.v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -207,11 +252,10 @@ type OrderRequest struct {
 }
 
 func (r OrderRequest) validate() error {
-	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
-		{"customer_id", r.CustomerID}, {"operator_id", r.OperatorID}} {
-		if err := required(f.name, f.v); err != nil {
-			return err
-		}
+	if err := check([]field{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
+		{"customer_id", r.CustomerID}, {"operator_id", r.OperatorID}},
+		field{"operator_name", r.OperatorName}, field{"reason", r.Reason}); err != nil {
+		return err
 	}
 	return checkPoints(r.Points)
 }
@@ -297,11 +341,10 @@ type ReverseRequest struct {
 }
 
 func (r ReverseRequest) validate() error {
-	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
-		{"reverse_order_id", r.ReverseOrderID}, {"operator_id", r.OperatorID}, {"operator_name", r.OperatorName}} {
-		if err := required(f.name, f.v); err != nil {
-			return err
-		}
+	if err := check([]field{{"request_id", r.RequestID}, {"out_biz_id", r.OutBizID},
+		{"reverse_order_id", r.ReverseOrderID}, {"operator_id", r.OperatorID}, {"operator_name", r.OperatorName}},
+		field{"customer_id", r.CustomerID}, field{"reason", r.Reason}); err != nil {
+		return err
 	}
 	switch r.Type {
 	case ledger.DeductReverse, ledger.ExtraChargeReverse:

@@ -410,8 +410,44 @@ func testBadInput(t *testing.T, open Opener) {
 		_, err := e.Svc.Reverse(e.Ctx, e.Caller, r)
 		WantInvalid(t, err, f)
 	}
+	// Too long: identifiers past points.MaxIDBytes, free text past
+	// points.MaxTextBytes (an index could not even hold some of them).
+	long := func(n int) string { return strings.Repeat("长", n/3+1) }
+	for _, f := range []string{"request_id", "out_biz_id", "operator_id", "reason", "operator_name"} {
+		r := e.Order("o-long", 10)
+		switch f {
+		case "request_id":
+			r.RequestID = long(points.MaxIDBytes)
+		case "out_biz_id":
+			r.OutBizID = long(points.MaxIDBytes)
+		case "operator_id":
+			r.OperatorID = long(points.MaxIDBytes)
+		case "reason":
+			r.Reason = long(points.MaxTextBytes)
+		case "operator_name":
+			r.OperatorName = long(points.MaxTextBytes)
+		}
+		_, err := e.Svc.Consume(e.Ctx, e.Caller, r)
+		WantInvalid(t, err, f)
+	}
+	for _, f := range []string{"reverse_order_id", "reason"} {
+		r := e.Reverse("o1", "r-long", nil)
+		if f == "reverse_order_id" {
+			r.ReverseOrderID = long(points.MaxIDBytes)
+		} else {
+			r.Reason = long(points.MaxTextBytes)
+		}
+		_, err := e.Svc.Reverse(e.Ctx, e.Caller, r)
+		WantInvalid(t, err, f)
+	}
 	if got := e.FlowCount("C1"); got != before {
 		t.Fatalf("bad input wrote flows: %d, want %d", got, before)
+	}
+	// At the limits, accepted.
+	r := e.Order("o-limit", 10)
+	r.RequestID, r.Reason = strings.Repeat("r", points.MaxIDBytes), strings.Repeat("x", points.MaxTextBytes)
+	if _, err := e.Svc.Consume(e.Ctx, e.Caller, r); err != nil {
+		t.Fatalf("a request at the length limits: %v", err)
 	}
 }
 
