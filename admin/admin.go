@@ -15,16 +15,18 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"jifen/points"
 )
 
 // API serves /admin/v1/.
 type API struct {
-	admin *points.Admin
-	token string
-	log   *slog.Logger
-	mux   *http.ServeMux
+	admin    *points.Admin
+	token    string
+	log      *slog.Logger
+	mux      *http.ServeMux
+	throttle *Throttle // failed tokens, per client
 }
 
 // New returns the admin API over a, for bearer token token (which must not
@@ -33,7 +35,7 @@ func New(a *points.Admin, token string, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux()}
+	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: NewThrottle(time.Second, 10)}
 	api.routes()
 	return api
 }
@@ -86,8 +88,15 @@ func (api *API) noRoute(w http.ResponseWriter, r *http.Request) {
 // ServeHTTP checks the bearer token, then routes.
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if api.throttle.Blocked(r.RemoteAddr) {
+		w.Header().Set("Retry-After", "1")
+		api.fail(w, r, Problem{Status: http.StatusTooManyRequests, Code: "TOO_MANY_FAILURES",
+			Message: "too many requests with a wrong admin token from this address; retry later"})
+		return
+	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || !TokenMatches(got, api.token) {
+		api.throttle.Failed(r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="jifen admin"`)
 		api.fail(w, r, Problem{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
 			Message: "a valid admin bearer token is required (Authorization: Bearer …)"})

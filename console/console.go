@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
 
 	"jifen/admin"
 	"jifen/ledger"
@@ -44,7 +43,7 @@ type Console struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
-	logins *rate.Limiter // sign-in attempts, against guessing the token
+	logins *admin.Throttle // failed sign-ins per client, against guessing the token
 }
 
 // New returns the console over a for admin token token (not empty).
@@ -53,7 +52,7 @@ func New(a *points.Admin, token string, log *slog.Logger) *Console {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{admin: a, token: token, key: sessionKey(token), log: log, pages: parsePages(),
-		mux: http.NewServeMux(), logins: rate.NewLimiter(rate.Every(time.Second), 10)}
+		mux: http.NewServeMux(), logins: admin.NewThrottle(time.Second, 10)}
 	c.routes()
 	return c
 }

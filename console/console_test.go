@@ -197,6 +197,26 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 	if !limited {
 		t.Fatal("30 wrong tokens in a row were all checked")
 	}
+	// Only the guessing client is held back: another signs in.
+	c := New(e.Admin(), token, nil)
+	login := func(addr, tok string) int {
+		r := httptest.NewRequest(http.MethodPost, "/console/login",
+			strings.NewReader(url.Values{"token": {tok}, "operator": {"x"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 30 {
+		login("192.0.2.1:5000", "guess")
+	}
+	if got := login("192.0.2.1:5001", token); got != http.StatusTooManyRequests {
+		t.Errorf("the guessing client with the right token: %d, want 429", got)
+	}
+	if got := login("192.0.2.7:5000", token); got != http.StatusSeeOther {
+		t.Errorf("another client signing in: %d, want 303", got)
+	}
 }
 
 func TestConsole_CSRF(t *testing.T) {

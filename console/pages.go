@@ -46,12 +46,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !c.logins.Allow() {
-		fail(http.StatusTooManyRequests, "登录尝试过于频繁, 请稍后再试")
+	if c.logins.Blocked(r.RemoteAddr) {
+		fail(http.StatusTooManyRequests, "登录失败次数过多, 请稍后再试")
 		return
 	}
 	operator := strings.TrimSpace(r.PostFormValue("operator"))
 	if !admin.TokenMatches(r.PostFormValue("token"), c.token) {
+		c.logins.Failed(r.RemoteAddr)
 		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
 		fail(http.StatusUnauthorized, "管理令牌不正确")
 		return
