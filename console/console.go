@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-
 	"jifen/admin"
 	"jifen/ledger"
 	"jifen/points"
