@@ -4,7 +4,8 @@
 //
 // Writes go through one writer goroutine on one dedicated connection and
 // are group-committed: requests queued while the previous batch runs share
-// the next transaction, each inside its own savepoint, and the fsync that
+// the next transaction (with a savepoint each only when a batch must run
+// again because one of them failed after writing), and the fsync that
 // makes a batch durable overlaps the next batch's work (see writer.go).
 // Reads use a separate pool of connections and run beside the writer.
 package sqlite
@@ -162,8 +163,15 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if !memory {
 		// The WAL exists once a connection has read the database in WAL
 		// mode (checkPragmas and migrate did); it lives as long as the
-		// store holds connections open.
-		f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
+		// store holds connections open. It is named after the database
+		// file SQLite opened — through a symlink, the link's target — not
+		// after the path given, or the syncer could sync another file.
+		var seq int
+		var schema, file string
+		if err := conn.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &schema, &file); err != nil || schema != "main" || file == "" {
+			return fail(errors.Join(fmt.Errorf("find the database file SQLite opened (%q): %w", schema, err), rdb.Close()))
+		}
+		f, err := os.OpenFile(file+"-wal", os.O_RDWR, 0)
 		if err != nil {
 			return fail(errors.Join(fmt.Errorf("open the WAL to sync it: %w", err), rdb.Close()))
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,5 +207,37 @@ func TestMigrate_AccountCounters(t *testing.T) {
 		if a.LotSeq != c.lotSeq || a.AllocSeq != c.allocs {
 			t.Errorf("%s after the upgrade: lot_seq %d, alloc_seq %d; want %d, %d", c.customer, a.LotSeq, a.AllocSeq, c.lotSeq, c.allocs)
 		}
+	}
+}
+
+// TestOpen_ThroughASymlink: the syncer syncs the WAL SQLite writes — the
+// one beside the link's target — even when a stale file beside the link
+// has the WAL's name.
+func TestOpen_ThroughASymlink(t *testing.T) {
+	real, links := t.TempDir(), t.TempDir()
+	target := filepath.Join(real, "jifen.db")
+	link := filepath.Join(links, "jifen.db")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(link+"-wal", []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenWith(t.Context(), link, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, ok := s.w.wal.(*os.File)
+	if !ok {
+		t.Fatalf("WAL is a %T", s.w.wal)
+	}
+	got, err1 := os.Stat(f.Name())
+	want, err2 := os.Stat(target + "-wal")
+	if err1 != nil || err2 != nil || !os.SameFile(got, want) {
+		t.Fatalf("the syncer syncs %s, SQLite writes %s-wal (%v, %v)", f.Name(), target, err1, err2)
 	}
 }

@@ -198,6 +198,8 @@ func (w *writer) syncer() {
 // to its end, since a half-done write cannot be cancelled without undoing
 // its batch-mates' work. fn must not call Write (the writer would wait for
 // itself) nor use tx after returning, and it may be called more than once.
+// fn runs on the writer's goroutine and must return (or panic): one that
+// calls runtime.Goexit — t.Fatal in a test — ends the writer.
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 	return s.write(ctx, fn, false)
 }
