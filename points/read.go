@@ -147,14 +147,10 @@ func (s *Service) findCustomer(ctx context.Context, brand ledger.Brand, l Custom
 // Account is a customer's points position at the ledger's now.
 func (s *Service) Account(ctx context.Context, cust ledger.Customer) (AccountView, error) {
 	v := AccountView{Customer: cust}
-	acct, err := s.store.Account(ctx, cust.BrandID, cust.ID)
+	acct, lots, err := s.accountAndLots(ctx, cust)
 	if errors.Is(err, ErrNotFound) {
 		return v, nil
 	}
-	if err != nil {
-		return v, err
-	}
-	lots, err := s.store.LiveLots(ctx, cust.BrandID, cust.ID)
 	if err != nil {
 		return v, err
 	}
@@ -165,4 +161,28 @@ func (s *Service) Account(ctx context.Context, cust ledger.Customer) (AccountVie
 	v.TotalExpired = acct.TotalExpired + (acct.Available - v.Available)
 	v.Lots = lots
 	return v, nil
+}
+
+// accountAndLots reads an account and its live lots as of one moment. The
+// two are separate reads, and a write may commit between them (an expiry
+// written off, a payment); every write that changes a lot changes its
+// account's version, so the account is read again after the lots, and the
+// pair is taken only when the version held.
+func (s *Service) accountAndLots(ctx context.Context, cust ledger.Customer) (ledger.Account, []ledger.Lot, error) {
+	acct, err := s.store.Account(ctx, cust.BrandID, cust.ID)
+	for range 10 {
+		if err != nil {
+			return acct, nil, err
+		}
+		lots, err := s.store.LiveLots(ctx, cust.BrandID, cust.ID)
+		if err != nil {
+			return acct, nil, err
+		}
+		again, err2 := s.store.Account(ctx, cust.BrandID, cust.ID)
+		if err2 == nil && again.Version == acct.Version {
+			return acct, lots, nil
+		}
+		acct, err = again, err2
+	}
+	return acct, nil, ledger.Unavailable("the account of %s changed under every read; retry", cust.ID)
 }
