@@ -30,7 +30,12 @@ func (s *Store) Apps(ctx context.Context) ([]ledger.App, error) {
 
 // Brand returns the brand with id.
 func (s *Store) Brand(ctx context.Context, id string) (ledger.Brand, error) {
-	b, ok, err := loadBrand(ctx, s.rdb, "SELECT "+brandCols+" FROM brands WHERE brand_id = +?", id)
+	tx, err := s.readTx(ctx) // the row and its out ids from one snapshot
+	if err != nil {
+		return ledger.Brand{}, err
+	}
+	defer tx.Rollback()
+	b, ok, err := loadBrand(ctx, tx, "SELECT "+brandCols+" FROM brands WHERE brand_id = +?", id)
 	if err != nil {
 		return b, fmt.Errorf("sqlite: brand %q: %w", id, err)
 	}
@@ -59,7 +64,12 @@ func (s *Store) Brands(ctx context.Context) ([]ledger.Brand, error) {
 
 // BrandByOutID resolves a channel's external brand id.
 func (s *Store) BrandByOutID(ctx context.Context, channel, outID string) (ledger.Brand, error) {
-	b, ok, err := loadBrand(ctx, s.rdb, "SELECT "+prefixed("b.", brandCols)+
+	tx, err := s.readTx(ctx) // the row and its out ids from one snapshot
+	if err != nil {
+		return ledger.Brand{}, err
+	}
+	defer tx.Rollback()
+	b, ok, err := loadBrand(ctx, tx, "SELECT "+prefixed("b.", brandCols)+
 		" FROM brand_out_ids o JOIN brands b ON b.brand_id = o.brand_id WHERE o.channel = +? AND o.out_id = +?",
 		channel, outID)
 	if err != nil {
@@ -73,7 +83,12 @@ func (s *Store) BrandByOutID(ctx context.Context, channel, outID string) (ledger
 
 // Shop returns the shop with id.
 func (s *Store) Shop(ctx context.Context, id string) (ledger.Shop, error) {
-	sh, ok, err := loadShop(ctx, s.rdb, "SELECT "+shopCols+" FROM shops WHERE shop_id = +?", id)
+	tx, err := s.readTx(ctx) // the row and its out ids from one snapshot
+	if err != nil {
+		return ledger.Shop{}, err
+	}
+	defer tx.Rollback()
+	sh, ok, err := loadShop(ctx, tx, "SELECT "+shopCols+" FROM shops WHERE shop_id = +?", id)
 	if err != nil {
 		return sh, fmt.Errorf("sqlite: shop %q: %w", id, err)
 	}
@@ -103,7 +118,12 @@ func (s *Store) Shops(ctx context.Context, brandID string) ([]ledger.Shop, error
 
 // ShopByOutID resolves a channel's external shop id.
 func (s *Store) ShopByOutID(ctx context.Context, channel, outID string) (ledger.Shop, error) {
-	sh, ok, err := loadShop(ctx, s.rdb, "SELECT "+prefixed("s.", shopCols)+
+	tx, err := s.readTx(ctx) // the row and its out ids from one snapshot
+	if err != nil {
+		return ledger.Shop{}, err
+	}
+	defer tx.Rollback()
+	sh, ok, err := loadShop(ctx, tx, "SELECT "+prefixed("s.", shopCols)+
 		" FROM shop_out_ids o JOIN shops s ON s.shop_id = o.shop_id WHERE o.channel = +? AND o.out_id = +?",
 		channel, outID)
 	if err != nil {
