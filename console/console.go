@@ -107,7 +107,11 @@ type request struct {
 // the session's CSRF token); others go to the sign-in page.
 func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := c.sessionOf(r)
+		s, ok, err := c.liveSession(r)
+		if err != nil {
+			c.fail(w, r, request{}, "error", "暂时无法核对登录", nil, err)
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)

@@ -395,7 +395,10 @@ func TestConsole_Pages(t *testing.T) {
 	if csp := e.get("/console/").header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Fatalf("CSP %q", csp)
 	}
-	// Sign out.
+	// Sign out: the session ends for good, not only in this browser — a
+	// copy of its cookie taken before is refused afterwards.
+	u, _ := url.Parse(e.url + "/console/")
+	kept := e.client.Jar.Cookies(u)
 	r = e.post("/console/logout", url.Values{"csrf": {csrf}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("logout %d", r.status)
@@ -403,6 +406,14 @@ func TestConsole_Pages(t *testing.T) {
 	if r := e.get("/console/"); r.status != http.StatusSeeOther {
 		t.Fatalf("after logout: %d", r.status)
 	}
+	e.client.Jar.SetCookies(u, kept)
+	if r := e.get("/console/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/console/login") {
+		t.Fatalf("the cookie kept from before the sign-out: %d %s, want the sign-in page", r.status, r.location)
+	}
+	e.get("/console/login").want(t, http.StatusOK, "登录")
+	// Signing in again starts a new session.
+	e.signIn()
+	e.get("/console/").want(t, http.StatusOK)
 }
 
 func TestCharts(t *testing.T) {

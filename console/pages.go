@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"jifen/admin"
 	"jifen/ledger"
@@ -25,7 +26,7 @@ func safeNext(next string) string {
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, ok := c.sessionOf(r); ok {
+	if _, ok, _ := c.liveSession(r); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
@@ -67,6 +68,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
+	// Ended for every server, not only in this browser: a copy of the
+	// cookie is refused from now on.
+	if err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0)); err != nil {
+		c.fail(w, r, req, "error", "退出失败", nil, err)
+		return
+	}
 	endSession(w, r)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

@@ -13,9 +13,11 @@ import (
 
 // A session is a signed cookie: who signed in and until when, with a
 // nonce the CSRF token is derived from. The signing key is derived from
-// the admin token, so nothing is kept on the server, every server sharing
-// the token accepts the session, and changing the token ends every
-// session. The cookie is HttpOnly: scripts never see it, and the token
+// the admin token, so every server sharing the token accepts the session,
+// and changing the token ends every session. Signing out ends one: its
+// nonce is stored (Admin.EndSession) until the cookie would have expired,
+// and a cookie with an ended nonce is refused by every server of the
+// database. The cookie is HttpOnly: scripts never see it, and the token
 // itself never leaves the sign-in form.
 
 const (
@@ -90,6 +92,19 @@ func (c *Console) sessionOf(r *http.Request) (session, bool) {
 		return s, false
 	}
 	return s, true
+}
+
+// liveSession is sessionOf for a session not ended by signing out.
+func (c *Console) liveSession(r *http.Request) (session, bool, error) {
+	s, ok := c.sessionOf(r)
+	if !ok {
+		return s, false, nil
+	}
+	ended, err := c.admin.SessionEnded(r.Context(), s.Nonce)
+	if err != nil {
+		return s, false, err
+	}
+	return s, !ended, nil
 }
 
 // csrfToken is the session's anti-forgery token, carried by every form.

@@ -35,6 +35,9 @@ type AdminReader interface {
 	// BrandTotals sums the brand's flows with from ≤ time < to by quarter
 	// hour, shop and type, with the brand's balances now, from one snapshot.
 	BrandTotals(ctx context.Context, brandID string, from, to time.Time) (BrandTotals, error)
+	// SessionEnded reports whether the console session nonce was ended
+	// (Tx.EndSession).
+	SessionEnded(ctx context.Context, nonce string) (bool, error)
 }
 
 // CustomerSearch asks for customers by a piece of their id, mobile or name.
@@ -387,4 +390,17 @@ func (a *Admin) ReleaseHold(ctx context.Context, operator, brandID, order string
 		return err
 	}
 	return a.svc.ReleaseHold(ctx, brand.ID, strings.TrimSpace(order), operator)
+}
+
+// EndSession records that the console session nonce, valid until until,
+// was ended (signed out), so that its cookie is refused from now on even
+// where it is still kept; ended sessions past their expiry (by the wall
+// clock, not the ledger's, which a sandbox moves) are forgotten.
+func (a *Admin) EndSession(ctx context.Context, nonce string, until time.Time) error {
+	return a.svc.store.Write(ctx, func(tx Tx) error { return tx.EndSession(ctx, nonce, until, time.Now()) })
+}
+
+// SessionEnded reports whether the console session nonce was ended.
+func (a *Admin) SessionEnded(ctx context.Context, nonce string) (bool, error) {
+	return a.read.SessionEnded(ctx, nonce)
 }

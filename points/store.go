@@ -132,6 +132,9 @@ type Tx interface {
 	PutCustomer(ctx context.Context, c ledger.Customer) error
 	// PutRule stores a new rule version for r.BrandID.
 	PutRule(ctx context.Context, r ledger.Rule) error
+	// EndSession records that the console session nonce was ended before
+	// it expires at until, and forgets the ended sessions expired by now.
+	EndSession(ctx context.Context, nonce string, until, now time.Time) error
 	Customer(ctx context.Context, id string) (ledger.Customer, error)
 	CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error)
 	App(ctx context.Context, key string) (ledger.App, error)

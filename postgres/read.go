@@ -491,6 +491,13 @@ func (s *Store) EachReversal(ctx context.Context, fn func(ledger.Reversal) error
 	}
 }
 
+// SessionEnded reports whether the console session nonce was ended.
+func (s *Store) SessionEnded(ctx context.Context, nonce string) (bool, error) {
+	var found bool
+	err := s.read(ctx, exists(d("ended session"), &found, "SELECT 1 FROM console_sessions_ended WHERE nonce = $1", nonce))
+	return found, err
+}
+
 // FlowExists reports whether a flow with id is stored.
 func (s *Store) FlowExists(ctx context.Context, id string) (bool, error) {
 	var found bool

@@ -324,6 +324,16 @@ func (t *Tx) PutApp(ctx context.Context, a ledger.App) error {
 		a.Key, a.Secret, a.Name, a.Active, channels, brands, a.RateLimit))
 }
 
+// EndSession records an ended console session and forgets those expired.
+func (t *Tx) EndSession(ctx context.Context, nonce string, until, now time.Time) error {
+	if err := t.queue(execQuery(failedTo("forget ended sessions"), nil,
+		"DELETE FROM console_sessions_ended WHERE expires_at <= $1", micros(now))); err != nil {
+		return err
+	}
+	return t.queue(execQuery(failedTo("end session"), nil, `INSERT INTO console_sessions_ended (nonce, expires_at)
+		VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, micros(until)))
+}
+
 // jsonList is a list as stored: a JSON array, null for none (as the
 // SQLite store stores it).
 func jsonList(l []string) ([]byte, error) { return json.Marshal(l) }

@@ -382,6 +382,15 @@ func (s *Store) EachReversal(ctx context.Context, fn func(ledger.Reversal) error
 	return nil
 }
 
+// SessionEnded reports whether the console session nonce was ended.
+func (s *Store) SessionEnded(ctx context.Context, nonce string) (bool, error) {
+	_, ok, err := one(ctx, s.rdb, scanInt, "SELECT 1 FROM console_sessions_ended WHERE nonce = ?", nonce)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: session ended: %w", err)
+	}
+	return ok, nil
+}
+
 // FlowExists reports whether a flow with id is stored.
 func (s *Store) FlowExists(ctx context.Context, id string) (bool, error) {
 	_, ok, err := one(ctx, s.rdb, scanInt, "SELECT 1 FROM flows WHERE flow_id = +?", id)

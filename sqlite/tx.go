@@ -384,6 +384,21 @@ func (t *Tx) PutApp(ctx context.Context, a ledger.App) error {
 	return nil
 }
 
+// EndSession records an ended console session and forgets those expired.
+func (t *Tx) EndSession(ctx context.Context, nonce string, until, now time.Time) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if _, err := t.w.exec("DELETE FROM console_sessions_ended WHERE expires_at <= ?", micros(now)); err != nil {
+		return fmt.Errorf("sqlite: forget ended sessions: %w", err)
+	}
+	if _, err := t.w.exec(`INSERT INTO console_sessions_ended (nonce, expires_at) VALUES (?, ?)
+		ON CONFLICT (nonce) DO NOTHING`, nonce, micros(until)); err != nil {
+		return fmt.Errorf("sqlite: end session: %w", err)
+	}
+	return nil
+}
+
 // PutBrand creates or replaces a brand and its external ids.
 func (t *Tx) PutBrand(ctx context.Context, b ledger.Brand) error {
 	if err := t.check(); err != nil {
