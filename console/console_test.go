@@ -268,6 +268,13 @@ func TestConsole_Reversal(t *testing.T) {
 		t.Fatalf("reverse: %d %s\n%s", r.status, r.location, r.body)
 	}
 	e.get(r.location).want(t, http.StatusOK, "退回成功", `id="reversible">70<`, `class="new"`, "小李")
+	if flow := r.location[strings.Index(r.location, "flow=")+5:]; !strings.Contains(e.get(r.location).body, "流水号 "+flow) {
+		t.Errorf("the notice does not name flow %s", flow)
+	}
+	// A crafted link cannot make the notice say anything else.
+	if body := e.get("/console/brands/B1/orders/o1?ok=reversed&flow=" + url.QueryEscape("请致电13800000000")).body; strings.Contains(body, "请致电") {
+		t.Error("the notice repeats text from the link")
+	}
 	// The same confirmation sent again (a double click, a reload) is one reversal.
 	r2 := e.post("/console/brands/B1/orders/o1/reverse", confirm)
 	if r2.location != r.location {

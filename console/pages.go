@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -132,12 +133,20 @@ type customerData struct {
 }
 
 // notice turns a redirect's ?ok= into a sentence.
+// flowIDRE is what a flow id looks like (a ULID): a notice names only
+// such, so a crafted link cannot put words in the console's mouth.
+var flowIDRE = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
+
 func notice(q url.Values) string {
+	flow := q.Get("flow")
+	if !flowIDRE.MatchString(flow) {
+		flow = ""
+	}
 	switch q.Get("ok") {
 	case "reversed":
-		return "退回成功, 流水号 " + q.Get("flow")
+		return "退回成功, 流水号 " + flow
 	case "adjusted":
-		return "调整成功, 流水号 " + q.Get("flow")
+		return "调整成功, 流水号 " + flow
 	case "released":
 		return "冻结已释放"
 	}
