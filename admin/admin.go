@@ -30,12 +30,16 @@ type API struct {
 }
 
 // New returns the admin API over a, for bearer token token (which must not
-// be empty).
-func New(a *points.Admin, token string, log *slog.Logger) *API {
+// be empty). Wrong tokens are counted by th (nil: a throttle of its own,
+// NewThrottle(time.Second, 10)).
+func New(a *points.Admin, token string, log *slog.Logger, th *Throttle) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: NewThrottle(time.Second, 10)}
+	if th == nil {
+		th = NewThrottle(time.Second, 10)
+	}
+	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: th}
 	api.routes()
 	return api
 }
@@ -88,15 +92,17 @@ func (api *API) noRoute(w http.ResponseWriter, r *http.Request) {
 // ServeHTTP checks the bearer token, then routes.
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if api.throttle.Blocked(r.RemoteAddr) {
+	done, allowed := api.throttle.Begin(r)
+	if !allowed {
 		w.Header().Set("Retry-After", "1")
 		api.fail(w, r, Problem{Status: http.StatusTooManyRequests, Code: "TOO_MANY_FAILURES",
-			Message: "too many requests with a wrong admin token from this address; retry later"})
+			Message: "too many requests with a wrong admin token from this client; retry later"})
 		return
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !TokenMatches(got, api.token) {
-		api.throttle.Failed(r.RemoteAddr)
+	right := ok && TokenMatches(got, api.token)
+	done(right)
+	if !right {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="jifen admin"`)
 		api.fail(w, r, Problem{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
 			Message: "a valid admin bearer token is required (Authorization: Bearer …)"})

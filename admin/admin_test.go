@@ -42,7 +42,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		}
 		return s
 	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil))
+	ts := httptest.NewServer(New(e.Admin(), token, nil, nil))
 	t.Cleanup(ts.Close)
 	return &apiEnv{Env: e, t: t, url: ts.URL}
 }

@@ -2,77 +2,146 @@ package admin
 
 import (
 	"net"
+	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Throttle slows token guessing: each client address may fail to present
-// the admin token burst times, then once per every. Only failures count,
-// and each address has its own allowance, so one client's guessing does
-// not lock anyone else out (behind a proxy that hides client addresses,
-// every client shares one allowance — still failures only).
+// Throttle slows token guessing: each client may present a wrong admin
+// token burst times, then once per every; meanwhile it is refused whatever
+// it sends (were a right token let through, guessing at full speed would
+// show which guess differs). Only wrong tokens count, and each client has
+// its own allowance, so one client's guessing locks out no one else. A
+// client is its address — an IPv6 client its /64, which one host can
+// easily hold whole — or, for a request through a trusted proxy, the
+// address the proxies name in X-Forwarded-For. One Throttle serves every
+// place the token is checked, so the allowance is one.
 type Throttle struct {
-	every time.Duration
-	burst int
+	every   time.Duration
+	burst   int
+	trusted []netip.Prefix
 
 	mu      sync.Mutex
-	clients map[string]*rate.Limiter
+	clients map[netip.Prefix]*attempts
 }
 
-// maxThrottled bounds the addresses remembered; past it, those whose
-// allowance is whole again are forgotten.
-const maxThrottled = 10_000
-
-// NewThrottle allows burst failures per address, then one per every.
-func NewThrottle(every time.Duration, burst int) *Throttle {
-	return &Throttle{every: every, burst: burst, clients: map[string]*rate.Limiter{}}
+// attempts is one client's allowance and its attempts under way.
+type attempts struct {
+	lim     *rate.Limiter
+	pending int
 }
 
-// clientAddr is the host of r.RemoteAddr (the port changes per connection).
-func clientAddr(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
+// maxThrottled bounds the clients remembered; past it, those with a whole
+// allowance and nothing under way are forgotten.
+const maxThrottled = 100_000
+
+// NewThrottle allows burst wrong tokens per client, then one per every.
+// Requests from an address in trusted (reverse proxies) are attributed to
+// the client their X-Forwarded-For names.
+func NewThrottle(every time.Duration, burst int, trusted ...netip.Prefix) *Throttle {
+	return &Throttle{every: every, burst: burst, trusted: trusted, clients: map[netip.Prefix]*attempts{}}
 }
 
-// Blocked reports whether the client at remote (an http.Request's
-// RemoteAddr) has used up its failures for now.
-func (t *Throttle) Blocked(remote string) bool {
+// Begin starts checking r's token. When allowed is false the request must
+// be refused (429) without looking at its token; otherwise done must be
+// called with whether the token was right. Attempts under way count
+// against the allowance, so a burst of concurrent guesses gets no more
+// than burst through.
+func (t *Throttle) Begin(r *http.Request) (done func(right bool), allowed bool) {
+	key := t.client(r)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l, ok := t.clients[clientAddr(remote)]
-	return ok && l.Tokens() < 1
-}
-
-// Failed records a failure of the client at remote.
-func (t *Throttle) Failed(remote string) {
-	addr := clientAddr(remote)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	l, ok := t.clients[addr]
+	a, ok := t.clients[key]
 	if !ok {
 		if len(t.clients) >= maxThrottled {
-			t.forgetWhole()
+			t.forgetIdle()
 		}
-		l = rate.NewLimiter(rate.Every(t.every), t.burst)
-		t.clients[addr] = l
+		a = &attempts{lim: rate.NewLimiter(rate.Every(t.every), t.burst)}
+		t.clients[key] = a
 	}
-	l.Allow()
+	if a.lim.Tokens()-float64(a.pending) < 1 {
+		return nil, false
+	}
+	a.pending++
+	return func(right bool) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		a.pending--
+		if !right {
+			a.lim.Allow()
+		}
+	}, true
 }
 
-// forgetWhole drops the addresses whose allowance has grown back whole;
-// if none has, all of them (a flood of addresses must not grow the map
-// without bound).
-func (t *Throttle) forgetWhole() {
-	for a, l := range t.clients {
-		if l.Tokens() >= float64(t.burst) {
-			delete(t.clients, a)
+// forgetIdle drops the clients whose allowance is whole and who have
+// nothing under way; if that frees nothing, every idle one — a flood of
+// addresses must not grow the map without bound.
+func (t *Throttle) forgetIdle() {
+	for k, a := range t.clients {
+		if a.pending == 0 && a.lim.Tokens() >= float64(t.burst) {
+			delete(t.clients, k)
 		}
 	}
 	if len(t.clients) >= maxThrottled {
-		clear(t.clients)
+		for k, a := range t.clients {
+			if a.pending == 0 {
+				delete(t.clients, k)
+			}
+		}
 	}
+}
+
+// client is who sent r: its address, or through trusted proxies the
+// rightmost X-Forwarded-For address that is not a trusted proxy; an IPv4
+// address as itself, an IPv6 one as its /64.
+func (t *Throttle) client(r *http.Request) netip.Prefix {
+	addr := parseAddr(r.RemoteAddr)
+	if t.isTrusted(addr) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop := parseAddr(strings.TrimSpace(hops[i]))
+			if !hop.IsValid() {
+				break
+			}
+			addr = hop
+			if !t.isTrusted(hop) {
+				break
+			}
+		}
+	}
+	addr = addr.Unmap()
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{} // no address at all: one shared client
+	}
+	return p
+}
+
+func (t *Throttle) isTrusted(a netip.Addr) bool {
+	for _, p := range t.trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAddr reads "host:port" or a bare address; the zero Addr if neither.
+func parseAddr(s string) netip.Addr {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a
 }

@@ -4,33 +4,121 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
+func from(remote string, xff ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = remote
+	for _, v := range xff {
+		r.Header.Add("X-Forwarded-For", v)
+	}
+	return r
+}
+
+// fail makes one attempt with a wrong token; false if it was refused.
+func fail(th *Throttle, r *http.Request) bool {
+	done, ok := th.Begin(r)
+	if ok {
+		done(false)
+	}
+	return ok
+}
+
 func TestThrottle_PerClientFailuresOnly(t *testing.T) {
 	th := NewThrottle(time.Hour, 3)
-	for range 3 {
-		if th.Blocked("192.0.2.1:1000") {
-			t.Fatal("blocked before its failures were used up")
+	for range 50 {
+		done, ok := th.Begin(from("192.0.2.1:1000"))
+		if !ok {
+			t.Fatal("right tokens were counted")
 		}
-		th.Failed("192.0.2.1:1000")
+		done(true)
 	}
-	if !th.Blocked("192.0.2.1:2000") { // another connection, same client
-		t.Fatal("not blocked after 3 failures")
+	for i := range 3 {
+		if !fail(th, from("192.0.2.1:1000")) {
+			t.Fatalf("refused after %d wrong tokens, allowance 3", i)
+		}
 	}
-	if th.Blocked("192.0.2.2:1000") {
-		t.Fatal("one client's failures blocked another")
+	if _, ok := th.Begin(from("192.0.2.1:2000")); ok { // another connection, same client
+		t.Fatal("let through after 3 wrong tokens")
+	}
+	if _, ok := th.Begin(from("192.0.2.2:1000")); !ok {
+		t.Fatal("one client's failures held back another")
+	}
+	// An IPv6 client is its /64: rotating addresses within it gains nothing.
+	for i := range 3 {
+		fail(th, from(fmt.Sprintf("[2001:db8:1:2::%x]:1", i+1)))
+	}
+	if _, ok := th.Begin(from("[2001:db8:1:2::ffff]:1")); ok {
+		t.Fatal("a new address in the same /64 got a new allowance")
+	}
+	if _, ok := th.Begin(from("[2001:db8:1:3::1]:1")); !ok {
+		t.Fatal("another /64 was held back")
+	}
+}
+
+// Concurrent guesses get no more than the allowance through.
+func TestThrottle_ConcurrentGuesses(t *testing.T) {
+	th := NewThrottle(time.Hour, 10)
+	var through atomic.Int64
+	var wg sync.WaitGroup
+	for range 500 {
+		wg.Go(func() {
+			done, ok := th.Begin(from("192.0.2.1:1"))
+			if !ok {
+				return
+			}
+			through.Add(1)
+			time.Sleep(time.Millisecond) // checking the token
+			done(false)
+		})
+	}
+	wg.Wait()
+	if n := through.Load(); n > 10 {
+		t.Fatalf("%d wrong tokens checked, allowance 10", n)
+	}
+}
+
+// Behind a trusted proxy the client is who X-Forwarded-For names: one
+// guessing client does not lock out the others behind the same proxy.
+func TestThrottle_TrustedProxy(t *testing.T) {
+	proxy := netip.MustParsePrefix("10.0.0.0/8")
+	th := NewThrottle(time.Hour, 3, proxy)
+	for range 3 {
+		fail(th, from("10.0.0.5:1", "198.51.100.7"))
+	}
+	if _, ok := th.Begin(from("10.0.0.5:2", "198.51.100.7")); ok {
+		t.Fatal("the guessing client got through the proxy")
+	}
+	if _, ok := th.Begin(from("10.0.0.5:3", "198.51.100.8")); !ok {
+		t.Fatal("another client behind the same proxy was held back")
+	}
+	// A client cannot pose as another by sending its own X-Forwarded-For:
+	// only the hops the trusted proxies added count, from the right.
+	if _, ok := th.Begin(from("10.0.0.5:4", "198.51.100.9, 198.51.100.7")); ok {
+		t.Fatal("a forged X-Forwarded-For entry was believed")
+	}
+	// Without trust, the header is ignored.
+	th = NewThrottle(time.Hour, 3)
+	for range 3 {
+		fail(th, from("10.0.0.5:1", "198.51.100.7"))
+	}
+	if _, ok := th.Begin(from("10.0.0.5:2", "198.51.100.8")); ok {
+		t.Fatal("X-Forwarded-For from an untrusted address was believed")
 	}
 }
 
 func TestThrottle_BoundedMemory(t *testing.T) {
 	th := NewThrottle(time.Hour, 3)
 	for i := range maxThrottled + 10 {
-		th.Failed(fmt.Sprintf("10.0.%d.%d:1", i/256, i%256))
+		fail(th, from(fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255)))
 	}
 	if n := len(th.clients); n > maxThrottled {
-		t.Fatalf("%d addresses remembered, more than %d", n, maxThrottled)
+		t.Fatalf("%d clients remembered, more than %d", n, maxThrottled)
 	}
 }
 
@@ -39,7 +127,7 @@ func TestThrottle_BoundedMemory(t *testing.T) {
 // — and serves other clients.
 func TestAPI_WrongTokensThrottled(t *testing.T) {
 	e := newAPIEnv(t)
-	api := New(e.Admin(), token, nil)
+	api := New(e.Admin(), token, nil, nil)
 	call := func(addr, tok string) int {
 		r := httptest.NewRequest(http.MethodGet, "/admin/v1/brands", nil)
 		r.RemoteAddr = addr

@@ -46,12 +46,16 @@ type Console struct {
 }
 
 // New returns the console over a for admin token token (not empty).
-func New(a *points.Admin, token string, log *slog.Logger) *Console {
+// Wrong tokens at sign-in are counted by th (nil: a throttle of its own).
+func New(a *points.Admin, token string, log *slog.Logger, th *admin.Throttle) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if th == nil {
+		th = admin.NewThrottle(time.Second, 10)
+	}
 	c := &Console{admin: a, token: token, key: sessionKey(token), log: log, pages: parsePages(),
-		mux: http.NewServeMux(), logins: admin.NewThrottle(time.Second, 10)}
+		mux: http.NewServeMux(), logins: th}
 	c.routes()
 	return c
 }

@@ -38,7 +38,7 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 		}
 		return s
 	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil))
+	ts := httptest.NewServer(New(e.Admin(), token, nil, nil))
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -176,7 +176,7 @@ func TestConsole_SignIn(t *testing.T) {
 		}
 	}
 	// A different token signs different sessions: changing the token ends them.
-	other := New(e.Admin(), "another-token-0123456789", nil)
+	other := New(e.Admin(), "another-token-0123456789", nil, nil)
 	req := httptest.NewRequest("GET", "/console/", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: value})
 	if _, ok := other.sessionOf(req); ok {
@@ -198,7 +198,7 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 		t.Fatal("30 wrong tokens in a row were all checked")
 	}
 	// Only the guessing client is held back: another signs in.
-	c := New(e.Admin(), token, nil)
+	c := New(e.Admin(), token, nil, nil)
 	login := func(addr, tok string) int {
 		r := httptest.NewRequest(http.MethodPost, "/console/login",
 			strings.NewReader(url.Values{"token": {tok}, "operator": {"x"}}.Encode()))

@@ -48,13 +48,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if c.logins.Blocked(r.RemoteAddr) {
+	done, allowed := c.logins.Begin(r)
+	if !allowed {
 		fail(http.StatusTooManyRequests, "登录失败次数过多, 请稍后再试")
 		return
 	}
 	operator := strings.TrimSpace(r.PostFormValue("operator"))
-	if !admin.TokenMatches(r.PostFormValue("token"), c.token) {
-		c.logins.Failed(r.RemoteAddr)
+	right := admin.TokenMatches(r.PostFormValue("token"), c.token)
+	done(right)
+	if !right {
 		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
 		fail(http.StatusUnauthorized, "管理令牌不正确")
 		return

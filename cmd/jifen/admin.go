@@ -29,7 +29,7 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	if len(c.adminToken) < 16 {
 		log.Warn("the admin token is short: anyone who guesses it can reverse and adjust points; use 16 characters or more")
 	}
-	mux.Handle("/admin/v1/", admin.New(a, c.adminToken, log))
-	mux.Handle("/console/", console.New(a, c.adminToken, log))
+	mux.Handle("/admin/v1/", admin.New(a, c.adminToken, log, c.throttle))
+	mux.Handle("/console/", console.New(a, c.adminToken, log, c.throttle))
 	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")
 }

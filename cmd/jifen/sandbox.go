@@ -1,18 +1,18 @@
 package main
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
+	"jifen/admin"
 	"jifen/points"
 )
 
 // sandboxHandler serves /sandbox/clock: GET reads the ledger's clock, POST
 // {"advance":"720h"} moves it forward. Both need the admin bearer token.
-func sandboxHandler(clock *points.SandboxClock, token string) http.Handler {
+func sandboxHandler(clock *points.SandboxClock, token string, th *admin.Throttle) http.Handler {
 	type answer struct {
 		Now    string `json:"now"`
 		Offset string `json:"offset"`
@@ -26,8 +26,16 @@ func sandboxHandler(clock *points.SandboxClock, token string) http.Handler {
 		reply(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, allowed := th.Begin(r)
+		if !allowed {
+			w.Header().Set("Retry-After", "1")
+			fail(w, http.StatusTooManyRequests, "too_many_failures", "too many wrong admin tokens from this client; retry later")
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		right := ok && admin.TokenMatches(got, token)
+		done(right)
+		if !right {
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
 			return
 		}

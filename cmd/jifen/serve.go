@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"time"
 
+	"jifen/admin"
 	"jifen/metrics"
 	"jifen/points"
 	"jifen/top"
@@ -30,6 +32,7 @@ type serveCmd struct {
 	sweep      time.Duration
 	pprofAddr  string
 	tsWindow   time.Duration
+	trusted    []netip.Prefix
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,6 +46,18 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.sweep, "sweep-interval", time.Second, "how often expired lots and timed-out holds are swept")
+	fs.Func("trusted-proxy", "address or CIDR of a reverse proxy in front of jifen, whose X-Forwarded-For names the client (repeatable)", func(v string) error {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, err2 := netip.ParseAddr(v)
+			if err2 != nil {
+				return fmt.Errorf("want an address or CIDR such as 10.0.0.0/8: %w", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.trusted = append(c.trusted, p.Masked())
+		return nil
+	})
 	fs.DurationVar(&c.tsWindow, "timestamp-window", top.DefaultTimestampWindow, "how far a request's timestamp may be from the server's clock, either way")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +113,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
-		tsWindow: c.tsWindow})
+		tsWindow: c.tsWindow, throttle: admin.NewThrottle(time.Second, 10, c.trusted...)})
 	srv := newHTTPServer(handler)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
@@ -143,12 +158,18 @@ type handlerConfig struct {
 	sandbox    *points.SandboxClock // nil: no /sandbox/clock
 	adminToken string
 	tsWindow   time.Duration // 0: the platform's ±10 minutes
+	// throttle counts wrong admin tokens wherever the token is checked
+	// (API, console sign-in, sandbox); nil: one with no trusted proxies.
+	throttle *admin.Throttle
 }
 
 // newHandler routes every path jifen serves, in one visible table.
 func newHandler(c handlerConfig) http.Handler {
 	if c.metrics == nil {
 		c.metrics = metrics.New()
+	}
+	if c.throttle == nil {
+		c.throttle = admin.NewThrottle(time.Second, 10)
 	}
 	adapter := &top.Points{Svc: c.svc}
 	gw := &top.Gateway{Apps: adapter, Methods: adapter.Methods(), Logger: c.log, Observe: c.metrics.ObserveRequest,
@@ -159,7 +180,7 @@ func newHandler(c handlerConfig) http.Handler {
 	mux.Handle("GET /readyz", readyz(c.svc.Store()))
 	mux.Handle("GET /metrics", c.metrics.Handler())
 	if c.sandbox != nil {
-		mux.Handle("/sandbox/clock", sandboxHandler(c.sandbox, c.adminToken))
+		mux.Handle("/sandbox/clock", sandboxHandler(c.sandbox, c.adminToken, c.throttle))
 	}
 	mountAdmin(mux, c) // /admin/v1/ and /console/
 	return mux

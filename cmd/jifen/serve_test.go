@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +48,44 @@ func TestServe_TimestampWindow(t *testing.T) {
 	defer srv.stop()
 	if resp := skewed(srv); resp.Err != nil && resp.Err.Code == top.CodeInvalidTimestamp {
 		t.Errorf("25 minutes behind, 30-minute window: %s", resp.Body)
+	}
+}
+
+// TestServe_TrustedProxy: behind a proxy named by --trusted-proxy, wrong
+// admin tokens hold back only the client X-Forwarded-For names, on the API
+// and the sandbox alike (one allowance).
+func TestServe_TrustedProxy(t *testing.T) {
+	const tok = "trusted-proxy-test-token-0123"
+	srv := startChild(t, filepath.Join(t.TempDir(), "jifen.db"), "--trusted-proxy", "127.0.0.0/8",
+		"--admin-token", tok, "--sandbox")
+	defer srv.stop()
+	call := func(path, client, bearer string) int {
+		req, err := http.NewRequest(http.MethodGet, srv.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 5 {
+		call("/admin/v1/brands", "198.51.100.7", "guess")
+		call("/sandbox/clock", "198.51.100.7", "guess")
+	}
+	if got := call("/admin/v1/brands", "198.51.100.7", tok); got != http.StatusTooManyRequests {
+		t.Errorf("the guessing client: %d, want 429", got)
+	}
+	if got := call("/admin/v1/brands", "198.51.100.8", tok); got != http.StatusOK {
+		t.Errorf("another client behind the proxy: %d, want 200", got)
+	}
+	var out, errb strings.Builder
+	if err := run(context.Background(), []string{"serve", "--trusted-proxy", "not-an-address"}, &out, &errb); err == nil ||
+		!strings.Contains(errb.String(), "trusted-proxy") {
+		t.Errorf("a bad --trusted-proxy: %v %s", err, errb.String())
 	}
 }
