@@ -44,7 +44,7 @@ func (b *Book) VerifyHold(amount int64, info Info) (Flow, error) {
 	}
 	if h := b.hold; !h.ExpiresAt.IsZero() && !b.now.Before(h.ExpiresAt) {
 		return Flow{}, Business(CodeHoldExpired, "冻结积分已超时",
-			"the hold of order %s timed out at %s and is released, not verified", info.OutBizID,
+			"the hold of order %s timed out at %s: it can no longer be verified and is being released", info.OutBizID,
 			h.ExpiresAt.In(b.st.Brand.Location()).Format(time.DateTime))
 	}
 	if amount > b.hold.Remaining {

@@ -170,19 +170,22 @@ func (s *Service) Account(ctx context.Context, cust ledger.Customer) (AccountVie
 // pair is taken only when the version held.
 func (s *Service) accountAndLots(ctx context.Context, cust ledger.Customer) (ledger.Account, []ledger.Lot, error) {
 	acct, err := s.store.Account(ctx, cust.BrandID, cust.ID)
+	if err != nil {
+		return acct, nil, err
+	}
 	for range 10 {
-		if err != nil {
-			return acct, nil, err
-		}
 		lots, err := s.store.LiveLots(ctx, cust.BrandID, cust.ID)
 		if err != nil {
 			return acct, nil, err
 		}
-		again, err2 := s.store.Account(ctx, cust.BrandID, cust.ID)
-		if err2 == nil && again.Version == acct.Version {
+		again, err := s.store.Account(ctx, cust.BrandID, cust.ID)
+		if err != nil {
+			return acct, nil, err
+		}
+		if again.Version == acct.Version {
 			return acct, lots, nil
 		}
-		acct, err = again, err2
+		acct = again
 	}
 	return acct, nil, ledger.Unavailable("the account of %s changed under every read; retry", cust.ID)
 }

@@ -238,9 +238,16 @@ func validateTenant(t Tenant) error {
 				return ledger.Invalidf(where+".time_zone", "未知时区 %q", b.TimeZone)
 			}
 		}
-		for ch := range b.OutIDs {
+		if err := notTooLong("name", b.Name); err != nil {
+			e, _ := ledger.AsError(err)
+			return ledger.Invalid(where+".name", e.Message)
+		}
+		for ch, id := range b.OutIDs {
 			if !knownChannel(ch) {
 				return ledger.Invalidf(where+".out_ids", "未知渠道 %q", ch)
+			}
+			if err := checkID(where+".out_ids."+ch, id); err != nil {
+				return err
 			}
 		}
 		if err := validateSettings(where+".settings", b.Settings); err != nil {
@@ -254,9 +261,16 @@ func validateTenant(t Tenant) error {
 			if sh.BrandID != "" && sh.BrandID != b.ID {
 				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
 			}
-			for ch := range sh.OutIDs {
+			if err := notTooLong("name", sh.Name); err != nil {
+				e, _ := ledger.AsError(err)
+				return ledger.Invalid(w+".name", e.Message)
+			}
+			for ch, id := range sh.OutIDs {
 				if !knownChannel(ch) {
 					return ledger.Invalidf(w+".out_ids", "未知渠道 %q", ch)
+				}
+				if err := checkID(w+".out_ids."+ch, id); err != nil {
+					return err
 				}
 			}
 		}
@@ -288,6 +302,14 @@ func validateTenant(t Tenant) error {
 		if strings.TrimSpace(c.BrandID) == "" {
 			return ledger.Invalid(where+".brand_id", "不可为空")
 		}
+		for _, f := range []field{{"mobile", c.Mobile}, {"name", c.Name}, {"level_id", c.LevelID}, {"outer_type", c.OuterType},
+			{"outer_id", c.OuterID}, {"gender", c.Gender}, {"email", c.Email}, {"birthday", c.Birthday},
+			{"address", c.Address}, {"remark", c.Remark}, {"shop_id", c.ShopID}} {
+			if err := notTooLong(f.name, f.v); err != nil {
+				e, _ := ledger.AsError(err)
+				return ledger.Invalid(where+"."+f.name, e.Message)
+			}
+		}
 	}
 	return nil
 }
@@ -305,6 +327,10 @@ func validateSettings(where string, s ledger.Settings) error {
 	}
 	if s.GraceDays < 0 {
 		return ledger.Invalid(where+".grace_days", "不可为负")
+	}
+	if s.RefundOfExpired == ledger.RefundGrace && s.GraceDays == 0 {
+		// 0 would read as "not set" (30 days) where settings travel.
+		return ledger.Invalid(where+".grace_days", "宽限天数至少为 1; 不宽限请用 refund_of_expired: forfeit")
 	}
 	if s.HoldTimeout < 0 {
 		return ledger.Invalid(where+".hold_timeout", "不可为负")

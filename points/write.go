@@ -177,14 +177,18 @@ const allLots = math.MaxInt64
 // (Tx.LotsToSpend); allLots loads them all.
 func (s *Service) loadBookFor(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
 	orderRef string, need int64, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
+	// The account's lock first: where the database reads what is committed
+	// when each statement runs, the rule read after it is the one in force
+	// once this write may go ahead, not one replaced while it waited.
+	acct, err := tx.Account(ctx, brand.ID, customerID)
+	if err != nil {
+		return nil, ledger.Rule{}, err
+	}
 	rule, err := s.txRule(ctx, tx, brand.ID)
 	if err != nil {
 		return nil, rule, err
 	}
-	st := ledger.State{Brand: brand, Rule: rule}
-	if st.Account, err = tx.Account(ctx, brand.ID, customerID); err != nil {
-		return nil, rule, err
-	}
+	st := ledger.State{Brand: brand, Rule: rule, Account: acct}
 	if need == allLots {
 		st.Lots, err = tx.LiveLots(ctx, brand.ID, customerID)
 	} else {
@@ -310,7 +314,13 @@ func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method 
 		case ledger.ExtraCharge:
 			f = b.Grant(t, r.Points, r.info(c, res))
 		case ledger.DeductFromConsume:
-			if err := rule.CheckDeduction(cust.LevelID, r.Points, b.Account().Available); err != nil {
+			// The member's level as stored now, not as cached: the
+			// deduction rule is decided per level.
+			stored, err := tx.Customer(ctx, cust.ID)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if err := rule.CheckDeduction(stored.LevelID, r.Points, b.Account().Available); err != nil {
 				return Outcome{}, err
 			}
 			fallthrough
@@ -438,12 +448,13 @@ func (s *Service) priorReversal(ctx context.Context, tx Tx, brandID string, r Re
 	prev, err := tx.Reversal(ctx, brandID, r.ReverseOrderID)
 	switch {
 	case err == nil:
-		if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
+		if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type &&
+			(r.CustomerID == "" || strings.TrimSpace(r.CustomerID) == prev.CustomerID) {
 			return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, true, nil
 		}
 		return Outcome{}, true, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
-			"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
-			r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
+			"reverse_order_id %s was already used for order %s of customer %s (%d points asked, %d reversed)",
+			r.ReverseOrderID, prev.OutBizID, prev.CustomerID, prev.Requested, prev.Amount)
 	case errors.Is(err, ErrNotFound):
 		return Outcome{}, false, nil
 	default:

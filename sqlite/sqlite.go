@@ -168,8 +168,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		// after the path given, or the syncer could sync another file.
 		var seq int
 		var schema, file string
-		if err := conn.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &schema, &file); err != nil || schema != "main" || file == "" {
-			return fail(errors.Join(fmt.Errorf("find the database file SQLite opened (%q): %w", schema, err), rdb.Close()))
+		if err := conn.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &schema, &file); err != nil {
+			return fail(errors.Join(fmt.Errorf("find the database file SQLite opened: %w", err), rdb.Close()))
+		}
+		if schema != "main" || file == "" {
+			return fail(errors.Join(fmt.Errorf("find the database file SQLite opened: got %q %q", schema, file), rdb.Close()))
 		}
 		f, err := os.OpenFile(file+"-wal", os.O_RDWR, 0)
 		if err != nil {

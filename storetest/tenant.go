@@ -29,6 +29,18 @@ func testTenantIDs(t *testing.T, open Opener) {
 			Shops: []ledger.Shop{{ID: "S9 ", Name: "s"}}}}}, "brands[1].shops[0].shop_id"},
 		{points.Tenant{Apps: []ledger.App{{Key: "app\t", Name: "a", Active: true}}}, "apps[0].app_key"},
 		{points.Tenant{Customers: []ledger.Customer{{ID: "C9\n", BrandID: "B1"}}}, "customers[0].customer_id"},
+		{points.Tenant{Customers: []ledger.Customer{{ID: "C9", BrandID: "B1", Mobile: strings.Repeat("1", points.MaxIDBytes+1)}}},
+			"customers[0].mobile"},
+		{points.Tenant{Brands: []points.TenantBrand{func() points.TenantBrand {
+			b := brand("B9")
+			b.OutIDs = map[string]string{"KRY": "33959 "}
+			return b
+		}()}}, "brands[0].out_ids.KRY"},
+		{points.Tenant{Brands: []points.TenantBrand{func() points.TenantBrand {
+			b := brand("B9")
+			b.Settings.RefundOfExpired, b.Settings.GraceDays = ledger.RefundGrace, 0
+			return b
+		}()}}, "brands[0].settings.grace_days"},
 	} {
 		_, err := e.Svc.Apply(e.Ctx, c.tenant)
 		WantInvalid(t, err, c.field)
@@ -37,9 +49,14 @@ func testTenantIDs(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
 	for _, b := range brands {
-		if strings.HasPrefix(strings.TrimSpace(b.ID), "B9") || b.ID == "B10" {
-			t.Fatalf("a refused tenant wrote brand %q", b.ID)
-		}
+		ids = append(ids, b.ID)
+	}
+	if strings.Join(ids, ",") != "B1,B2" {
+		t.Fatalf("brands %q after refused tenants, want only B1 and B2", ids)
+	}
+	if _, err := e.Store.Customer(e.Ctx, "C9"); err == nil {
+		t.Fatal("a refused tenant wrote customer C9")
 	}
 }

@@ -220,7 +220,7 @@ func rawFormat(form string) (string, bool) {
 // noteRawFormat keeps the format of a body that could not be read whole.
 func noteRawFormat(body string, params map[string]string) {
 	if v, ok := rawFormat(body); ok {
-		params["format"] = v
+		params["format"] = v // still escaped: errorFormat decodes it
 	}
 }
 
@@ -232,6 +232,9 @@ func errorFormat(params map[string]string, rawQuery string) string {
 	v, ok := params["format"]
 	if !ok {
 		v, _ = rawFormat(rawQuery)
+	}
+	if u, err := url.QueryUnescape(v); err == nil {
+		v = u
 	}
 	if strings.EqualFold(v, FormatJSON) {
 		return FormatJSON

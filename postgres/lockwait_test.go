@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/storetest"
+)
+
+// TestWrite_RuleReadAfterTheLock: a payment that waited for its member's
+// account while an operator replaced the brand's rule is decided on the
+// new rule — READ COMMITTED reads what is committed when each statement
+// runs, so the rule must be read after the lock is granted.
+func TestWrite_RuleReadAfterTheLock(t *testing.T) {
+	t.Parallel()
+	var s *Store
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store { s = OpenTest(t); return s })
+	ctx := e.Ctx
+	brand, err := s.Brand(ctx, "B1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := func(enable bool) points.Tenant {
+		return points.Tenant{Brands: []points.TenantBrand{{Brand: brand, Rule: &ledger.Rule{Name: "r",
+			Clear:     ledger.ClearRule{Type: ledger.ClearNever},
+			Deduction: []ledger.DeductionRule{{LevelID: "L1", DeductedPoint: 100, ConsumeMoney: 100, Enable: enable}}}}}}
+	}
+	if _, err := e.Svc.Apply(ctx, rule(true)); err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C1", "g1", 1000)
+
+	// Another write holds C1's account.
+	locked, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var holder uint32 // the backend holding the lock
+	go func() {
+		held <- s.Write(ctx, func(tx points.Tx) error {
+			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
+				return err
+			}
+			holder = tx.(*Tx).conn.Conn().PgConn().PID()
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	paid := make(chan error, 1)
+	go func() {
+		_, err := e.Svc.Consume(ctx, e.Caller, e.Order("o1", 10))
+		paid <- err
+	}()
+	// The payment waits for the lock…
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(holder)).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the payment never waited for the account's lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// …while an operator (another server) turns paying with points off.
+	if _, err := points.New(s, e.Clock, nil).Apply(ctx, rule(false)); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	storetest.WantCode(t, <-paid, ledger.CodeDeductionDisabled)
+}
