@@ -55,8 +55,8 @@ func testAccountViewOneMoment(t *testing.T, open Opener) {
 
 func init() { extra = append(extra, suiteTest{"ConsoleSessionsEnded", testSessionsEnded}) }
 
-// testSessionsEnded: an ended console session is remembered (by every
-// reader of the database) until it would have expired, then forgotten.
+// testSessionsEnded: an ended console session is remembered until it
+// would have expired, then forgotten.
 func testSessionsEnded(t *testing.T, open Opener) {
 	e := NewEnv(t, open)
 	now := time.Now()
