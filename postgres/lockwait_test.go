@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -77,4 +78,57 @@ func TestWrite_RuleReadAfterTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.WantCode(t, <-paid, ledger.CodeDeductionDisabled)
+}
+
+// TestWrite_CancelledWhileWaitingFreesTheBackend: a request given up while
+// its statement waits for a lock (the client went away, a deadline) stops
+// waiting in PostgreSQL too, rather than leaving a backend queued for the
+// lock — holding whatever it had locked before — until the lock is free.
+func TestWrite_CancelledWhileWaitingFreesTheBackend(t *testing.T) {
+	t.Parallel()
+	var s *Store
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store { s = OpenTest(t); return s })
+	ctx := e.Ctx
+	e.MustCharge("C1", "g1", 100)
+	locked, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var holder uint32
+	go func() {
+		held <- s.Write(ctx, func(tx points.Tx) error {
+			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
+				return err
+			}
+			holder = tx.(*Tx).conn.Conn().PgConn().PID()
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	defer func() {
+		close(release)
+		if err := <-held; err != nil {
+			t.Error(err)
+		}
+	}()
+	blocked := func() int {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
+			int32(holder)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := e.Svc.Consume(waitCtx, e.Caller, e.Order("o1", 10))
+	if err == nil {
+		t.Fatal("a payment waiting for a held account succeeded")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for blocked() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the given-up payment still waits for the lock in PostgreSQL")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
