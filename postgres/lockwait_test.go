@@ -34,20 +34,7 @@ func TestWrite_RuleReadAfterTheLock(t *testing.T) {
 	e.MustCharge("C1", "g1", 1000)
 
 	// Another write holds C1's account.
-	locked, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var holder uint32 // the backend holding the lock
-	go func() {
-		held <- s.Write(ctx, func(tx points.Tx) error {
-			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
-				return err
-			}
-			holder = tx.(*Tx).conn.Conn().PgConn().PID()
-			close(locked)
-			<-release
-			return nil
-		})
-	}()
-	<-locked
+	holder, release := holdAccount(t, s)
 	paid := make(chan error, 1)
 	go func() {
 		_, err := e.Svc.Consume(ctx, e.Caller, e.Order("o1", 10))
@@ -55,15 +42,7 @@ func TestWrite_RuleReadAfterTheLock(t *testing.T) {
 	}()
 	// The payment waits for the lock…
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity
-			WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(holder)).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
+	for waitingFor(t, s, holder) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the payment never waited for the account's lock")
 		}
@@ -73,10 +52,7 @@ func TestWrite_RuleReadAfterTheLock(t *testing.T) {
 	if _, err := points.New(s, e.Clock, nil).Apply(ctx, rule(false)); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	storetest.WantCode(t, <-paid, ledger.CodeDeductionDisabled)
 }
 
@@ -90,34 +66,8 @@ func TestWrite_CancelledWhileWaitingFreesTheBackend(t *testing.T) {
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store { s = OpenTest(t); return s })
 	ctx := e.Ctx
 	e.MustCharge("C1", "g1", 100)
-	locked, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var holder uint32
-	go func() {
-		held <- s.Write(ctx, func(tx points.Tx) error {
-			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
-				return err
-			}
-			holder = tx.(*Tx).conn.Conn().PgConn().PID()
-			close(locked)
-			<-release
-			return nil
-		})
-	}()
-	<-locked
-	defer func() {
-		close(release)
-		if err := <-held; err != nil {
-			t.Error(err)
-		}
-	}()
-	blocked := func() int {
-		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
-			int32(holder)).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	holder, release := holdAccount(t, s)
+	defer release()
 	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	_, err := e.Svc.Consume(waitCtx, e.Caller, e.Order("o1", 10))
@@ -125,10 +75,48 @@ func TestWrite_CancelledWhileWaitingFreesTheBackend(t *testing.T) {
 		t.Fatal("a payment waiting for a held account succeeded")
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for blocked() > 0 {
+	for waitingFor(t, s, holder) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the given-up payment still waits for the lock in PostgreSQL")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// holdAccount locks B1/C1's account in a write of its own until release
+// is called (which also waits for that write to end), and returns the
+// backend that holds the lock.
+func holdAccount(t *testing.T, s *Store) (holder uint32, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	locked, done, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		held <- s.Write(ctx, func(tx points.Tx) error {
+			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
+				return err
+			}
+			holder = tx.(*Tx).conn.Conn().PgConn().PID()
+			close(locked)
+			<-done
+			return nil
+		})
+	}()
+	<-locked
+	return holder, func() {
+		close(done)
+		if err := <-held; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitingFor counts the backends waiting for a lock that holder holds.
+func waitingFor(t *testing.T, s *Store, holder uint32) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity
+		WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(holder)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
