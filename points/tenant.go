@@ -238,9 +238,8 @@ func validateTenant(t Tenant) error {
 				return ledger.Invalidf(where+".time_zone", "未知时区 %q", b.TimeZone)
 			}
 		}
-		if err := notTooLong("name", b.Name); err != nil {
-			e, _ := ledger.AsError(err)
-			return ledger.Invalid(where+".name", e.Message)
+		if err := notTooLong(where+".name", b.Name); err != nil {
+			return err
 		}
 		for ch, id := range b.OutIDs {
 			if !knownChannel(ch) {
@@ -261,9 +260,8 @@ func validateTenant(t Tenant) error {
 			if sh.BrandID != "" && sh.BrandID != b.ID {
 				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
 			}
-			if err := notTooLong("name", sh.Name); err != nil {
-				e, _ := ledger.AsError(err)
-				return ledger.Invalid(w+".name", e.Message)
+			if err := notTooLong(w+".name", sh.Name); err != nil {
+				return err
 			}
 			for ch, id := range sh.OutIDs {
 				if !knownChannel(ch) {
@@ -305,9 +303,8 @@ func validateTenant(t Tenant) error {
 		for _, f := range []field{{"mobile", c.Mobile}, {"name", c.Name}, {"level_id", c.LevelID}, {"outer_type", c.OuterType},
 			{"outer_id", c.OuterID}, {"gender", c.Gender}, {"email", c.Email}, {"birthday", c.Birthday},
 			{"address", c.Address}, {"remark", c.Remark}, {"shop_id", c.ShopID}} {
-			if err := notTooLong(f.name, f.v); err != nil {
-				e, _ := ledger.AsError(err)
-				return ledger.Invalid(where+"."+f.name, e.Message)
+			if err := notTooLong(where+"."+f.name, f.v); err != nil {
+				return err
 			}
 		}
 	}

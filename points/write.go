@@ -61,10 +61,11 @@ func required(field, v string) error {
 	return notTooLong(field, v)
 }
 
-// notTooLong refuses a value longer than field may be.
+// notTooLong refuses a value longer than field may be; field may be a
+// path such as customers[0].name, whose last part says what it is.
 func notTooLong(field, v string) error {
 	limit := MaxIDBytes
-	if textFields[field] {
+	if textFields[field[strings.LastIndexByte(field, '.')+1:]] {
 		limit = MaxTextBytes
 	}
 	if len(v) > limit {
