@@ -372,7 +372,9 @@ func TestBook_Holds(t *testing.T) {
 			t.Fatalf("released expired points: available %d expired %d", m.acct.Available, m.acct.TotalExpired)
 		}
 	})
-	t.Run("ErrVerifyAfterTimeout", func(t *testing.T) {
+	// frozen10 is a member holding 100 points, 10 of them frozen for H1
+	// for a minute.
+	frozen10 := func(t *testing.T) *mem {
 		m := newMem(t)
 		m.grant(100, "g1")
 		b := m.book("H1")
@@ -380,6 +382,10 @@ func TestBook_Holds(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.apply(b)
+		return m
+	}
+	t.Run("ErrVerifyAfterTimeout", func(t *testing.T) {
+		m := frozen10(t)
 		m.now = m.now.Add(time.Minute - time.Microsecond)
 		if _, err := m.book("H1").VerifyHold(5, Info{OutBizID: "H1"}); err != nil {
 			t.Fatalf("verify just before the timeout: %v", err)
@@ -389,13 +395,7 @@ func TestBook_Holds(t *testing.T) {
 		wantCode(t, err, CodeHoldExpired)
 	})
 	t.Run("ErrVerifyExceedsFrozen", func(t *testing.T) {
-		m := newMem(t)
-		m.grant(100, "g1")
-		b := m.book("H1")
-		if _, err := b.Freeze(10, time.Minute, Info{OutBizID: "H1"}); err != nil {
-			t.Fatal(err)
-		}
-		m.apply(b)
+		m := frozen10(t)
 		_, err := m.book("H1").VerifyHold(11, Info{OutBizID: "H1"})
 		wantCode(t, err, CodeHoldExceeded)
 	})
