@@ -25,8 +25,9 @@ type Throttle struct {
 	burst   int
 	trusted []netip.Prefix
 
-	mu      sync.Mutex
-	clients map[netip.Prefix]*attempts
+	mu        sync.Mutex
+	clients   map[netip.Prefix]*attempts
+	lastSweep time.Time
 }
 
 // attempts is one client's allowance and its attempts under way.
@@ -35,9 +36,14 @@ type attempts struct {
 	pending int
 }
 
-// maxThrottled bounds the clients remembered; past it, those with a whole
-// allowance and nothing under way are forgotten.
+// maxThrottled bounds the clients remembered. When it is reached, those
+// whose allowance has grown back whole are forgotten (at most once a
+// second); a client held back is never forgotten, and while the map stays
+// full, new clients share one allowance (the overflow key).
 const maxThrottled = 100_000
+
+// overflow is the key new clients share while the map is full.
+var overflow = netip.Prefix{}
 
 // NewThrottle allows burst wrong tokens per client, then one per every.
 // Requests from an address in trusted (reverse proxies) are attributed to
@@ -56,10 +62,14 @@ func (t *Throttle) Begin(r *http.Request) (done func(right bool), allowed bool) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a, ok := t.clients[key]
-	if !ok {
+	if !ok && len(t.clients) >= maxThrottled {
+		t.forgetWhole()
 		if len(t.clients) >= maxThrottled {
-			t.forgetIdle()
+			key = overflow
+			a, ok = t.clients[key]
 		}
+	}
+	if !ok {
 		a = &attempts{lim: rate.NewLimiter(rate.Every(t.every), t.burst)}
 		t.clients[key] = a
 	}
@@ -77,20 +87,18 @@ func (t *Throttle) Begin(r *http.Request) (done func(right bool), allowed bool) 
 	}, true
 }
 
-// forgetIdle drops the clients whose allowance is whole and who have
-// nothing under way; if that frees nothing, every idle one — a flood of
-// addresses must not grow the map without bound.
-func (t *Throttle) forgetIdle() {
-	for k, a := range t.clients {
-		if a.pending == 0 && a.lim.Tokens() >= float64(t.burst) {
-			delete(t.clients, k)
-		}
+// forgetWhole drops the clients whose allowance has grown back whole and
+// who have nothing under way — at most once a second, since it looks at
+// every client.
+func (t *Throttle) forgetWhole() {
+	now := time.Now()
+	if now.Sub(t.lastSweep) < time.Second {
+		return
 	}
-	if len(t.clients) >= maxThrottled {
-		for k, a := range t.clients {
-			if a.pending == 0 {
-				delete(t.clients, k)
-			}
+	t.lastSweep = now
+	for k, a := range t.clients {
+		if a.pending == 0 && a.lim.TokensAt(now) >= float64(t.burst) {
+			delete(t.clients, k)
 		}
 	}
 }
@@ -134,10 +142,13 @@ func (t *Throttle) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// parseAddr reads "host:port" or a bare address; the zero Addr if neither.
+// parseAddr reads "host:port", "[v6]" or a bare address; the zero Addr
+// if none.
 func parseAddr(s string) netip.Addr {
 	if host, _, err := net.SplitHostPort(s); err == nil {
 		s = host
+	} else {
+		s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {

@@ -102,6 +102,13 @@ func TestThrottle_TrustedProxy(t *testing.T) {
 	if _, ok := th.Begin(from("10.0.0.5:4", "198.51.100.9, 198.51.100.7")); ok {
 		t.Fatal("a forged X-Forwarded-For entry was believed")
 	}
+	// An IPv6 client the proxy writes in brackets without a port.
+	for range 3 {
+		fail(th, from("10.0.0.5:1", "[2001:db8:7::1]"))
+	}
+	if _, ok := th.Begin(from("10.0.0.5:2", "2001:db8:7::2")); ok {
+		t.Fatal("a bracketed IPv6 client was not recognised")
+	}
 	// Without trust, the header is ignored.
 	th = NewThrottle(time.Hour, 3)
 	for range 3 {
@@ -112,13 +119,21 @@ func TestThrottle_TrustedProxy(t *testing.T) {
 	}
 }
 
+// Memory stays bounded when clients flood in, and a client held back is
+// not forgotten to make room (it would get a fresh allowance).
 func TestThrottle_BoundedMemory(t *testing.T) {
 	th := NewThrottle(time.Hour, 3)
+	for range 3 {
+		fail(th, from("192.0.2.1:1"))
+	}
 	for i := range maxThrottled + 10 {
 		fail(th, from(fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255)))
 	}
-	if n := len(th.clients); n > maxThrottled {
-		t.Fatalf("%d clients remembered, more than %d", n, maxThrottled)
+	if n := len(th.clients); n > maxThrottled+1 { // +1: the shared overflow
+		t.Fatalf("%d clients remembered, more than %d", n, maxThrottled+1)
+	}
+	if _, ok := th.Begin(from("192.0.2.1:2")); ok {
+		t.Fatal("a client held back got a fresh allowance when the map filled up")
 	}
 }
 

@@ -55,6 +55,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		if p.Addr().Is4In6() { // addresses are compared unmapped
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(0, p.Bits()-96))
+		}
 		c.trusted = append(c.trusted, p.Masked())
 		return nil
 	})
@@ -65,6 +68,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.tsWindow <= 0 {
 		return fmt.Errorf("--timestamp-window must be positive, got %s", c.tsWindow)
+	}
+	if c.adminToken != "" && len(c.adminToken) < minAdminToken {
+		return fmt.Errorf("the admin token must be at least %d characters: anyone who guesses it can reverse and adjust points", minAdminToken)
 	}
 	if c.sandbox && c.adminToken == "" {
 		return errors.New("--sandbox needs --admin-token (or JIFEN_ADMIN_TOKEN)")

@@ -90,4 +90,8 @@ func TestServe_TrustedProxy(t *testing.T) {
 		!strings.Contains(errb.String(), "trusted-proxy") {
 		t.Errorf("a bad --trusted-proxy: %v %s", err, errb.String())
 	}
+	err := run(context.Background(), []string{"serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--admin-token", "short"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("a 5-character admin token: %v", err)
+	}
 }
