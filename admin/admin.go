@@ -92,16 +92,13 @@ func (api *API) noRoute(w http.ResponseWriter, r *http.Request) {
 // ServeHTTP checks the bearer token, then routes.
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	done, allowed := api.throttle.Begin(r)
+	right, allowed := api.throttle.Check(r, Bearer(r), api.token)
 	if !allowed {
 		w.Header().Set("Retry-After", "1")
 		api.fail(w, r, Problem{Status: http.StatusTooManyRequests, Code: "TOO_MANY_FAILURES",
 			Message: "too many requests with a wrong admin token from this client; retry later"})
 		return
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	right := ok && TokenMatches(got, api.token)
-	done(right)
 	if !right {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="jifen admin"`)
 		api.fail(w, r, Problem{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
@@ -109,6 +106,15 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.mux.ServeHTTP(w, r)
+}
+
+// Bearer is r's bearer token; "" if it has none.
+func Bearer(r *http.Request) string {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return got
 }
 
 // TokenMatches compares a presented token with the configured one in time

@@ -87,6 +87,20 @@ func (t *Throttle) Begin(r *http.Request) (done func(right bool), allowed bool) 
 	}, true
 }
 
+// Check compares the token got, presented by r, with want (TokenMatches)
+// under the throttle: allowed is false when r's client is held back, and
+// then the token was not looked at; otherwise right says whether it
+// matched, and a wrong one is counted.
+func (t *Throttle) Check(r *http.Request, got, want string) (right, allowed bool) {
+	done, allowed := t.Begin(r)
+	if !allowed {
+		return false, false
+	}
+	right = TokenMatches(got, want)
+	done(right)
+	return right, true
+}
+
 // forgetWhole drops the clients whose allowance has grown back whole and
 // who have nothing under way — at most once a second, since it looks at
 // every client.

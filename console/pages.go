@@ -48,14 +48,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	done, allowed := c.logins.Begin(r)
+	right, allowed := c.logins.Check(r, r.PostFormValue("token"), c.token)
 	if !allowed {
 		fail(http.StatusTooManyRequests, "登录失败次数过多, 请稍后再试")
 		return
 	}
 	operator := strings.TrimSpace(r.PostFormValue("operator"))
-	right := admin.TokenMatches(r.PostFormValue("token"), c.token)
-	done(right)
 	if !right {
 		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
 		fail(http.StatusUnauthorized, "管理令牌不正确")

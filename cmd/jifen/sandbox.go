@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"jifen/admin"
@@ -26,15 +25,12 @@ func sandboxHandler(clock *points.SandboxClock, token string, th *admin.Throttle
 		reply(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		done, allowed := th.Begin(r)
+		right, allowed := th.Check(r, admin.Bearer(r), token)
 		if !allowed {
 			w.Header().Set("Retry-After", "1")
 			fail(w, http.StatusTooManyRequests, "too_many_failures", "too many wrong admin tokens from this client; retry later")
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		right := ok && admin.TokenMatches(got, token)
-		done(right)
 		if !right {
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
 			return
