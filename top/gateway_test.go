@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -370,6 +372,49 @@ func TestGateway_Multipart(t *testing.T) {
 	})
 }
 
+// TestGateway_MultipartCutOff cuts a signed multipart request, whose last
+// part is a file (files are not signed), at every byte: each cut before
+// the closing boundary is refused with 43, never taken with a part
+// dropped; the whole body, with or without its final line break, is
+// taken with every part.
+func TestGateway_MultipartCutOff(t *testing.T) {
+	p := signed(t, with(sysParams("jifen.test.echo"), "name", "张三"))
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		if err := mw.WriteField(k, p[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("img", "a.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write([]byte("JPEG"))
+	mw.Close()
+	body, ctype := buf.String(), "multipart/form-data; boundary="+mw.Boundary()
+	closed := strings.LastIndex(body, "--"+mw.Boundary()+"--") + len(mw.Boundary()) + 4
+	for n := 0; n < closed; n++ {
+		params, files, e := parseParams("", ctype, strings.NewReader(body[:n]), DefaultMaxBodyBytes)
+		if e == nil || e.Code != CodeParameterError {
+			t.Fatalf("cut at %d of %d (…%q): %v, %d params, files %v; want code 43", n, len(body), body[max(0, n-20):n], e, len(params), files)
+		}
+	}
+	for _, n := range []int{closed, len(body)} {
+		params, files, e := parseParams("", ctype, strings.NewReader(body[:n]), DefaultMaxBodyBytes)
+		if e != nil || params["name"] != "张三" || len(files) != 1 || string(files[0].Data) != "JPEG" {
+			t.Fatalf("cut at %d of %d, after the closing boundary: %v, params %v, files %v", n, len(body), e, params, files)
+		}
+	}
+	// Through the gateway: the body cut inside the file part's header.
+	g, _, _ := newTestGateway(t)
+	cut := body[:strings.LastIndex(body, "Content-Type: application/octet-stream")]
+	got, _ := checkAnswer(t, do(g, http.MethodPost, "/router/rest?format=json", ctype, cut), FormatJSON)
+	if !strings.Contains(got, `"code":43`) {
+		t.Errorf("cut inside the file's header: %s, want code 43", got)
+	}
+}
+
 func TestGateway_Timestamp(t *testing.T) {
 	g, _, _ := newTestGateway(t)
 	ms := func(d time.Duration) string { return fmt.Sprint(testNow.Add(d).UnixMilli()) }
@@ -486,6 +531,14 @@ func TestGateway_PlatformErrors(t *testing.T) {
 			body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n" + strings.Repeat("a", DefaultMaxBodyBytes) + "\r\n--B--\r\n"
 			return do(g, http.MethodPost, "/router/rest?format=json", "multipart/form-data; boundary=B", body)
 		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body too large","request_id":"RID"}}`},
+		{"43 multipart body cut off inside a part header", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B\r\nContent-Disposition: form-data; name=\"y\"\r\n"
+			return do(g, http.MethodPost, "/router/rest?format=json", "multipart/form-data; boundary=B", body)
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"multipart body does not end with its closing boundary","request_id":"RID"}}`},
+		{"43 multipart body without its closing boundary", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B\r\n"
+			return do(g, http.MethodPost, "/router/rest?format=json", "multipart/form-data; boundary=B", body)
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"multipart body does not end with its closing boundary","request_id":"RID"}}`},
 		// SDKs that send every parameter in the body (the Node and .NET
 		// ones) get errors the body cannot be read for in their format too.
 		{"47 non-UTF-8 value, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {

@@ -1,6 +1,7 @@
 package top
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -34,7 +35,8 @@ var errTooLarge = errors.New("request body too large")
 // part dispositions are matched case-insensitively. A body of no known
 // media type (or none) but form-urlencoded is ignored, except that a body
 // without Content-Type is read as form-urlencoded, which costs nothing and
-// helps hand-written clients. On an error the parameters read so far come
+// helps hand-written clients. A multipart body must end with its closing
+// boundary (endsClosed). On an error the parameters read so far come
 // back too, with the body's format found by a raw scan where the body
 // could not be decoded, so that the error is answered in the format the
 // client asked for (errorFormat).
@@ -65,11 +67,20 @@ func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (m
 			if boundary == "" {
 				return nil, nil, platformError(CodeParameterError, "", "multipart body without boundary")
 			}
-			lr := &limitReader{r: body, n: maxBody}
+			// The body is kept as it is read (it is bounded, and its
+			// parts are kept whole anyway) to see how it ends.
+			var raw bytes.Buffer
+			lr := &limitReader{r: io.TeeReader(body, &raw), n: maxBody}
 			var e *ErrorResponse
 			files, e = parseMultipart(multipart.NewReader(lr, boundary), params)
 			if e != nil {
 				return params, nil, e
+			}
+			if _, err := io.Copy(io.Discard, lr); err != nil {
+				return params, nil, multipartError(err)
+			}
+			if !endsClosed(raw.Bytes(), boundary) {
+				return params, nil, platformError(CodeParameterError, "", "multipart body does not end with its closing boundary")
 			}
 		}
 	}
@@ -171,6 +182,22 @@ func parseMultipart(mr *multipart.Reader, params map[string]string) ([]File, *Er
 			return nil, e
 		}
 	}
+}
+
+// endsClosed reports whether a multipart body ends with its
+// close-delimiter ("--boundary--" at the start of a line), blanks and line
+// breaks after it aside. multipart.Reader answers io.EOF both at the
+// close-delimiter and when the body stops inside a part's header section
+// (textproto's EOF comes through as is), so a body cut off there would be
+// taken with its last part silently dropped — and file parts are not
+// signed, so the signature would not notice. A body cut anywhere else
+// already fails to parse. The price: an epilogue after the
+// close-delimiter, which RFC 2046 allows and no TOP SDK sends, is refused
+// too.
+func endsClosed(body []byte, boundary string) bool {
+	b := bytes.TrimRight(body, " \t\r\n")
+	rest, ok := bytes.CutSuffix(b, []byte("--"+boundary+"--"))
+	return ok && (len(rest) == 0 || rest[len(rest)-1] == '\n')
 }
 
 func multipartError(err error) *ErrorResponse {
