@@ -156,12 +156,7 @@ func (api *API) failErr(w http.ResponseWriter, r *http.Request, err error) {
 // maxBody bounds a request body (a whole tenant file fits).
 const maxBody = 4 << 20
 
-// decode reads a JSON body into v, refusing unknown fields.
+// decode reads a JSON body into v (DecodeJSON).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalidBody(err)
-	}
-	return nil
+	return DecodeJSON(http.MaxBytesReader(w, r.Body, maxBody), v)
 }

@@ -1,8 +1,13 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
 	"time"
+	"unicode"
 
 	"jifen/ledger"
 	"jifen/points"
@@ -376,4 +381,127 @@ func ruleOut(r ledger.Rule) *ruleJSON {
 		}
 	}
 	return out
+}
+
+// Request bodies.
+
+// DecodeJSON reads a body that is one JSON object into v, refusing
+// unknown fields and two things encoding/json lets through silently: data
+// after the first value (`{…} {"points":999}`: the first object would be
+// acted on and the rest dropped) and a key given twice in one object, at
+// any depth (the last would win, so what a reviewer of the request reads
+// first is not what is done). Keys are compared as encoding/json matches
+// them to struct fields, regardless of case: "points" and "Points" are
+// one key. The error names the field (the duplicated key's path, or
+// "body").
+func DecodeJSON(r io.Reader, v any) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return invalidBody(err)
+	}
+	if err := checkJSON(data, true); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalidBody(err)
+	}
+	return nil
+}
+
+// jsonLevel is an object or array checkJSON is inside.
+type jsonLevel struct {
+	path    string
+	keys    map[string]string // an object's keys so far (folded → as written); nil in an array
+	wantKey bool              // an object's next token is a key or its end
+	key     string            // the key whose value comes next
+	index   int               // an array's next element
+}
+
+// checkJSON checks that data is exactly one JSON value in which no object
+// has a key twice (compared regardless of case when fold is set, as
+// encoding/json matches struct fields; exactly otherwise, as YAML does).
+func checkJSON(data []byte, fold bool) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*jsonLevel
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF && stack == nil {
+			return ledger.Invalid("body", "请求体为空")
+		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return invalidBody(err)
+		}
+		path := ""
+		if n := len(stack); n > 0 {
+			l := stack[n-1]
+			switch {
+			case tok == json.Delim('}') || tok == json.Delim(']'):
+				stack = stack[:n-1]
+				if len(stack) == 0 {
+					return checkEnd(dec)
+				}
+				continue
+			case l.keys != nil && l.wantKey:
+				k, _ := tok.(string) // the decoder gives only strings here
+				fk := k
+				if fold {
+					fk = foldKey(k)
+				}
+				if first, ok := l.keys[fk]; ok {
+					return ledger.Invalidf(joinPath(l.path, k), "重复的键: 同一对象中已有 %q, 一个键只能出现一次", first)
+				}
+				l.keys[fk], l.key, l.wantKey = k, k, false
+				continue
+			case l.keys != nil:
+				path, l.wantKey = joinPath(l.path, l.key), true
+			default:
+				path = fmt.Sprintf("%s[%d]", l.path, l.index)
+				l.index++
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &jsonLevel{path: path, keys: map[string]string{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &jsonLevel{path: path})
+		default:
+			if len(stack) == 0 { // a lone scalar: the decode says what is wrong with it
+				return checkEnd(dec)
+			}
+		}
+	}
+}
+
+// checkEnd refuses anything after the body's first value.
+func checkEnd(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return ledger.Invalid("body", "JSON 值之后还有内容 (trailing data): 请求体只能是一个 JSON 对象")
+	}
+	return nil
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// foldKey maps each rune of k to the smallest rune it case-folds to, so
+// two keys fold to the same string exactly when strings.EqualFold holds
+// (encoding/json's matching of keys to fields folds no wider).
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		return m
+	}, k)
 }

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -17,15 +19,32 @@ import (
 // meaning and validation: a body is a piece of the tenant file, in JSON
 // (or YAML), unknown keys refused, applied as `jifen apply` applies it.
 
-// decodeTenant reads a body that is a piece of the tenant file.
+// decodeTenant reads a body that is a piece of the tenant file: one YAML
+// document (JSON is YAML). YAML refuses a key given twice; a JSON body is
+// checked first (checkJSON, keys compared exactly, as YAML does) so the
+// error names the duplicated key's path. A second document, or anything
+// else after the first, is refused rather than dropped.
 func decodeTenant(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := yaml.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return invalidBody(err)
+	}
+	if json.Valid(data) {
+		if err := checkJSON(data, false); err != nil {
+			return err
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return ledger.Invalid("body", "请求体为空")
 		}
 		return invalidBody(err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return ledger.Invalid("body", "第一个 YAML 文档之后还有内容 (trailing data): 请求体只能是一个文档")
 	}
 	return nil
 }

@@ -254,6 +254,15 @@ func TestE2E_SandboxExpiry(t *testing.T) {
 	if resp := post(`{"advance":"1h"}`, "wrong"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d", resp.StatusCode)
 	}
+	// A body is taken whole or not at all: the clock does not move.
+	for _, body := range []string{`{"advance":"1h"} {"advance":"9600h"}`, `{"advance":"9600h","advance":"1h"}`} {
+		if resp := post(body, adminToken); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: %d, want 400", body, resp.StatusCode)
+		}
+	}
+	if off := s.sandbox.Offset(); off != 0 {
+		t.Fatalf("refused bodies moved the clock by %s", off)
+	}
 	if resp := post(`{"advance":"9600h"}`, adminToken); resp.StatusCode != http.StatusOK {
 		t.Fatalf("advance: %d", resp.StatusCode)
 	}

@@ -42,8 +42,10 @@ func sandboxHandler(clock *points.SandboxClock, token string, th *admin.Throttle
 			var req struct {
 				Advance string `json:"advance"`
 			}
-			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-				fail(w, http.StatusBadRequest, "invalid_body", "body must be JSON like {\"advance\":\"720h\"}")
+			// Strictly, as the admin API reads bodies: a second object or
+			// a second "advance" is refused, not dropped.
+			if err := admin.DecodeJSON(http.MaxBytesReader(w, r.Body, 4096), &req); err != nil {
+				fail(w, http.StatusBadRequest, "invalid_body", "body must be one JSON object like {\"advance\":\"720h\"}: "+err.Error())
 				return
 			}
 			d, err := time.ParseDuration(req.Advance)
