@@ -13,9 +13,10 @@ import (
 
 // Throttle slows token guessing: each client may present a wrong admin
 // token burst times, then once per every; meanwhile it is refused whatever
-// it sends (were a right token let through, guessing at full speed would
-// show which guess differs). Only wrong tokens count, and each client has
-// its own allowance, so one client's guessing locks out no one else. A
+// token it sends (were a right token let through, guessing at full speed
+// would show which guess differs). Only wrong tokens count — a request
+// with none is no guess (Check) — and each client has its own allowance,
+// so one client's guessing locks out no one else. A
 // client is its address — an IPv6 client its /64, which one host can
 // easily hold whole — or, for a request through a trusted proxy, the
 // address the proxies name in X-Forwarded-For. One Throttle serves every
@@ -91,7 +92,17 @@ func (t *Throttle) Begin(r *http.Request) (done func(right bool), allowed bool) 
 // under the throttle: allowed is false when r's client is held back, and
 // then the token was not looked at; otherwise right says whether it
 // matched, and a wrong one is counted.
+//
+// No token at all (got == "": no Authorization bearer token, an empty
+// sign-in form) is not a guess: it is wrong without being counted, and is
+// answered so (401) even while the client is held back. An empty token
+// never matches (TokenMatches; the configured one is never empty), so its
+// answer tells a guesser nothing, while counting it let a browser or a
+// monitor that calls without credentials lock its own operators out.
 func (t *Throttle) Check(r *http.Request, got, want string) (right, allowed bool) {
+	if got == "" {
+		return false, true
+	}
 	done, allowed := t.Begin(r)
 	if !allowed {
 		return false, false

@@ -61,6 +61,30 @@ func TestThrottle_PerClientFailuresOnly(t *testing.T) {
 	}
 }
 
+// A request without a token is no guess: however many come, they are
+// answered as wrong (401) and the client's allowance stays whole — even
+// while the client is held back for wrong tokens.
+func TestThrottle_NoTokenIsNoGuess(t *testing.T) {
+	th := NewThrottle(time.Hour, 3)
+	r := from("192.0.2.1:1000")
+	for range 50 {
+		if right, allowed := th.Check(r, "", token); right || !allowed {
+			t.Fatalf("no token: right %v, allowed %v; want wrong and answered", right, allowed)
+		}
+	}
+	for i := range 3 {
+		if _, allowed := th.Check(r, "guess", token); !allowed {
+			t.Fatalf("refused after %d wrong tokens and 50 without one, allowance 3", i)
+		}
+	}
+	if _, allowed := th.Check(r, token, token); allowed {
+		t.Fatal("let through after 3 wrong tokens")
+	}
+	if right, allowed := th.Check(r, "", token); right || !allowed {
+		t.Fatalf("no token from a held-back client: right %v, allowed %v; want 401, not 429", right, allowed)
+	}
+}
+
 // Concurrent guesses get no more than the allowance through.
 func TestThrottle_ConcurrentGuesses(t *testing.T) {
 	th := NewThrottle(time.Hour, 10)
@@ -171,5 +195,41 @@ func TestAPI_WrongTokensThrottled(t *testing.T) {
 	}
 	if got := call("192.0.2.9:5000", token); got != http.StatusOK {
 		t.Errorf("another client: %d, want 200", got)
+	}
+}
+
+// Requests without a token (no Authorization header, an empty bearer, or
+// another scheme, whose credentials are never compared) are 401 and use
+// up none of the client's allowance for wrong tokens.
+func TestAPI_NoTokenNotCounted(t *testing.T) {
+	e := newAPIEnv(t)
+	api := New(e.Admin(), token, nil, nil)
+	call := func(auth string) int {
+		r := httptest.NewRequest(http.MethodGet, "/admin/v1/brands", nil)
+		r.RemoteAddr = "192.0.2.1:5000"
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 20 {
+		for _, auth := range []string{"", "Bearer ", "Basic dXNlcjpwYXNz"} {
+			if got := call(auth); got != http.StatusUnauthorized {
+				t.Fatalf("Authorization %q: %d, want 401", auth, got)
+			}
+		}
+	}
+	if got := call("Bearer " + token); got != http.StatusOK {
+		t.Fatalf("the right token after 60 requests without one: %d, want 200", got)
+	}
+	for i := range 10 {
+		if got := call("Bearer guess"); got != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401 (the allowance is 10)", i+1, got)
+		}
+	}
+	if got := call("Bearer guess"); got != http.StatusTooManyRequests {
+		t.Fatalf("the 11th wrong token: %d, want 429", got)
 	}
 }

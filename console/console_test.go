@@ -219,6 +219,18 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 	}
 }
 
+// An empty sign-in form is no guess: it asks for the token and uses up
+// none of the client's allowance for wrong ones.
+func TestConsole_EmptySignInNotCounted(t *testing.T) {
+	e := newConsoleEnv(t)
+	for range 30 {
+		e.post("/console/login", url.Values{"token": {""}, "operator": {"小李"}}).want(t, http.StatusUnauthorized)
+		e.post("/console/login", url.Values{"operator": {"小李"}}).want(t, http.StatusUnauthorized)
+	}
+	e.post("/console/login", url.Values{"token": {""}, "operator": {"小李"}}).want(t, http.StatusUnauthorized, "请输入管理令牌")
+	e.signIn()
+}
+
 func TestConsole_CSRF(t *testing.T) {
 	e := newConsoleEnv(t)
 	csrf := e.signIn()

@@ -48,7 +48,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	right, allowed := c.logins.Check(r, r.PostFormValue("token"), c.token)
+	// A form without a token (sent empty) is no guess, as a request
+	// without an Authorization header is none for the API: it is not
+	// counted against the client's allowance (admin.Throttle.Check).
+	tok := r.PostFormValue("token")
+	if tok == "" {
+		fail(http.StatusUnauthorized, "请输入管理令牌")
+		return
+	}
+	right, allowed := c.logins.Check(r, tok, c.token)
 	if !allowed {
 		fail(http.StatusTooManyRequests, "登录失败次数过多, 请稍后再试")
 		return

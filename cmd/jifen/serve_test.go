@@ -95,3 +95,46 @@ func TestServe_TrustedProxy(t *testing.T) {
 		t.Errorf("a 5-character admin token: %v", err)
 	}
 }
+
+// TestServe_NoTokenNotCounted: requests without an admin token — to the
+// API, the sandbox and the console's sign-in, which share one allowance —
+// are 401 and hold no one back: the right token is served after them.
+func TestServe_NoTokenNotCounted(t *testing.T) {
+	s := startServer(t)
+	do := func(method, path, contentType, body string) int {
+		req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 10 {
+		for _, r := range []struct{ method, path, ctype, body string }{
+			{"GET", "/admin/v1/brands", "", ""},
+			{"POST", "/sandbox/clock", "", `{"advance":"1h"}`},
+			{"POST", "/console/login", "application/x-www-form-urlencoded", "token=&operator=x"},
+		} {
+			if got := do(r.method, r.path, r.ctype, r.body); got != http.StatusUnauthorized {
+				t.Fatalf("%s %s without a token: %d, want 401", r.method, r.path, got)
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", s.url+"/admin/v1/brands", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the right token after 30 requests without one: %d, want 200", resp.StatusCode)
+	}
+}
