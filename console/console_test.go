@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/ledger"
 	"jifen/points"
@@ -433,6 +434,57 @@ func TestConsole_Pages(t *testing.T) {
 	// Signing in again starts a new session.
 	e.signIn()
 	e.get("/console/").want(t, http.StatusOK)
+}
+
+// The hold card says how the hold ended and when — verified, released by
+// an operator, released on timeout — instead of the timeout it no longer
+// has; the customer's holds table shows a timeout only for active holds.
+func TestConsole_HoldCard(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	c1 := points.CustomerLookup{CustomerID: "C1"}
+	operate := func(typ, n int64, order string) {
+		t.Helper()
+		if _, err := e.Svc.Operate(e.Ctx, e.Caller, points.OperateRequest{Target: storetest.B1S1, Type: typ, Points: n,
+			OuterOrderID: order, Customer: c1, OperatorID: "op", RequestID: e.ReqID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		operate(points.OperateFreeze, 20, h)
+	}
+	timeout := fmtTime(e.Clock.Now().Add(ledger.DefaultSettings().HoldTimeout))
+	e.get("/console/brands/B1/orders/h1").want(t, http.StatusOK, "超时 "+timeout+" 自动释放。", `id="release"`)
+
+	e.Clock.Advance(time.Minute)
+	released := fmtTime(e.Clock.Now())
+	if r := e.post("/console/brands/B1/holds/h1/release", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
+		t.Fatalf("release: %d\n%s", r.status, r.body)
+	}
+	e.Clock.Advance(time.Minute)
+	verified := fmtTime(e.Clock.Now())
+	operate(points.OperateVerify, 15, "h2")
+	for order, want := range map[string]string{
+		"h1": released + " 释放 20 积分 (操作员释放冻结 · 小李)。",
+		"h2": verified + " 核销 15 积分 (操作员 op), 其余 5 积分同时释放。",
+	} {
+		r := e.get("/console/brands/B1/orders/"+order).want(t, http.StatusOK, `<span id="hold-end">`+want+"</span>")
+		if strings.Contains(r.body, "自动释放") || strings.Contains(r.body, `id="release"`) {
+			t.Errorf("%s: the card of an ended hold still speaks of its timeout or offers a release\n%s", order, r.body)
+		}
+	}
+	r := e.get("/console/customers/C1").want(t, http.StatusOK, "已释放", "已核销", "冻结中")
+	if n := strings.Count(r.body, timeout); n != 1 {
+		t.Errorf("the holds table shows the timeout %s %d times, want once (the active hold only)", timeout, n)
+	}
+
+	e.Clock.Advance(ledger.DefaultSettings().HoldTimeout)
+	swept := fmtTime(e.Clock.Now())
+	if _, err := e.Svc.Sweep(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/console/brands/B1/orders/h3").want(t, http.StatusOK, `<span id="hold-end">`+swept+" 释放 20 积分 (冻结超时自动释放)。</span>")
 }
 
 func TestCharts(t *testing.T) {

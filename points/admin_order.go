@@ -15,9 +15,14 @@ import (
 type OrderView struct {
 	Brand    ledger.Brand
 	OutBizID string
-	Parts    []OrderPart   // one per customer with a position or a hold in the order
-	Hold     ledger.Hold   // Exists false: the order has no hold
-	Flows    []ledger.Flow // every flow naming the order, oldest first
+	Parts    []OrderPart // one per customer with a position or a hold in the order
+	Hold     ledger.Hold // Exists false: the order has no hold
+	// HoldVerify and HoldRelease are the flows that ended the hold, nil
+	// until one did: its VERIFY, and its UNFREEZE (what a verify left, an
+	// operator's release, or the timeout's). They say when and how it
+	// ended, which the hold row does not keep.
+	HoldVerify, HoldRelease *ledger.Flow
+	Flows                   []ledger.Flow // every flow naming the order, oldest first
 	// ShopID is the shop the order was paid (else earned) at: where an
 	// operator's reversal is booked unless another shop is named.
 	ShopID string
@@ -82,6 +87,9 @@ func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView,
 		switch f.Type {
 		case ledger.DeductFromConsume, ledger.ExtraConsume, ledger.Verify:
 			p.Spends = append(p.Spends, f)
+			if f.Type == ledger.Verify && v.Hold.Exists && f.CustomerID == v.Hold.CustomerID {
+				v.HoldVerify = &f
+			}
 			if spendShop == "" {
 				spendShop = f.ShopID
 			}
@@ -96,6 +104,9 @@ func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView,
 			p.Clawbacks = append(p.Clawbacks, f)
 		case ledger.Freeze, ledger.Unfreeze:
 			p.HoldFlows = append(p.HoldFlows, f)
+			if f.Type == ledger.Unfreeze && v.Hold.Exists && f.CustomerID == v.Hold.CustomerID {
+				v.HoldRelease = &f
+			}
 		default:
 			p.Others = append(p.Others, f)
 		}

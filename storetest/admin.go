@@ -18,6 +18,7 @@ func init() {
 	extra = append(extra,
 		suiteTest{"AdminSearchCustomers", testAdminSearchCustomers},
 		suiteTest{"AdminOrder", testAdminOrder},
+		suiteTest{"AdminOrderHoldEnd", testAdminOrderHoldEnd},
 		suiteTest{"AdminPreviewWritesNothing", testAdminPreview},
 		suiteTest{"AdminPreviewExpiredLot", testAdminPreviewExpired},
 		suiteTest{"AdminReverseAdjust", testAdminReverseAdjust},
@@ -173,6 +174,65 @@ func testAdminOrder(t *testing.T, open Opener) {
 	WantCode(t, err, points.CodeOrderNotFound)
 	_, err = a.Order(e.Ctx, "B2", "o1")
 	WantCode(t, err, points.CodeOrderNotFound)
+}
+
+// An order's view says how its hold ended, and when: verified (the rest
+// released with it), released by an operator, or released on timeout.
+func testAdminOrderHoldEnd(t *testing.T, open Opener) {
+	e := NewEnv(t, open)
+	a := e.Admin()
+	c1 := points.CustomerLookup{CustomerID: "C1"}
+	e.MustCharge("C1", "g1", 300)
+	for _, h := range []string{"h1", "h2", "h3"} {
+		if _, err := e.operate(points.OperateFreeze, 30, h, c1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := func(id string) points.OrderView {
+		t.Helper()
+		v, err := a.Order(e.Ctx, "B1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := order("h1"); v.HoldVerify != nil || v.HoldRelease != nil {
+		t.Fatalf("an active hold has an end: verify %+v, release %+v", v.HoldVerify, v.HoldRelease)
+	}
+
+	e.Clock.Advance(time.Minute)
+	verifiedAt := e.Clock.Now()
+	if _, err := e.operate(points.OperateVerify, 20, "h1", c1); err != nil {
+		t.Fatal(err)
+	}
+	v := order("h1")
+	if v.Hold.Status != ledger.HoldVerified || v.HoldVerify == nil || v.HoldVerify.Amount != 20 ||
+		!v.HoldVerify.CreatedAt.Equal(verifiedAt) || v.HoldRelease == nil || v.HoldRelease.Amount != 10 ||
+		!v.HoldRelease.CreatedAt.Equal(verifiedAt) {
+		t.Fatalf("verified hold: %+v, verify %+v, release %+v", v.Hold, v.HoldVerify, v.HoldRelease)
+	}
+
+	e.Clock.Advance(time.Minute)
+	releasedAt := e.Clock.Now()
+	if err := a.ReleaseHold(e.Ctx, "小李", "B1", "h2"); err != nil {
+		t.Fatal(err)
+	}
+	v = order("h2")
+	if v.Hold.Status != ledger.HoldReleased || v.HoldVerify != nil || v.HoldRelease == nil || v.HoldRelease.Amount != 30 ||
+		!v.HoldRelease.CreatedAt.Equal(releasedAt) || v.HoldRelease.OperatorName != "小李" {
+		t.Fatalf("released hold: %+v, verify %+v, release %+v", v.Hold, v.HoldVerify, v.HoldRelease)
+	}
+
+	e.Clock.Advance(ledger.DefaultSettings().HoldTimeout)
+	timedOutAt := e.Clock.Now()
+	if _, err := e.Svc.Sweep(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	v = order("h3")
+	if v.Hold.Status != ledger.HoldReleased || v.HoldVerify != nil || v.HoldRelease == nil || v.HoldRelease.Amount != 30 ||
+		!v.HoldRelease.CreatedAt.Equal(timedOutAt) || v.HoldRelease.OperatorName != "" || v.HoldRelease.Reason != "冻结超时自动释放" {
+		t.Fatalf("timed-out hold: %+v, verify %+v, release %+v", v.Hold, v.HoldVerify, v.HoldRelease)
+	}
 }
 
 func testAdminPreview(t *testing.T, open Opener) {
