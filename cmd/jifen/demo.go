@@ -6,6 +6,10 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"jifen/points"
 	"jifen/tenant"
@@ -23,6 +27,9 @@ var demoSeed = []struct {
 type demo struct {
 	appKey, secret string
 	adminToken     string // a token made for this run, printed with the console's URL; "" when one was given
+	// self runs jifen in the printed examples, from selfDir when not ""
+	// (selfCommand).
+	self, selfDir string
 }
 
 // setupDemo creates or reuses the demo tenant: an app, a brand with KRY and
@@ -62,6 +69,13 @@ func (d demo) print(w io.Writer, base string) {
 	if token == "" {
 		token = "(the one given with --admin-token or JIFEN_ADMIN_TOKEN)"
 	}
+	self, cd := d.self, ""
+	if self == "" {
+		self = "jifen"
+	}
+	if d.selfDir != "" {
+		cd = "  cd " + shellQuote(d.selfDir) + "\n"
+	}
 	fmt.Fprintf(w, `
 jifen demo tenant is ready.
   gateway:    %s/router/rest
@@ -75,10 +89,105 @@ jifen demo tenant is ready.
   admin token: %s
 
 Try it (in another terminal):
-  jifen call alibaba.alsc.crm.point.consumepoint --url %s/router/rest --app-key %s --secret %s \
+%s  %s call alibaba.alsc.crm.point.consumepoint --url %s/router/rest --app-key %s --secret %s \
     param_consume_point_open_req='{"biz_channel":"KRY","out_brand_id":"kry-demo","out_shop_id":"kry-shop-1","customer_id":"demo-c1","change_point":100,"out_biz_id":"order-1001","operator_id":"op1","operator_name":"小王","request_id":"req-1001"}'
-  jifen call alibaba.alsc.crm.point.reversepoint --url %s/router/rest --app-key %s --secret %s \
+  %s call alibaba.alsc.crm.point.reversepoint --url %s/router/rest --app-key %s --secret %s \
     param_reverse_consume_point_open_req='{"biz_type":"DEDUCT_FROM_CONSUME_REVERSE","biz_channel":"KRY","out_brand_id":"kry-demo","out_shop_id":"kry-shop-1","customer_id":"demo-c1","change_point":40,"out_biz_id":"order-1001","reverse_order_id":"refund-1001-a","operator_id":"op1","operator_name":"小王","request_id":"req-1002"}'
 
-`, base, d.appKey, d.secret, base, base, token, base, d.appKey, d.secret, base, d.appKey, d.secret)
+`, base, d.appKey, d.secret, base, base, token, cd, self, base, d.appKey, d.secret, self, base, d.appKey, d.secret)
+}
+
+// selfCommand is how a shell runs this jifen again, for the examples
+// `serve --demo` prints, which must work as printed: a new user starts
+// with `go run ./cmd/jifen serve --demo`, which puts no jifen on the PATH.
+// Started by go run, it is `go run ./cmd/jifen` in the checkout (dir);
+// else `jifen` if that is this program on the PATH; else this program's
+// full path.
+func selfCommand() (command, dir string) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "jifen", ""
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = ""
+	}
+	onPath, err := exec.LookPath("jifen")
+	if err != nil {
+		onPath = ""
+	}
+	return commandFor(exe, wd, onPath, os.Getenv("GOCACHE"))
+}
+
+// commandFor decides selfCommand for the executable exe, started in wd,
+// with onPath the file the PATH finds as jifen ("" for none) and goCache
+// the GOCACHE variable.
+func commandFor(exe, wd, onPath, goCache string) (command, dir string) {
+	if builtByGoRun(exe, goCache) {
+		root, ok := moduleRoot(wd)
+		if !ok {
+			root = ""
+		}
+		return "go run ./cmd/jifen", root
+	}
+	if onPath != "" && sameFile(onPath, exe) {
+		return "jifen", ""
+	}
+	return shellQuote(exe), ""
+}
+
+// builtByGoRun reports whether exe is an executable go run built: in a
+// temporary go-build… directory, or — go run keeps them there since Go
+// 1.24 — in the build cache (GOCACHE, by default a directory go-build).
+func builtByGoRun(exe, goCache string) bool {
+	if goCache != "" && strings.HasPrefix(exe, filepath.Clean(goCache)+string(filepath.Separator)) {
+		return true
+	}
+	for _, el := range strings.Split(filepath.ToSlash(filepath.Dir(exe)), "/") {
+		if strings.HasPrefix(el, "go-build") {
+			return true
+		}
+	}
+	return false
+}
+
+// moduleRoot finds the jifen checkout at or above dir: the nearest
+// directory with a go.mod, if that declares module jifen.
+func moduleRoot(dir string) (string, bool) {
+	if dir == "" {
+		return "", false
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			for line := range strings.Lines(string(b)) {
+				if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+					return dir, strings.Trim(f[1], `"`) == "jifen"
+				}
+			}
+			return "", false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

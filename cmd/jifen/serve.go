@@ -115,6 +115,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			c.adminToken = points.NewSecret() // the demo's console needs one: made for this run
 			d.adminToken = c.adminToken
 		}
+		d.self, d.selfDir = selfCommand()
 		d.print(stdout, base)
 	}
 
