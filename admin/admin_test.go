@@ -521,3 +521,42 @@ func TestProblemOf(t *testing.T) {
 		}
 	}
 }
+
+// TestAPI_ControlCharacters: text with NUL (which PostgreSQL refuses,
+// where SQLite stored it), another control character or bytes that are
+// not UTF-8 is 400 INVALID_PARAMETER naming the field, and nothing is
+// written; no app may take a key of the reserved "@" namespace.
+func TestAPI_ControlCharacters(t *testing.T) {
+	e := newAPIEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	before := e.Snapshot()
+	for _, c := range []struct {
+		method, path string
+		body         any
+		field        string
+	}{
+		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补\u0000偿", "operator": "小李", "request_id": "a1"}, "reason"},
+		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补偿", "operator": "小李", "request_id": "a\u007f1"}, "request_id"},
+		{"POST", "/admin/v1/brands/B1/orders/g1/reversal-preview", map[string]any{"type": "EXTRA_CHARGE_REVERSE", "reverse_order_id": "r\u00011"}, "reverse_order_id"},
+		{"GET", "/admin/v1/customers/C1%00", nil, "customer_id"},
+		{"GET", "/admin/v1/customers?q=C%FF", nil, "q"},
+		{"GET", "/admin/v1/flows?brand_id=B1&out_biz_id=g%001", nil, "out_biz_id"},
+		{"PUT", "/admin/v1/brands/B1/shops/S1", map[string]any{"name": "西湖\u0000店"}, "brands[0].shops[0].name"},
+		{"PUT", "/admin/v1/apps/@pos", map[string]any{"name": "x"}, "apps[0].app_key"},
+		{"POST", "/admin/v1/tenant", map[string]any{"apps": []map[string]any{{"app_key": "@admin", "name": "x"}}}, "apps[0].app_key"},
+	} {
+		if got := e.do(c.method, c.path, c.body).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")["field"]; got != c.field {
+			t.Fatalf("%s %s: field %v, want %s", c.method, c.path, got, c.field)
+		}
+	}
+	if got := e.Snapshot(); got != before {
+		t.Fatalf("refused requests wrote:\n%s\nwas:\n%s", got, before)
+	}
+	apps := e.do("GET", "/admin/v1/apps", nil).want(t, http.StatusOK)
+	if strings.Contains(string(apps.body), `"@`) {
+		t.Fatalf("an app of the reserved namespace was stored: %s", apps.body)
+	}
+	if sh, err := e.Store.Shop(e.Ctx, "S1"); err != nil || sh.Name != "西湖店" {
+		t.Fatalf("shop S1 after a refused rename: %+v %v", sh, err)
+	}
+}

@@ -507,3 +507,30 @@ func TestCharts(t *testing.T) {
 		t.Fatalf("charts %+v", c)
 	}
 }
+
+// TestConsole_ControlCharacters: a form field holding NUL (which
+// PostgreSQL refuses, where SQLite stored it) or another control
+// character is refused naming the field, and nothing is written; an
+// operator name with one does not sign in, since every write in it would
+// be refused.
+func TestConsole_ControlCharacters(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.post("/console/login", url.Values{"token": {token}, "operator": {"小\x00李"}}).want(t, http.StatusBadRequest, "操作员")
+	if r := e.get("/console/"); r.status != http.StatusSeeOther {
+		t.Fatalf("an operator name with a NUL signed in: %d", r.status)
+	}
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	before := e.Snapshot()
+	for name, form := range map[string]url.Values{
+		"reason":     {"points": {"5"}, "reason": {"补\x00偿"}, "request_id": {"a1"}},
+		"request_id": {"points": {"5"}, "reason": {"补偿"}, "request_id": {"a\x1b2"}},
+	} {
+		form.Set("csrf", csrf)
+		e.post("/console/customers/C1/adjust", form).want(t, http.StatusBadRequest, name+": ", "INVALID_PARAMETER")
+	}
+	e.get("/console/customers/C1%00").want(t, http.StatusBadRequest, "customer_id: ", "INVALID_PARAMETER")
+	if got := e.Snapshot(); got != before {
+		t.Fatalf("refused forms wrote:\n%s\nwas:\n%s", got, before)
+	}
+}

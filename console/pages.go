@@ -67,8 +67,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "管理令牌不正确")
 		return
 	}
-	if operator == "" || len(operator) > 64 {
-		fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节): 退款与调整将记录在此姓名下")
+	// The writes check the name again; a session whose every write would
+	// be refused is not started.
+	if points.CheckOperator(operator) != nil {
+		fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节, 不含控制字符): 退款与调整将记录在此姓名下")
 		return
 	}
 	c.newSession(w, r, operator)

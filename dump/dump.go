@@ -35,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"sort"
 	"strings"
 
 	"jifen/ledger"
@@ -351,6 +353,12 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 	case kindApp:
 		var rec appRecord
 		if err = lr.decode(line, &rec); err == nil {
+			if points.ReservedAppKey(rec.Key) {
+				// Written by an older release: the service no longer
+				// lets such an app sign in, so it is not carried over.
+				return lr.errorf("app_key %q: keys starting with \"@\" are reserved for jifen's own callers (%s is the operators'); "+
+					"remove the app from the dump", rec.Key, points.AdminAppKey)
+			}
 			err = l.InsertApp(ctx, rec.app())
 			c.Apps++
 		}
@@ -468,7 +476,7 @@ func (lr *lineReader) errorf(format string, args ...any) error {
 }
 
 // decode decodes line into v strictly: unknown fields and trailing data
-// are errors.
+// are errors, and so is text the service refuses (checkStrings).
 func (lr *lineReader) decode(line []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -477,6 +485,52 @@ func (lr *lineReader) decode(line []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return lr.errorf("data after the record")
+	}
+	if err := checkStrings("", reflect.ValueOf(v).Elem()); err != nil {
+		return lr.errorf("%v", err)
+	}
+	return nil
+}
+
+// checkStrings applies the service's rule for text (points.CheckChars) to
+// every string of a decoded record, naming the first it refuses by its
+// path of JSON names (flows[2].reason). A dump may come from an older
+// release that stored what is refused now: NUL above all, which
+// PostgreSQL cannot hold, so that such a dump would load into SQLite and
+// fail halfway into PostgreSQL; or control characters in ids. The import
+// refuses it naming the line and field, rather than carry it on.
+func checkStrings(path string, v reflect.Value) error {
+	switch v.Kind() {
+	case reflect.String:
+		return points.CheckChars(path, v.String())
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if path != "" {
+				name = path + "." + name
+			}
+			if err := checkStrings(name, v.Field(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			if err := checkStrings(fmt.Sprintf("%s[%d]", path, i), v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			if err := points.CheckChars(path, k.String()); err != nil {
+				return err
+			}
+			if err := checkStrings(path+"."+k.String(), v.MapIndex(k)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -363,6 +363,21 @@ func TestImportRefuses(t *testing.T) {
 		sameBytes(t, before, after)
 	})
 
+	// edit replaces find by repl in the first line holding it, and names
+	// that line as an error does.
+	edit := func(find, repl string) ([]byte, string) {
+		for i, l := range lines {
+			if strings.Contains(l, find) {
+				return replace(i, strings.Replace(l, find, repl, 1)), fmt.Sprintf("line %d: ", i+1)
+			}
+		}
+		t.Fatalf("no line of the dump holds %s", find)
+		return nil, ""
+	}
+	nul, nulLine := edit(`"name":"张三"`, `"name":"张\u0000三"`)
+	esc, escLine := edit(`"out_biz_id":"o1"`, `"out_biz_id":"o\u001b1"`)
+	reserved, reservedLine := edit(`"app_key":"audit"`, `"app_key":"@audit"`)
+
 	middle := len(lines) / 2
 	for _, tc := range []struct {
 		name string
@@ -383,6 +398,9 @@ func TestImportRefuses(t *testing.T) {
 		{"OutOfOrder", join(append(append([]string{lines[0], lines[len(lines)-3]}, lines[1:len(lines)-3]...), lines[len(lines)-2:]...)), "out of order"},
 		{"AfterTheEnd", append(append([]byte(nil), good...), lines[1]...), "after the end record"},
 		{"NanosecondTime", []byte(strings.Replace(string(good), `.000000Z"`, `.000000001Z"`, 1)), "finer than a microsecond"},
+		{"NUL", nul, nulLine + "name: "},
+		{"ControlCharacterInAnID", esc, escLine + "flows[1].out_biz_id: "},
+		{"ReservedAppKey", reserved, reservedLine + `app_key "@audit": keys starting with "@" are reserved`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := asStore(t, openSQLite(t))

@@ -88,8 +88,15 @@ type BrandTotals struct {
 
 // AdminAppKey is the app key on operators' writes: their idempotency keys
 // are (AdminAppKey, request_id) and their flows carry it as app_key. It
-// starts with "@" so it is told apart from the apps of the tenant file.
+// is in the reserved namespace, so it is told apart from every app.
 const AdminAppKey = "@admin"
+
+// ReservedAppKey reports whether key is in the namespace jifen keeps for
+// its own callers: every key starting with "@". No app may have one — an
+// app "@admin" would write as if it were the operators, under their
+// idempotency keys — so the tenant file, the admin API and an import
+// refuse it, and the gateway treats a stored one as unknown.
+func ReservedAppKey(key string) bool { return strings.HasPrefix(key, "@") }
 
 // ExpiringSoon is how close to its expiry a lot is shown as expiring soon.
 const ExpiringSoon = 30 * 24 * time.Hour
@@ -121,22 +128,26 @@ func (a *Admin) caller(operator string) Caller {
 	return Caller{App: ledger.App{Key: AdminAppKey, Name: "运营后台", Active: true}, Operator: operator}
 }
 
-func checkOperator(operator string) error {
+// CheckOperator refuses an operator name that writes could not be
+// recorded under: blank, longer than 64 bytes, or with characters
+// CheckChars refuses (it is the flows' operator_id as well as their
+// operator_name). The console checks it at sign-in.
+func CheckOperator(operator string) error {
 	if strings.TrimSpace(operator) == "" {
 		return ledger.Invalid("operator", "不可为空: 请填写操作员")
 	}
 	if len(operator) > 64 {
 		return ledger.Invalid("operator", "过长: 最多 64 字节")
 	}
-	return nil
+	return CheckChars("operator", operator)
 }
 
 // brandOf loads a brand named by an operator.
 func (a *Admin) brandOf(ctx context.Context, id string) (ledger.Brand, error) {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return ledger.Brand{}, ledger.Invalid("brand_id", "不可为空")
+	if err := required("brand_id", id); err != nil {
+		return ledger.Brand{}, err
 	}
+	id = strings.TrimSpace(id)
 	b, err := a.svc.brand(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return b, notFoundErr(CodeBrandNotFound, "品牌不存在: %s", id)
@@ -169,6 +180,9 @@ func (a *Admin) SearchCustomers(ctx context.Context, brandID, text string, limit
 	}
 	if len(text) > 100 {
 		return nil, ledger.Invalid("q", "过长: 最多 100 字节")
+	}
+	if err := CheckChars("q", text); err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > MaxSearch {
 		limit = 50
@@ -204,10 +218,10 @@ const maxHolds = 50
 // expiring soon marked) and their latest holds.
 func (a *Admin) Customer(ctx context.Context, id string) (CustomerView, error) {
 	var v CustomerView
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return v, ledger.Invalid("customer_id", "不可为空")
+	if err := required("customer_id", id); err != nil {
+		return v, err
 	}
+	id = strings.TrimSpace(id)
 	cust, err := a.svc.store.Customer(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return v, notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", id)
@@ -254,6 +268,9 @@ type FlowFilter struct {
 
 // query validates f and turns it into a store query (without paging).
 func (a *Admin) query(ctx context.Context, f FlowFilter) (FlowQuery, error) {
+	if err := check(nil, field{"shop_id", f.ShopID}, field{"out_biz_id", f.OutBizLike}); err != nil {
+		return FlowQuery{}, err
+	}
 	brand, err := a.brandOf(ctx, f.BrandID)
 	if err != nil {
 		return FlowQuery{}, err
@@ -339,6 +356,9 @@ type BrandView struct {
 // Brand is one brand with its shops and rule.
 func (a *Admin) Brand(ctx context.Context, id string) (BrandView, error) {
 	var v BrandView
+	if err := required("brand_id", id); err != nil {
+		return v, err
+	}
 	var err error
 	// Read through the store, not the cache: an operator editing a brand
 	// must see what was just applied.
@@ -367,19 +387,12 @@ func (a *Admin) Apps(ctx context.Context) ([]ledger.App, error) { return a.svc.s
 
 // Apply creates or updates tenant records with the validation of
 // `jifen apply`, in one transaction.
-func (a *Admin) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
-	for i, app := range t.Apps {
-		if app.Key == AdminAppKey {
-			return ApplyReport{}, ledger.Invalidf(fmt.Sprintf("apps[%d].app_key", i), "%s 保留给运营后台", AdminAppKey)
-		}
-	}
-	return a.svc.Apply(ctx, t)
-}
+func (a *Admin) Apply(ctx context.Context, t Tenant) (ApplyReport, error) { return a.svc.Apply(ctx, t) }
 
 // ReleaseHold releases what is still frozen for an order, in the
 // operator's name (UNFREEZE).
 func (a *Admin) ReleaseHold(ctx context.Context, operator, brandID, order string) error {
-	if err := checkOperator(operator); err != nil {
+	if err := CheckOperator(operator); err != nil {
 		return err
 	}
 	if err := required("outer_order_id", order); err != nil {

@@ -53,8 +53,8 @@ func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView,
 	if v.Brand, err = a.brandOf(ctx, brandID); err != nil {
 		return v, err
 	}
-	if v.OutBizID == "" {
-		return v, ledger.Invalid("out_biz_id", "不可为空")
+	if err := required("out_biz_id", outBizID); err != nil {
+		return v, err
 	}
 	rows, err := a.read.OrderRows(ctx, v.Brand.ID, v.OutBizID)
 	if err != nil {
@@ -151,6 +151,11 @@ type AdminReverse struct {
 }
 
 func (r *AdminReverse) normalize() error {
+	if err := check(nil, field{"brand_id", r.BrandID}, field{"out_biz_id", r.OutBizID}, field{"customer_id", r.CustomerID},
+		field{"shop_id", r.ShopID}, field{"reverse_order_id", r.ReverseOrderID}, field{"reason", r.Reason},
+		field{"request_id", r.RequestID}); err != nil {
+		return err
+	}
 	r.BrandID, r.OutBizID = strings.TrimSpace(r.BrandID), strings.TrimSpace(r.OutBizID)
 	r.CustomerID, r.ShopID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.ShopID)
 	r.ReverseOrderID, r.RequestID = strings.TrimSpace(r.ReverseOrderID), strings.TrimSpace(r.RequestID)
@@ -382,7 +387,7 @@ func whoseOrder(orders []ledger.Order, typ ledger.FlowType, customerID, outBizID
 // Reverse: the same rules, the same database guarantees, idempotent by
 // (AdminAppKey, request_id), the flow attributed to the operator.
 func (a *Admin) Reverse(ctx context.Context, operator string, r AdminReverse) (Outcome, error) {
-	if err := checkOperator(operator); err != nil {
+	if err := CheckOperator(operator); err != nil {
 		return Outcome{}, err
 	}
 	if err := r.normalize(); err != nil {
@@ -431,7 +436,7 @@ type AdjustRequest struct {
 // Adjust performs an ADJUST in the operator's name, idempotent by
 // (AdminAppKey, request_id). A reason is required.
 func (a *Admin) Adjust(ctx context.Context, operator string, r AdjustRequest) (Outcome, error) {
-	if err := checkOperator(operator); err != nil {
+	if err := CheckOperator(operator); err != nil {
 		return Outcome{}, err
 	}
 	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)

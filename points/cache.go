@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -56,8 +57,14 @@ func cached[T any](c *tenantCache, key string, load func() (T, error)) (T, error
 	return v, nil
 }
 
-// App is the app with that key, through the cache.
+// App is the app with that key, through the cache. A key no app may have
+// is ErrNotFound without asking the store: one in the reserved namespace,
+// which a database written by an older release may still hold but which
+// must not sign in (ReservedAppKey), or one checkText refuses.
 func (s *Service) App(ctx context.Context, key string) (ledger.App, error) {
+	if ReservedAppKey(key) || checkText("app_key", key) != nil {
+		return ledger.App{}, fmt.Errorf("app %q: %w", key, ErrNotFound)
+	}
 	return cached(&s.cache, "app\x00"+key, func() (ledger.App, error) { return s.store.App(ctx, key) })
 }
 

@@ -163,6 +163,9 @@ type RuleAnswer struct {
 // an incremental sync: a rule not modified after it comes back Unchanged,
 // and logically deleted level rules are included only when asked.
 func (s *Service) GetRule(ctx context.Context, c Caller, r RuleRequest) (RuleAnswer, error) {
+	if err := checkText("level_id", r.LevelID); err != nil {
+		return RuleAnswer{}, err
+	}
 	res, err := s.resolve(ctx, c, r.Target, false)
 	if err != nil {
 		return RuleAnswer{}, err

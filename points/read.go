@@ -44,7 +44,7 @@ func (p FlowPage) HasNext() bool { return p.PageNo < p.TotalPages() }
 
 // QueryFlows lists a customer's flows with the filters of querypointflow.
 func (s *Service) QueryFlows(ctx context.Context, c Caller, r FlowsRequest) (FlowPage, error) {
-	if err := required("customer_id", r.CustomerID); err != nil {
+	if err := check([]field{{"customer_id", r.CustomerID}}, field{"out_biz_id", r.OutBizLike}); err != nil {
 		return FlowPage{}, err
 	}
 	if r.PageNo < 0 {
@@ -121,16 +121,20 @@ func (s *Service) findCustomer(ctx context.Context, brand ledger.Brand, l Custom
 	var (
 		cust  ledger.Customer
 		err   error
-		field string
+		which string // the field the customer was looked up by
 	)
+	if err := check(nil, field{"customer_id", l.CustomerID}, field{"mobile", l.Mobile}, field{"outer_type", l.OuterType},
+		field{"outer_id", l.OuterID}); err != nil {
+		return cust, err
+	}
 	switch {
 	case strings.TrimSpace(l.CustomerID) != "":
 		return s.customerOf(ctx, brand, l.CustomerID)
 	case strings.TrimSpace(l.Mobile) != "":
-		field = "mobile"
+		which = "mobile"
 		cust, err = s.store.CustomerByMobile(ctx, brand.ID, strings.TrimSpace(l.Mobile))
 	case strings.TrimSpace(l.OuterID) != "":
-		field = "outer_id"
+		which = "outer_id"
 		if strings.TrimSpace(l.OuterType) == "" {
 			return cust, ledger.Invalid("outer_type", "使用 outer_id 时不可为空")
 		}
@@ -139,7 +143,7 @@ func (s *Service) findCustomer(ctx context.Context, brand ledger.Brand, l Custom
 		return cust, ledger.Invalid("customer_id", "customer_id, mobile 与 outer_id 不可同时为空")
 	}
 	if err != nil {
-		return cust, notFound(err, field, "顾客不存在")
+		return cust, notFound(err, which, "顾客不存在")
 	}
 	return cust, nil
 }

@@ -97,6 +97,10 @@ type Resolved struct {
 // likewise and belonging to the brand, then the caller's permissions.
 func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool) (Resolved, error) {
 	var r Resolved
+	if err := check(nil, field{"brand_id", t.BrandID}, field{"out_brand_id", t.OutBrandID}, field{"shop_id", t.ShopID},
+		field{"out_shop_id", t.OutShopID}, field{"biz_channel", t.Channel}); err != nil {
+		return r, err
+	}
 	t.BrandID, t.OutBrandID = strings.TrimSpace(t.BrandID), strings.TrimSpace(t.OutBrandID)
 	t.ShopID, t.OutShopID = strings.TrimSpace(t.ShopID), strings.TrimSpace(t.OutShopID)
 	if t.BrandID == "" && t.OutBrandID == "" {
@@ -240,10 +244,10 @@ func notFound(err error, field, reason string) error {
 
 // customerOf loads customer id and checks it belongs to the brand.
 func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return ledger.Customer{}, ledger.Invalid("customer_id", "不可为空")
+	if err := required("customer_id", id); err != nil {
+		return ledger.Customer{}, err
 	}
+	id = strings.TrimSpace(id)
 	c, err := cached(&s.cache, "customer\x00"+id, func() (ledger.Customer, error) { return s.store.Customer(ctx, id) })
 	if err != nil {
 		return c, notFound(err, "customer_id", "顾客不存在: "+id)

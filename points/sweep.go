@@ -95,6 +95,12 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 
 // ReleaseHold is an operator's early release of an order's hold.
 func (s *Service) ReleaseHold(ctx context.Context, brandID, order, operator string) error {
+	if err := CheckOperator(operator); err != nil {
+		return err
+	}
+	if err := check([]field{{"brand_id", brandID}, {"outer_order_id", order}}); err != nil {
+		return err
+	}
 	return s.releaseHold(ctx, brandID, order, ledger.Info{OutBizID: order, OperatorName: operator, Reason: "操作员释放冻结"})
 }
 

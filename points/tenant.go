@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"jifen/ledger"
 )
@@ -205,19 +204,14 @@ func NewSecret() string {
 }
 
 // checkID refuses an id an operator could create but nobody could use:
-// blank, too long, with spaces around it (lookups trim what they are
-// given) or with control characters.
+// blank, too long, with control characters (required) or with spaces
+// around it (lookups trim what they are given).
 func checkID(field, id string) error {
 	if err := required(field, id); err != nil {
 		return err
 	}
 	if strings.TrimSpace(id) != id {
 		return ledger.Invalidf(field, "首尾不可有空白: %q", id)
-	}
-	for _, r := range id {
-		if unicode.IsControl(r) {
-			return ledger.Invalidf(field, "不可含控制字符: %q", id)
-		}
 	}
 	return nil
 }
@@ -238,7 +232,7 @@ func validateTenant(t Tenant) error {
 				return ledger.Invalidf(where+".time_zone", "未知时区 %q", b.TimeZone)
 			}
 		}
-		if err := notTooLong(where+".name", b.Name); err != nil {
+		if err := checkText(where+".name", b.Name); err != nil {
 			return err
 		}
 		for ch, id := range b.OutIDs {
@@ -260,7 +254,7 @@ func validateTenant(t Tenant) error {
 			if sh.BrandID != "" && sh.BrandID != b.ID {
 				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
 			}
-			if err := notTooLong(w+".name", sh.Name); err != nil {
+			if err := checkText(w+".name", sh.Name); err != nil {
 				return err
 			}
 			for ch, id := range sh.OutIDs {
@@ -283,9 +277,20 @@ func validateTenant(t Tenant) error {
 		if err := checkID(where+".app_key", a.Key); err != nil {
 			return err
 		}
+		if ReservedAppKey(a.Key) {
+			return ledger.Invalidf(where+".app_key", "以 @ 开头的 app_key 保留给 jifen 自身 (如运营后台的 %s), 收到 %q", AdminAppKey, a.Key)
+		}
+		if err := check(nil, field{where + ".secret", a.Secret}, field{where + ".name", a.Name}); err != nil {
+			return err
+		}
 		for _, ch := range a.Channels {
 			if ch != "*" && !knownChannel(ch) {
 				return ledger.Invalidf(where+".channels", "未知渠道 %q", ch)
+			}
+		}
+		for j, b := range a.Brands {
+			if err := checkText(fmt.Sprintf("%s.brands[%d]", where, j), b); err != nil {
+				return err
 			}
 		}
 		if a.RateLimit < 0 {
@@ -297,13 +302,13 @@ func validateTenant(t Tenant) error {
 		if err := checkID(where+".customer_id", c.ID); err != nil {
 			return err
 		}
-		if strings.TrimSpace(c.BrandID) == "" {
-			return ledger.Invalid(where+".brand_id", "不可为空")
+		if err := required(where+".brand_id", c.BrandID); err != nil {
+			return err
 		}
 		for _, f := range []field{{"mobile", c.Mobile}, {"name", c.Name}, {"level_id", c.LevelID}, {"outer_type", c.OuterType},
 			{"outer_id", c.OuterID}, {"gender", c.Gender}, {"email", c.Email}, {"birthday", c.Birthday},
-			{"address", c.Address}, {"remark", c.Remark}, {"shop_id", c.ShopID}} {
-			if err := notTooLong(where+"."+f.name, f.v); err != nil {
+			{"address", c.Address}, {"remark", c.Remark}, {"shop_id", c.ShopID}, {"channel", c.Channel}} {
+			if err := checkText(where+"."+f.name, f.v); err != nil {
 				return err
 			}
 		}
@@ -337,6 +342,10 @@ func validateSettings(where string, s ledger.Settings) error {
 
 // ValidateRule checks a rule's values.
 func ValidateRule(where string, r ledger.Rule) error {
+	if err := check(nil, field{where + ".name", r.Name}, field{where + ".rule_id", r.RuleID},
+		field{where + ".create_by", r.CreatedBy}, field{where + ".update_by", r.UpdatedBy}); err != nil {
+		return err
+	}
 	switch r.Clear.Type {
 	case "", ledger.ClearNever:
 	case ledger.ClearDaysAfterEarn, ledger.ClearYearEnd:
@@ -349,6 +358,9 @@ func ValidateRule(where string, r ledger.Rule) error {
 	seen := map[string]bool{}
 	for i, d := range r.Deduction {
 		w := fmt.Sprintf("%s.point_deduction_rule.member_point_deduction_rules[%d]", where, i)
+		if err := checkText(w+".level_id", d.LevelID); err != nil {
+			return err
+		}
 		if seen[d.LevelID] {
 			return ledger.Invalidf(w+".level_id", "重复的等级 %q", d.LevelID)
 		}
@@ -363,6 +375,9 @@ func ValidateRule(where string, r ledger.Rule) error {
 	seen = map[string]bool{}
 	for i, a := range r.Addition {
 		w := fmt.Sprintf("%s.point_addition_rule.member_point_addition_rules[%d]", where, i)
+		if err := checkText(w+".level_id", a.LevelID); err != nil {
+			return err
+		}
 		if seen[a.LevelID] {
 			return ledger.Invalidf(w+".level_id", "重复的等级 %q", a.LevelID)
 		}

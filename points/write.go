@@ -10,6 +10,8 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"jifen/ledger"
 )
@@ -50,26 +52,50 @@ const (
 )
 
 // textFields are the fields of free text; every other field is an
-// identifier.
-var textFields = map[string]bool{"reason": true, "operator_name": true, "name": true, "address": true, "remark": true}
+// identifier. shop_name is a flow's copy of a shop's name.
+var textFields = map[string]bool{"reason": true, "operator_name": true, "name": true, "address": true, "remark": true,
+	"shop_name": true}
 
-// required refuses a blank or too long value of field.
+// required refuses a blank value of field, or one checkText refuses.
 func required(field, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return ledger.Invalid(field, "不可为空")
 	}
-	return notTooLong(field, v)
+	return checkText(field, v)
 }
 
-// notTooLong refuses a value longer than field may be; field may be a
+// checkText is the one check of a piece of text before it is looked up or
+// stored: not longer than field may be, and CheckChars. field may be a
 // path such as customers[0].name, whose last part says what it is.
-func notTooLong(field, v string) error {
+func checkText(field, v string) error {
 	limit := MaxIDBytes
-	if textFields[field[strings.LastIndexByte(field, '.')+1:]] {
+	if isFreeText(field) {
 		limit = MaxTextBytes
 	}
 	if len(v) > limit {
 		return ledger.Invalidf(field, "过长: 最多 %d 字节, 收到 %d 字节", limit, len(v))
+	}
+	return CheckChars(field, v)
+}
+
+func isFreeText(field string) bool { return textFields[field[strings.LastIndexByte(field, '.')+1:]] }
+
+// CheckChars refuses text that both stores cannot keep alike, or that an
+// operator could not read back: bytes that are not UTF-8 and NUL, which
+// PostgreSQL refuses (where SQLite would store them, and a later import
+// into PostgreSQL fail), and every other control character (C0, DEL, C1) —
+// except tab, CR and LF in free text (reason, names, remark, address),
+// where a line break is ordinary. field names the value as in checkText;
+// the export format (package dump) applies the same rule on import.
+func CheckChars(field, v string) error {
+	if !utf8.ValidString(v) {
+		return ledger.Invalid(field, "不是有效的 UTF-8 文本")
+	}
+	free := isFreeText(field)
+	for i, r := range v {
+		if unicode.IsControl(r) && !(free && (r == '\t' || r == '\n' || r == '\r')) {
+			return ledger.Invalidf(field, "不可含控制字符: 第 %d 字节是 %U", i+1, r)
+		}
 	}
 	return nil
 }
@@ -77,7 +103,7 @@ func notTooLong(field, v string) error {
 // field is a request field by its wire name, for the checks above.
 type field struct{ name, v string }
 
-// check runs required on each of req and notTooLong on each of opt.
+// check runs required on each of req and checkText on each of opt.
 func check(req []field, opt ...field) error {
 	for _, f := range req {
 		if err := required(f.name, f.v); err != nil {
@@ -85,7 +111,7 @@ func check(req []field, opt ...field) error {
 		}
 	}
 	for _, f := range opt {
-		if err := notTooLong(f.name, f.v); err != nil {
+		if err := checkText(f.name, f.v); err != nil {
 			return err
 		}
 	}
