@@ -22,6 +22,9 @@ type dayJSON struct {
 	Flows        int64  `json:"flows"`
 	Liability    *int64 `json:"liability,omitempty"`
 	LiabilityFen *int64 `json:"liability_fen,omitempty"`
+	// LiabilityFenCapped: the value does not fit in int64 fen and
+	// liability_fen is the largest int64 instead.
+	LiabilityFenCapped bool `json:"liability_fen_capped,omitempty"`
 }
 
 func dayOut(d points.DayTotal) dayJSON {
@@ -50,17 +53,18 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 		Debt          int64     `json:"debt"`
 		Liability     int64     `json:"liability"`
 		LiabilityFen  int64     `json:"liability_fen"`
+		FenCapped     bool      `json:"liability_fen_capped,omitempty"`
 		Valued        bool      `json:"valued"`
 		DeductedPoint int64     `json:"deducted_point,omitempty"`
 		ConsumeMoney  int64     `json:"consume_money_fen,omitempty"`
 		Days          []dayJSON `json:"days"`
 		Shops         []dayJSON `json:"shops"`
 	}{BrandID: t.Brand.ID, TimeZone: t.Brand.Location().String(), From: t.From, To: t.To, Available: t.Available,
-		Frozen: t.Frozen, Debt: t.Debt, Liability: t.Liability, LiabilityFen: t.LiabilityFen, Valued: t.Valued,
+		Frozen: t.Frozen, Debt: t.Debt, Liability: t.Liability, LiabilityFen: t.LiabilityFen, FenCapped: t.LiabilityFenCapped, Valued: t.Valued,
 		DeductedPoint: t.DeductedPoint, ConsumeMoney: t.ConsumeMoney, Days: []dayJSON{}, Shops: []dayJSON{}}
 	for _, d := range t.Days {
 		dj := dayOut(d)
-		dj.Liability, dj.LiabilityFen = &d.Liability, &d.LiabilityFen
+		dj.Liability, dj.LiabilityFen, dj.LiabilityFenCapped = &d.Liability, &d.LiabilityFen, d.LiabilityFenCapped
 		out.Days = append(out.Days, dj)
 	}
 	for _, s := range t.Shops {
@@ -77,15 +81,18 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("\ufeff"))
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"day", "shop_id", "shop_name", "issued", "spent", "reversed", "clawed_back", "expired", "adjusted",
-		"debt_repaid", "flows", "liability", "liability_fen"})
+		"debt_repaid", "flows", "liability", "liability_fen", "liability_fen_capped"})
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
 	row := func(d dayJSON) {
-		l, lf := "", ""
+		l, lf, capped := "", "", ""
 		if d.Liability != nil {
 			l, lf = n(*d.Liability), n(*d.LiabilityFen)
 		}
+		if d.LiabilityFenCapped {
+			capped = "true"
+		}
 		cw.Write([]string{d.Day, cell(d.ShopID), cell(d.ShopName), n(d.Issued), n(d.Spent), n(d.Reversed), n(d.ClawedBack),
-			n(d.Expired), n(d.Adjusted), n(d.DebtRepaid), n(d.Flows), l, lf})
+			n(d.Expired), n(d.Adjusted), n(d.DebtRepaid), n(d.Flows), l, lf, capped})
 	}
 	for _, d := range out.Days {
 		row(d)

@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"jifen/points"
@@ -157,7 +158,7 @@ func liabilityChart(t points.Totals) lineChart {
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
 		title := fmt.Sprintf("%s 待兑付 %d 积分", d.Day, d.Liability)
 		if t.Valued {
-			title += " ≈ " + fmtYuan(d.LiabilityFen)
+			title += " ≈ " + fmtLiability(d.LiabilityFen, d.LiabilityFenCapped)
 		}
 		c.Dots = append(c.Dots, dot{X: x, Y: y, Title: title})
 	}
@@ -183,6 +184,9 @@ func niceCeil(v int64) int64 {
 			return m * mag
 		}
 	}
+	if mag > math.MaxInt64/10 {
+		return math.MaxInt64 // 10^19 does not fit; the axis ends at the largest total there can be
+	}
 	return 10 * mag
 }
 
@@ -198,3 +202,13 @@ func compact(v int64) string {
 }
 
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
+
+// fmtLiability writes a liability in yuan, or says it is beyond what the
+// totals can count (points.DayTotal.LiabilityFenCapped) rather than show
+// the saturated number as if it were the amount.
+func fmtLiability(fen int64, capped bool) string {
+	if capped {
+		return "超出可计范围 (逾 " + fmtYuan(fen) + ")"
+	}
+	return fmtYuan(fen)
+}

@@ -199,6 +199,7 @@ func parsePages() map[string]*template.Template {
 		"typeName":    func(t ledger.FlowType) string { return t.Description() },
 		"signed":      func(n int64) string { return fmt.Sprintf("%+d", n) },
 		"yuan":        fmtYuan,
+		"liability":   fmtLiability,
 		"add":         func(a, b int64) int64 { return a + b },
 		"neg":         func(n int64) int64 { return -n },
 		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
@@ -242,11 +243,11 @@ func fmtTimeLayout(t time.Time, layout string) string {
 
 // fmtYuan writes fen as ¥1,234.56.
 func fmtYuan(fen int64) string {
-	sign := ""
+	sign, u := "", uint64(fen)
 	if fen < 0 {
-		sign, fen = "-", -fen
+		sign, u = "-", -u // two's complement: right for math.MinInt64 too
 	}
-	whole := fmt.Sprint(fen / 100)
+	whole := fmt.Sprint(u / 100)
 	var b strings.Builder
 	for i, d := range whole {
 		if i > 0 && (len(whole)-i)%3 == 0 {
@@ -254,7 +255,7 @@ func fmtYuan(fen int64) string {
 		}
 		b.WriteRune(d)
 	}
-	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), fen%100)
+	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), u%100)
 }
 
 // dict builds a map from key, value pairs, to pass several values to a

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"math"
 	"time"
 )
 
@@ -131,14 +132,21 @@ type Deduction struct {
 // ConsumeMoney fen, asking for p points uses floor(p/DeductedPoint) steps,
 // capped by MaxPoint, and deducts steps × ConsumeMoney fen. It does not
 // look at any balance. A level with no usable rule deducts nothing.
+//
+// The answer is never negative or wrapped, whatever the rule holds: the
+// service refuses rules whose product could leave int64 for any accepted
+// p (points.MaxConsumeMoney), but a rule stored before those bounds may
+// still hold one, and for it only as many steps are used as the amount in
+// fen can hold — the answer stays consistent (DeductedMoney is
+// ConsumePoint/DeductedPoint steps of ConsumeMoney), just smaller.
 func (r Rule) Calculate(level string, p int64) Deduction {
 	d, ok := r.DeductionFor(level)
-	if !ok || !d.Enable || d.DeductedPoint <= 0 || p <= 0 {
+	if !ok || !d.Enable || d.DeductedPoint <= 0 || d.ConsumeMoney <= 0 || p <= 0 {
 		return Deduction{}
 	}
 	if d.HasUpperLimit && p > d.MaxPoint {
-		p = d.MaxPoint
+		p = max(d.MaxPoint, 0)
 	}
-	steps := p / d.DeductedPoint
+	steps := min(p/d.DeductedPoint, math.MaxInt64/d.ConsumeMoney)
 	return Deduction{ConsumePoint: steps * d.DeductedPoint, DeductedMoney: steps * d.ConsumeMoney}
 }

@@ -2,7 +2,9 @@ package points
 
 import (
 	"context"
-	"math/big"
+	"fmt"
+	"math"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +28,9 @@ type DayTotal struct {
 	// the brand's default deduction rule. Brand-wide rows only: points
 	// belong to the brand, not to a shop.
 	Liability, LiabilityFen int64
+	// LiabilityFenCapped says the value in fen does not fit in int64 and
+	// LiabilityFen is math.MaxInt64 (math.MinInt64 if negative) instead.
+	LiabilityFenCapped bool
 }
 
 // ShopTotal is one shop's totals of one day. Flows without a shop
@@ -45,6 +50,7 @@ type Totals struct {
 	// The brand's position now.
 	Available, Frozen, Debt int64
 	Liability, LiabilityFen int64
+	LiabilityFenCapped      bool // as DayTotal's
 	// Valued says whether a deduction rule values points: DeductedPoint
 	// points are worth ConsumeMoney fen (the brand's default level rule).
 	Valued                      bool
@@ -97,7 +103,7 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 	if err != nil {
 		return t, err
 	}
-	if d, ok := rule.DeductionFor(""); ok && d.Enable && d.DeductedPoint > 0 {
+	if d, ok := rule.DeductionFor(""); ok && d.Enable && d.DeductedPoint > 0 && d.ConsumeMoney > 0 {
 		t.Valued, t.DeductedPoint, t.ConsumeMoney = true, d.DeductedPoint, d.ConsumeMoney
 	}
 	shops, err := a.svc.store.Shops(ctx, brand.ID)
@@ -112,6 +118,10 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 	for i, d := range t.Days {
 		at[d.Day] = i
 	}
+	// Points are bounded per request, not per brand: every sum below is
+	// checked, so one that leaves int64 fails the read rather than showing
+	// a wrapped number (the stores' SUMs fail the same way).
+	var sum checkedSum
 	net := make([]int64, len(t.Days))
 	type shopDay struct{ day, shop string }
 	byShop := map[shopDay]*ShopTotal{}
@@ -121,8 +131,8 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 		if !ok {
 			continue // outside the range: the store was asked for it only
 		}
-		net[i] += b.Net
-		addToDay(&t.Days[i], b)
+		net[i] = sum.add(net[i], b.Net)
+		sum.addToDay(&t.Days[i], b)
 		k := shopDay{day, b.ShopID}
 		s := byShop[k]
 		if s == nil {
@@ -133,7 +143,7 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 			s = &ShopTotal{ShopID: b.ShopID, ShopName: name, DayTotal: DayTotal{Day: day}}
 			byShop[k] = s
 		}
-		addToDay(&s.DayTotal, b)
+		sum.addToDay(&s.DayTotal, b)
 	}
 	for _, s := range byShop {
 		t.Shops = append(t.Shops, *s)
@@ -145,48 +155,98 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 		return t.Shops[i].ShopID < t.Shops[j].ShopID
 	})
 	t.Available, t.Frozen, t.Debt = bt.Available, bt.Frozen, bt.Debt
-	t.Liability = bt.Available + bt.Frozen
-	t.LiabilityFen = t.value(t.Liability)
+	t.Liability = sum.add(bt.Available, bt.Frozen)
+	t.LiabilityFen, t.LiabilityFenCapped = t.value(t.Liability)
 	// Walk back from now: the liability at the end of a day is today's
 	// less everything that changed it since.
-	cur := t.Liability - bt.NetAfter
+	cur := sum.sub(t.Liability, bt.NetAfter)
 	for i := len(t.Days) - 1; i >= 0; i-- {
-		t.Days[i].Liability, t.Days[i].LiabilityFen = cur, t.value(cur)
-		cur -= net[i]
+		d := &t.Days[i]
+		d.Liability = cur
+		d.LiabilityFen, d.LiabilityFenCapped = t.value(cur)
+		cur = sum.sub(cur, net[i])
+	}
+	if sum.overflow {
+		return t, fmt.Errorf("points: the totals of brand %s leave the range of int64 points", brand.ID)
 	}
 	return t, nil
 }
 
-// value is points in fen under the deduction rule, rounded down.
-func (t Totals) value(points int64) int64 {
+// value is points in fen under the deduction rule, rounded toward zero,
+// computed in 128 bits. A brand's points times consume_money can exceed
+// int64 fen (its points are bounded per request, not in sum); the value
+// is then saturated at math.MaxInt64 (math.MinInt64 when negative) and
+// capped is true, never wrapped.
+func (t Totals) value(points int64) (fen int64, capped bool) {
 	if !t.Valued {
-		return 0
+		return 0, false
 	}
-	v := new(big.Int).Mul(big.NewInt(points), big.NewInt(t.ConsumeMoney))
-	v.Quo(v, big.NewInt(t.DeductedPoint))
-	if !v.IsInt64() {
-		return 0
+	u := uint64(points)
+	if points < 0 {
+		u = -u // two's complement: right for math.MinInt64 too
 	}
-	return v.Int64()
+	hi, lo := bits.Mul64(u, uint64(t.ConsumeMoney))
+	limit := uint64(math.MaxInt64)
+	if points < 0 {
+		limit++ // |math.MinInt64|
+	}
+	// The quotient fits in 64 bits only when hi < DeductedPoint.
+	if hi >= uint64(t.DeductedPoint) {
+		return saturate(points), true
+	}
+	q, _ := bits.Div64(hi, lo, uint64(t.DeductedPoint))
+	if q > limit {
+		return saturate(points), true
+	}
+	if points < 0 {
+		return int64(-q), false // -q of 1<<63 is math.MinInt64
+	}
+	return int64(q), false
 }
 
-func addToDay(d *DayTotal, b FlowBucket) {
-	d.Flows += b.Count
+func saturate(sign int64) int64 {
+	if sign < 0 {
+		return math.MinInt64
+	}
+	return math.MaxInt64
+}
+
+// checkedSum adds int64s and remembers whether any sum left int64.
+type checkedSum struct{ overflow bool }
+
+func (s *checkedSum) add(a, b int64) int64 {
+	c := a + b
+	if (b > 0 && c < a) || (b < 0 && c > a) {
+		s.overflow = true
+	}
+	return c
+}
+
+func (s *checkedSum) sub(a, b int64) int64 {
+	c := a - b
+	if (b > 0 && c > a) || (b < 0 && c < a) {
+		s.overflow = true
+	}
+	return c
+}
+
+func (s *checkedSum) addToDay(d *DayTotal, b FlowBucket) {
+	d.Flows = s.add(d.Flows, b.Count)
 	switch b.Type {
 	case ledger.ExtraCharge, ledger.Charge:
-		d.Issued += b.Amount
+		d.Issued = s.add(d.Issued, b.Amount)
 	case ledger.DeductFromConsume, ledger.ExtraConsume, ledger.Verify, ledger.Decrease:
-		d.Spent += b.Amount
+		d.Spent = s.add(d.Spent, b.Amount)
 	case ledger.DeductReverse:
-		d.Reversed += b.Amount
+		d.Reversed = s.add(d.Reversed, b.Amount)
 	case ledger.ExtraChargeReverse:
-		d.ClawedBack += b.Amount
+		d.ClawedBack = s.add(d.ClawedBack, b.Amount)
 	case ledger.Expire:
-		d.Expired += b.Amount
+		d.Expired = s.add(d.Expired, b.Amount)
 	case ledger.Adjust:
-		d.Adjusted += b.Net
+		d.Adjusted = s.add(d.Adjusted, b.Net)
 	case ledger.DebtRepay:
-		d.DebtRepaid += b.Amount
+		d.DebtRepaid = s.add(d.DebtRepaid, b.Amount)
 	}
 }
 

@@ -242,18 +242,25 @@ func notFound(err error, field, reason string) error {
 	return err
 }
 
-// customerOf loads customer id and checks it belongs to the brand.
+// customerOf loads customer id of the brand. A customer of another brand
+// is answered exactly as an id that matches nothing — same error, and
+// like it never cached (the cache is per brand and keeps only the brand's
+// own customers) — so an app learns nothing about the customers of brands
+// it may not act for (ledger rules §3).
 func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
 	if err := required("customer_id", id); err != nil {
 		return ledger.Customer{}, err
 	}
 	id = strings.TrimSpace(id)
-	c, err := cached(&s.cache, "customer\x00"+id, func() (ledger.Customer, error) { return s.store.Customer(ctx, id) })
+	c, err := cached(&s.cache, "customer\x00"+brand.ID+"\x00"+id, func() (ledger.Customer, error) {
+		c, err := s.store.Customer(ctx, id)
+		if err == nil && c.BrandID != brand.ID {
+			return ledger.Customer{}, ErrNotFound
+		}
+		return c, err
+	})
 	if err != nil {
-		return c, notFound(err, "customer_id", "顾客不存在: "+id)
-	}
-	if c.BrandID != brand.ID {
-		return c, ledger.Invalidf("customer_id", "顾客 %s 不属于品牌 %s", id, brand.ID)
+		return ledger.Customer{}, notFound(err, "customer_id", "顾客不存在: "+id)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -340,6 +341,15 @@ func validateSettings(where string, s ledger.Settings) error {
 	return nil
 }
 
+// MaxConsumeMoney bounds a deduction rule's consume_money, in fen (10,000
+// yuan), and MaxPoints its deducted_point: point.cal deducts up to
+// MaxPoints/deducted_point steps of consume_money fen, so with these
+// bounds no accepted request can make the amount leave int64 (the
+// constant below fails to compile if they ever could).
+const MaxConsumeMoney = 1_000_000
+
+const _ = uint64(math.MaxInt64 - MaxPoints*MaxConsumeMoney) // MaxPoints × MaxConsumeMoney fits in int64
+
 // ValidateRule checks a rule's values.
 func ValidateRule(where string, r ledger.Rule) error {
 	if err := check(nil, field{where + ".name", r.Name}, field{where + ".rule_id", r.RuleID},
@@ -365,8 +375,13 @@ func ValidateRule(where string, r ledger.Rule) error {
 			return ledger.Invalidf(w+".level_id", "重复的等级 %q", d.LevelID)
 		}
 		seen[d.LevelID] = true
-		if d.Enable && (d.DeductedPoint <= 0 || d.ConsumeMoney <= 0) {
-			return ledger.Invalid(w, "deducted_point 与 consume_money 必须为正")
+		// Disabled levels may leave both 0; no level may hold a value
+		// whose arithmetic could overflow were it enabled.
+		if d.DeductedPoint < 0 || d.DeductedPoint > MaxPoints || (d.Enable && d.DeductedPoint == 0) {
+			return ledger.Invalidf(w+".deducted_point", "必须在 1 到 %d 之间, 收到 %d", int64(MaxPoints), d.DeductedPoint)
+		}
+		if d.ConsumeMoney < 0 || d.ConsumeMoney > MaxConsumeMoney || (d.Enable && d.ConsumeMoney == 0) {
+			return ledger.Invalidf(w+".consume_money", "必须在 0.01 到 %s 元之间, 收到 %s 元", yuan(MaxConsumeMoney), yuan(d.ConsumeMoney))
 		}
 		if d.HasUpperLimit && d.MaxPoint <= 0 {
 			return ledger.Invalid(w+".max_point", "有上限时必须为正")
@@ -387,4 +402,16 @@ func ValidateRule(where string, r ledger.Rule) error {
 		}
 	}
 	return nil
+}
+
+// yuan writes fen as yuan for messages: 5000 → "50", 1250 → "12.50".
+func yuan(fen int64) string {
+	sign, u := "", uint64(fen)
+	if fen < 0 {
+		sign, u = "-", -u // two's complement: right for math.MinInt64 too
+	}
+	if u%100 == 0 {
+		return fmt.Sprintf("%s%d", sign, u/100)
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
 }
