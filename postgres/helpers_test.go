@@ -74,15 +74,15 @@ func grant(brand ledger.Brand, acct ledger.Account, lots []ledger.Lot, n int64, 
 
 // chargeIn loads the account in tx and grants it n points.
 func chargeIn(ctx context.Context, tx points.Tx, brand ledger.Brand, customer string, n int64, now time.Time) error {
-	acct, err := tx.Account(ctx, brand.ID, customer)
+	acct, err := tx.(*Tx).Account(ctx, brand.ID, customer)
 	if err != nil {
 		return err
 	}
-	lots, err := tx.LiveLots(ctx, brand.ID, customer)
+	lots, err := tx.(*Tx).LiveLots(ctx, brand.ID, customer)
 	if err != nil {
 		return err
 	}
-	return tx.Apply(ctx, grant(brand, acct, lots, n, "", now))
+	return tx.(*Tx).ApplyChanges(ctx, grant(brand, acct, lots, n, "", now))
 }
 
 // mustVerify fails the test if any invariant is broken.

@@ -185,6 +185,7 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
+	codeDivisionByZero       = "22012"
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 	codeDuplicateSchema      = "42P06"

@@ -33,9 +33,13 @@ func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.
 // record stored under the key meanwhile fails the commit with a conflict,
 // and the write runs again to replay it.
 func (t *Tx) PutIdempotency(ctx context.Context, rec ledger.Idempotency) error {
-	return t.queue(execQuery(insertFailed("idempotency %s/%s", rec.AppKey, rec.RequestID), nil,
+	return t.queue(putIdemQuery(rec))
+}
+
+func putIdemQuery(rec ledger.Idempotency) *pgx.QueuedQuery {
+	return execQuery(insertFailed("idempotency %s/%s", rec.AppKey, rec.RequestID), nil,
 		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt)))
+		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 }
 
 // Reversal returns the refund named reverseOrderID; ErrNotFound if none.
@@ -233,25 +237,45 @@ const (
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 
-// Apply writes a Book's changes — the account, lots, flows, allocations,
-// order, hold and reversal, in that order — as one batch of statements in
-// one round trip. Rows that existed when read are updated only if they are
-// still as read, else ErrConflict; a row the write read as absent and
-// finds present (a unique violation) is ErrConflict too. Any other
-// constraint the database refuses (a lot's remaining below zero, an order
-// reversing more than it spent) is an error wrapping the database's, and
-// the transaction can only be rolled back.
-func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
+// ApplyChanges writes a Book's changes — the account, lots, flows,
+// allocations, order, hold and reversal, in that order — as one batch of
+// statements in one round trip, and reads their answers. Rows that existed
+// when read are updated only if they are still as read, else ErrConflict;
+// a row the write read as absent and finds present (a unique violation)
+// is ErrConflict too. Any other constraint the database refuses (a lot's
+// remaining below zero, an order reversing more than it spent) is an
+// error wrapping the database's, and the transaction can only be rolled
+// back. (Apply queues the same statements for the commit instead.)
+func (t *Tx) ApplyChanges(ctx context.Context, c ledger.Changes) error {
+	qs := applyQueries(c, false)
+	t.lots, t.allocs = nil, nil
+	if len(qs) == 0 {
+		return nil
+	}
+	return t.send(ctx, qs...)
+}
+
+// applyQueries are the statements that write c. Guarded, a conditional
+// update that matches no row fails its statement (see guarded); else the
+// client checks the rows it changed.
+func applyQueries(c ledger.Changes, guard bool) []*pgx.QueuedQuery {
 	var qs []*pgx.QueuedQuery
+	update := func(describe string, args []any, sql string, vals ...any) {
+		if guard {
+			qs = append(qs, execQuery(conflictGuard(describe, args...), nil, guarded(sql), vals...))
+			return
+		}
+		qs = append(qs, execQuery(failedTo(describe, args...), changedOne, sql, vals...))
+	}
 	if a := c.Account; a.BrandID != "" || a.CustomerID != "" {
 		if !a.Exists {
 			qs = append(qs, execQuery(insertFailed("account %s/%s", a.BrandID, a.CustomerID), nil, sqlInsertAccount,
 				a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
 				a.Seq, a.LastHash, a.LotSeq, a.AllocSeq))
 		} else {
-			qs = append(qs, execQuery(failedTo("update account %s/%s version %d", a.BrandID, a.CustomerID, a.Version),
-				changedOne, sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
-				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version))
+			update("update account %s/%s version %d", []any{a.BrandID, a.CustomerID, a.Version},
+				sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
+				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version)
 		}
 	}
 	for _, l := range c.Lots {
@@ -260,8 +284,8 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				l.Granted, l.Remaining, micros(l.EarnedAt), micros(l.ExpiresAt), l.FlowID, l.OutBizID, l.Seq))
 			continue
 		}
-		qs = append(qs, execQuery(failedTo("update lot %q with %d remaining", l.ID, l.LoadedRemaining()), changedOne,
-			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining()))
+		update("update lot %q with %d remaining", []any{l.ID, l.LoadedRemaining()},
+			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
 	}
 	for _, f := range c.Flows {
 		qs = append(qs, execQuery(failedTo("insert flow %q", f.ID), nil, sqlInsertFlow, f.ID, f.BrandID, f.CustomerID,
@@ -278,9 +302,8 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			qs = append(qs, execQuery(insertFailed("order %s/%s of %s", o.BrandID, o.OutBizID, o.CustomerID), nil,
 				sqlInsertOrder, o.BrandID, o.OutBizID, o.CustomerID, o.Spent, o.Reversed, o.Granted, o.ClawedBack))
 		} else {
-			qs = append(qs, execQuery(failedTo("update order %s/%s of %s version %d", o.BrandID, o.OutBizID, o.CustomerID,
-				o.Version), changedOne, sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
-				o.BrandID, o.OutBizID, o.CustomerID, o.Version))
+			update("update order %s/%s of %s version %d", []any{o.BrandID, o.OutBizID, o.CustomerID, o.Version},
+				sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack, o.BrandID, o.OutBizID, o.CustomerID, o.Version)
 		}
 	}
 	if h := c.Hold; h != nil {
@@ -289,9 +312,9 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				h.BrandID, h.OuterOrderID, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
 				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID))
 		} else {
-			qs = append(qs, execQuery(failedTo("update hold %s/%s version %d", h.BrandID, h.OuterOrderID, h.Version),
-				changedOne, sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
-				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version))
+			update("update hold %s/%s version %d", []any{h.BrandID, h.OuterOrderID, h.Version},
+				sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
+				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version)
 		}
 	}
 	if r := c.Reversal; r != nil {
@@ -299,11 +322,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			r.BrandID, r.ReverseOrderID, r.OutBizID, r.CustomerID, string(r.Type), r.Requested, r.Amount, r.FlowID,
 			micros(r.CreatedAt)))
 	}
-	t.lots, t.allocs = nil, nil
-	if len(qs) == 0 {
-		return nil
-	}
-	return t.send(ctx, qs...)
+	return qs
 }
 
 // PutApp creates or replaces an app. Like every Put, it is sent with the

@@ -240,14 +240,14 @@ const (
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-// Apply writes a Book's changes: the account, lots, flows, allocations,
+// ApplyChanges writes a Book's changes: the account, lots, flows, allocations,
 // order, hold and reversal, in that order, numbered as the Book numbered
 // them (after the account's counters). Rows that existed when read
 // are updated only if they are still as read, else ErrConflict; a row the
 // write read as absent and finds present is ErrConflict too. Any other
 // constraint the database refuses (a lot's remaining below zero, an order
 // reversing more than it spent) is an error wrapping the database's.
-func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
+func (t *Tx) ApplyChanges(ctx context.Context, c ledger.Changes) error {
 	if err := t.check(); err != nil {
 		return err
 	}
