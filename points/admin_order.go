@@ -403,4 +403,3 @@ func (a *Admin) Adjust(ctx context.Context, operator string, r AdjustRequest) (O
 			return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
 		})
 }
-

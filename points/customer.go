@@ -58,4 +58,3 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomer
 			return Outcome{Result: cu.ID}, ledger.Changes{}, nil
 		})
 }
-

@@ -90,7 +90,6 @@ func (s *Service) Operate(ctx context.Context, c Caller, r OperateRequest) (Outc
 		})
 }
 
-
 // Calculate is point.cal for a customer: what consume_point points would
 // deduct under the customer's level rule. It looks at no balance.
 func (s *Service) Calculate(ctx context.Context, c Caller, t Target, customerID string, p int64) (ledger.Deduction, ledger.Rule, error) {

@@ -69,7 +69,6 @@ func (s *Service) expireAccount(ctx context.Context, k AccountKey) error {
 	})
 }
 
-
 // releaseHold gives back what is frozen for an order.
 func (s *Service) releaseHold(ctx context.Context, brandID, order string, info ledger.Info) error {
 	brand, err := s.store.Brand(ctx, brandID)
@@ -99,7 +98,6 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 		return tx.Apply(ctx, b.Changes(), nil)
 	})
 }
-
 
 // ReleaseHold is an operator's early release of an order's hold.
 func (s *Service) ReleaseHold(ctx context.Context, brandID, order, operator string) error {

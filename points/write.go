@@ -356,7 +356,6 @@ func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method 
 		})
 }
 
-
 // ReverseRequest is point.reversepoint.
 type ReverseRequest struct {
 	Target
@@ -464,7 +463,6 @@ func reversal(c Caller, res Resolved, r ReverseRequest) func(w *write) (Outcome,
 		return Outcome{Result: f.ID, FlowID: f.ID}, ch, nil
 	}
 }
-
 
 // priorReversal answers a refund whose reverse_order_id is already stored
 // (prev; nil for none): the same refund is replayed, another one is a
