@@ -36,9 +36,14 @@ func chargeFixture(t *testing.T, s *Store) (fixture, ledger.Account, ledger.Lot)
 
 // applyOnce runs one Apply in a write and reports Apply's own error (the
 // write may be retried; the first attempt's error is what Apply said).
+// With atCommit it uses the ledger's Apply, whose statements travel with
+// COMMIT, and reports the commit's error.
 func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 	t.Helper()
 	ctx := context.Background()
+	if atCommit {
+		return s.writeOnce(ctx, func(tx points.Tx) error { return tx.Apply(ctx, c, nil) })
+	}
 	var first error
 	calls := 0
 	err := s.Write(ctx, func(tx points.Tx) error {
@@ -55,10 +60,23 @@ func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 	return first
 }
 
+// atCommit makes applyOnce apply at commit (see TestTx_Apply_Conflicts).
+var atCommit bool
+
 var errStop = errors.New("stop")
 
 func TestTx_Apply_Conflicts(t *testing.T) {
-	t.Parallel()
+	t.Run("Immediate", testApplyConflicts)
+	t.Run("AtCommit", func(t *testing.T) {
+		// The statements travel with COMMIT: a row changed since it was
+		// read must fail the commit (a guarded update), not be skipped.
+		atCommit = true
+		defer func() { atCommit = false }()
+		testApplyConflicts(t)
+	})
+}
+
+func testApplyConflicts(t *testing.T) {
 	ctx := context.Background()
 	s := OpenTest(t)
 	f, acct, lot := chargeFixture(t, s)
