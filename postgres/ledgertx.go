@@ -12,9 +12,10 @@ import (
 
 // The ledger's three calls (see points.Tx), one round trip each:
 //
-//  1. Lookup: BEGIN with the idempotency record, the refund of the same
-//     name, the order's positions and the hold, none locked.
-//  2. LoadAccount: the account's lock (SELECT … FOR UPDATE) and, read
+//  1. Lookup: the idempotency record, the refund of the same name, the
+//     order's positions and the hold, none locked, before the transaction
+//     begins (a replay ends there).
+//  2. LoadAccount: BEGIN, the account's lock (SELECT … FOR UPDATE) and, read
 //     after the lock is granted, the rule, the lots, the order and its
 //     allocations, the hold, the customer, and again what Lookup found
 //     absent (another server may have stored it while this one waited).
@@ -52,7 +53,10 @@ func (t *Tx) Lookup(ctx context.Context, q points.Lookup) (points.Found, error) 
 	if len(qs) == 0 {
 		return f, nil
 	}
-	if err := t.send(ctx, qs...); err != nil {
+	// Outside a transaction: in READ COMMITTED a statement sees what is
+	// committed when it runs, in a transaction or not, and a replay then
+	// needs no BEGIN, no COMMIT, and this one round trip.
+	if err := t.sendAlone(ctx, qs...); err != nil {
 		return f, err
 	}
 	if recFound {
