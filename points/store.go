@@ -81,8 +81,11 @@ type Auditor interface {
 	EachAccount(ctx context.Context, fn func(AccountRows) error) error
 	EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error
 	EachReversal(ctx context.Context, fn func(ledger.Reversal) error) error
-	// FlowExists reports whether a flow with that id is stored.
-	FlowExists(ctx context.Context, id string) (bool, error)
+	// EachMissingFlow calls fn with every idempotency record and refund
+	// that names a flow not stored (one of them is set), in one pass over
+	// the whole ledger rather than a look-up per record: no index finds a
+	// flow by its id alone, since no write path needs one.
+	EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error
 }
 
 // FlowQuery filters flows. Empty fields do not filter.

@@ -162,7 +162,7 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 		// A refund replayed by its reverse_order_id under a new request_id
 		// stores that request_id too: reused for another request, it is
 		// then IDEMPOTENCY_CONFLICT like any other.
-		return tx.Apply(ctx, ch, &ledger.Idempotency{AppKey: appKey, RequestID: requestID, Method: method,
+		return tx.Apply(ctx, ch, &ledger.Idempotency{BrandID: q.BrandID, AppKey: appKey, RequestID: requestID, Method: method,
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})
 	s.noteReplay(method, out, err)

@@ -167,7 +167,7 @@ func testApplyConflicts(t *testing.T) {
 	if err != nil || got.Available != 90 || got.Version != acct.Version+1 {
 		t.Errorf("account after the conflicts = %+v, %v; want 90 available, version %d", got, err, acct.Version+1)
 	}
-	if ok, err := s.FlowExists(ctx, "X1"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "X1"); ok || err != nil {
 		t.Errorf("flow of a conflicting write stored: %v, %v", ok, err)
 	}
 }

@@ -96,7 +96,7 @@ func BenchmarkWrite(b *testing.B) {
 			cust := fmt.Sprintf("M%04d", i%members)
 			req := fmt.Sprintf("req-%d", i)
 			err := s.Write(ctx, func(tx points.Tx) error {
-				if _, err := tx.(*Tx).Idempotency(ctx, "app", req); err == nil {
+				if _, err := tx.(*Tx).Idempotency(ctx, "B1", "app", req); err == nil {
 					return nil
 				}
 				acct, err := tx.(*Tx).Account(ctx, "B1", cust)
@@ -119,7 +119,7 @@ func BenchmarkWrite(b *testing.B) {
 				if err := tx.(*Tx).ApplyChanges(ctx, bk.Changes()); err != nil {
 					return err
 				}
-				return tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{AppKey: "app", RequestID: req, Method: "op",
+				return tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{BrandID: "B1", AppKey: "app", RequestID: req, Method: "op",
 					Fingerprint: "fp", FlowID: f.ID, Result: f.ID, CreatedAt: time.Now()})
 			})
 			if err != nil {

@@ -97,3 +97,11 @@ func mustVerify(tb testing.TB, s *Store) points.VerifyReport {
 	}
 	return rep
 }
+
+// flowExists reports whether a flow with id is stored (no index serves
+// it: for tests only).
+func flowExists(ctx context.Context, s *Store, id string) (bool, error) {
+	var found bool
+	err := s.read(ctx, exists(d("flow %q", id), &found, "SELECT 1 FROM flows WHERE flow_id = $1", id))
+	return found, err
+}

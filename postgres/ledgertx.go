@@ -37,7 +37,7 @@ func (t *Tx) Lookup(ctx context.Context, q points.Lookup) (points.Found, error) 
 	var recFound, rvFound, hFound bool
 	var qs []*pgx.QueuedQuery
 	if q.RequestID != "" {
-		qs = append(qs, idemQuery(q.AppKey, q.RequestID, &rec, &recFound))
+		qs = append(qs, idemQuery(q.BrandID, q.AppKey, q.RequestID, &rec, &recFound))
 	}
 	if q.ReverseOrderID != "" {
 		qs = append(qs, reversalQuery(q.BrandID, q.ReverseOrderID, &rv, &rvFound))
@@ -62,7 +62,7 @@ func (t *Tx) Lookup(ctx context.Context, q points.Lookup) (points.Found, error) 
 	if recFound {
 		f.Idempotency = &rec
 	} else if q.RequestID != "" {
-		t.absent = &[2]string{q.AppKey, q.RequestID}
+		t.absent = &[3]string{q.BrandID, q.AppKey, q.RequestID}
 	}
 	if rvFound {
 		f.Reversal = &rv
@@ -121,7 +121,7 @@ func (t *Tx) LoadAccount(ctx context.Context, q points.AccountQuery) (points.Sna
 		qs = append(qs, customerQuery(q.CustomerID, &s.Customer, &custFound))
 	}
 	if r := q.Recheck; r.RequestID != "" {
-		qs = append(qs, idemQuery(r.AppKey, r.RequestID, &rec, &recFound))
+		qs = append(qs, idemQuery(r.BrandID, r.AppKey, r.RequestID, &rec, &recFound))
 	}
 	if r := q.Recheck; r.ReverseOrderID != "" {
 		qs = append(qs, reversalQuery(r.BrandID, r.ReverseOrderID, &rv, &rvFound))

@@ -314,7 +314,7 @@ func TestStore_Ledger(t *testing.T) {
 		if err := tx.(*Tx).ApplyChanges(ctx, c); err != nil {
 			return err
 		}
-		wantIdem = ledger.Idempotency{AppKey: "pos", RequestID: "r9", Method: "reverse",
+		wantIdem = ledger.Idempotency{BrandID: "B1", AppKey: "pos", RequestID: "r9", Method: "reverse",
 			Fingerprint: "fp", FlowID: c.Flows[0].ID, Result: "答案 " + c.Flows[0].ID, CreatedAt: now}
 		return tx.(*Tx).PutIdempotency(ctx, wantIdem)
 	})
@@ -365,11 +365,11 @@ func TestStore_Ledger(t *testing.T) {
 			t.Errorf("Tx.Reversal(nope): %v, want ErrNotFound", err)
 		}
 		wantIdem.CreatedAt = wantIdem.CreatedAt.UTC()
-		rec, err := tx.(*Tx).Idempotency(ctx, "pos", "r9")
+		rec, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "r9")
 		if err != nil || !reflect.DeepEqual(rec, wantIdem) {
 			t.Errorf("Tx.Idempotency = %+v, %v; want %+v", rec, err, wantIdem)
 		}
-		if _, err := tx.(*Tx).Idempotency(ctx, "pos", "nope"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "nope"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Idempotency(nope): %v, want ErrNotFound", err)
 		}
 		return nil
@@ -407,10 +407,10 @@ func TestStore_Ledger(t *testing.T) {
 			t.Errorf("allocation %d has seq %d, want %d", i, a.Seq, i+1)
 		}
 	}
-	if ok, err := s.FlowExists(ctx, spend.ID); !ok || err != nil {
+	if ok, err := flowExists(ctx, s, spend.ID); !ok || err != nil {
 		t.Errorf("FlowExists(%s) = %v, %v", spend.ID, ok, err)
 	}
-	if ok, err := s.FlowExists(ctx, "nope"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "nope"); ok || err != nil {
 		t.Errorf("FlowExists(nope) = %v, %v", ok, err)
 	}
 	var revs []ledger.Reversal
@@ -445,7 +445,7 @@ func TestStore_EachIdempotencyPages(t *testing.T) {
 	const n = auditPage*2 + 3
 	mustWrite(t, s, func(tx points.Tx) error {
 		for i := range n {
-			if err := tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{AppKey: "app", RequestID: string(rune('a'+i%26)) + newID(),
+			if err := tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{BrandID: "B1", AppKey: "app", RequestID: string(rune('a'+i%26)) + newID(),
 				Method: "m", CreatedAt: ts(i)}); err != nil {
 				return err
 			}
@@ -455,7 +455,7 @@ func TestStore_EachIdempotencyPages(t *testing.T) {
 	var got []ledger.Idempotency
 	err := s.EachIdempotency(ctx, func(r ledger.Idempotency) error {
 		// fn may use the store: no connection is held while it runs.
-		if _, err := s.FlowExists(ctx, "x"); err != nil {
+		if _, err := flowExists(ctx, s, "x"); err != nil {
 			return err
 		}
 		got = append(got, r)

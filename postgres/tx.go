@@ -16,14 +16,14 @@ import (
 // Idempotency returns the record of (appKey, requestID); ErrNotFound if
 // none. The read does not lock: a concurrent duplicate is caught by the
 // primary key when this write stores its own record.
-func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.Idempotency, error) {
+func (t *Tx) Idempotency(ctx context.Context, brandID, appKey, requestID string) (ledger.Idempotency, error) {
 	var rec ledger.Idempotency
 	var found bool
-	if err := t.send(ctx, idemQuery(appKey, requestID, &rec, &found)); err != nil {
+	if err := t.send(ctx, idemQuery(brandID, appKey, requestID, &rec, &found)); err != nil {
 		return rec, err
 	}
 	if !found {
-		t.absent = &[2]string{appKey, requestID}
+		t.absent = &[3]string{brandID, appKey, requestID}
 		return rec, notFound("idempotency %s/%s", appKey, requestID)
 	}
 	return rec, nil
@@ -37,9 +37,9 @@ func (t *Tx) PutIdempotency(ctx context.Context, rec ledger.Idempotency) error {
 }
 
 func putIdemQuery(rec ledger.Idempotency) *pgx.QueuedQuery {
-	return execQuery(insertFailed("idempotency %s/%s", rec.AppKey, rec.RequestID), nil,
-		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+	return execQuery(insertFailed("idempotency %s/%s/%s", rec.BrandID, rec.AppKey, rec.RequestID), nil,
+		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 }
 
 // Reversal returns the refund named reverseOrderID; ErrNotFound if none.
@@ -105,7 +105,7 @@ func (t *Tx) Account(ctx context.Context, brandID, customerID string) (ledger.Ac
 		return a, err
 	}
 	if dup {
-		return a, fmt.Errorf("postgres: idempotency %s/%s stored meanwhile: %w", t.absent[0], t.absent[1], points.ErrConflict)
+		return a, fmt.Errorf("postgres: idempotency %s/%s/%s stored meanwhile: %w", t.absent[0], t.absent[1], t.absent[2], points.ErrConflict)
 	}
 	if t.lots == nil {
 		t.lots = map[[2]string][]ledger.Lot{}
@@ -121,8 +121,8 @@ func (t *Tx) Account(ctx context.Context, brandID, customerID string) (ledger.Ac
 // idemAppeared queues a check whether the idempotency key read as absent
 // is present now.
 func (t *Tx) idemAppeared(dup *bool) *pgx.QueuedQuery {
-	return exists(d("recheck idempotency"), dup, "SELECT 1 FROM idempotency WHERE app_key = $1 AND request_id = $2",
-		t.absent[0], t.absent[1])
+	return exists(d("recheck idempotency"), dup,
+		"SELECT 1 FROM idempotency WHERE brand_id = $1 AND app_key = $2 AND request_id = $3", t.absent[0], t.absent[1], t.absent[2])
 }
 
 // LiveLots are the account's lots with points remaining, by creation.
@@ -223,7 +223,7 @@ const (
 		total_expired = $6, seq = $7, last_hash = $8, lot_seq = $9, alloc_seq = $10, version = version + 1
 		WHERE brand_id = $11 AND customer_id = $12 AND version = $13`
 	sqlInsertLot  = "INSERT INTO lots (" + lotCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	sqlUpdateLot  = "UPDATE lots SET remaining = $1, expires_at = $2 WHERE lot_id = $3 AND remaining = $4"
+	sqlUpdateLot  = "UPDATE lots SET remaining = $1, expires_at = $2 WHERE brand_id = $3 AND lot_id = $4 AND remaining = $5"
 	sqlInsertFlow = "INSERT INTO flows (" + flowCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 		$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
 	sqlInsertAlloc = "INSERT INTO allocations (" + allocCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -285,7 +285,7 @@ func applyQueries(c ledger.Changes, guard bool) []*pgx.QueuedQuery {
 			continue
 		}
 		update("update lot %q with %d remaining", []any{l.ID, l.LoadedRemaining()},
-			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining())
+			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.BrandID, l.ID, l.LoadedRemaining())
 	}
 	for _, f := range c.Flows {
 		qs = append(qs, execQuery(failedTo("insert flow %q", f.ID), nil, sqlInsertFlow, f.ID, f.BrandID, f.CustomerID,
@@ -468,7 +468,7 @@ func (t *Tx) CustomerByOuterID(ctx context.Context, brandID, outerType, outerID 
 		return c, err
 	}
 	if dup {
-		return c, fmt.Errorf("postgres: idempotency %s/%s stored meanwhile: %w", t.absent[0], t.absent[1], points.ErrConflict)
+		return c, fmt.Errorf("postgres: idempotency %s/%s/%s stored meanwhile: %w", t.absent[0], t.absent[1], t.absent[2], points.ErrConflict)
 	}
 	if !found {
 		return c, notFound("customer of brand %q by %s %q", brandID, outerType, outerID)

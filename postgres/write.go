@@ -147,7 +147,7 @@ type Tx struct {
 	locked *[2]string
 	// absent is the idempotency key this write read as absent, checked
 	// again once the write holds a lock it may have waited for.
-	absent *[2]string
+	absent *[3]string
 }
 
 var errTxDone = errors.New("postgres: Tx used after its write returned")

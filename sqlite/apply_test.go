@@ -118,7 +118,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	})
 
 	// None of the refused writes left anything behind.
-	if ok, err := s.FlowExists(ctx, "X1"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "X1"); ok || err != nil {
 		t.Errorf("FlowExists(X1) = %v, %v; want false", ok, err)
 	}
 	got, err := s.Account(ctx, "B1", "C1")
@@ -170,7 +170,7 @@ func TestTx_Apply_Constraints(t *testing.T) {
 			if errors.Is(err, points.ErrConflict) {
 				t.Errorf("Apply: %v is a conflict, want a plain error", err)
 			}
-			if ok, _ := s.FlowExists(ctx, "X1"); ok {
+			if ok, _ := flowExists(ctx, s, "X1"); ok {
 				t.Error("the flow of the refused write was stored")
 			}
 			got, _ := s.Account(ctx, "B1", "C1")
@@ -192,7 +192,7 @@ func TestTx_Apply_Constraints(t *testing.T) {
 		if err == nil {
 			t.Fatal("stored an allocation of a missing lot")
 		}
-		if ok, _ := s.FlowExists(ctx, "X1"); ok {
+		if ok, _ := flowExists(ctx, s, "X1"); ok {
 			t.Error("the flow of the refused write was stored")
 		}
 	})

@@ -23,7 +23,7 @@ var _ points.Tx = (*Tx)(nil)
 func (t *Tx) Lookup(ctx context.Context, q points.Lookup) (points.Found, error) {
 	var f points.Found
 	if q.RequestID != "" {
-		rec, err := t.Idempotency(ctx, q.AppKey, q.RequestID)
+		rec, err := t.Idempotency(ctx, q.BrandID, q.AppKey, q.RequestID)
 		switch {
 		case err == nil:
 			f.Idempotency = &rec

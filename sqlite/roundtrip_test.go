@@ -249,16 +249,16 @@ func TestStore_Rules(t *testing.T) {
 func TestStore_Idempotency(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t)
-	rec := ledger.Idempotency{AppKey: "k", RequestID: "r1", Method: "consume", Fingerprint: "fp", FlowID: "F1",
+	rec := ledger.Idempotency{BrandID: "B1", AppKey: "k", RequestID: "r1", Method: "consume", Fingerprint: "fp", FlowID: "F1",
 		Result: `{"flow_id":"F1"}`, CreatedAt: ts(0).UTC()}
 	MustWrite(t, s, func(tx points.Tx) error {
-		if _, err := tx.(*Tx).Idempotency(ctx, "k", "r1"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Idempotency(ctx, "B1", "k", "r1"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Idempotency before: %v, want ErrNotFound", err)
 		}
 		if err := tx.(*Tx).PutIdempotency(ctx, rec); err != nil {
 			return err
 		}
-		got, err := tx.(*Tx).Idempotency(ctx, "k", "r1")
+		got, err := tx.(*Tx).Idempotency(ctx, "B1", "k", "r1")
 		if err != nil || got != rec {
 			t.Errorf("Idempotency = %+v, %v; want %+v", got, err, rec)
 		}
@@ -431,11 +431,11 @@ func TestStore_Ledger(t *testing.T) {
 			t.Errorf("flow %d: hash chain broken", i)
 		}
 		prev = want.Hash
-		if ok, err := s.FlowExists(ctx, want.ID); !ok || err != nil {
+		if ok, err := flowExists(ctx, s, want.ID); !ok || err != nil {
 			t.Errorf("FlowExists(%s) = %v, %v", want.ID, ok, err)
 		}
 	}
-	if ok, err := s.FlowExists(ctx, "nope"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "nope"); ok || err != nil {
 		t.Errorf("FlowExists(nope) = %v, %v", ok, err)
 	}
 	if len(r.Lots) != 1 || r.Lots[0].Granted != 100 || r.Lots[0].Remaining != 0 || r.Lots[0].LoadedRemaining() != 0 {

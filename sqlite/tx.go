@@ -35,13 +35,14 @@ func (t *Tx) check() error {
 	return nil
 }
 
-// Idempotency returns the record of (appKey, requestID); ErrNotFound if none.
-func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.Idempotency, error) {
+// Idempotency returns the brand's record of (appKey, requestID);
+// ErrNotFound if none.
+func (t *Tx) Idempotency(ctx context.Context, brandID, appKey, requestID string) (ledger.Idempotency, error) {
 	if err := t.check(); err != nil {
 		return ledger.Idempotency{}, err
 	}
-	r, ok, err := one(ctx, t.w, scanIdem, "SELECT "+idemCols+" FROM idempotency WHERE app_key = +? AND request_id = +?",
-		appKey, requestID)
+	r, ok, err := one(ctx, t.w, scanIdem, "SELECT "+idemCols+
+		" FROM idempotency WHERE brand_id = +? AND app_key = +? AND request_id = +?", brandID, appKey, requestID)
 	if err != nil {
 		return r, fmt.Errorf("sqlite: idempotency %s/%s: %w", appKey, requestID, err)
 	}
@@ -57,8 +58,8 @@ func (t *Tx) PutIdempotency(ctx context.Context, rec ledger.Idempotency) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	_, err := t.w.exec("INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+	_, err := t.w.exec("INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 	return insertErr(err, "idempotency %s/%s", rec.AppKey, rec.RequestID)
 }
 
