@@ -117,7 +117,9 @@ func exercise(t *testing.T) (*Store, map[string]bool) {
 		func() error { _, err := s.Shops(ctx, "B1"); return err },
 		func() error { _, err := s.ShopByOutID(ctx, "KRY", "kry-s1"); return err },
 		func() error { _, err := s.CustomerByMobile(ctx, "B1", "13800000001"); return err },
-		func() error { return s.EachMissingFlow(ctx, func(*ledger.Idempotency, *ledger.Reversal) error { return nil }) },
+		func() error {
+			return s.EachMissingFlow(ctx, func(*ledger.Idempotency, *ledger.Reversal) error { return nil })
+		},
 		func() error {
 			_, _, err := s.Flows(ctx, points.FlowQuery{BrandID: "B1", Start: storetest.Start, Limit: 10})
 			return err
