@@ -10,7 +10,7 @@
 //
 // A dump is a header line, one record per line, and an end record:
 //
-//	{"format":"jifen-dump","version":1}
+//	{"format":"jifen-dump","version":2}
 //	{"kind":"app","app_key":"pos","secret":"…",…}
 //	{"kind":"brand","brand_id":"B1",…}
 //	…
@@ -47,8 +47,12 @@ import (
 // format or a newer version.
 const (
 	Format  = "jifen-dump"
-	Version = 1
+	Version = 2
 )
+
+// Versions: 1 keyed idempotency records by app and request id alone; 2
+// gives each its brand (records of a version-1 dump get theirs from their
+// flow or customer as they are loaded).
 
 // Source is a store to export.
 type Source interface {
@@ -111,7 +115,13 @@ type Loader interface {
 	// InsertAccount inserts the account and all its rows.
 	InsertAccount(ctx context.Context, rows points.AccountRows) error
 	InsertReversal(ctx context.Context, r ledger.Reversal) error
+	// InsertIdempotency inserts a record; one without a BrandID (from a
+	// version-1 dump) is given its brand by DeriveIdempotencyBrands.
 	InsertIdempotency(ctx context.Context, rec ledger.Idempotency) error
+	// DeriveIdempotencyBrands gives every record stored without a brand
+	// the brand of its flow, or of the customer a customer creation
+	// answered with.
+	DeriveIdempotencyBrands(ctx context.Context) error
 	// Flush sends the inserts not yet sent, so that their errors come now.
 	Flush(ctx context.Context) error
 }
@@ -293,6 +303,9 @@ func Import(ctx context.Context, dst Target, r io.Reader) (Counts, error) {
 		if err == nil {
 			err = l.Flush(ctx)
 		}
+		if err == nil && lr.version < 2 {
+			err = l.DeriveIdempotencyBrands(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -445,6 +458,8 @@ type lineReader struct {
 	n    int  // the number of the line last read
 	cut  bool // the line last read had no newline at its end
 	done bool // the end record was read and checked
+	// version is the dump format's version, from the header.
+	version int
 }
 
 // next returns the next line without its line ending; io.EOF after the
@@ -549,8 +564,9 @@ func (lr *lineReader) header() error {
 		return lr.errorf("not a jifen dump: the first line is not {\"format\":%q,…}", Format)
 	}
 	if h.Version < 1 || h.Version > Version {
-		return lr.errorf("dump format version %d; this program reads version %d", h.Version, Version)
+		return lr.errorf("dump format version %d; this program reads versions 1 to %d", h.Version, Version)
 	}
+	lr.version = h.Version
 	return nil
 }
 

@@ -484,7 +484,10 @@ func (r reversalRecord) reversal() (ledger.Reversal, error) {
 // Idempotency records.
 
 type idempotencyRecord struct {
-	Kind        string `json:"kind"`
+	Kind string `json:"kind"`
+	// BrandID is absent from version-1 dumps: the loader then finds it
+	// from the record's flow or customer (Loader.DeriveIdempotencyBrands).
+	BrandID     string `json:"brand_id,omitempty"`
 	AppKey      string `json:"app_key"`
 	RequestID   string `json:"request_id"`
 	Method      string `json:"method"`
@@ -495,12 +498,12 @@ type idempotencyRecord struct {
 }
 
 func idempotencyOut(r ledger.Idempotency) idempotencyRecord {
-	return idempotencyRecord{Kind: kindIdempotency, AppKey: r.AppKey, RequestID: r.RequestID, Method: r.Method,
+	return idempotencyRecord{Kind: kindIdempotency, BrandID: r.BrandID, AppKey: r.AppKey, RequestID: r.RequestID, Method: r.Method,
 		Fingerprint: r.Fingerprint, FlowID: r.FlowID, Result: r.Result, CreatedAt: stamp(r.CreatedAt)}
 }
 
 func (r idempotencyRecord) idempotency() (ledger.Idempotency, error) {
 	created, err := parseStamp("created_at", r.CreatedAt)
-	return ledger.Idempotency{AppKey: r.AppKey, RequestID: r.RequestID, Method: r.Method,
+	return ledger.Idempotency{BrandID: r.BrandID, AppKey: r.AppKey, RequestID: r.RequestID, Method: r.Method,
 		Fingerprint: r.Fingerprint, FlowID: r.FlowID, Result: r.Result, CreatedAt: created}, err
 }

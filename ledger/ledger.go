@@ -351,6 +351,7 @@ type Hold struct {
 
 // Idempotency is the stored outcome of an accepted write.
 type Idempotency struct {
+	BrandID     string // the brand the request acted for: a key is unique within its brand
 	AppKey      string
 	RequestID   string
 	Method      string

@@ -231,80 +231,43 @@ func (a *Admin) PreviewReversal(ctx context.Context, r AdminReverse) (ReversalPr
 			return p, err
 		}
 	}
-	var requested int64
-	if r.Points != nil {
-		requested = *r.Points
-	}
-	if r.ReverseOrderID != "" {
-		prev, err := a.read.ReversalByID(ctx, brand.ID, r.ReverseOrderID)
-		switch {
-		case err == nil:
-			if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type {
-				p.Replay, p.CustomerID, p.Points = &prev, prev.CustomerID, prev.Amount
-				return p, nil
-			}
-			return p, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
-				"reverse_order_id %s was already used for order %s (%d points asked, %d reversed)",
-				r.ReverseOrderID, prev.OutBizID, prev.Requested, prev.Amount)
-		case !errors.Is(err, ErrNotFound):
-			return p, err
-		}
-	}
-	rows, err := a.read.OrderRows(ctx, brand.ID, r.OutBizID)
+	rr := ReverseRequest{Target: Target{BrandID: brand.ID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
+		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, Reason: r.Reason, RequestID: r.RequestID}
+	res := Resolved{Brand: brand, Shop: ledger.Shop{ID: r.ShopID}}
+	// The write's own decision over the same reads, rolled back.
+	w, out, ch, err := a.svc.dryRun(ctx, rr.lookup(brand.ID), reversal(a.caller(""), res, rr))
 	if err != nil {
 		return p, err
 	}
-	if p.CustomerID, err = whoseOrder(rows.Orders, r.Type, r.CustomerID, r.OutBizID); err != nil {
-		return p, err
-	}
-	rule, err := a.svc.rule(ctx, brand.ID)
-	if err != nil {
-		return p, err
-	}
-	st := ledger.State{Brand: brand, Rule: rule,
-		Order: ledger.Order{BrandID: brand.ID, OutBizID: r.OutBizID, CustomerID: p.CustomerID}}
-	for _, o := range rows.Orders {
-		if o.CustomerID == p.CustomerID {
-			st.Order = o
+	if out.Replayed {
+		prev := *w.found.Reversal
+		if w.snap.Reversal != nil {
+			prev = *w.snap.Reversal
 		}
+		p.Replay, p.CustomerID, p.Points = &prev, prev.CustomerID, prev.Amount
+		return p, nil
 	}
-	st.Account = ledger.Account{BrandID: brand.ID, CustomerID: p.CustomerID}
-	for _, acc := range rows.Accounts {
-		if acc.CustomerID == p.CustomerID {
-			st.Account = acc
-		}
+	snap, b := w.snap, w.book
+	p.CustomerID = snap.Account.CustomerID
+	if ch.Reversal != nil {
+		p.CustomerID = ch.Reversal.CustomerID
 	}
-	for _, l := range rows.Lots {
-		if l.CustomerID == p.CustomerID {
-			st.Lots = append(st.Lots, l)
-		}
+	p.Now = w.now
+	p.Before = snap.Order
+	if !p.Before.Exists {
+		p.Before = ledger.Order{BrandID: brand.ID, OutBizID: r.OutBizID, CustomerID: p.CustomerID}
 	}
-	for _, al := range rows.Allocations {
-		if al.CustomerID == p.CustomerID {
-			st.Allocs = append(st.Allocs, al)
-		}
-	}
-	p.Now = a.svc.Now()
-	p.Before = st.Order
-	p.Available, p.Debt = ledger.Spendable(st.Account, st.Lots, p.Now), st.Account.Debt
-	b := ledger.NewBook(st, p.Now, a.svc.NewID)
-	b.ExpireDue()
-	info := ledger.Info{OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, ShopID: r.ShopID,
-		AppKey: AdminAppKey, RequestID: r.RequestID, Reason: r.Reason}
+	p.Available, p.Debt = ledger.Spendable(snap.Account, snap.Lots, p.Now), snap.Account.Debt
 	var f ledger.Flow
-	if r.Type == ledger.DeductReverse {
-		f, err = b.ReverseSpend(requested, info)
-	} else {
-		f, err = b.Clawback(requested, info)
+	for _, fl := range ch.Flows {
+		if fl.ID == out.FlowID {
+			f = fl
+		}
 	}
-	if err != nil {
-		return p, err
-	}
-	ch := b.Changes()
 	p.Points, p.Policy, p.Flows = f.Amount, f.Policy, ch.Flows
 	p.After = b.Order()
 	p.AvailableAfter, p.DebtAfter = ch.Account.Available, ch.Account.Debt
-	p.Lots = lotChanges(st.Lots, ch, f.ID, p.Now)
+	p.Lots = lotChanges(snap.Lots, ch, f.ID, p.Now)
 	return p, nil
 }
 
@@ -350,37 +313,6 @@ func lotChanges(loaded []ledger.Lot, ch ledger.Changes, flowID string, now time.
 		}
 	}
 	return out
-}
-
-// whoseOrder finds whose position in the order a reversal acts on (ledger
-// rules §5.1–§5.2), as the gateway's reversal does inside its write.
-func whoseOrder(orders []ledger.Order, typ ledger.FlowType, customerID, outBizID string) (string, error) {
-	var who []string
-	for _, o := range orders {
-		if (typ == ledger.DeductReverse && o.Spent > 0) || (typ == ledger.ExtraChargeReverse && o.Granted > 0) {
-			who = append(who, o.CustomerID)
-		}
-	}
-	if len(who) == 0 {
-		if typ == ledger.DeductReverse {
-			return "", ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
-				"no points were spent for order %s", outBizID)
-		}
-		return "", ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
-			"no points were granted for order %s", outBizID)
-	}
-	if customerID != "" {
-		for _, id := range who {
-			if id == customerID {
-				return id, nil
-			}
-		}
-		return "", ledger.Invalidf("customer_id", "顾客 %s 不是订单 %s 的顾客", customerID, outBizID)
-	}
-	if len(who) > 1 {
-		return "", ledger.Invalidf("customer_id", "订单 %s 涉及多位顾客, customer_id 不可为空", outBizID)
-	}
-	return who[0], nil
 }
 
 // Reverse performs an operator's reversal through the service's own
@@ -468,20 +400,22 @@ func (a *Admin) Adjust(ctx context.Context, operator string, r AdjustRequest) (O
 		Operator string
 	}{r, operator})
 	info := ledger.Info{AppKey: AdminAppKey, RequestID: r.RequestID, OperatorID: operator, OperatorName: operator, Reason: r.Reason}
-	return a.svc.idempotent(ctx, AdminAppKey, r.RequestID, method, fp, func(tx Tx, now time.Time) (Outcome, error) {
-		b, _, err := a.svc.loadBook(ctx, tx, brand, cust.ID, now, "")
-		if err != nil {
-			return Outcome{}, err
-		}
-		var f ledger.Flow
-		if r.Points > 0 {
-			f = b.Grant(ledger.Adjust, r.Points, info)
-		} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
-			return Outcome{}, err
-		}
-		if err := tx.Apply(ctx, b.Changes()); err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Result: f.ID, FlowID: f.ID}, nil
-	})
+	return a.svc.idempotent(ctx, AdminAppKey, r.RequestID, method, fp, Lookup{BrandID: brand.ID},
+		func(w *write) (Outcome, ledger.Changes, error) {
+			q := AccountQuery{CustomerID: cust.ID}
+			if r.Points < 0 {
+				q.Need = -r.Points
+			}
+			b, _, err := w.load(brand, q)
+			if err != nil {
+				return Outcome{}, ledger.Changes{}, err
+			}
+			var f ledger.Flow
+			if r.Points > 0 {
+				f = b.Grant(ledger.Adjust, r.Points, info)
+			} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
+				return Outcome{}, ledger.Changes{}, err
+			}
+			return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
+		})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"jifen/ledger"
 )
@@ -41,20 +40,21 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomer
 	cu.BrandID = res.Brand.ID
 	cu.ShopID = res.Shop.ID
 	method := "customer_create"
-	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
-		old, err := tx.CustomerByOuterID(ctx, cu.BrandID, strings.TrimSpace(cu.OuterType), strings.TrimSpace(cu.OuterID))
-		if err == nil {
-			return Outcome{}, ledger.Business(ledger.CodeCustomerExists, "顾客已存在",
-				"a customer with %s %s already exists in brand %s: %s", cu.OuterType, cu.OuterID, cu.BrandID, old.ID)
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return Outcome{}, err
-		}
-		cu.ID = s.NewID()
-		cu.CreatedAt = now
-		if err := tx.PutCustomer(ctx, cu); err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Result: cu.ID}, nil
-	})
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), Lookup{BrandID: cu.BrandID},
+		func(w *write) (Outcome, ledger.Changes, error) {
+			old, err := w.tx.CustomerByOuterID(ctx, cu.BrandID, strings.TrimSpace(cu.OuterType), strings.TrimSpace(cu.OuterID))
+			if err == nil {
+				return Outcome{}, ledger.Changes{}, ledger.Business(ledger.CodeCustomerExists, "顾客已存在",
+					"a customer with %s %s already exists in brand %s: %s", cu.OuterType, cu.OuterID, cu.BrandID, old.ID)
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return Outcome{}, ledger.Changes{}, err
+			}
+			cu.ID = s.NewID()
+			cu.CreatedAt = w.now
+			if err := w.tx.PutCustomer(ctx, cu); err != nil {
+				return Outcome{}, ledger.Changes{}, err
+			}
+			return Outcome{Result: cu.ID}, ledger.Changes{}, nil
+		})
 }

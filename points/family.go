@@ -56,44 +56,38 @@ func (s *Service) Operate(ctx context.Context, c Caller, r OperateRequest) (Outc
 	info := ledger.Info{OutBizID: r.OuterOrderID, ShopID: res.Shop.ID, ShopName: res.Shop.Name, Channel: r.Channel,
 		AppKey: c.App.Key, RequestID: r.RequestID, OperatorID: r.OperatorID, OperatorName: c.Operator, Reason: r.Reason}
 	method := "operate"
-	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
-		var hold ledger.Hold
-		if r.Type == OperateFreeze || r.Type == OperateVerify {
-			if hold, err = tx.Hold(ctx, res.Brand.ID, r.OuterOrderID); err != nil {
-				return Outcome{}, err
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), Lookup{BrandID: res.Brand.ID},
+		func(w *write) (Outcome, ledger.Changes, error) {
+			q := AccountQuery{CustomerID: cust.ID, OrderRef: r.OuterOrderID, Need: AllLots}
+			q.Hold = r.Type == OperateFreeze || r.Type == OperateVerify
+			b, snap, err := w.load(res.Brand, q)
+			if err != nil {
+				return Outcome{}, ledger.Changes{}, err
 			}
-			if hold.Exists && hold.CustomerID != cust.ID {
-				return Outcome{}, ledger.Business(ledger.CodeHoldConflict, "该订单的冻结属于其他顾客",
+			if snap.Hold.Exists && snap.Hold.CustomerID != cust.ID {
+				return Outcome{}, ledger.Changes{}, ledger.Business(ledger.CodeHoldConflict, "该订单的冻结属于其他顾客",
 					"the hold of order %s belongs to another customer", r.OuterOrderID)
 			}
-		}
-		b, _, err := s.loadBookWith(ctx, tx, res.Brand, cust.ID, now, r.OuterOrderID, func(st *ledger.State) { st.Hold = hold })
-		if err != nil {
-			return Outcome{}, err
-		}
-		var f ledger.Flow
-		switch r.Type {
-		case OperateCharge:
-			f = b.Grant(ledger.Charge, r.Points, info)
-		case OperateFreeze:
-			timeout := res.Brand.Settings.HoldTimeout
-			if timeout <= 0 {
-				timeout = ledger.DefaultSettings().HoldTimeout
+			var f ledger.Flow
+			switch r.Type {
+			case OperateCharge:
+				f = b.Grant(ledger.Charge, r.Points, info)
+			case OperateFreeze:
+				timeout := res.Brand.Settings.HoldTimeout
+				if timeout <= 0 {
+					timeout = ledger.DefaultSettings().HoldTimeout
+				}
+				f, err = b.Freeze(r.Points, timeout, info)
+			case OperateVerify:
+				f, err = b.VerifyHold(r.Points, info)
+			case OperateDecrease:
+				f, err = b.Spend(ledger.Decrease, r.Points, info)
 			}
-			f, err = b.Freeze(r.Points, timeout, info)
-		case OperateVerify:
-			f, err = b.VerifyHold(r.Points, info)
-		case OperateDecrease:
-			f, err = b.Spend(ledger.Decrease, r.Points, info)
-		}
-		if err != nil {
-			return Outcome{}, err
-		}
-		if err := tx.Apply(ctx, b.Changes()); err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Result: "true", FlowID: f.ID}, nil
-	})
+			if err != nil {
+				return Outcome{}, ledger.Changes{}, err
+			}
+			return Outcome{Result: "true", FlowID: f.ID}, b.Changes(), nil
+		})
 }
 
 // Calculate is point.cal for a customer: what consume_point points would

@@ -274,7 +274,10 @@ func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error)
 // expire and any level may pay with any number of points.
 func orDefaultRule(r ledger.Rule, err error) (ledger.Rule, error) {
 	if errors.Is(err, ErrNotFound) {
-		return ledger.Rule{Clear: ledger.ClearRule{Type: ledger.ClearNever}}, nil
+		return defaultRule(), nil
 	}
 	return r, err
 }
+
+// defaultRule is the rule of a brand that has none.
+func defaultRule() ledger.Rule { return ledger.Rule{Clear: ledger.ClearRule{Type: ledger.ClearNever}} }

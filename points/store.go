@@ -3,6 +3,7 @@ package points
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"jifen/ledger"
@@ -80,8 +81,11 @@ type Auditor interface {
 	EachAccount(ctx context.Context, fn func(AccountRows) error) error
 	EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error
 	EachReversal(ctx context.Context, fn func(ledger.Reversal) error) error
-	// FlowExists reports whether a flow with that id is stored.
-	FlowExists(ctx context.Context, id string) (bool, error)
+	// EachMissingFlow calls fn with every idempotency record and refund
+	// that names a flow not stored (one of them is set), in one pass over
+	// the whole ledger rather than a look-up per record: no index finds a
+	// flow by its id alone, since no write path needs one.
+	EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error
 }
 
 // FlowQuery filters flows. Empty fields do not filter.
@@ -97,34 +101,91 @@ type FlowQuery struct {
 	Limit      int // 0: no limit
 }
 
-// Tx is one write transaction. Reads lock what they read where the
-// database can (SELECT … FOR UPDATE), in this order within one write:
-// idempotency, reversal, account, everything of the account.
+// Lookup names what a ledger write reads before it locks anything.
+type Lookup struct {
+	// AppKey and RequestID are the write's idempotency key; RequestID ""
+	// for a write without one (the sweeper's).
+	AppKey, RequestID string
+	BrandID           string
+	// ReverseOrderID names a refund whose record to read ("" none).
+	ReverseOrderID string
+	// OutBizID names an order whose customers' positions to read ("" none).
+	OutBizID string
+	// HoldOrder names an order whose hold to read ("" none).
+	HoldOrder string
+}
+
+// Found is what a Lookup read.
+type Found struct {
+	Idempotency *ledger.Idempotency // the key's stored answer; nil if none
+	Reversal    *ledger.Reversal    // the refund named ReverseOrderID; nil if none
+	Orders      []ledger.Order      // every customer's position in OutBizID, by customer
+	Hold        ledger.Hold         // the hold of HoldOrder; Exists false if none
+}
+
+// AllLots asks LoadAccount for every live lot of the account.
+const AllLots = math.MaxInt64
+
+// AccountQuery names one account and what of it a decision needs.
+type AccountQuery struct {
+	BrandID, CustomerID string
+	// Need selects the lots: those a spend of Need points at Now touches
+	// (every lot expired at Now, which expiry writes off, then lots in
+	// spend order until their points reach Need); AllLots every live lot;
+	// 0 only the expired ones and the order's.
+	Need int64
+	Now  time.Time
+	// OrderRef names the order (out_biz_id or outer_order_id) whose
+	// position and allocations to read, with the lots they name ("" none).
+	OrderRef string
+	// Hold asks for the hold of OrderRef too.
+	Hold bool
+	// Customer asks for the customer's row as stored now.
+	Customer bool
+	// Recheck is what the write's Lookup read as absent: where a store's
+	// Lookup and LoadAccount do not see one snapshot, LoadAccount reads
+	// these again once the lock is held.
+	Recheck Lookup
+}
+
+// Snapshot is one locked account as a decision sees it.
+type Snapshot struct {
+	Account  ledger.Account // Exists false before the account's first flow
+	Rule     ledger.Rule    // the brand's rule in force; RuleFound false if none
+	Lots     []ledger.Lot   // by account and creation
+	Order    ledger.Order   // the account's position in OrderRef; Exists false if none
+	Allocs   []ledger.Allocation
+	Hold     ledger.Hold     // the hold of OrderRef when asked; Exists false if none
+	Customer ledger.Customer // when asked (LoadAccount fails with ErrNotFound if it is not stored)
+	// RuleFound reports whether the brand has a rule.
+	RuleFound bool
+	// Idempotency and Reversal are what another write stored under the
+	// Recheck key and refund while this one waited for the lock; always
+	// nil from a store whose Lookup and LoadAccount read one snapshot.
+	Idempotency *ledger.Idempotency
+	Reversal    *ledger.Reversal
+}
+
+// Tx is one write transaction. A ledger write asks it three things, each
+// of which a store can answer in one statement or one round trip:
+//
+//  1. Lookup — what decides whether the write runs at all (its
+//     idempotency record, the refund of the same name, whose order it
+//     is), read without locks: a replay never waits for a lock.
+//  2. LoadAccount — lock the account, then read what the decision needs
+//     of it (rule, lots, the order and its allocations, the hold).
+//  3. Apply — the decision's changes and the idempotency record, which a
+//     store may hold back and send together with COMMIT.
+//
+// A write changes one account: no lock-order deadlocks.
 type Tx interface {
-	Idempotency(ctx context.Context, appKey, requestID string) (ledger.Idempotency, error)
-	PutIdempotency(ctx context.Context, rec ledger.Idempotency) error
-	Reversal(ctx context.Context, brandID, reverseOrderID string) (ledger.Reversal, error)
-	// Orders lists every customer's position in the order.
-	Orders(ctx context.Context, brandID, outBizID string) ([]ledger.Order, error)
-	// Account reads (and locks) the account; a missing account is returned
-	// with Exists false and no error.
-	Account(ctx context.Context, brandID, customerID string) (ledger.Account, error)
-	LiveLots(ctx context.Context, brandID, customerID string) ([]ledger.Lot, error)
-	// LotsToSpend are the live lots an operation taking need points at now
-	// touches: every lot expired at now (expiry writes it off), then lots
-	// in spend order (earliest expiry first, never-expiring last, oldest
-	// first) until their points reach need. By creation. A member with
-	// hundreds of live lots pays only for those the operation uses.
-	LotsToSpend(ctx context.Context, brandID, customerID string, need int64, now time.Time) ([]ledger.Lot, error)
-	Lots(ctx context.Context, ids []string) ([]ledger.Lot, error)
-	// OrderAllocations are the account's allocations under orderRef, in
-	// writing order.
-	OrderAllocations(ctx context.Context, brandID, customerID, orderRef string) ([]ledger.Allocation, error)
-	// Hold is the hold of an order; a missing one has Exists false.
-	Hold(ctx context.Context, brandID, outerOrderID string) (ledger.Hold, error)
-	// Apply writes a Book's changes with conditional updates; ErrConflict
-	// where a row moved since it was read.
-	Apply(ctx context.Context, c ledger.Changes) error
+	Lookup(ctx context.Context, q Lookup) (Found, error)
+	LoadAccount(ctx context.Context, q AccountQuery) (Snapshot, error)
+	// Apply writes a Book's changes with conditional updates, and rec
+	// when it is not nil. ErrConflict where a row moved since it was read
+	// (the whole write may run again); a store that defers the writes to
+	// the commit reports it from Write instead.
+	Apply(ctx context.Context, c ledger.Changes, rec *ledger.Idempotency) error
 
 	PutApp(ctx context.Context, a ledger.App) error
 	PutBrand(ctx context.Context, b ledger.Brand) error

@@ -60,11 +60,12 @@ func (s *Service) expireAccount(ctx context.Context, k AccountKey) error {
 		return fmt.Errorf("sweep %s/%s: %w", k.BrandID, k.CustomerID, err)
 	}
 	return s.store.Write(ctx, func(tx Tx) error {
-		b, _, err := s.loadBook(ctx, tx, brand, k.CustomerID, s.Now(), "")
+		w := &write{s: s, ctx: ctx, tx: tx, key: Lookup{BrandID: brand.ID}, now: s.Now()}
+		b, _, err := w.load(brand, AccountQuery{CustomerID: k.CustomerID, Need: AllLots})
 		if err != nil {
 			return err
 		}
-		return tx.Apply(ctx, b.Changes())
+		return tx.Apply(ctx, b.Changes(), nil)
 	})
 }
 
@@ -75,21 +76,26 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 		return notFound(err, "brand_id", "品牌不存在: "+brandID)
 	}
 	return s.store.Write(ctx, func(tx Tx) error {
-		h, err := tx.Hold(ctx, brandID, order)
+		q := Lookup{BrandID: brandID, HoldOrder: order}
+		found, err := tx.Lookup(ctx, q)
 		if err != nil {
 			return err
 		}
-		if !h.Exists {
+		if !found.Hold.Exists {
 			return ledger.Business(ledger.CodeHoldNotFound, "未找到该订单的冻结积分", "order %s has no hold", order)
 		}
-		b, err := s.holdBook(ctx, tx, brand, h, s.Now())
+		w := &write{s: s, ctx: ctx, tx: tx, key: q, found: found, now: s.Now()}
+		b, snap, err := w.load(brand, AccountQuery{CustomerID: found.Hold.CustomerID, OrderRef: order, Hold: true, Need: AllLots})
 		if err != nil {
 			return err
+		}
+		if snap.Hold.CustomerID != found.Hold.CustomerID {
+			return fmt.Errorf("points: hold %s/%s changed hands while its release waited: %w", brandID, order, ErrConflict)
 		}
 		if _, err := b.ReleaseHold(info); err != nil {
 			return err
 		}
-		return tx.Apply(ctx, b.Changes())
+		return tx.Apply(ctx, b.Changes(), nil)
 	})
 }
 
@@ -102,12 +108,6 @@ func (s *Service) ReleaseHold(ctx context.Context, brandID, order, operator stri
 		return err
 	}
 	return s.releaseHold(ctx, brandID, order, ledger.Info{OutBizID: order, OperatorName: operator, Reason: "操作员释放冻结"})
-}
-
-// holdBook opens a Book on the hold's account with the hold and its order.
-func (s *Service) holdBook(ctx context.Context, tx Tx, brand ledger.Brand, h ledger.Hold, now time.Time) (*ledger.Book, error) {
-	b, _, err := s.loadBookWith(ctx, tx, brand, h.CustomerID, now, h.OuterOrderID, func(st *ledger.State) { st.Hold = h })
-	return b, err
 }
 
 // SweepEvery runs Sweep every interval until ctx ends, reporting each

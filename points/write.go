@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -133,25 +132,55 @@ func fingerprint(method string, payload any) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// idempotent runs do inside a write transaction keyed by (app, requestID)
-// (ledger rules §8): a stored answer with the same fingerprint is replayed
-// without running do; another fingerprint is IDEMPOTENCY_CONFLICT; a
-// business failure is not stored, so the same request_id may be retried.
-func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp string,
-	do func(tx Tx, now time.Time) (Outcome, error)) (Outcome, error) {
+// write is one attempt of a ledger write inside a store's transaction:
+// what its Lookup found, the time it decides at, and the key under which
+// its answer is stored.
+type write struct {
+	s     *Service
+	ctx   context.Context
+	tx    Tx
+	key   Lookup // what Lookup was asked; its absent parts are rechecked under the lock
+	found Found
+	now   time.Time
+	// book and snap are the last account load's, for a preview.
+	book *ledger.Book
+	snap Snapshot
+}
+
+// errReplay ends a write whose key was stored by another write while it
+// waited for the account's lock: the stored answer is replayed.
+type errReplay struct{ rec ledger.Idempotency }
+
+func (e errReplay) Error() string { return "points: request stored meanwhile: replay it" }
+
+// idempotent runs one ledger write keyed by (app, requestID) (ledger rules
+// §8), in a store's transaction: Lookup reads the key (and whatever else
+// q names) without locks; a stored answer with the same fingerprint is
+// replayed without running do, another fingerprint is
+// IDEMPOTENCY_CONFLICT. Otherwise do decides (LoadAccount → a Book) and
+// returns the changes, which are applied together with the key's record.
+// A business failure is not stored, so the same request_id may be retried.
+func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp string, q Lookup,
+	do func(w *write) (Outcome, ledger.Changes, error)) (Outcome, error) {
 	var out Outcome
+	q.AppKey, q.RequestID = appKey, requestID
 	err := s.store.Write(ctx, func(tx Tx) error {
 		out = Outcome{}
-		rec, err := tx.Idempotency(ctx, appKey, requestID)
-		switch {
-		case err == nil:
-			out, err = replay(rec, appKey, requestID, method, fp)
+		found, err := tx.Lookup(ctx, q)
+		if err != nil {
 			return err
-		case !errors.Is(err, ErrNotFound):
+		}
+		if found.Idempotency != nil {
+			out, err = replay(*found.Idempotency, appKey, requestID, method, fp)
 			return err
 		}
 		now := s.Now()
-		o, err := do(tx, now)
+		o, ch, err := do(&write{s: s, ctx: ctx, tx: tx, key: q, found: found, now: now})
+		var again errReplay
+		if errors.As(err, &again) {
+			out, err = replay(again.rec, appKey, requestID, method, fp)
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -159,7 +188,7 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 		// A refund replayed by its reverse_order_id under a new request_id
 		// stores that request_id too: reused for another request, it is
 		// then IDEMPOTENCY_CONFLICT like any other.
-		return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: appKey, RequestID: requestID, Method: method,
+		return tx.Apply(ctx, ch, &ledger.Idempotency{BrandID: q.BrandID, AppKey: appKey, RequestID: requestID, Method: method,
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})
 	s.noteReplay(method, out, err)
@@ -182,91 +211,84 @@ func isBusiness(err error) bool {
 	return ok && e.Kind == ledger.KindBusiness
 }
 
-// loadBook reads one account's state inside tx and opens a Book on it,
-// with expired lots written off first.
-func (s *Service) loadBook(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
-	orderRef string) (*ledger.Book, ledger.Rule, error) {
-	return s.loadBookFor(ctx, tx, brand, customerID, now, orderRef, allLots, nil)
+// load locks one account and opens a Book on it, with expired lots
+// written off first. q names the account and what to read; its time and
+// recheck are the write's. A request stored under the write's key while
+// it waited for the lock ends the write with errReplay.
+func (w *write) load(brand ledger.Brand, q AccountQuery) (*ledger.Book, Snapshot, error) {
+	q.BrandID, q.Now = brand.ID, w.now
+	if w.found.Idempotency == nil {
+		q.Recheck.AppKey, q.Recheck.RequestID = w.key.AppKey, w.key.RequestID
+	}
+	if w.found.Reversal == nil {
+		q.Recheck.ReverseOrderID = w.key.ReverseOrderID
+	}
+	q.Recheck.BrandID = brand.ID
+	snap, err := w.tx.LoadAccount(w.ctx, q)
+	if err != nil {
+		return nil, snap, err
+	}
+	if !snap.RuleFound {
+		snap.Rule = defaultRule()
+	}
+	if snap.Idempotency != nil {
+		return nil, snap, errReplay{*snap.Idempotency}
+	}
+	w.book, w.snap = openBook(brand, q, snap, w.now, w.s.NewID), snap
+	return w.book, snap, nil
 }
 
-// loadBookWith is loadBook with a last adjustment of the state.
-func (s *Service) loadBookWith(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
-	orderRef string, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
-	return s.loadBookFor(ctx, tx, brand, customerID, now, orderRef, allLots, adjust)
-}
+// errDryRun ends a preview's transaction: nothing it decided is written.
+// It is a business outcome so that every store hands it back unchanged,
+// without retrying or wrapping it; it never leaves the service.
+var errDryRun = ledger.Business("DRY_RUN", "预览", "dry run: nothing is written")
 
-// allLots asks loadBookFor for every live lot of the account.
-const allLots = math.MaxInt64
-
-// loadBookFor is loadBookWith for an operation that takes at most need
-// points from the account's lots in spend order (0: none, as a grant or
-// a refund into the order's own lots), so only those lots are loaded
-// (Tx.LotsToSpend); allLots loads them all.
-func (s *Service) loadBookFor(ctx context.Context, tx Tx, brand ledger.Brand, customerID string, now time.Time,
-	orderRef string, need int64, adjust func(*ledger.State)) (*ledger.Book, ledger.Rule, error) {
-	// The account's lock first: where the database reads what is committed
-	// when each statement runs, the rule read after it is the one in force
-	// once this write may go ahead, not one replaced while it waited.
-	acct, err := tx.Account(ctx, brand.ID, customerID)
-	if err != nil {
-		return nil, ledger.Rule{}, err
-	}
-	rule, err := s.txRule(ctx, tx, brand.ID)
-	if err != nil {
-		return nil, rule, err
-	}
-	st := ledger.State{Brand: brand, Rule: rule, Account: acct}
-	if need == allLots {
-		st.Lots, err = tx.LiveLots(ctx, brand.ID, customerID)
-	} else {
-		st.Lots, err = tx.LotsToSpend(ctx, brand.ID, customerID, need, now)
-	}
-	if err != nil {
-		return nil, rule, err
-	}
-	if orderRef != "" {
-		orders, err := tx.Orders(ctx, brand.ID, orderRef)
+// dryRun runs do as a write would, over the same reads, and writes
+// nothing: the preview of an operator's action is its own decision, not a
+// copy of it. It ignores the idempotency key (a preview has none).
+func (s *Service) dryRun(ctx context.Context, q Lookup, do func(w *write) (Outcome, ledger.Changes, error)) (*write, Outcome, ledger.Changes, error) {
+	var (
+		w   *write
+		out Outcome
+		ch  ledger.Changes
+	)
+	q.AppKey, q.RequestID = "", ""
+	err := s.store.Write(ctx, func(tx Tx) error {
+		found, err := tx.Lookup(ctx, q)
 		if err != nil {
-			return nil, rule, err
+			return err
 		}
-		st.Order = ledger.Order{BrandID: brand.ID, OutBizID: orderRef, CustomerID: customerID}
-		for _, o := range orders {
-			if o.CustomerID == customerID {
-				st.Order = o
-			}
+		w = &write{s: s, ctx: ctx, tx: tx, key: q, found: found, now: s.Now()}
+		if out, ch, err = do(w); err != nil {
+			return err
 		}
-		if st.Allocs, err = tx.OrderAllocations(ctx, brand.ID, customerID, orderRef); err != nil {
-			return nil, rule, err
-		}
-		have := map[string]bool{}
-		for _, l := range st.Lots {
-			have[l.ID] = true
-		}
-		var missing []string
-		for _, a := range st.Allocs {
-			if !have[a.LotID] {
-				have[a.LotID] = true
-				missing = append(missing, a.LotID)
-			}
-		}
-		if len(missing) > 0 {
-			more, err := tx.Lots(ctx, missing)
-			if err != nil {
-				return nil, rule, err
-			}
-			st.Lots = append(st.Lots, more...)
-		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
 	}
-	if adjust != nil {
-		adjust(&st)
-	}
-	b := ledger.NewBook(st, now, s.NewID)
-	b.ExpireDue()
-	return b, rule, nil
+	return w, out, ch, err
 }
 
-func (s *Service) txRule(ctx context.Context, tx Tx, brandID string) (ledger.Rule, error) {
-	return orDefaultRule(tx.Rule(ctx, brandID))
+// openBook is the Book over a snapshot (its rule set: see load), the
+// decision's whole input.
+func openBook(brand ledger.Brand, q AccountQuery, snap Snapshot, now time.Time, newID func() string) *ledger.Book {
+	st := ledger.State{Brand: brand, Rule: snap.Rule, Account: snap.Account, Lots: snap.Lots, Allocs: snap.Allocs, Hold: snap.Hold}
+	if !st.Account.Exists {
+		st.Account = ledger.Account{BrandID: brand.ID, CustomerID: q.CustomerID}
+	}
+	if q.OrderRef != "" {
+		st.Order = snap.Order
+		if !st.Order.Exists {
+			st.Order = ledger.Order{BrandID: brand.ID, OutBizID: q.OrderRef, CustomerID: q.CustomerID}
+		}
+	}
+	if q.Hold && !st.Hold.Exists {
+		st.Hold = ledger.Hold{BrandID: brand.ID, OuterOrderID: q.OrderRef}
+	}
+	b := ledger.NewBook(st, now, newID)
+	b.ExpireDue()
+	return b
 }
 
 // OrderRequest is a points operation for one order of one customer:
@@ -327,40 +349,37 @@ func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method 
 	if err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
-		need := r.Points // a spend takes this much in spend order
-		if t == ledger.ExtraCharge {
-			need = 0 // a grant makes its own lot
-		}
-		b, rule, err := s.loadBookFor(ctx, tx, res.Brand, cust.ID, now, r.OutBizID, need, nil)
-		if err != nil {
-			return Outcome{}, err
-		}
-		var f ledger.Flow
-		switch t {
-		case ledger.ExtraCharge:
-			f = b.Grant(t, r.Points, r.info(c, res))
-		case ledger.DeductFromConsume:
-			// The member's level as stored now, not as cached: the
-			// deduction rule is decided per level.
-			stored, err := tx.Customer(ctx, cust.ID)
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), Lookup{BrandID: res.Brand.ID},
+		func(w *write) (Outcome, ledger.Changes, error) {
+			q := AccountQuery{CustomerID: cust.ID, OrderRef: r.OutBizID, Need: r.Points} // a spend takes this much in spend order
+			switch t {
+			case ledger.ExtraCharge:
+				q.Need = 0 // a grant makes its own lot
+			case ledger.DeductFromConsume:
+				// The member's level as stored now, not as cached: the
+				// deduction rule is decided per level.
+				q.Customer = true
+			}
+			b, snap, err := w.load(res.Brand, q)
 			if err != nil {
-				return Outcome{}, err
+				return Outcome{}, ledger.Changes{}, err
 			}
-			if err := rule.CheckDeduction(stored.LevelID, r.Points, b.Account().Available); err != nil {
-				return Outcome{}, err
+			var f ledger.Flow
+			switch t {
+			case ledger.ExtraCharge:
+				f = b.Grant(t, r.Points, r.info(c, res))
+			case ledger.DeductFromConsume:
+				if err := snap.Rule.CheckDeduction(snap.Customer.LevelID, r.Points, b.Account().Available); err != nil {
+					return Outcome{}, ledger.Changes{}, err
+				}
+				fallthrough
+			default:
+				if f, err = b.Spend(t, r.Points, r.info(c, res)); err != nil {
+					return Outcome{}, ledger.Changes{}, err
+				}
 			}
-			fallthrough
-		default:
-			if f, err = b.Spend(t, r.Points, r.info(c, res)); err != nil {
-				return Outcome{}, err
-			}
-		}
-		if err := tx.Apply(ctx, b.Changes()); err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Result: f.ID, FlowID: f.ID}, nil
-	})
+			return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
+		})
 }
 
 // ReverseRequest is point.reversepoint.
@@ -411,31 +430,47 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 			return Outcome{}, err
 		}
 	}
+	method := "reverse"
+	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), r.lookup(res.Brand.ID), reversal(c, res, r))
+}
+
+// lookup is what a reversal reads before it locks anything.
+func (r ReverseRequest) lookup(brandID string) Lookup {
+	return Lookup{BrandID: brandID, ReverseOrderID: r.ReverseOrderID, OutBizID: r.OutBizID}
+}
+
+// reversal is the decision of a refund or claw-back, shared by the write
+// and the operators' preview.
+func reversal(c Caller, res Resolved, r ReverseRequest) func(w *write) (Outcome, ledger.Changes, error) {
 	var requested int64
 	if r.Points != nil {
 		requested = *r.Points
 	}
-	method := "reverse"
-	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), func(tx Tx, now time.Time) (Outcome, error) {
+	return func(w *write) (Outcome, ledger.Changes, error) {
 		// A refund is named by its reverse_order_id (rule §5.3).
-		if o, done, err := s.priorReversal(ctx, tx, res.Brand.ID, r, requested); done {
-			return o, err
+		if o, done, err := priorReversal(w.found.Reversal, r, requested); done {
+			return o, ledger.Changes{}, err
 		}
-		custID, err := s.orderCustomer(ctx, tx, res.Brand.ID, r)
+		custID, err := orderCustomer(w.found.Orders, r.Type, r.CustomerID, r.OutBizID)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, ledger.Changes{}, err
 		}
 		// A refund puts points back into the lots the order took them
 		// from (loaded with its allocations). A claw-back takes from the
 		// lot the order granted first, which no allocation names, then
 		// from the member's other lots: it loads every live lot.
-		need := int64(0)
+		aq := AccountQuery{CustomerID: custID, OrderRef: r.OutBizID}
 		if r.Type == ledger.ExtraChargeReverse {
-			need = allLots
+			aq.Need = AllLots
 		}
-		b, _, err := s.loadBookFor(ctx, tx, res.Brand, custID, now, r.OutBizID, need, nil)
+		b, snap, err := w.load(res.Brand, aq)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, ledger.Changes{}, err
+		}
+		// Another server may have committed this very refund while this
+		// one waited for the account's lock: it is replayed, not done again.
+		if o, done, err := priorReversal(snap.Reversal, r, requested); done {
+			return o, ledger.Changes{}, err
 		}
 		info := ledger.Info{OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, ShopID: res.Shop.ID,
 			ShopName: res.Shop.Name, Channel: r.Channel, AppKey: c.App.Key, RequestID: r.RequestID,
@@ -446,80 +481,58 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 		} else {
 			f, err = b.Clawback(requested, info)
 		}
-		if isBusiness(err) {
-			// Another server may have committed this very refund while
-			// this one waited for the account's lock, leaving nothing to
-			// reverse: where the database reads committed rows per
-			// statement, look again now that the lock is held, so the
-			// refund is replayed rather than refused.
-			if o, done, err := s.priorReversal(ctx, tx, res.Brand.ID, r, requested); done {
-				return o, err
-			}
-		}
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, ledger.Changes{}, err
 		}
 		ch := b.Changes()
 		ch.Reversal.Requested = requested
-		if err := tx.Apply(ctx, ch); err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Result: f.ID, FlowID: f.ID}, nil
-	})
+		return Outcome{Result: f.ID, FlowID: f.ID}, ch, nil
+	}
 }
 
-// priorReversal answers a refund whose reverse_order_id is already stored:
-// the same refund is replayed, another one is a conflict. done is false
-// when there is none.
-func (s *Service) priorReversal(ctx context.Context, tx Tx, brandID string, r ReverseRequest, requested int64) (Outcome, bool, error) {
-	prev, err := tx.Reversal(ctx, brandID, r.ReverseOrderID)
-	switch {
-	case err == nil:
-		if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type &&
-			(r.CustomerID == "" || strings.TrimSpace(r.CustomerID) == prev.CustomerID) {
-			return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, true, nil
-		}
-		return Outcome{}, true, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
-			"reverse_order_id %s was already used for order %s of customer %s (%d points asked, %d reversed)",
-			r.ReverseOrderID, prev.OutBizID, prev.CustomerID, prev.Requested, prev.Amount)
-	case errors.Is(err, ErrNotFound):
+// priorReversal answers a refund whose reverse_order_id is already stored
+// (prev; nil for none): the same refund is replayed, another one is a
+// conflict. done is false when there is none.
+func priorReversal(prev *ledger.Reversal, r ReverseRequest, requested int64) (Outcome, bool, error) {
+	if prev == nil {
 		return Outcome{}, false, nil
-	default:
-		return Outcome{}, true, err
 	}
+	if prev.OutBizID == r.OutBizID && prev.Requested == requested && prev.Type == r.Type &&
+		(r.CustomerID == "" || strings.TrimSpace(r.CustomerID) == prev.CustomerID) {
+		return Outcome{Result: prev.FlowID, FlowID: prev.FlowID, Replayed: true}, true, nil
+	}
+	return Outcome{}, true, ledger.Business(ledger.CodeReverseOrderConflict, "退单号已用于其他退款",
+		"reverse_order_id %s was already used for order %s of customer %s (%d points asked, %d reversed)",
+		r.ReverseOrderID, prev.OutBizID, prev.CustomerID, prev.Requested, prev.Amount)
 }
 
-// orderCustomer finds whose position in the order a reversal acts on
-// (rule §5.1–§5.2).
-func (s *Service) orderCustomer(ctx context.Context, tx Tx, brandID string, r ReverseRequest) (string, error) {
-	orders, err := tx.Orders(ctx, brandID, r.OutBizID)
-	if err != nil {
-		return "", err
-	}
+// orderCustomer finds whose position in the order a reversal of type typ
+// acts on (rule §5.1–§5.2), from every customer's position in it.
+func orderCustomer(orders []ledger.Order, typ ledger.FlowType, customerID, outBizID string) (string, error) {
 	var who []string
 	for _, o := range orders {
-		if (r.Type == ledger.DeductReverse && o.Spent > 0) || (r.Type == ledger.ExtraChargeReverse && o.Granted > 0) {
+		if (typ == ledger.DeductReverse && o.Spent > 0) || (typ == ledger.ExtraChargeReverse && o.Granted > 0) {
 			who = append(who, o.CustomerID)
 		}
 	}
 	if len(who) == 0 {
-		if r.Type == ledger.DeductReverse {
+		if typ == ledger.DeductReverse {
 			return "", ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
-				"no points were spent for order %s", r.OutBizID)
+				"no points were spent for order %s", outBizID)
 		}
 		return "", ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
-			"no points were granted for order %s", r.OutBizID)
+			"no points were granted for order %s", outBizID)
 	}
-	if r.CustomerID != "" {
+	if customerID != "" {
 		for _, id := range who {
-			if id == r.CustomerID {
+			if id == customerID {
 				return id, nil
 			}
 		}
-		return "", ledger.Invalidf("customer_id", "顾客 %s 不是订单 %s 的顾客", r.CustomerID, r.OutBizID)
+		return "", ledger.Invalidf("customer_id", "顾客 %s 不是订单 %s 的顾客", customerID, outBizID)
 	}
 	if len(who) > 1 {
-		return "", ledger.Invalidf("customer_id", "订单 %s 涉及多位顾客, customer_id 不可为空", r.OutBizID)
+		return "", ledger.Invalidf("customer_id", "订单 %s 涉及多位顾客, customer_id 不可为空", outBizID)
 	}
 	return who[0], nil
 }

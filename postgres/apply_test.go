@@ -16,12 +16,12 @@ func chargeFixture(t *testing.T, s *Store) (fixture, ledger.Account, ledger.Lot)
 	ctx := context.Background()
 	f := mustFixture(t, s)
 	mustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
 		c := grant(f.brand, acct, nil, 100, "G1", ts(0))
-		return tx.Apply(ctx, c)
+		return tx.(*Tx).ApplyChanges(ctx, c)
 	})
 	acct, err := s.Account(ctx, "B1", "C1")
 	if err != nil {
@@ -36,9 +36,14 @@ func chargeFixture(t *testing.T, s *Store) (fixture, ledger.Account, ledger.Lot)
 
 // applyOnce runs one Apply in a write and reports Apply's own error (the
 // write may be retried; the first attempt's error is what Apply said).
+// With atCommit it uses the ledger's Apply, whose statements travel with
+// COMMIT, and reports the commit's error.
 func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 	t.Helper()
 	ctx := context.Background()
+	if atCommit {
+		return s.writeOnce(ctx, func(tx points.Tx) error { return tx.Apply(ctx, c, nil) })
+	}
 	var first error
 	calls := 0
 	err := s.Write(ctx, func(tx points.Tx) error {
@@ -46,7 +51,7 @@ func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 		if calls > 1 {
 			return errStop // do not retry: the test looks at the first attempt
 		}
-		first = tx.Apply(ctx, c)
+		first = tx.(*Tx).ApplyChanges(ctx, c)
 		return first
 	})
 	if err == nil && first != nil {
@@ -55,10 +60,23 @@ func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 	return first
 }
 
+// atCommit makes applyOnce apply at commit (see TestTx_Apply_Conflicts).
+var atCommit bool
+
 var errStop = errors.New("stop")
 
 func TestTx_Apply_Conflicts(t *testing.T) {
-	t.Parallel()
+	t.Run("Immediate", testApplyConflicts)
+	t.Run("AtCommit", func(t *testing.T) {
+		// The statements travel with COMMIT: a row changed since it was
+		// read must fail the commit (a guarded update), not be skipped.
+		atCommit = true
+		defer func() { atCommit = false }()
+		testApplyConflicts(t)
+	})
+}
+
+func testApplyConflicts(t *testing.T) {
 	ctx := context.Background()
 	s := OpenTest(t)
 	f, acct, lot := chargeFixture(t, s)
@@ -82,11 +100,11 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	t.Run("StaleLotRemaining", func(t *testing.T) {
 		// Someone spends 10 from the lot after it was read.
 		mustWrite(t, s, func(tx points.Tx) error {
-			a, err := tx.Account(ctx, "B1", "C1")
+			a, err := tx.(*Tx).Account(ctx, "B1", "C1")
 			if err != nil {
 				return err
 			}
-			lots, err := tx.LiveLots(ctx, "B1", "C1")
+			lots, err := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 			if err != nil {
 				return err
 			}
@@ -94,7 +112,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 			if _, err := b.Spend(ledger.Decrease, 10, ledger.Info{}); err != nil {
 				return err
 			}
-			return tx.Apply(ctx, b.Changes())
+			return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 		})
 		old := lot // loaded with 100 remaining
 		old.Remaining = 50
@@ -121,7 +139,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	t.Run("ReversalStoredMeanwhile", func(t *testing.T) {
 		r := ledger.Reversal{BrandID: "B1", ReverseOrderID: "R1", OutBizID: "G1", CustomerID: "C1",
 			Type: ledger.ExtraChargeReverse, FlowID: "F", CreatedAt: ts(0)}
-		mustWrite(t, s, func(tx points.Tx) error { return tx.Apply(ctx, ledger.Changes{Reversal: &r}) })
+		mustWrite(t, s, func(tx points.Tx) error { return tx.(*Tx).ApplyChanges(ctx, ledger.Changes{Reversal: &r}) })
 		if err := applyOnce(t, s, ledger.Changes{Reversal: &r}); !errors.Is(err, points.ErrConflict) {
 			t.Errorf("Apply: %v, want ErrConflict", err)
 		}
@@ -135,7 +153,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 			if calls > 1 {
 				return errStop
 			}
-			if err := tx.Apply(ctx, ledger.Changes{Account: stale, Flows: []ledger.Flow{flow}}); !errors.Is(err, points.ErrConflict) {
+			if err := tx.(*Tx).ApplyChanges(ctx, ledger.Changes{Account: stale, Flows: []ledger.Flow{flow}}); !errors.Is(err, points.ErrConflict) {
 				t.Errorf("Apply: %v, want ErrConflict", err)
 			}
 			return nil // a careless fn
@@ -149,7 +167,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	if err != nil || got.Available != 90 || got.Version != acct.Version+1 {
 		t.Errorf("account after the conflicts = %+v, %v; want 90 available, version %d", got, err, acct.Version+1)
 	}
-	if ok, err := s.FlowExists(ctx, "X1"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "X1"); ok || err != nil {
 		t.Errorf("flow of a conflicting write stored: %v, %v", ok, err)
 	}
 }
@@ -199,7 +217,7 @@ func TestTx_Apply_Checks(t *testing.T) {
 			calls := 0
 			err := s.Write(ctx, func(tx points.Tx) error {
 				calls++
-				return tx.Apply(ctx, changes())
+				return tx.(*Tx).ApplyChanges(ctx, changes())
 			})
 			if !isCode(err, "23514") || errors.Is(err, points.ErrConflict) {
 				t.Errorf("Apply: %v, want a check violation", err)
@@ -236,11 +254,11 @@ func TestTx_Apply_Numbering(t *testing.T) {
 		func(b *ledger.Book) error { _, err := b.Spend(ledger.Decrease, 5, ledger.Info{}); return err },
 	} {
 		mustWrite(t, s, func(tx points.Tx) error {
-			a, err := tx.Account(ctx, "B1", "C1")
+			a, err := tx.(*Tx).Account(ctx, "B1", "C1")
 			if err != nil {
 				return err
 			}
-			lots, err := tx.LiveLots(ctx, "B1", "C1")
+			lots, err := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 			if err != nil {
 				return err
 			}
@@ -248,7 +266,7 @@ func TestTx_Apply_Numbering(t *testing.T) {
 			if err := step(b); err != nil {
 				return err
 			}
-			return tx.Apply(ctx, b.Changes())
+			return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 		})
 	}
 	var rows points.AccountRows

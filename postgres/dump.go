@@ -171,7 +171,7 @@ func (v *dumpView) EachReversal(ctx context.Context, fn func(ledger.Reversal) er
 
 func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error {
 	return stream(ctx, v.tx, "idempotency records", scanIdem,
-		"SELECT "+idemCols+` FROM idempotency ORDER BY app_key COLLATE "C", request_id COLLATE "C"`,
+		"SELECT "+idemCols+` FROM idempotency ORDER BY brand_id COLLATE "C", app_key COLLATE "C", request_id COLLATE "C"`,
 		func(page []ledger.Idempotency) error {
 			for _, r := range page {
 				if err := fn(r); err != nil {
@@ -448,7 +448,16 @@ func (l *dumpLoader) InsertReversal(ctx context.Context, r ledger.Reversal) erro
 }
 
 func (l *dumpLoader) InsertIdempotency(ctx context.Context, rec ledger.Idempotency) error {
-	return l.queue(ctx, d("idempotency %s/%s", rec.AppKey, rec.RequestID),
-		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+	return l.queue(ctx, d("idempotency %s/%s/%s", rec.BrandID, rec.AppKey, rec.RequestID),
+		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+}
+
+// DeriveIdempotencyBrands gives records loaded without a brand (from a
+// version-1 dump) that of their flow or of the customer they created, as
+// migration 0006 did for a database made before it.
+func (l *dumpLoader) DeriveIdempotencyBrands(ctx context.Context) error {
+	return l.queue(ctx, d("idempotency brands"), `UPDATE idempotency i SET brand_id = COALESCE(
+		(SELECT f.brand_id FROM flows f WHERE f.flow_id = i.flow_id AND i.flow_id <> ''),
+		(SELECT c.brand_id FROM customers c WHERE c.customer_id = i.result), '') WHERE i.brand_id = ''`)
 }

@@ -24,13 +24,13 @@ func TestStore_Flows(t *testing.T) {
 			shop, ch = "S2", "CS"
 		}
 		mustWrite(t, s, func(tx points.Tx) error {
-			acct, err := tx.Account(ctx, "B1", "C1")
+			acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 			if err != nil {
 				return err
 			}
 			b := ledger.NewBook(ledger.State{Brand: f.brand, Account: acct}, ts(60*i), newID)
 			b.Grant(ledger.Charge, 10, ledger.Info{OutBizID: out, ShopID: shop, Channel: ch})
-			return tx.Apply(ctx, b.Changes())
+			return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 		})
 	}
 	// Another customer's flow, in the same minute as the first.

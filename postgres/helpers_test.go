@@ -74,15 +74,15 @@ func grant(brand ledger.Brand, acct ledger.Account, lots []ledger.Lot, n int64, 
 
 // chargeIn loads the account in tx and grants it n points.
 func chargeIn(ctx context.Context, tx points.Tx, brand ledger.Brand, customer string, n int64, now time.Time) error {
-	acct, err := tx.Account(ctx, brand.ID, customer)
+	acct, err := tx.(*Tx).Account(ctx, brand.ID, customer)
 	if err != nil {
 		return err
 	}
-	lots, err := tx.LiveLots(ctx, brand.ID, customer)
+	lots, err := tx.(*Tx).LiveLots(ctx, brand.ID, customer)
 	if err != nil {
 		return err
 	}
-	return tx.Apply(ctx, grant(brand, acct, lots, n, "", now))
+	return tx.(*Tx).ApplyChanges(ctx, grant(brand, acct, lots, n, "", now))
 }
 
 // mustVerify fails the test if any invariant is broken.
@@ -96,4 +96,12 @@ func mustVerify(tb testing.TB, s *Store) points.VerifyReport {
 		tb.Errorf("invariant broken: %s", v)
 	}
 	return rep
+}
+
+// flowExists reports whether a flow with id is stored (no index serves
+// it: for tests only).
+func flowExists(ctx context.Context, s *Store, id string) (bool, error) {
+	var found bool
+	err := s.read(ctx, exists(d("flow %q", id), &found, "SELECT 1 FROM flows WHERE flow_id = $1", id))
+	return found, err
 }

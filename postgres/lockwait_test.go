@@ -92,7 +92,7 @@ func holdAccount(t *testing.T, s *Store) (holder uint32, release func()) {
 	locked, done, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
 		held <- s.Write(ctx, func(tx points.Tx) error {
-			if _, err := tx.Account(ctx, "B1", "C1"); err != nil {
+			if _, err := tx.(*Tx).Account(ctx, "B1", "C1"); err != nil {
 				return err
 			}
 			holder = tx.(*Tx).conn.Conn().PgConn().PID()

@@ -63,6 +63,10 @@ type Options struct {
 	// conflicting after every retry) or "internal" (any other database
 	// error). Business refusals and cancelled calls are not reported.
 	OnError func(kind string)
+	// Tracer, if set, is told of every statement and batch the store's
+	// connections send (pgx.QueryTracer; also pgx.BatchTracer if it is
+	// one): the tests count a write's round trips with it.
+	Tracer pgx.QueryTracer
 }
 
 // Store is the PostgreSQL points store. It is safe for concurrent use.
@@ -95,6 +99,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	cfg.MaxConns = o.MaxConns
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
 	}
 	params := cfg.ConnConfig.RuntimeParams
 	if o.StatementTimeout > 0 {
@@ -185,6 +192,7 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
+	codeDivisionByZero       = "22012"
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 	codeDuplicateSchema      = "42P06"

@@ -208,7 +208,14 @@ func (s *Store) LiveLots(ctx context.Context, brandID, customerID string) ([]led
 // case-sensitively.
 func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, int, error) {
 	cond, args := flowWhere(q)
-	page := "SELECT " + flowCols + " FROM flows" + cond + " ORDER BY created_at DESC, seq DESC, flow_id DESC"
+	// Newest first. One member's flows are newest first in the order they
+	// were written (seq, which the account's lock makes the order of
+	// commits): a range of the table's key read backwards, not a sort.
+	order := " ORDER BY created_at DESC, seq DESC, flow_id DESC"
+	if q.BrandID != "" && q.CustomerID != "" {
+		order = " ORDER BY seq DESC"
+	}
+	page := "SELECT " + flowCols + " FROM flows" + cond + order
 	pageArgs := append([]any(nil), args...)
 	if q.Limit > 0 {
 		pageArgs = append(pageArgs, int64(q.Limit))
@@ -498,9 +505,42 @@ func (s *Store) SessionEnded(ctx context.Context, nonce string) (bool, error) {
 	return found, err
 }
 
-// FlowExists reports whether a flow with id is stored.
-func (s *Store) FlowExists(ctx context.Context, id string) (bool, error) {
-	var found bool
-	err := s.read(ctx, exists(d("flow %q", id), &found, "SELECT 1 FROM flows WHERE flow_id = $1", id))
-	return found, err
+// EachMissingFlow calls fn with every idempotency record and refund that
+// names a flow not stored: two anti-joins over the whole ledger (PostgreSQL
+// hashes the flows' ids), as verify reads it.
+func (s *Store) EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error {
+	var recs []ledger.Idempotency
+	var rvs []ledger.Reversal
+	err := s.readSnapshot(ctx,
+		all(d("idempotency records of missing flows"), &recs, scanIdem, "SELECT "+prefixed("i.", idemCols)+
+			` FROM idempotency i WHERE i.flow_id <> '' AND NOT EXISTS
+			(SELECT 1 FROM flows f WHERE f.brand_id = i.brand_id AND f.flow_id = i.flow_id)
+			ORDER BY i.brand_id, i.app_key, i.request_id`),
+		all(d("refunds of missing flows"), &rvs, scanReversal, "SELECT "+prefixed("r.", reversalCols)+
+			` FROM reversals r WHERE NOT EXISTS
+			(SELECT 1 FROM flows f WHERE f.brand_id = r.brand_id AND f.customer_id = r.customer_id AND f.flow_id = r.flow_id)
+			ORDER BY r.brand_id, r.reverse_order_id`))
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		if err := fn(&recs[i], nil); err != nil {
+			return err
+		}
+	}
+	for i := range rvs {
+		if err := fn(nil, &rvs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefixed qualifies every column of a column list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
 }

@@ -234,7 +234,7 @@ func TestStore_Ledger(t *testing.T) {
 	var wantReversal ledger.Reversal
 	var wantIdem ledger.Idempotency
 	mustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
@@ -245,14 +245,14 @@ func TestStore_Ledger(t *testing.T) {
 		info := ledger.Info{OutBizID: "G1", ShopID: "S1", ShopName: "西湖店", Channel: "KRY", AppKey: "pos",
 			RequestID: "r1", OperatorID: "op", OperatorName: "小王", Reason: "why"}
 		b.Grant(ledger.ExtraCharge, 100, info)
-		return tx.Apply(ctx, b.Changes())
+		return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 	})
 	mustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		lots, err := tx.LiveLots(ctx, "B1", "C1")
+		lots, err := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
@@ -263,18 +263,18 @@ func TestStore_Ledger(t *testing.T) {
 		if spend, err = b.Spend(ledger.DeductFromConsume, 30, info); err != nil {
 			return err
 		}
-		return tx.Apply(ctx, b.Changes())
+		return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 	})
 	mustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		lots, err := tx.LiveLots(ctx, "B1", "C1")
+		lots, err := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		hold, err := tx.Hold(ctx, "B1", "H1")
+		hold, err := tx.(*Tx).Hold(ctx, "B1", "H1")
 		if err != nil || hold.Exists || hold.OuterOrderID != "H1" {
 			t.Errorf("missing hold = %+v, %v; want Exists false with its key", hold, err)
 		}
@@ -284,22 +284,22 @@ func TestStore_Ledger(t *testing.T) {
 		}
 		c := b.Changes()
 		wantHold = *c.Hold
-		return tx.Apply(ctx, c)
+		return tx.(*Tx).ApplyChanges(ctx, c)
 	})
 	mustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		lots, err := tx.LiveLots(ctx, "B1", "C1")
+		lots, err := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		orders, err := tx.Orders(ctx, "B1", "O1")
+		orders, err := tx.(*Tx).Orders(ctx, "B1", "O1")
 		if err != nil || len(orders) != 1 || !orders[0].Exists || orders[0].Spent != 30 {
 			t.Fatalf("Orders = %+v, %v", orders, err)
 		}
-		allocs, err := tx.OrderAllocations(ctx, "B1", "C1", "O1")
+		allocs, err := tx.(*Tx).OrderAllocations(ctx, "B1", "C1", "O1")
 		if err != nil || len(allocs) != 1 || allocs[0].Amount != 30 || allocs[0].FlowID != spend.ID || allocs[0].Kind != ledger.AllocSpend {
 			t.Fatalf("OrderAllocations = %+v, %v", allocs, err)
 		}
@@ -311,12 +311,12 @@ func TestStore_Ledger(t *testing.T) {
 		c := b.Changes()
 		c.Reversal.Requested = 10
 		wantReversal = *c.Reversal
-		if err := tx.Apply(ctx, c); err != nil {
+		if err := tx.(*Tx).ApplyChanges(ctx, c); err != nil {
 			return err
 		}
-		wantIdem = ledger.Idempotency{AppKey: "pos", RequestID: "r9", Method: "reverse",
+		wantIdem = ledger.Idempotency{BrandID: "B1", AppKey: "pos", RequestID: "r9", Method: "reverse",
 			Fingerprint: "fp", FlowID: c.Flows[0].ID, Result: "答案 " + c.Flows[0].ID, CreatedAt: now}
-		return tx.PutIdempotency(ctx, wantIdem)
+		return tx.(*Tx).PutIdempotency(ctx, wantIdem)
 	})
 
 	acct, err := s.Account(ctx, "B1", "C1")
@@ -341,35 +341,35 @@ func TestStore_Ledger(t *testing.T) {
 		t.Errorf("lot = %+v", l)
 	}
 	mustWrite(t, s, func(tx points.Tx) error {
-		got, err := tx.Lots(ctx, []string{l.ID, l.ID})
+		got, err := tx.(*Tx).Lots(ctx, []string{l.ID, l.ID})
 		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], l) {
 			t.Errorf("Tx.Lots = %+v, %v; want %+v", got, err, l)
 		}
-		if _, err := tx.Lots(ctx, []string{l.ID, "nope"}); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Lots(ctx, []string{l.ID, "nope"}); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Lots with a missing id: %v, want ErrNotFound", err)
 		}
 		// Stored rows come back as written, times in UTC, with Exists
 		// set and their first version.
 		wantHold.CreatedAt, wantHold.ExpiresAt = wantHold.CreatedAt.UTC(), wantHold.ExpiresAt.UTC()
 		wantHold.Exists, wantHold.Version = true, 1
-		h, err := tx.Hold(ctx, "B1", "H1")
+		h, err := tx.(*Tx).Hold(ctx, "B1", "H1")
 		if err != nil || !reflect.DeepEqual(h, wantHold) || h.Remaining != 20 {
 			t.Errorf("Tx.Hold = %+v, %v; want %+v", h, err, wantHold)
 		}
 		wantReversal.CreatedAt = wantReversal.CreatedAt.UTC()
-		rv, err := tx.Reversal(ctx, "B1", "RV1")
+		rv, err := tx.(*Tx).Reversal(ctx, "B1", "RV1")
 		if err != nil || !reflect.DeepEqual(rv, wantReversal) || rv.Amount != 10 {
 			t.Errorf("Tx.Reversal = %+v, %v; want %+v", rv, err, wantReversal)
 		}
-		if _, err := tx.Reversal(ctx, "B1", "nope"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Reversal(ctx, "B1", "nope"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Reversal(nope): %v, want ErrNotFound", err)
 		}
 		wantIdem.CreatedAt = wantIdem.CreatedAt.UTC()
-		rec, err := tx.Idempotency(ctx, "pos", "r9")
+		rec, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "r9")
 		if err != nil || !reflect.DeepEqual(rec, wantIdem) {
 			t.Errorf("Tx.Idempotency = %+v, %v; want %+v", rec, err, wantIdem)
 		}
-		if _, err := tx.Idempotency(ctx, "pos", "nope"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "nope"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Idempotency(nope): %v, want ErrNotFound", err)
 		}
 		return nil
@@ -407,10 +407,10 @@ func TestStore_Ledger(t *testing.T) {
 			t.Errorf("allocation %d has seq %d, want %d", i, a.Seq, i+1)
 		}
 	}
-	if ok, err := s.FlowExists(ctx, spend.ID); !ok || err != nil {
+	if ok, err := flowExists(ctx, s, spend.ID); !ok || err != nil {
 		t.Errorf("FlowExists(%s) = %v, %v", spend.ID, ok, err)
 	}
-	if ok, err := s.FlowExists(ctx, "nope"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "nope"); ok || err != nil {
 		t.Errorf("FlowExists(nope) = %v, %v", ok, err)
 	}
 	var revs []ledger.Reversal
@@ -445,7 +445,7 @@ func TestStore_EachIdempotencyPages(t *testing.T) {
 	const n = auditPage*2 + 3
 	mustWrite(t, s, func(tx points.Tx) error {
 		for i := range n {
-			if err := tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: "app", RequestID: string(rune('a'+i%26)) + newID(),
+			if err := tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{BrandID: "B1", AppKey: "app", RequestID: string(rune('a'+i%26)) + newID(),
 				Method: "m", CreatedAt: ts(i)}); err != nil {
 				return err
 			}
@@ -455,7 +455,7 @@ func TestStore_EachIdempotencyPages(t *testing.T) {
 	var got []ledger.Idempotency
 	err := s.EachIdempotency(ctx, func(r ledger.Idempotency) error {
 		// fn may use the store: no connection is held while it runs.
-		if _, err := s.FlowExists(ctx, "x"); err != nil {
+		if _, err := flowExists(ctx, s, "x"); err != nil {
 			return err
 		}
 		got = append(got, r)

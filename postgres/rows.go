@@ -378,17 +378,18 @@ func scanReversal(r pgx.Rows) (ledger.Reversal, error) {
 
 // Idempotency records.
 
-const idemCols = "app_key, request_id, method, fingerprint, flow_id, result, created_at"
+const idemCols = "brand_id, app_key, request_id, method, fingerprint, flow_id, result, created_at"
 
 func scanIdem(r pgx.Rows) (ledger.Idempotency, error) {
 	var rec ledger.Idempotency
 	var created int64
-	err := r.Scan(&rec.AppKey, &rec.RequestID, &rec.Method, &rec.Fingerprint, &rec.FlowID, &rec.Result, &created)
+	err := r.Scan(&rec.BrandID, &rec.AppKey, &rec.RequestID, &rec.Method, &rec.Fingerprint, &rec.FlowID, &rec.Result, &created)
 	rec.CreatedAt = fromMicros(created)
 	return rec, err
 }
 
-func idemQuery(appKey, requestID string, dst *ledger.Idempotency, found *bool) *pgx.QueuedQuery {
-	return one(d("idempotency %s/%s", appKey, requestID), dst, found, scanIdem,
-		"SELECT "+idemCols+" FROM idempotency WHERE app_key = $1 AND request_id = $2", appKey, requestID)
+func idemQuery(brandID, appKey, requestID string, dst *ledger.Idempotency, found *bool) *pgx.QueuedQuery {
+	return one(d("idempotency %s/%s/%s", brandID, appKey, requestID), dst, found, scanIdem,
+		"SELECT "+idemCols+" FROM idempotency WHERE brand_id = $1 AND app_key = $2 AND request_id = $3",
+		brandID, appKey, requestID)
 }

@@ -16,14 +16,14 @@ import (
 // Idempotency returns the record of (appKey, requestID); ErrNotFound if
 // none. The read does not lock: a concurrent duplicate is caught by the
 // primary key when this write stores its own record.
-func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.Idempotency, error) {
+func (t *Tx) Idempotency(ctx context.Context, brandID, appKey, requestID string) (ledger.Idempotency, error) {
 	var rec ledger.Idempotency
 	var found bool
-	if err := t.send(ctx, idemQuery(appKey, requestID, &rec, &found)); err != nil {
+	if err := t.send(ctx, idemQuery(brandID, appKey, requestID, &rec, &found)); err != nil {
 		return rec, err
 	}
 	if !found {
-		t.absent = &[2]string{appKey, requestID}
+		t.absent = &[3]string{brandID, appKey, requestID}
 		return rec, notFound("idempotency %s/%s", appKey, requestID)
 	}
 	return rec, nil
@@ -33,9 +33,13 @@ func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.
 // record stored under the key meanwhile fails the commit with a conflict,
 // and the write runs again to replay it.
 func (t *Tx) PutIdempotency(ctx context.Context, rec ledger.Idempotency) error {
-	return t.queue(execQuery(insertFailed("idempotency %s/%s", rec.AppKey, rec.RequestID), nil,
-		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt)))
+	return t.queue(putIdemQuery(rec))
+}
+
+func putIdemQuery(rec ledger.Idempotency) *pgx.QueuedQuery {
+	return execQuery(insertFailed("idempotency %s/%s/%s", rec.BrandID, rec.AppKey, rec.RequestID), nil,
+		"INSERT INTO idempotency ("+idemCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 }
 
 // Reversal returns the refund named reverseOrderID; ErrNotFound if none.
@@ -101,7 +105,7 @@ func (t *Tx) Account(ctx context.Context, brandID, customerID string) (ledger.Ac
 		return a, err
 	}
 	if dup {
-		return a, fmt.Errorf("postgres: idempotency %s/%s stored meanwhile: %w", t.absent[0], t.absent[1], points.ErrConflict)
+		return a, fmt.Errorf("postgres: idempotency %s/%s/%s stored meanwhile: %w", t.absent[0], t.absent[1], t.absent[2], points.ErrConflict)
 	}
 	if t.lots == nil {
 		t.lots = map[[2]string][]ledger.Lot{}
@@ -117,8 +121,8 @@ func (t *Tx) Account(ctx context.Context, brandID, customerID string) (ledger.Ac
 // idemAppeared queues a check whether the idempotency key read as absent
 // is present now.
 func (t *Tx) idemAppeared(dup *bool) *pgx.QueuedQuery {
-	return exists(d("recheck idempotency"), dup, "SELECT 1 FROM idempotency WHERE app_key = $1 AND request_id = $2",
-		t.absent[0], t.absent[1])
+	return exists(d("recheck idempotency"), dup,
+		"SELECT 1 FROM idempotency WHERE brand_id = $1 AND app_key = $2 AND request_id = $3", t.absent[0], t.absent[1], t.absent[2])
 }
 
 // LiveLots are the account's lots with points remaining, by creation.
@@ -219,7 +223,7 @@ const (
 		total_expired = $6, seq = $7, last_hash = $8, lot_seq = $9, alloc_seq = $10, version = version + 1
 		WHERE brand_id = $11 AND customer_id = $12 AND version = $13`
 	sqlInsertLot  = "INSERT INTO lots (" + lotCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	sqlUpdateLot  = "UPDATE lots SET remaining = $1, expires_at = $2 WHERE lot_id = $3 AND remaining = $4"
+	sqlUpdateLot  = "UPDATE lots SET remaining = $1, expires_at = $2 WHERE brand_id = $3 AND lot_id = $4 AND remaining = $5"
 	sqlInsertFlow = "INSERT INTO flows (" + flowCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 		$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
 	sqlInsertAlloc = "INSERT INTO allocations (" + allocCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -233,25 +237,45 @@ const (
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 
-// Apply writes a Book's changes — the account, lots, flows, allocations,
-// order, hold and reversal, in that order — as one batch of statements in
-// one round trip. Rows that existed when read are updated only if they are
-// still as read, else ErrConflict; a row the write read as absent and
-// finds present (a unique violation) is ErrConflict too. Any other
-// constraint the database refuses (a lot's remaining below zero, an order
-// reversing more than it spent) is an error wrapping the database's, and
-// the transaction can only be rolled back.
-func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
+// ApplyChanges writes a Book's changes — the account, lots, flows,
+// allocations, order, hold and reversal, in that order — as one batch of
+// statements in one round trip, and reads their answers. Rows that existed
+// when read are updated only if they are still as read, else ErrConflict;
+// a row the write read as absent and finds present (a unique violation)
+// is ErrConflict too. Any other constraint the database refuses (a lot's
+// remaining below zero, an order reversing more than it spent) is an
+// error wrapping the database's, and the transaction can only be rolled
+// back. (Apply queues the same statements for the commit instead.)
+func (t *Tx) ApplyChanges(ctx context.Context, c ledger.Changes) error {
+	qs := applyQueries(c, false)
+	t.lots, t.allocs = nil, nil
+	if len(qs) == 0 {
+		return nil
+	}
+	return t.send(ctx, qs...)
+}
+
+// applyQueries are the statements that write c. Guarded, a conditional
+// update that matches no row fails its statement (see guarded); else the
+// client checks the rows it changed.
+func applyQueries(c ledger.Changes, guard bool) []*pgx.QueuedQuery {
 	var qs []*pgx.QueuedQuery
+	update := func(describe string, args []any, sql string, vals ...any) {
+		if guard {
+			qs = append(qs, execQuery(conflictGuard(describe, args...), nil, guarded(sql), vals...))
+			return
+		}
+		qs = append(qs, execQuery(failedTo(describe, args...), changedOne, sql, vals...))
+	}
 	if a := c.Account; a.BrandID != "" || a.CustomerID != "" {
 		if !a.Exists {
 			qs = append(qs, execQuery(insertFailed("account %s/%s", a.BrandID, a.CustomerID), nil, sqlInsertAccount,
 				a.BrandID, a.CustomerID, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed, a.TotalExpired,
 				a.Seq, a.LastHash, a.LotSeq, a.AllocSeq))
 		} else {
-			qs = append(qs, execQuery(failedTo("update account %s/%s version %d", a.BrandID, a.CustomerID, a.Version),
-				changedOne, sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
-				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version))
+			update("update account %s/%s version %d", []any{a.BrandID, a.CustomerID, a.Version},
+				sqlUpdateAccount, a.Available, a.Frozen, a.Debt, a.TotalEarned, a.TotalUsed,
+				a.TotalExpired, a.Seq, a.LastHash, a.LotSeq, a.AllocSeq, a.BrandID, a.CustomerID, a.Version)
 		}
 	}
 	for _, l := range c.Lots {
@@ -260,8 +284,8 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				l.Granted, l.Remaining, micros(l.EarnedAt), micros(l.ExpiresAt), l.FlowID, l.OutBizID, l.Seq))
 			continue
 		}
-		qs = append(qs, execQuery(failedTo("update lot %q with %d remaining", l.ID, l.LoadedRemaining()), changedOne,
-			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.ID, l.LoadedRemaining()))
+		update("update lot %q with %d remaining", []any{l.ID, l.LoadedRemaining()},
+			sqlUpdateLot, l.Remaining, micros(l.ExpiresAt), l.BrandID, l.ID, l.LoadedRemaining())
 	}
 	for _, f := range c.Flows {
 		qs = append(qs, execQuery(failedTo("insert flow %q", f.ID), nil, sqlInsertFlow, f.ID, f.BrandID, f.CustomerID,
@@ -278,9 +302,8 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			qs = append(qs, execQuery(insertFailed("order %s/%s of %s", o.BrandID, o.OutBizID, o.CustomerID), nil,
 				sqlInsertOrder, o.BrandID, o.OutBizID, o.CustomerID, o.Spent, o.Reversed, o.Granted, o.ClawedBack))
 		} else {
-			qs = append(qs, execQuery(failedTo("update order %s/%s of %s version %d", o.BrandID, o.OutBizID, o.CustomerID,
-				o.Version), changedOne, sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack,
-				o.BrandID, o.OutBizID, o.CustomerID, o.Version))
+			update("update order %s/%s of %s version %d", []any{o.BrandID, o.OutBizID, o.CustomerID, o.Version},
+				sqlUpdateOrder, o.Spent, o.Reversed, o.Granted, o.ClawedBack, o.BrandID, o.OutBizID, o.CustomerID, o.Version)
 		}
 	}
 	if h := c.Hold; h != nil {
@@ -289,9 +312,9 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 				h.BrandID, h.OuterOrderID, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
 				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID))
 		} else {
-			qs = append(qs, execQuery(failedTo("update hold %s/%s version %d", h.BrandID, h.OuterOrderID, h.Version),
-				changedOne, sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
-				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version))
+			update("update hold %s/%s version %d", []any{h.BrandID, h.OuterOrderID, h.Version},
+				sqlUpdateHold, h.CustomerID, h.Amount, h.Remaining, h.Verified, h.Status,
+				micros(h.CreatedAt), micros(h.ExpiresAt), h.FlowID, h.BrandID, h.OuterOrderID, h.Version)
 		}
 	}
 	if r := c.Reversal; r != nil {
@@ -299,11 +322,7 @@ func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
 			r.BrandID, r.ReverseOrderID, r.OutBizID, r.CustomerID, string(r.Type), r.Requested, r.Amount, r.FlowID,
 			micros(r.CreatedAt)))
 	}
-	t.lots, t.allocs = nil, nil
-	if len(qs) == 0 {
-		return nil
-	}
-	return t.send(ctx, qs...)
+	return qs
 }
 
 // PutApp creates or replaces an app. Like every Put, it is sent with the
@@ -449,7 +468,7 @@ func (t *Tx) CustomerByOuterID(ctx context.Context, brandID, outerType, outerID 
 		return c, err
 	}
 	if dup {
-		return c, fmt.Errorf("postgres: idempotency %s/%s stored meanwhile: %w", t.absent[0], t.absent[1], points.ErrConflict)
+		return c, fmt.Errorf("postgres: idempotency %s/%s/%s stored meanwhile: %w", t.absent[0], t.absent[1], t.absent[2], points.ErrConflict)
 	}
 	if !found {
 		return c, notFound("customer of brand %q by %s %q", brandID, outerType, outerID)

@@ -147,7 +147,7 @@ type Tx struct {
 	locked *[2]string
 	// absent is the idempotency key this write read as absent, checked
 	// again once the write holds a lock it may have waited for.
-	absent *[2]string
+	absent *[3]string
 }
 
 var errTxDone = errors.New("postgres: Tx used after its write returned")
@@ -160,13 +160,8 @@ func (t *Tx) send(ctx context.Context, qs ...*pgx.QueuedQuery) error {
 	if t.done {
 		return errTxDone
 	}
-	if t.conn == nil {
-		c, err := t.s.pool.Acquire(ctx)
-		if err != nil {
-			t.failed = fmt.Errorf("postgres: acquire a connection: %w", err)
-			return t.failed
-		}
-		t.conn = c
+	if err := t.acquire(ctx); err != nil {
+		return err
 	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 1+len(t.pending)+len(qs))}
 	if !t.begun {
@@ -177,6 +172,39 @@ func (t *Tx) send(ctx context.Context, qs ...*pgx.QueuedQuery) error {
 	b.QueuedQueries = append(b.QueuedQueries, qs...)
 	t.pending = nil
 	err := t.conn.SendBatch(ctx, b).Close()
+	if err != nil && t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// acquire takes the write's connection from the pool, once.
+func (t *Tx) acquire(ctx context.Context) error {
+	if t.conn != nil {
+		return nil
+	}
+	c, err := t.s.pool.Acquire(ctx)
+	if err != nil {
+		t.failed = fmt.Errorf("postgres: acquire a connection: %w", err)
+		return t.failed
+	}
+	t.conn = c
+	return nil
+}
+
+// sendAlone runs qs in one round trip outside the transaction if none has
+// begun and nothing is pending; else as send does.
+func (t *Tx) sendAlone(ctx context.Context, qs ...*pgx.QueuedQuery) error {
+	if t.begun || len(t.pending) > 0 {
+		return t.send(ctx, qs...)
+	}
+	if t.done {
+		return errTxDone
+	}
+	if err := t.acquire(ctx); err != nil {
+		return err
+	}
+	err := t.conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs}).Close()
 	if err != nil && t.failed == nil {
 		t.failed = err
 	}

@@ -141,7 +141,7 @@ func TestWrite_Deadlock(t *testing.T) {
 		once := true
 		return s.Write(ctx, func(tx points.Tx) error {
 			calls.Add(1)
-			if _, err := tx.Account(ctx, "B1", a); err != nil {
+			if _, err := tx.(*Tx).Account(ctx, "B1", a); err != nil {
 				return err
 			}
 			if once {
@@ -221,14 +221,14 @@ func TestWrite_DuplicateIdempotency(t *testing.T) {
 	readers.Add(2)
 	go func() { readers.Wait(); close(bothRead) }()
 	put := func(tx points.Tx, result string) error {
-		return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: "pos", RequestID: "r1", Method: "m", Result: result, CreatedAt: ts(0)})
+		return tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{BrandID: "B1", AppKey: "pos", RequestID: "r1", Method: "m", Result: result, CreatedAt: ts(0)})
 	}
 	errs := make(chan error, 1)
 	go func() {
 		calls := 0
 		errs <- s.Write(ctx, func(tx points.Tx) error {
 			calls++
-			if _, err := tx.Idempotency(ctx, "pos", "r1"); !errors.Is(err, points.ErrNotFound) {
+			if _, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "r1"); !errors.Is(err, points.ErrNotFound) {
 				return fmt.Errorf("first writer saw %v", err)
 			}
 			if calls == 1 {
@@ -241,7 +241,7 @@ func TestWrite_DuplicateIdempotency(t *testing.T) {
 	}()
 	var seen []string
 	err := s.Write(ctx, func(tx points.Tx) error {
-		rec, err := tx.Idempotency(ctx, "pos", "r1")
+		rec, err := tx.(*Tx).Idempotency(ctx, "B1", "pos", "r1")
 		switch {
 		case err == nil:
 			seen = append(seen, rec.Result)

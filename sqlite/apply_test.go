@@ -18,11 +18,11 @@ func chargeFixture(t *testing.T, s *Store) (fixture, ledger.Account, ledger.Lot)
 	ctx := context.Background()
 	f := mustFixture(t, s)
 	MustWrite(t, s, func(tx points.Tx) error {
-		acct, err := tx.Account(ctx, "B1", "C1")
+		acct, err := tx.(*Tx).Account(ctx, "B1", "C1")
 		if err != nil {
 			return err
 		}
-		return tx.Apply(ctx, grant(f.brand, acct, nil, 100, "G1", ts(0)))
+		return tx.(*Tx).ApplyChanges(ctx, grant(f.brand, acct, nil, 100, "G1", ts(0)))
 	})
 	acct, err := s.Account(ctx, "B1", "C1")
 	if err != nil {
@@ -45,7 +45,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	s := MustOpen(t)
 	f, acct, lot := chargeFixture(t, s)
 	apply := func(c ledger.Changes) error {
-		return s.Write(ctx, func(tx points.Tx) error { return tx.Apply(ctx, c) })
+		return s.Write(ctx, func(tx points.Tx) error { return tx.(*Tx).ApplyChanges(ctx, c) })
 	}
 	flow := ledger.Flow{ID: "X1", BrandID: "B1", CustomerID: "C1", Seq: 99, Type: ledger.Adjust, CreatedAt: ts(5)}
 
@@ -67,13 +67,13 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	t.Run("stale lot remaining", func(t *testing.T) {
 		// Someone spends 10 from the lot after it was read.
 		MustWrite(t, s, func(tx points.Tx) error {
-			a, _ := tx.Account(ctx, "B1", "C1")
-			lots, _ := tx.LiveLots(ctx, "B1", "C1")
+			a, _ := tx.(*Tx).Account(ctx, "B1", "C1")
+			lots, _ := tx.(*Tx).LiveLots(ctx, "B1", "C1")
 			b := ledger.NewBook(ledger.State{Brand: f.brand, Account: a, Lots: lots}, ts(1), newID)
 			if _, err := b.Spend(ledger.Decrease, 10, ledger.Info{}); err != nil {
 				return err
 			}
-			return tx.Apply(ctx, b.Changes())
+			return tx.(*Tx).ApplyChanges(ctx, b.Changes())
 		})
 		old := lot // loaded with 100 remaining
 		old.Remaining = 50
@@ -118,7 +118,7 @@ func TestTx_Apply_Conflicts(t *testing.T) {
 	})
 
 	// None of the refused writes left anything behind.
-	if ok, err := s.FlowExists(ctx, "X1"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "X1"); ok || err != nil {
 		t.Errorf("FlowExists(X1) = %v, %v; want false", ok, err)
 	}
 	got, err := s.Account(ctx, "B1", "C1")
@@ -163,14 +163,14 @@ func TestTx_Apply_Constraints(t *testing.T) {
 			Hold: &ledger.Hold{BrandID: "B1", OuterOrderID: "H9", CustomerID: "C1", Amount: 1, Remaining: -1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Write(ctx, func(tx points.Tx) error { return tx.Apply(ctx, tc.c) })
+			err := s.Write(ctx, func(tx points.Tx) error { return tx.(*Tx).ApplyChanges(ctx, tc.c) })
 			if !isCheck(err) {
 				t.Fatalf("Apply: %v, want a CHECK violation", err)
 			}
 			if errors.Is(err, points.ErrConflict) {
 				t.Errorf("Apply: %v is a conflict, want a plain error", err)
 			}
-			if ok, _ := s.FlowExists(ctx, "X1"); ok {
+			if ok, _ := flowExists(ctx, s, "X1"); ok {
 				t.Error("the flow of the refused write was stored")
 			}
 			got, _ := s.Account(ctx, "B1", "C1")
@@ -185,14 +185,14 @@ func TestTx_Apply_Constraints(t *testing.T) {
 	}
 	t.Run("allocation of a missing lot", func(t *testing.T) {
 		err := s.Write(ctx, func(tx points.Tx) error {
-			return tx.Apply(ctx, ledger.Changes{Account: next, Flows: []ledger.Flow{flow},
+			return tx.(*Tx).ApplyChanges(ctx, ledger.Changes{Account: next, Flows: []ledger.Flow{flow},
 				Allocations: []ledger.Allocation{{FlowID: "X1", LotID: "nolot", BrandID: "B1", CustomerID: "C1",
 					Kind: ledger.AllocOther, Amount: 1}}})
 		})
 		if err == nil {
 			t.Fatal("stored an allocation of a missing lot")
 		}
-		if ok, _ := s.FlowExists(ctx, "X1"); ok {
+		if ok, _ := flowExists(ctx, s, "X1"); ok {
 			t.Error("the flow of the refused write was stored")
 		}
 	})

@@ -55,14 +55,14 @@ func benchWrite(b *testing.B, parallelism int) {
 			cust := fmt.Sprintf("M%04d", i%members)
 			req := fmt.Sprintf("req-%d", reqs.Add(1))
 			err := s.Write(ctx, func(tx points.Tx) error {
-				if _, err := tx.Idempotency(ctx, "app", req); err == nil {
+				if _, err := tx.(*Tx).Idempotency(ctx, "B1", "app", req); err == nil {
 					return nil
 				}
-				acct, err := tx.Account(ctx, "B1", cust)
+				acct, err := tx.(*Tx).Account(ctx, "B1", cust)
 				if err != nil {
 					return err
 				}
-				lots, err := tx.LiveLots(ctx, "B1", cust)
+				lots, err := tx.(*Tx).LiveLots(ctx, "B1", cust)
 				if err != nil {
 					return err
 				}
@@ -76,10 +76,10 @@ func benchWrite(b *testing.B, parallelism int) {
 				} else {
 					f = bk.Grant(ledger.Charge, 20, ledger.Info{AppKey: "app", RequestID: req})
 				}
-				if err := tx.Apply(ctx, bk.Changes()); err != nil {
+				if err := tx.(*Tx).ApplyChanges(ctx, bk.Changes()); err != nil {
 					return err
 				}
-				return tx.PutIdempotency(ctx, ledger.Idempotency{AppKey: "app", RequestID: req, Method: "op",
+				return tx.(*Tx).PutIdempotency(ctx, ledger.Idempotency{BrandID: "B1", AppKey: "app", RequestID: req, Method: "op",
 					Fingerprint: "fp", FlowID: f.ID, Result: f.ID, CreatedAt: time.Now()})
 			})
 			if err != nil {

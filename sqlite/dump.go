@@ -105,7 +105,7 @@ func (v *dumpView) EachReversal(ctx context.Context, fn func(ledger.Reversal) er
 }
 
 func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error {
-	if err := each(ctx, v.tx, scanIdem, fn, "SELECT "+idemCols+" FROM idempotency ORDER BY app_key, request_id"); err != nil {
+	if err := each(ctx, v.tx, scanIdem, fn, "SELECT "+idemCols+" FROM idempotency ORDER BY brand_id, app_key, request_id"); err != nil {
 		return fmt.Errorf("sqlite: each idempotency record: %w", err)
 	}
 	return nil
@@ -307,7 +307,20 @@ func (l *dumpLoader) InsertReversal(ctx context.Context, r ledger.Reversal) erro
 }
 
 func (l *dumpLoader) InsertIdempotency(ctx context.Context, rec ledger.Idempotency) error {
-	return l.exec(rowf("idempotency %s/%s", rec.AppKey, rec.RequestID),
-		"INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+	return l.exec(rowf("idempotency %s/%s/%s", rec.BrandID, rec.AppKey, rec.RequestID),
+		"INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 }
+
+// DeriveIdempotencyBrands gives records loaded without a brand (from a
+// version-1 dump) that of their flow or of the customer they created.
+func (l *dumpLoader) DeriveIdempotencyBrands(ctx context.Context) error {
+	return l.exec(rowf("idempotency brands"), sqlDeriveIdempotencyBrands)
+}
+
+// sqlDeriveIdempotencyBrands is what migration 0006 does for the
+// records of a database made before it.
+const sqlDeriveIdempotencyBrands = `UPDATE idempotency SET brand_id = COALESCE(
+	(SELECT f.brand_id FROM flows f WHERE f.flow_id = idempotency.flow_id AND idempotency.flow_id <> ''),
+	(SELECT c.brand_id FROM customers c WHERE c.customer_id = idempotency.result), '')
+	WHERE brand_id = ''`

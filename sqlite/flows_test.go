@@ -36,7 +36,7 @@ func TestStore_Flows(t *testing.T) {
 		}
 		flows = append(flows, f)
 	}
-	MustWrite(t, s, func(tx points.Tx) error { return tx.Apply(ctx, ledger.Changes{Flows: flows}) })
+	MustWrite(t, s, func(tx points.Tx) error { return tx.(*Tx).ApplyChanges(ctx, ledger.Changes{Flows: flows}) })
 
 	ids := func(fs []ledger.Flow) string {
 		out := ""

@@ -88,3 +88,10 @@ func grant(brand ledger.Brand, acct ledger.Account, lots []ledger.Lot, n int64, 
 	b.Grant(ledger.Charge, n, ledger.Info{OutBizID: outBizID, ShopID: "S1", Channel: "CS"})
 	return b.Changes()
 }
+
+// flowExists reports whether a flow with id is stored (no index serves
+// it: for tests only).
+func flowExists(ctx context.Context, s *Store, id string) (bool, error) {
+	_, ok, err := one(ctx, s.rdb, scanInt, "SELECT 1 FROM flows WHERE flow_id = ?", id)
+	return ok, err
+}

@@ -33,7 +33,8 @@ func TestQueryPlans(t *testing.T) {
 	for q := range seen {
 		plan := explain(t, s, q)
 		short := strings.Join(strings.Fields(q), " ")
-		if strings.Contains(q, "WHERE") && strings.Contains(plan, "SCAN ") {
+		// A query marked as reading the whole ledger (verify) may scan.
+		if strings.Contains(q, "WHERE") && strings.Contains(plan, "SCAN ") && !strings.Contains(q, "/* whole ledger */") {
 			t.Errorf("plan scans a table:\n  %s\n  %s", short, plan)
 		}
 		// A page of one account's flows comes off the index in order, not
@@ -116,7 +117,9 @@ func exercise(t *testing.T) (*Store, map[string]bool) {
 		func() error { _, err := s.Shops(ctx, "B1"); return err },
 		func() error { _, err := s.ShopByOutID(ctx, "KRY", "kry-s1"); return err },
 		func() error { _, err := s.CustomerByMobile(ctx, "B1", "13800000001"); return err },
-		func() error { _, err := s.FlowExists(ctx, "F"); return err },
+		func() error {
+			return s.EachMissingFlow(ctx, func(*ledger.Idempotency, *ledger.Reversal) error { return nil })
+		},
 		func() error {
 			_, _, err := s.Flows(ctx, points.FlowQuery{BrandID: "B1", Start: storetest.Start, Limit: 10})
 			return err

@@ -198,13 +198,14 @@ func (s *Store) Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, i
 	if q.Limit > 0 {
 		limit = int64(q.Limit)
 	}
-	// Newest first; ties broken by seq, then flow_id. Within one account
-	// seq is unique, so the order needs no flow_id there, and the index
-	// on (brand, customer, created_at, seq) gives it without sorting the
-	// account's every flow to return one page.
+	// Newest first; ties broken by seq, then flow_id. One member's flows
+	// are newest first in the order they were written (seq, which the
+	// account's lock makes the order of commits; a clock that stepped back
+	// cannot reorder them): the table's key gives that order without
+	// sorting the member's every flow to return one page.
 	order := " ORDER BY created_at DESC, seq DESC, flow_id DESC"
 	if q.BrandID != "" && q.CustomerID != "" {
-		order = " ORDER BY created_at DESC, seq DESC"
+		order = " ORDER BY seq DESC"
 	}
 	flows, err := all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows"+cond+order+" LIMIT +? OFFSET +?",
 		append(args, limit, max(q.Offset, 0))...)
@@ -241,11 +242,18 @@ func flowWhere(q points.FlowQuery) (string, []any) {
 	if q.Channel != "" {
 		add("channel = +?", q.Channel)
 	}
+	// One member's flows are a range of the table's key: the time bounds
+	// only filter it (+created_at keeps the planner off the brand's time
+	// index, which would read the whole brand's flows in the window).
+	at := "created_at"
+	if q.CustomerID != "" {
+		at = "+created_at"
+	}
 	if !q.Start.IsZero() {
-		add("created_at >= +?", unixMicrosCeil(q.Start))
+		add(at+" >= +?", unixMicrosCeil(q.Start))
 	}
 	if !q.End.IsZero() {
-		add("created_at <= +?", q.End.UnixMicro())
+		add(at+" <= +?", q.End.UnixMicro())
 	}
 	if len(where) == 0 {
 		return "", nil
@@ -360,7 +368,7 @@ func accountRows(ctx context.Context, q queryer, a ledger.Account) (points.Accou
 		return r, err
 	}
 	if r.Orders, err = all(ctx, q, scanOrder, "SELECT "+orderCols+
-		" FROM orders WHERE brand_id = +? AND customer_id = +? ORDER BY out_biz_id", key...); err != nil {
+		" FROM orders INDEXED BY orders_account WHERE brand_id = +? AND customer_id = +? ORDER BY out_biz_id", key...); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -368,7 +376,7 @@ func accountRows(ctx context.Context, q queryer, a ledger.Account) (points.Accou
 
 // EachIdempotency calls fn with every idempotency record, by key.
 func (s *Store) EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error {
-	if err := each(ctx, s.rdb, scanIdem, fn, "SELECT "+idemCols+" FROM idempotency ORDER BY app_key, request_id"); err != nil {
+	if err := each(ctx, s.rdb, scanIdem, fn, "SELECT "+idemCols+" FROM idempotency ORDER BY brand_id, app_key, request_id"); err != nil {
 		return fmt.Errorf("sqlite: each idempotency record: %w", err)
 	}
 	return nil
@@ -391,11 +399,24 @@ func (s *Store) SessionEnded(ctx context.Context, nonce string) (bool, error) {
 	return ok, nil
 }
 
-// FlowExists reports whether a flow with id is stored.
-func (s *Store) FlowExists(ctx context.Context, id string) (bool, error) {
-	_, ok, err := one(ctx, s.rdb, scanInt, "SELECT 1 FROM flows WHERE flow_id = +?", id)
+// EachMissingFlow calls fn with every idempotency record and refund that
+// names a flow not stored. It reads the whole ledger, as verify does:
+// the (brand, flow) pairs named less those stored, one sort each, then
+// the few records left by their keys.
+func (s *Store) EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error {
+	err := each(ctx, s.rdb, scanIdem, func(rec ledger.Idempotency) error { return fn(&rec, nil) },
+		"SELECT "+idemCols+` FROM idempotency WHERE flow_id <> '' AND (brand_id, flow_id) IN
+		(SELECT brand_id, flow_id FROM idempotency /* whole ledger */ WHERE flow_id <> ''
+		 EXCEPT SELECT brand_id, flow_id FROM flows) ORDER BY brand_id, app_key, request_id`)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: flow %q: %w", id, err)
+		return fmt.Errorf("sqlite: idempotency records of missing flows: %w", err)
 	}
-	return ok, nil
+	err = each(ctx, s.rdb, scanReversal, func(rv ledger.Reversal) error { return fn(nil, &rv) },
+		"SELECT "+reversalCols+` FROM reversals WHERE (brand_id, flow_id) IN
+		(SELECT brand_id, flow_id FROM reversals /* whole ledger */ EXCEPT SELECT brand_id, flow_id FROM flows)
+		ORDER BY brand_id, reverse_order_id`)
+	if err != nil {
+		return fmt.Errorf("sqlite: refunds of missing flows: %w", err)
+	}
+	return nil
 }

@@ -249,22 +249,22 @@ func TestStore_Rules(t *testing.T) {
 func TestStore_Idempotency(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t)
-	rec := ledger.Idempotency{AppKey: "k", RequestID: "r1", Method: "consume", Fingerprint: "fp", FlowID: "F1",
+	rec := ledger.Idempotency{BrandID: "B1", AppKey: "k", RequestID: "r1", Method: "consume", Fingerprint: "fp", FlowID: "F1",
 		Result: `{"flow_id":"F1"}`, CreatedAt: ts(0).UTC()}
 	MustWrite(t, s, func(tx points.Tx) error {
-		if _, err := tx.Idempotency(ctx, "k", "r1"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Idempotency(ctx, "B1", "k", "r1"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Idempotency before: %v, want ErrNotFound", err)
 		}
-		if err := tx.PutIdempotency(ctx, rec); err != nil {
+		if err := tx.(*Tx).PutIdempotency(ctx, rec); err != nil {
 			return err
 		}
-		got, err := tx.Idempotency(ctx, "k", "r1")
+		got, err := tx.(*Tx).Idempotency(ctx, "B1", "k", "r1")
 		if err != nil || got != rec {
 			t.Errorf("Idempotency = %+v, %v; want %+v", got, err, rec)
 		}
 		return nil
 	})
-	err := s.Write(ctx, func(tx points.Tx) error { return tx.PutIdempotency(ctx, rec) })
+	err := s.Write(ctx, func(tx points.Tx) error { return tx.(*Tx).PutIdempotency(ctx, rec) })
 	if !errors.Is(err, points.ErrConflict) {
 		t.Errorf("second PutIdempotency: %v, want ErrConflict", err)
 	}
@@ -295,34 +295,34 @@ func TestStore_Ledger(t *testing.T) {
 		MustWrite(t, s, func(tx points.Tx) error {
 			st := ledger.State{Brand: brand, Rule: rule}
 			var err error
-			if st.Account, err = tx.Account(ctx, brand.ID, cust); err != nil {
+			if st.Account, err = tx.(*Tx).Account(ctx, brand.ID, cust); err != nil {
 				return err
 			}
-			if st.Lots, err = tx.LiveLots(ctx, brand.ID, cust); err != nil {
+			if st.Lots, err = tx.(*Tx).LiveLots(ctx, brand.ID, cust); err != nil {
 				return err
 			}
 			if orderRef != "" {
 				st.Order = ledger.Order{BrandID: brand.ID, OutBizID: orderRef, CustomerID: cust}
-				os, err := tx.Orders(ctx, brand.ID, orderRef)
+				os, err := tx.(*Tx).Orders(ctx, brand.ID, orderRef)
 				if err != nil {
 					return err
 				}
 				if len(os) == 1 {
 					st.Order = os[0]
 				}
-				if st.Allocs, err = tx.OrderAllocations(ctx, brand.ID, cust, orderRef); err != nil {
+				if st.Allocs, err = tx.(*Tx).OrderAllocations(ctx, brand.ID, cust, orderRef); err != nil {
 					return err
 				}
 				var ids []string
 				for _, a := range st.Allocs {
 					ids = append(ids, a.LotID)
 				}
-				more, err := tx.Lots(ctx, ids)
+				more, err := tx.(*Tx).Lots(ctx, ids)
 				if err != nil {
 					return err
 				}
 				st.Lots = append(st.Lots, more...)
-				if st.Hold, err = tx.Hold(ctx, brand.ID, orderRef); err != nil {
+				if st.Hold, err = tx.(*Tx).Hold(ctx, brand.ID, orderRef); err != nil {
 					return err
 				}
 			}
@@ -332,7 +332,7 @@ func TestStore_Ledger(t *testing.T) {
 				return err
 			}
 			ch = b.Changes()
-			return tx.Apply(ctx, ch)
+			return tx.(*Tx).ApplyChanges(ctx, ch)
 		})
 		flows = append(flows, ch.Flows...)
 		return ch
@@ -340,18 +340,18 @@ func TestStore_Ledger(t *testing.T) {
 
 	// A missing account reads as not existing, with its key.
 	MustWrite(t, s, func(tx points.Tx) error {
-		a, err := tx.Account(ctx, brand.ID, cust)
+		a, err := tx.(*Tx).Account(ctx, brand.ID, cust)
 		if err != nil || a.Exists || a.BrandID != brand.ID || a.CustomerID != cust || a.Version != 0 {
 			t.Errorf("Tx.Account of none = %+v, %v", a, err)
 		}
-		h, err := tx.Hold(ctx, brand.ID, "none")
+		h, err := tx.(*Tx).Hold(ctx, brand.ID, "none")
 		if err != nil || h.Exists || h.BrandID != brand.ID || h.OuterOrderID != "none" {
 			t.Errorf("Tx.Hold of none = %+v, %v", h, err)
 		}
-		if _, err := tx.Reversal(ctx, brand.ID, "none"); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Reversal(ctx, brand.ID, "none"); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Reversal of none: %v, want ErrNotFound", err)
 		}
-		if _, err := tx.Lots(ctx, []string{"none"}); !errors.Is(err, points.ErrNotFound) {
+		if _, err := tx.(*Tx).Lots(ctx, []string{"none"}); !errors.Is(err, points.ErrNotFound) {
 			t.Errorf("Tx.Lots of none: %v, want ErrNotFound", err)
 		}
 		return nil
@@ -431,11 +431,11 @@ func TestStore_Ledger(t *testing.T) {
 			t.Errorf("flow %d: hash chain broken", i)
 		}
 		prev = want.Hash
-		if ok, err := s.FlowExists(ctx, want.ID); !ok || err != nil {
+		if ok, err := flowExists(ctx, s, want.ID); !ok || err != nil {
 			t.Errorf("FlowExists(%s) = %v, %v", want.ID, ok, err)
 		}
 	}
-	if ok, err := s.FlowExists(ctx, "nope"); ok || err != nil {
+	if ok, err := flowExists(ctx, s, "nope"); ok || err != nil {
 		t.Errorf("FlowExists(nope) = %v, %v", ok, err)
 	}
 	if len(r.Lots) != 1 || r.Lots[0].Granted != 100 || r.Lots[0].Remaining != 0 || r.Lots[0].LoadedRemaining() != 0 {
@@ -474,7 +474,7 @@ func TestStore_Ledger(t *testing.T) {
 		t.Errorf("reversals = %+v, want %+v", revs, wantRev)
 	}
 	MustWrite(t, s, func(tx points.Tx) error {
-		got, err := tx.Reversal(ctx, brand.ID, "R1")
+		got, err := tx.(*Tx).Reversal(ctx, brand.ID, "R1")
 		if err != nil || got != wantRev {
 			t.Errorf("Tx.Reversal = %+v, %v", got, err)
 		}

@@ -436,12 +436,12 @@ func scanReversal(sc scanner) (ledger.Reversal, error) {
 
 // Idempotency records.
 
-const idemCols = "app_key, request_id, method, fingerprint, flow_id, result, created_at"
+const idemCols = "brand_id, app_key, request_id, method, fingerprint, flow_id, result, created_at"
 
 func scanIdem(sc scanner) (ledger.Idempotency, error) {
 	var r ledger.Idempotency
 	var created int64
-	err := sc.Scan(&r.AppKey, &r.RequestID, &r.Method, &r.Fingerprint, &r.FlowID, &r.Result, &created)
+	err := sc.Scan(&r.BrandID, &r.AppKey, &r.RequestID, &r.Method, &r.Fingerprint, &r.FlowID, &r.Result, &created)
 	r.CreatedAt = fromMicros(created)
 	return r, err
 }

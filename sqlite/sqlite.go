@@ -235,6 +235,7 @@ type WriteStats struct {
 	Requests     uint64 // requests whose fn ran in a committed batch
 	FnErrors     uint64 // requests whose fn returned an error or panicked
 	CommitErrors uint64 // batches whose BEGIN or COMMIT failed
+	Statements   uint64 // statements the writer ran, BEGIN and COMMIT included
 }
 
 // Stats returns the write path's counters.

@@ -35,13 +35,14 @@ func (t *Tx) check() error {
 	return nil
 }
 
-// Idempotency returns the record of (appKey, requestID); ErrNotFound if none.
-func (t *Tx) Idempotency(ctx context.Context, appKey, requestID string) (ledger.Idempotency, error) {
+// Idempotency returns the brand's record of (appKey, requestID);
+// ErrNotFound if none.
+func (t *Tx) Idempotency(ctx context.Context, brandID, appKey, requestID string) (ledger.Idempotency, error) {
 	if err := t.check(); err != nil {
 		return ledger.Idempotency{}, err
 	}
-	r, ok, err := one(ctx, t.w, scanIdem, "SELECT "+idemCols+" FROM idempotency WHERE app_key = +? AND request_id = +?",
-		appKey, requestID)
+	r, ok, err := one(ctx, t.w, scanIdem, "SELECT "+idemCols+
+		" FROM idempotency WHERE brand_id = +? AND app_key = +? AND request_id = +?", brandID, appKey, requestID)
 	if err != nil {
 		return r, fmt.Errorf("sqlite: idempotency %s/%s: %w", appKey, requestID, err)
 	}
@@ -57,8 +58,8 @@ func (t *Tx) PutIdempotency(ctx context.Context, rec ledger.Idempotency) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	_, err := t.w.exec("INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
+	_, err := t.w.exec("INSERT INTO idempotency ("+idemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		rec.BrandID, rec.AppKey, rec.RequestID, rec.Method, rec.Fingerprint, rec.FlowID, rec.Result, micros(rec.CreatedAt))
 	return insertErr(err, "idempotency %s/%s", rec.AppKey, rec.RequestID)
 }
 
@@ -240,14 +241,14 @@ const (
 	sqlInsertReversal = "INSERT INTO reversals (" + reversalCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-// Apply writes a Book's changes: the account, lots, flows, allocations,
+// ApplyChanges writes a Book's changes: the account, lots, flows, allocations,
 // order, hold and reversal, in that order, numbered as the Book numbered
 // them (after the account's counters). Rows that existed when read
 // are updated only if they are still as read, else ErrConflict; a row the
 // write read as absent and finds present is ErrConflict too. Any other
 // constraint the database refuses (a lot's remaining below zero, an order
 // reversing more than it spent) is an error wrapping the database's.
-func (t *Tx) Apply(ctx context.Context, c ledger.Changes) error {
+func (t *Tx) ApplyChanges(ctx context.Context, c ledger.Changes) error {
 	if err := t.check(); err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ type writer struct {
 	lost  bool // SQLite rolled the transaction back by itself
 	wrote bool // a statement that may write ran since runOne started fn
 
-	batches, requests, fnErrors, commitErrors atomic.Uint64
+	batches, requests, fnErrors, commitErrors, statements atomic.Uint64
 }
 
 // walFile is the WAL as the syncer uses it (an *os.File).
@@ -284,6 +284,7 @@ func (w *writer) stats() WriteStats {
 		Requests:     w.requests.Load(),
 		FnErrors:     w.fnErrors.Load(),
 		CommitErrors: w.commitErrors.Load(),
+		Statements:   w.statements.Load(),
 	}
 }
 
@@ -580,6 +581,7 @@ func (w *writer) failed(err error) error {
 // set up and torn down per statement.)
 func (w *writer) exec(query string, args ...any) (changed int, err error) {
 	w.wrote = true
+	w.statements.Add(1)
 	if w.inTx && !w.lost && w.autocommit() {
 		// SQLite rolled the transaction back (a failed read can do it):
 		// a statement now would run, and commit, on its own.
@@ -605,6 +607,7 @@ func (w *writer) exec(query string, args ...any) (changed int, err error) {
 
 // QueryContext makes the writer a queryer for the shared row loaders.
 func (w *writer) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	w.statements.Add(1)
 	if w.lost {
 		return nil, errTxLost
 	}

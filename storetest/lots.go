@@ -15,7 +15,7 @@ func init() {
 
 // testLotsToSpend: a member holding many lots of mixed expiry (some
 // expired, some never expiring, ties on expiry): the store's
-// Tx.LotsToSpend is exactly ledger.LotsToSpend over the live lots, for
+// LoadAccount reads exactly ledger.LotsToSpend over the live lots, for
 // every need; and spends that cross many lots then take them in spend
 // order (the suite verifies every invariant at the end).
 func testLotsToSpend(t *testing.T, open Opener) {
@@ -51,19 +51,17 @@ func testLotsToSpend(t *testing.T, open Opener) {
 	check := func() {
 		t.Helper()
 		err := e.Store.Write(e.Ctx, func(tx points.Tx) error {
-			if _, err := tx.Account(e.Ctx, "B1", "C1"); err != nil {
-				return err
-			}
-			live, err := tx.LiveLots(e.Ctx, "B1", "C1")
+			all, err := tx.LoadAccount(e.Ctx, points.AccountQuery{BrandID: "B1", CustomerID: "C1", Need: points.AllLots, Now: now})
 			if err != nil {
 				return err
 			}
+			live := all.Lots
 			for _, need := range []int64{0, 1, 10, 11, 100, 250, 400, 1 << 40} {
-				got, err := tx.LotsToSpend(e.Ctx, "B1", "C1", need, now)
+				snap, err := tx.LoadAccount(e.Ctx, points.AccountQuery{BrandID: "B1", CustomerID: "C1", Need: need, Now: now})
 				if err != nil {
 					return err
 				}
-				if want := ledger.LotsToSpend(live, need, now); ids(got) != ids(want) {
+				if got, want := snap.Lots, ledger.LotsToSpend(live, need, now); ids(got) != ids(want) {
 					return fmt.Errorf("need %d: store gives %s; the ledger's cut is %s", need, ids(got), ids(want))
 				}
 			}
