@@ -4,6 +4,44 @@
 //
 // It knows nothing of HTTP or SQL: the TOP gateway and the admin API call
 // it; the SQLite and PostgreSQL stores implement its Store contract.
+//
+// # One write
+//
+// A ledger write asks its store three things (see Tx): Lookup, without
+// locks, reads the request's stored answer, the refund of the same name and
+// whose order it is — a replay ends there; LoadAccount locks the member's
+// account and then reads what the decision needs of it; the decision (a
+// ledger.Book) is pure; Apply writes its changes together with the
+// request's idempotency record. Previews of operators' actions run the
+// same decision over the same reads and write nothing (a dry run).
+//
+// # What guards what
+//
+// What must never be stored is refused twice over where a guard is cheap:
+// by the database, whatever the code above it does, and by the decision,
+// taken under the account's lock. Stores keep these, in both layouts:
+//
+//  1. A second effect of one request: the idempotency record's key
+//     (brand_id, app_key, request_id) is unique; a concurrent duplicate
+//     fails at commit and its write runs again and replays.
+//  2. A second refund under one name: reversals' key (brand_id,
+//     reverse_order_id) is unique.
+//  3. Refunding more than was spent, clawing back more than was granted:
+//     CHECK (reversed <= spent) and CHECK (clawed_back <= granted) on the
+//     order's row; the decision refuses first (REVERSE_EXCEEDS_SPENT).
+//  4. Negative remainders and balances: CHECK (0 <= remaining <= granted)
+//     on lots, CHECK (>= 0) on an account's available, frozen and debt, a
+//     hold's remaining; the decision refuses first (POINT_NOT_ENOUGH).
+//  5. Two flows at one place in an account's chain: flows' key (brand_id,
+//     customer_id, seq) is unique; two lots with one number likewise.
+//  6. A write on a stale reading: conditional updates (an account's and
+//     an order's version, a lot's remaining as read) fail and the write
+//     runs again; on PostgreSQL the failed condition fails its own
+//     statement, so the COMMIT sent with it cannot commit the rest.
+//  7. An allocation of a lot that does not exist: a foreign key.
+//  8. What no key can check cheaply — that an allocation's and an
+//     idempotency record's flow exist, that balances equal their lots, that
+//     hash chains are intact — jifen verify checks (Verify).
 package points
 
 import (
