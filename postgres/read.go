@@ -544,3 +544,17 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Size is the bytes the store's tables take with their indexes and TOAST
+// (pg_total_relation_size over the schema's tables).
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	var found bool
+	err := s.read(ctx, one(d("size"), &n, &found, func(r pgx.Rows) (int64, error) {
+		var v int64
+		err := r.Scan(&v)
+		return v, err
+	}, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()`))
+	return n, err
+}

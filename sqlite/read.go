@@ -420,3 +420,15 @@ func (s *Store) EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency
 	}
 	return nil
 }
+
+// Size is the bytes the database's pages take (tables and indexes, free
+// pages excluded), as of the latest commit, whether or not the WAL has
+// been checkpointed into the file.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	n, _, err := one(ctx, s.rdb, scanInt,
+		"SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()")
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: size: %w", err)
+	}
+	return n, nil
+}

@@ -85,9 +85,17 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		ph := b.phase(ctx, stdout, c.ceiling, true)
 		res.Ceiling = &ph
 	}
+	sizeBefore, sizeErr := c.dbSize(ctx)
 	fmt.Fprintf(stdout, "write mix: pay → partial reversal → reverse the rest; charges; flow queries, for %s\n", c.duration)
 	mix := b.phase(ctx, stdout, c.duration, false)
 	res.Mix = mix
+	if sizeAfter, err := c.dbSize(ctx); err == nil && sizeErr == nil {
+		g := growth{BytesBefore: sizeBefore, BytesAfter: sizeAfter, Writes: int64(mix.WritesPerSec*mix.Seconds + 0.5)}
+		if g.Writes > 0 {
+			g.BytesPerWrite = float64(sizeAfter-sizeBefore) / float64(g.Writes)
+		}
+		res.Growth = &g
+	}
 	if res.Ceiling != nil && res.Ceiling.OpsPerSec > 0 {
 		res.WriteShareOfCeiling = mix.WritesPerSec / res.Ceiling.OpsPerSec
 	}
@@ -511,6 +519,9 @@ type benchReport struct {
 	WriteShareOfCeiling float64      `json:"write_share_of_ceiling,omitempty"`
 	ServerPeakRSSMB     int64        `json:"server_peak_rss_mb,omitempty"`
 	ServerMemory        string       `json:"server_memory"`
+	// Growth is the database's growth over the write mix (tables and
+	// indexes; absent when the store cannot tell its size).
+	Growth *growth `json:"growth,omitempty"`
 	Verify              string       `json:"verify"`
 }
 
@@ -549,6 +560,9 @@ func (r benchReport) print(w io.Writer) {
 		fmt.Fprintf(w, "server memory: %d MB (%s)\n", r.ServerPeakRSSMB, r.ServerMemory)
 	} else {
 		fmt.Fprintf(w, "server memory: %s\n", r.ServerMemory)
+	}
+	if r.Growth != nil {
+		fmt.Fprintf(w, "database growth: %s\n", r.Growth)
 	}
 	fmt.Fprintf(w, "verify: %s\n", r.Verify)
 }
