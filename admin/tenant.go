@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -19,7 +20,13 @@ import (
 
 // decodeTenant reads a body that is a piece of the tenant file.
 func decodeTenant(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := yaml.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	// Read whole first: the YAML decoder turns a failed read into text,
+	// and a body not received in time must keep its error (invalidBody).
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return invalidBody(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
