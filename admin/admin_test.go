@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/sqlite"
@@ -496,6 +498,45 @@ func TestAPI_Totals(t *testing.T) {
 	e.do("GET", "/admin/v1/brands/nope/totals", nil).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
 }
 
+// A body the server would not hold (package bodylimit) is answered from
+// the table, not as a malformed body, on the JSON and the YAML endpoints;
+// nothing is written.
+func TestAPI_BodyNotHeld(t *testing.T) {
+	e := newAPIEnv(t)
+	api := New(e.Admin(), token, nil, nil)
+	send := func(method, path, prefix string, err error) (int, Problem) {
+		t.Helper()
+		req := httptest.NewRequest(method, path, io.MultiReader(strings.NewReader(prefix), iotest.ErrReader(err)))
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		var out struct{ Error Problem }
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, w.Body)
+		}
+		return w.Code, out.Error
+	}
+	for _, tc := range []struct {
+		method, path, prefix string
+		err                  error
+		status               int
+		code                 string
+	}{
+		{"PUT", "/admin/v1/apps/slow-pos", `{"name": "慢`, bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
+		{"POST", "/admin/v1/tenant", "apps:\n  - {app_key: slow-pos", bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
+		{"PUT", "/admin/v1/apps/slow-pos", `{"name": "慢`, bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
+		{"POST", "/admin/v1/tenant", "apps:\n  - {app_key: slow-pos", bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
+	} {
+		status, p := send(tc.method, tc.path, tc.prefix, tc.err)
+		if status != tc.status || p.Code != tc.code || p.Message == "" {
+			t.Errorf("%s %s failing with %v: %d %+v, want %d %s", tc.method, tc.path, tc.err, status, p, tc.status, tc.code)
+		}
+	}
+	if a := e.do("GET", "/admin/v1/apps", nil).want(t, http.StatusOK); strings.Contains(string(a.body), "slow-pos") {
+		t.Errorf("a body not received whole was applied: %s", a.body)
+	}
+}
+
 func TestProblemOf(t *testing.T) {
 	for _, tc := range []struct {
 		err    error
@@ -511,6 +552,8 @@ func TestProblemOf(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", ledger.Unavailable("db down")), 503, "UNAVAILABLE", true},
 		{fmt.Errorf("sqlite: x: %w", points.ErrNotFound), 404, "NOT_FOUND", false},
 		{errors.New("sqlite: near \"SELEC\": syntax error"), 500, "INTERNAL", true},
+		{fmt.Errorf("%w: read tcp: i/o timeout", bodylimit.ErrTimeout), 408, "REQUEST_TIMEOUT", false},
+		{bodylimit.ErrBusy, 503, "UNAVAILABLE", false},
 	} {
 		p := ProblemOf(tc.err, "RID")
 		if p.Status != tc.status || p.Code != tc.code || p.Internal != tc.hidden {

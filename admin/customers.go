@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -106,6 +108,13 @@ func intParam(s, field string) (int64, error) {
 	return n, nil
 }
 
+// invalidBody is the error for a body that could not be read or decoded.
+// A body the server would not hold (package bodylimit: not received in
+// time, or no memory for it now) is not the body's fault: it keeps its
+// error, which ProblemOf answers.
 func invalidBody(err error) error {
+	if errors.Is(err, bodylimit.ErrTimeout) || errors.Is(err, bodylimit.ErrBusy) {
+		return err
+	}
 	return ledger.Invalidf("body", "请求体无法解析: %v", err)
 }

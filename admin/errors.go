@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -69,6 +70,15 @@ func ProblemOf(err error, requestID string) Problem {
 			}
 			return p
 		}
+	}
+	// A body the server would not hold (package bodylimit).
+	if errors.Is(err, bodylimit.ErrTimeout) {
+		return Problem{Status: http.StatusRequestTimeout, Code: "REQUEST_TIMEOUT",
+			Message: "the request body was not received in time; send it whole, at once"}
+	}
+	if errors.Is(err, bodylimit.ErrBusy) {
+		return Problem{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE",
+			Message: "server busy with other large request bodies, retry later"}
 	}
 	if errors.Is(err, points.ErrNotFound) {
 		return Problem{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "not found"}

@@ -25,6 +25,8 @@ import (
 // error names the duplicated key's path. A second document, or anything
 // else after the first, is refused rather than dropped.
 func decodeTenant(w http.ResponseWriter, r *http.Request, v any) error {
+	// Read whole first: the YAML decoder turns a failed read into text,
+	// and a body not received in time must keep its error (invalidBody).
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		return invalidBody(err)

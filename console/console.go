@@ -13,6 +13,7 @@ package console
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -127,6 +129,10 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) 
 		req := request{session: s, csrf: c.csrfToken(s)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				c.fail(w, r, req, "error", "请求未能读取", nil, formError(err))
+				return
+			}
 			if !c.checkCSRF(r, s) {
 				c.render(w, r, http.StatusForbidden, "error", page{Title: "请求被拒绝", Operator: s.Operator, CSRF: req.csrf,
 					Error: "表单已过期或来源不明 (CSRF 校验失败), 请返回页面重新提交"})
@@ -135,6 +141,17 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) 
 		}
 		h(w, r, req)
 	}
+}
+
+// formError is the error of a posted form that could not be read. A body
+// the server would not hold (package bodylimit: not received in time, or
+// no memory for it now) keeps its error, which admin.ProblemOf answers;
+// anything else is the form's fault.
+func formError(err error) error {
+	if errors.Is(err, bodylimit.ErrTimeout) || errors.Is(err, bodylimit.ErrBusy) {
+		return err
+	}
+	return ledger.Invalidf("body", "表单无法读取: %v", err)
 }
 
 // page is what every template gets.

@@ -11,8 +11,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/sqlite"
@@ -251,6 +253,55 @@ func TestConsole_CSRF(t *testing.T) {
 	}
 	if got := e.Available("C1"); got != 110 {
 		t.Fatalf("available %d, want 110", got)
+	}
+}
+
+// A form the server would not hold (package bodylimit) is answered with
+// the API's codes, at sign-in and signed in, and nothing is done.
+func TestConsole_BodyNotHeld(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	c := New(e.Admin(), token, nil, nil)
+	base, err := url.Parse(e.url + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(path, form string, cookies bool, failure error) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest("POST", path, io.MultiReader(strings.NewReader(form), iotest.ErrReader(failure)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookies {
+			for _, ck := range e.client.Jar.Cookies(base) {
+				req.AddCookie(ck)
+			}
+		}
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w
+	}
+	for _, tc := range []struct {
+		name, path, form string
+		signedIn         bool
+		failure          error
+		status           int
+		code             string
+	}{
+		{"sign-in, not received in time", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
+		{"sign-in, busy", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
+		{"adjust, not received in time", "/console/customers/C1/adjust", "points=10&reason=x&request_id=r1&csrf=" + csrf, true, bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
+		{"adjust, busy", "/console/customers/C1/adjust", "points=10&reason=x&request_id=r1&csrf=" + csrf, true, bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
+	} {
+		w := send(tc.path, tc.form, tc.signedIn, tc.failure)
+		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) {
+			t.Errorf("%s: %d, want %d with %s\n%.2000s", tc.name, w.Code, tc.status, tc.code, w.Body)
+		}
+		if w.Header().Get("Set-Cookie") != "" {
+			t.Errorf("%s: a session was started", tc.name)
+		}
+	}
+	if got := e.Available("C1"); got != 100 {
+		t.Errorf("a form not received whole adjusted: available %d, want 100", got)
 	}
 }
 

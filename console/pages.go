@@ -38,6 +38,11 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 // name. The token is posted in the form body, never put in a URL.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p := admin.ProblemOf(formError(err), "")
+		c.render(w, r, p.Status, "login", page{Title: "登录", Error: problemText(p), Data: loginData{Next: "/console/"}})
+		return
+	}
 	next := safeNext(r.PostFormValue("next"))
 	fail := func(status int, msg string) {
 		c.render(w, r, status, "login", page{Title: "登录", Error: msg, Data: loginData{Next: next}})

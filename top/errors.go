@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 )
 
@@ -173,6 +174,25 @@ func answerFor(err error, requestID string) answer {
 	}
 	e := platformError(CodeRemoteService, "isp.unknown-error", "internal error, request_id "+requestID)
 	return answer{errResp: e, outcome: strconv.Itoa(e.Code), level: slog.LevelError}
+}
+
+// bodyError is the answer for a request body that could not be read or
+// decoded; otherwise is the sub_msg when no reason below applies. A body
+// the server would not hold (see package bodylimit) is told apart:
+// one that did not arrive in time is the client's doing (43, like any
+// unreadable body); one refused because other large bodies hold the
+// memory set aside for them is the server's state, worth a retry (15).
+func bodyError(err error, otherwise string) *ErrorResponse {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return tooLarge()
+	case errors.Is(err, bodylimit.ErrBusy):
+		return platformError(CodeRemoteService, "isp.service-unavailable",
+			"server busy with other large request bodies, retry later")
+	case errors.Is(err, bodylimit.ErrTimeout):
+		return platformError(CodeParameterError, "", "request body not received in time")
+	}
+	return platformError(CodeParameterError, "", otherwise)
 }
 
 func fieldReason(e *ledger.Error) string {

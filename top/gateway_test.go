@@ -18,8 +18,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"jifen/bodylimit"
 	"jifen/ledger"
 )
 
@@ -219,6 +221,20 @@ func do(h http.Handler, method, target, contentType, body string) *httptest.Resp
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	return w
+}
+
+// doReader posts body, which may fail partway, to h.
+func doReader(h http.Handler, target, contentType string, body io.Reader) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, target, body)
+	req.Header.Set("Content-Type", contentType)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// failingBody reads as prefix, then fails with err.
+func failingBody(prefix string, err error) io.Reader {
+	return io.MultiReader(strings.NewReader(prefix), iotest.ErrReader(err))
 }
 
 var ridPattern = regexp.MustCompile(`[0-9a-z]{12,13}`)
@@ -558,6 +574,26 @@ func TestGateway_PlatformErrors(t *testing.T) {
 		{"43 body too large, the body's format wins", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
 			return do(g, http.MethodPost, "/router/rest?format=json", "application/x-www-form-urlencoded", "format=xml&x="+strings.Repeat("a", DefaultMaxBodyBytes))
 		}, `<?xml version="1.0" encoding="utf-8" ?><error_response><code>43</code><msg>parameter error</msg><sub_msg>request body too large</sub_msg><request_id>RID</request_id></error_response>`},
+		// Bodies the server would not hold (package bodylimit): one that did
+		// not arrive in time is refused like any unreadable body, one
+		// refused for memory is the server's state, worth a retry.
+		{"43 body not received in time", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return doReader(g, "/router/rest?format=json", "application/x-www-form-urlencoded", failingBody("x=aaa", bodylimit.ErrTimeout))
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body not received in time","request_id":"RID"}}`},
+		{"43 body not received in time, format in the body", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return doReader(g, "/router/rest", "application/x-www-form-urlencoded", failingBody("format=json&x=aaa", bodylimit.ErrTimeout))
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body not received in time","request_id":"RID"}}`},
+		{"43 multipart body not received in time", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return doReader(g, "/router/rest?format=json", "multipart/form-data; boundary=B",
+				failingBody("--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\naaa", bodylimit.ErrTimeout))
+		}, `{"error_response":{"code":43,"msg":"parameter error","sub_msg":"request body not received in time","request_id":"RID"}}`},
+		{"15 server busy with large bodies", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return doReader(g, "/router/rest?format=json", "application/x-www-form-urlencoded", failingBody("x=aaa", bodylimit.ErrBusy))
+		}, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.service-unavailable","sub_msg":"server busy with other large request bodies, retry later","request_id":"RID"}}`},
+		{"15 server busy with large bodies, multipart", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
+			return doReader(g, "/router/rest?format=json", "multipart/form-data; boundary=B",
+				failingBody("--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\naaa", bodylimit.ErrBusy))
+		}, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.service-unavailable","sub_msg":"server busy with other large request bodies, retry later","request_id":"RID"}}`},
 		{"15 app lookup fails", func(t *testing.T, g *Gateway) *httptest.ResponseRecorder {
 			return postForm(t, g, signed(t, with(base, "app_key", "lookup-fails")))
 		}, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.unknown-error","sub_msg":"internal error, request_id RID","request_id":"RID"}}`},

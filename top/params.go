@@ -52,7 +52,8 @@ func parseParams(rawQuery, contentType string, body io.Reader, maxBody int64) (m
 		case strings.TrimSpace(contentType) == "" || mediaType == "application/x-www-form-urlencoded":
 			b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
 			if err != nil {
-				return params, nil, platformError(CodeParameterError, "", "cannot read request body")
+				noteRawFormat(string(b), params)
+				return params, nil, bodyError(err, "cannot read request body")
 			}
 			if int64(len(b)) > maxBody {
 				noteRawFormat(string(b), params)
@@ -201,10 +202,7 @@ func endsClosed(body []byte, boundary string) bool {
 }
 
 func multipartError(err error) *ErrorResponse {
-	if errors.Is(err, errTooLarge) {
-		return tooLarge()
-	}
-	return platformError(CodeParameterError, "", "malformed multipart body")
+	return bodyError(err, "malformed multipart body")
 }
 
 func tooLarge() *ErrorResponse {

@@ -188,26 +188,32 @@ func (b *bench) sampleRSS(ctx context.Context) {
 }
 
 func (b *bench) rss(ctx context.Context) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.metricsURL, nil)
+	return serverRSS(ctx, b.http, b.metricsURL)
+}
+
+// serverRSS reads a server's resident memory, in bytes, from its /metrics
+// at metricsURL (process_resident_memory_bytes).
+func serverRSS(ctx context.Context, client *http.Client, metricsURL string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := b.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", b.metricsURL, resp.Status)
+		return 0, fmt.Errorf("GET %s: %s", metricsURL, resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", b.metricsURL, err)
+		return 0, fmt.Errorf("GET %s: %w", metricsURL, err)
 	}
 	f, ok := fams["process_resident_memory_bytes"]
 	if !ok || len(f.GetMetric()) == 0 {
-		return 0, fmt.Errorf("%s has no process_resident_memory_bytes", b.metricsURL)
+		return 0, fmt.Errorf("%s has no process_resident_memory_bytes", metricsURL)
 	}
 	return int64(f.GetMetric()[0].GetGauge().GetValue()), nil
 }
@@ -522,7 +528,7 @@ type benchReport struct {
 	// Growth is the database's growth over the write mix (tables and
 	// indexes; absent when the store cannot tell its size).
 	Growth *growth `json:"growth,omitempty"`
-	Verify              string       `json:"verify"`
+	Verify string  `json:"verify"`
 }
 
 func (r benchReport) print(w io.Writer) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/bodylimit"
 	"jifen/metrics"
 	"jifen/points"
 	"jifen/top"
@@ -33,6 +34,7 @@ type serveCmd struct {
 	pprofAddr  string
 	tsWindow   time.Duration
 	trusted    []netip.Prefix
+	bodyTime   time.Duration
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,12 +64,16 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return nil
 	})
 	fs.DurationVar(&c.tsWindow, "timestamp-window", top.DefaultTimestampWindow, "how far a request's timestamp may be from the server's clock, either way")
+	fs.DurationVar(&c.bodyTime, "body-timeout", bodylimit.DefaultTimeout, "how long a request's body may take to arrive, from the end of its headers; a slower one is refused and its connection closed")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
 	if c.tsWindow <= 0 {
 		return fmt.Errorf("--timestamp-window must be positive, got %s", c.tsWindow)
+	}
+	if c.bodyTime <= 0 {
+		return fmt.Errorf("--body-timeout must be positive, got %s", c.bodyTime)
 	}
 	if c.adminToken != "" && len(c.adminToken) < minAdminToken {
 		return fmt.Errorf("the admin token must be at least %d characters: anyone who guesses it can reverse and adjust points", minAdminToken)
@@ -120,7 +126,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
-		tsWindow: c.tsWindow, throttle: admin.NewThrottle(time.Second, 10, c.trusted...)})
+		tsWindow: c.tsWindow, bodyTimeout: c.bodyTime, throttle: admin.NewThrottle(time.Second, 10, c.trusted...)})
 	srv := newHTTPServer(handler)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
@@ -165,12 +171,18 @@ type handlerConfig struct {
 	sandbox    *points.SandboxClock // nil: no /sandbox/clock
 	adminToken string
 	tsWindow   time.Duration // 0: the platform's ±10 minutes
+	// bodyTimeout is how long a request body may take to arrive; 0:
+	// bodylimit.DefaultTimeout.
+	bodyTimeout time.Duration
 	// throttle counts wrong admin tokens wherever the token is checked
 	// (API, console sign-in, sandbox); nil: one with no trusted proxies.
 	throttle *admin.Throttle
 }
 
-// newHandler routes every path jifen serves, in one visible table.
+// newHandler routes every path jifen serves, in one visible table. Every
+// route's request body is bounded in time and memory (package bodylimit):
+// each handler reads its whole body before acting, and slow clients must
+// not be able to hold that memory, or their connections, at will.
 func newHandler(c handlerConfig) http.Handler {
 	if c.metrics == nil {
 		c.metrics = metrics.New()
@@ -190,7 +202,7 @@ func newHandler(c handlerConfig) http.Handler {
 		mux.Handle("/sandbox/clock", sandboxHandler(c.sandbox, c.adminToken, c.throttle))
 	}
 	mountAdmin(mux, c) // /admin/v1/ and /console/
-	return mux
+	return bodylimit.New(c.bodyTimeout, bodylimit.DefaultBudget).Wrap(mux)
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {
@@ -241,7 +253,9 @@ func tuneGC() {
 // from the moment a connection is accepted to its first request: a client
 // that opens a connection and first uses it later from its idle pool (Go's
 // keeps them 90 s) must not find it closed under it, or the request it
-// sends meets a reset. So it is as long as the idle timeout.
+// sends meets a reset. So it is as long as the idle timeout. Bodies are
+// bounded per request (newHandler), not by ReadTimeout, which would run
+// from a connection's accept too.
 func newHTTPServer(h http.Handler) *http.Server {
 	const idle = 2 * time.Minute
 	return &http.Server{Handler: h, ReadHeaderTimeout: idle, IdleTimeout: idle}

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +143,121 @@ func TestServe_NoTokenNotCounted(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the right token after 30 requests without one: %d, want 200", resp.StatusCode)
 	}
+}
+
+// TestServe_SlowBodyCutOff: a body that trickles in is cut off once
+// --body-timeout has passed since its headers, on every route that reads
+// a body — the gateway, the admin API and the console — and its
+// connection closed, so its memory is freed; nothing it carried is done.
+func TestServe_SlowBodyCutOff(t *testing.T) {
+	const tok = "slow-body-test-token-0123"
+	const bound = time.Second
+	srv := startChild(t, filepath.Join(t.TempDir(), "jifen.db"), "--admin-token", tok, "--body-timeout", bound.String())
+	defer srv.stop()
+	tests := []struct {
+		name, path, contentType, auth, body string
+		status                              int
+		want                                string
+	}{
+		{"gateway", "/router/rest", "application/x-www-form-urlencoded", "", "format=json&x=",
+			http.StatusOK, `"code":43,"msg":"parameter error","sub_msg":"request body not received in time"`},
+		{"admin API", "/admin/v1/tenant", "application/yaml", "Bearer " + tok, "apps:\n  - {app_key: slow-pos, name: \"",
+			http.StatusRequestTimeout, `"code":"REQUEST_TIMEOUT"`},
+		{"console", "/console/login", "application/x-www-form-urlencoded", "", "operator=x&token=" + tok + "&next=",
+			http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
+	}
+	t.Run("routes", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				status, body, took := trickle(t, srv.url, tt.path, tt.contentType, tt.auth, tt.body)
+				if took < bound || took > bound+6*time.Second {
+					t.Errorf("answered and closed after %s, want soon after %s", took.Round(time.Millisecond), bound)
+				}
+				if status != tt.status || !strings.Contains(body, tt.want) {
+					t.Errorf("answer %d %s, want %d with %s", status, body, tt.status, tt.want)
+				}
+			})
+		}
+	})
+	t.Run("nothing applied", func(t *testing.T) {
+		// The tenant body never arrived whole.
+		req, err := http.NewRequest(http.MethodGet, srv.url+"/admin/v1/apps", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || strings.Contains(string(b), "slow-pos") {
+			t.Errorf("apps: %d %s %v, want no slow-pos", resp.StatusCode, b, err)
+		}
+	})
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--body-timeout", "0s"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "--body-timeout") {
+		t.Errorf("--body-timeout 0s: %v", err)
+	}
+}
+
+// trickle posts to base+path a body declared 8 KiB long (the console's
+// sign-in takes no more): its first part at once, then a byte every 50 ms
+// (the rest would take a minute). It
+// returns the server's answer and how long after the headers the server
+// had answered and closed the connection; it gives up after 10 s.
+func trickle(t *testing.T, base, path, contentType, auth, first string) (int, string, time.Duration) {
+	t.Helper()
+	const declared = 8 << 10
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: " + contentType +
+		"\r\nContent-Length: " + strconv.Itoa(declared) + "\r\n"
+	if auth != "" {
+		head += "Authorization: " + auth + "\r\n"
+	}
+	first += strings.Repeat("a", declared-1200-len(first))
+	start := time.Now()
+	if _, err := io.WriteString(conn, head+"\r\n"+first); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for range 1200 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(start.Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer within 10 s of a trickling body: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	if _, err := br.ReadByte(); err == nil || os.IsTimeout(err) {
+		t.Fatalf("the connection was still open %s after the headers (%v)", time.Since(start).Round(time.Millisecond), err)
+	}
+	return resp.StatusCode, string(b), time.Since(start)
 }
