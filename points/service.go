@@ -151,12 +151,12 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 		t.Channel = ch
 	}
-	if t.Channel != "" && !knownChannel(t.Channel) {
+	if t.Channel != "" && !KnownChannel(t.Channel) {
 		return r, ledger.Invalidf("biz_channel", "未知渠道 %q", t.Channel)
 	}
 	var err error
 	if t.BrandID != "" {
-		r.Brand, err = s.brand(ctx, t.BrandID)
+		r.Brand, err = s.Brand(ctx, t.BrandID)
 		if err != nil {
 			return r, notFound(err, "brand_id", "品牌不存在: "+t.BrandID)
 		}
@@ -181,7 +181,7 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 	} else {
 		if t.ShopID != "" {
-			r.Shop, err = s.shop(ctx, t.ShopID)
+			r.Shop, err = s.Shop(ctx, t.ShopID)
 			if err != nil {
 				return r, notFound(err, "shop_id", "门店不存在: "+t.ShopID)
 			}
@@ -238,7 +238,7 @@ func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string,
 	}
 	found, match := "", ""
 	for _, ch := range c.App.Channels {
-		if ch == "*" || !knownChannel(ch) {
+		if ch == "*" || !KnownChannel(ch) {
 			continue
 		}
 		got, err := lookup(ch)
@@ -262,7 +262,9 @@ func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string,
 // Channels are the biz_channel namespaces jifen knows: Chensen and Keruyun.
 var Channels = []string{"CS", "KRY"}
 
-func knownChannel(ch string) bool {
+// KnownChannel reports whether ch is one of Channels; the operators'
+// flow filter (package backoffice) refuses any other.
+func KnownChannel(ch string) bool {
 	for _, c := range Channels {
 		if c == ch {
 			return true
@@ -280,13 +282,13 @@ func notFound(err error, field, reason string) error {
 	return err
 }
 
-// customerOf loads customer id of the brand. A customer of another brand
+// CustomerOf loads customer id of the brand. A customer of another brand
 // is answered exactly as an id that matches nothing — same error, and
 // like it never cached (the cache is per brand and keeps only the brand's
 // own customers) — so an app learns nothing about the customers of brands
 // it may not act for (ledger rules §3).
-func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
-	if err := required("customer_id", id); err != nil {
+func (s *Service) CustomerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
+	if err := Required("customer_id", id); err != nil {
 		return ledger.Customer{}, err
 	}
 	id = strings.TrimSpace(id)
@@ -303,8 +305,9 @@ func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string)
 	return c, nil
 }
 
-// rule is the brand's rule in force, or the built-in default.
-func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error) {
+// Rule is the brand's rule in force, or the built-in default, through
+// the cache (the operators' totals value points under it).
+func (s *Service) Rule(ctx context.Context, brandID string) (ledger.Rule, error) {
 	return cached(&s.cache, "rule\x00"+brandID, func() (ledger.Rule, error) { return orDefaultRule(s.store.Rule(ctx, brandID)) })
 }
 
