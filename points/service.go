@@ -2,8 +2,12 @@
 // which brand, shop and customer, enforces idempotency, and runs each
 // ledger operation as load → decide (package ledger) → write (a Store).
 //
-// It knows nothing of HTTP or SQL: the TOP gateway and the admin API call
-// it; the SQLite and PostgreSQL stores implement its Store contract.
+// It knows nothing of HTTP or SQL: the TOP gateway and the operators'
+// side (package backoffice, behind the admin API and console) call it; the
+// SQLite and PostgreSQL stores implement its Store contract. Operators'
+// writes are service methods like a POS's (Adjust and Reverse under
+// AdminAppKey, ReleaseHold), so every ledger write takes the one path
+// below.
 //
 // # One write
 //
@@ -13,7 +17,8 @@
 // account and then reads what the decision needs of it; the decision (a
 // ledger.Book) is pure; Apply writes its changes together with the
 // request's idempotency record. Previews of operators' actions run the
-// same decision over the same reads and write nothing (a dry run).
+// same decision over the same reads and write nothing (a dry run:
+// PreviewReverse).
 //
 // # What guards what
 //
