@@ -8,9 +8,9 @@
 // It reads across customers and orders through its own Reader, which a
 // store implements (the compiler checks that the one handed to New does),
 // and it writes only through the points.Service: an operator's refund,
-// adjustment or release is a ledger write like a POS's — the same rules,
-// idempotency and database guarantees — recorded under
-// points.AdminAppKey, and a refund preview is the service's own decision
+// adjustment or release is a ledger write like a POS's — the same rules
+// and database guarantees; a refund or adjustment is idempotent under
+// points.AdminAppKey — and a refund preview is the service's own decision
 // run as a dry run (points.Service.PreviewReverse).
 package backoffice
 

@@ -314,7 +314,7 @@ func lotChanges(loaded []ledger.Lot, ch ledger.Changes, flowID string, now time.
 
 // Reverse performs an operator's reversal through the service's own
 // Reverse: the same rules, the same database guarantees, idempotent by
-// (AdminAppKey, request_id), the flow attributed to the operator.
+// (points.AdminAppKey, request_id), the flow attributed to the operator.
 func (o *Office) Reverse(ctx context.Context, operator string, r ReverseRequest) (points.Outcome, error) {
 	if err := points.CheckOperator(operator); err != nil {
 		return points.Outcome{}, err
