@@ -73,10 +73,10 @@ func (o *Office) Order(ctx context.Context, brandID, outBizID string) (OrderView
 		}
 		return p
 	}
-	for _, o := range rows.Orders {
-		p := part(o.CustomerID)
-		p.Order = o
-		p.Reversible, p.Reclaimable = o.Reversible(), o.Granted-o.ClawedBack
+	for _, ord := range rows.Orders {
+		p := part(ord.CustomerID)
+		p.Order = ord
+		p.Reversible, p.Reclaimable = ord.Reversible(), ord.Granted-ord.ClawedBack
 	}
 	if rows.Hold.Exists {
 		part(rows.Hold.CustomerID)
