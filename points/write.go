@@ -209,12 +209,6 @@ func replay(rec ledger.Idempotency, appKey, requestID, method, fp string) (Outco
 	return Outcome{Result: rec.Result, FlowID: rec.FlowID, Replayed: true}, nil
 }
 
-// isBusiness reports whether err is a business refusal.
-func isBusiness(err error) bool {
-	e, ok := ledger.AsError(err)
-	return ok && e.Kind == ledger.KindBusiness
-}
-
 // load locks one account and opens a Book on it, with expired lots
 // written off first. q names the account and what to read; its time and
 // recheck are the write's. A request stored under the write's key while
