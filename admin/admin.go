@@ -5,7 +5,7 @@
 // follow daily totals. Every request carries the admin bearer token.
 //
 // Handlers are linear (decode → validate → act → respond) over
-// points.Admin; errors are answered from one table (ProblemOf).
+// backoffice.Office; errors are answered from one table (ProblemOf).
 package admin
 
 import (
@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"jifen/points"
+	"jifen/backoffice"
 )
 
 // API serves /admin/v1/.
 type API struct {
-	admin    *points.Admin
+	admin    *backoffice.Office
 	token    string
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -32,7 +32,7 @@ type API struct {
 // New returns the admin API over a, for bearer token token (which must not
 // be empty). Wrong tokens are counted by th (nil: a throttle of its own,
 // NewThrottle(time.Second, 10)).
-func New(a *points.Admin, token string, log *slog.Logger, th *Throttle) *API {
+func New(a *backoffice.Office, token string, log *slog.Logger, th *Throttle) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
@@ -189,7 +190,7 @@ func TestAPI_Customers(t *testing.T) {
 	}
 	e.do("GET", "/admin/v1/customers?q=", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
 	e.do("GET", "/admin/v1/customers?q=x&limit=-1", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("GET", "/admin/v1/customers?q=x&brand_id=nope", nil).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+	e.do("GET", "/admin/v1/customers?q=x&brand_id=nope", nil).wantError(t, http.StatusNotFound, backoffice.CodeBrandNotFound)
 
 	// Lots with their expiry; one expiring within the window is marked.
 	_, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{
@@ -286,7 +287,7 @@ func TestAPI_OrderPreviewReverse(t *testing.T) {
 		a.get(t, "customers.0.customer_id") != "C1" || a.get(t, "customers.0.flows.spent.0.biz_type") != "DEDUCT_FROM_CONSUME" {
 		t.Fatalf("order: %s", a.body)
 	}
-	e.do("GET", "/admin/v1/brands/B1/orders/none", nil).wantError(t, http.StatusNotFound, points.CodeOrderNotFound)
+	e.do("GET", "/admin/v1/brands/B1/orders/none", nil).wantError(t, http.StatusNotFound, backoffice.CodeOrderNotFound)
 
 	// The preview says what would happen lot by lot, and writes nothing.
 	before := e.Snapshot()
@@ -448,7 +449,7 @@ func TestAPI_Tenant(t *testing.T) {
 		t.Fatalf("shops: %s", a.body)
 	}
 	e.do("PUT", "/admin/v1/brands/B7/shops/S1", map[string]any{"name": "x"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("PUT", "/admin/v1/brands/B9/shops/S99", map[string]any{"name": "x"}).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+	e.do("PUT", "/admin/v1/brands/B9/shops/S99", map[string]any{"name": "x"}).wantError(t, http.StatusNotFound, backoffice.CodeBrandNotFound)
 	a = e.do("PUT", "/admin/v1/brands/B7/rule", map[string]any{"name": "规则二", "point_clear_rule": map[string]any{"point_clear_rule_type": "NEVER"}}).
 		want(t, http.StatusOK)
 	if a.num(t, "version") != 2 || a.get(t, "point_clear_rule.point_clear_rule_type") != "NEVER" {
@@ -495,7 +496,7 @@ func TestAPI_Totals(t *testing.T) {
 		t.Fatalf("default window: %s", a.body)
 	}
 	e.do("GET", "/admin/v1/brands/B1/totals?from=March", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("GET", "/admin/v1/brands/nope/totals", nil).wantError(t, http.StatusNotFound, points.CodeBrandNotFound)
+	e.do("GET", "/admin/v1/brands/nope/totals", nil).wantError(t, http.StatusNotFound, backoffice.CodeBrandNotFound)
 }
 
 // A body the server would not hold (package bodylimit) is answered from

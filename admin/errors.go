@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
@@ -43,8 +44,8 @@ var (
 		ledger.CodeHoldNotFound:         http.StatusNotFound,
 		ledger.CodeCustomerNotFound:     http.StatusNotFound,
 		ledger.CodeRuleNotFound:         http.StatusNotFound,
-		points.CodeBrandNotFound:        http.StatusNotFound,
-		points.CodeOrderNotFound:        http.StatusNotFound,
+		backoffice.CodeBrandNotFound:    http.StatusNotFound,
+		backoffice.CodeOrderNotFound:    http.StatusNotFound,
 		ledger.CodeIdempotencyConflict:  http.StatusConflict,
 		ledger.CodeReverseOrderConflict: http.StatusConflict,
 		ledger.CodeHoldConflict:         http.StatusConflict,

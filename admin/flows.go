@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/ledger"
-	"jifen/points"
 )
 
 // ParseFlowFilter reads a flow filter from query parameters: brand_id
@@ -19,8 +19,8 @@ import (
 // channel, start, end, page_no, page_size. Times are RFC 3339, or
 // "2006-01-02 15:04:05" or "2006-01-02" in Asia/Shanghai (a day as end
 // means its end).
-func ParseFlowFilter(q url.Values) (points.FlowFilter, error) {
-	f := points.FlowFilter{BrandID: q.Get("brand_id"), CustomerID: q.Get("customer_id"), ShopID: q.Get("shop_id"),
+func ParseFlowFilter(q url.Values) (backoffice.FlowFilter, error) {
+	f := backoffice.FlowFilter{BrandID: q.Get("brand_id"), CustomerID: q.Get("customer_id"), ShopID: q.Get("shop_id"),
 		OutBizLike: q.Get("out_biz_id"), Type: q.Get("type"), Channel: q.Get("channel")}
 	var err error
 	if f.Start, err = parseTime("start", q.Get("start"), false); err != nil {
@@ -97,7 +97,7 @@ var csvColumns = []string{"flow_id", "created_at", "brand_id", "customer_id", "s
 // A failure once the answer has begun is logged to log and the answer is
 // cut short, so the client sees a broken download rather than a
 // complete-looking file.
-func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *points.Admin, f points.FlowFilter, log *slog.Logger) error {
+func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *backoffice.Office, f backoffice.FlowFilter, log *slog.Logger) error {
 	check := f
 	check.PageNo, check.PageSize = 1, 1
 	if _, err := a.Flows(r.Context(), check); err != nil {

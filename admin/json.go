@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode"
 
+	"jifen/backoffice"
 	"jifen/ledger"
-	"jifen/points"
 	"jifen/tenant"
 )
 
@@ -92,12 +92,12 @@ type customerViewJSON struct {
 	ExpiringSoonDays int `json:"expiring_soon_days"`
 }
 
-func customerViewOut(v points.CustomerView) customerViewJSON {
+func customerViewOut(v backoffice.CustomerView) customerViewJSON {
 	a := v.Account
 	out := customerViewJSON{Customer: customerOut(a.Customer), Brand: v.Brand.Name,
 		Account: accountJSON{Available: a.Available, Frozen: a.Frozen, Debt: a.Debt, TotalEarned: a.TotalEarned,
 			TotalUsed: a.TotalUsed, TotalExpired: a.TotalExpired},
-		Lots: []lotJSON{}, Holds: []holdJSON{}, ExpiringSoonDays: int(points.ExpiringSoon / (24 * time.Hour))}
+		Lots: []lotJSON{}, Holds: []holdJSON{}, ExpiringSoonDays: int(backoffice.ExpiringSoon / (24 * time.Hour))}
 	for _, l := range v.Lots {
 		out.Lots = append(out.Lots, lotJSON{LotID: l.ID, Granted: l.Granted, Remaining: l.Remaining, EarnedAt: ts(l.EarnedAt),
 			ExpiresAt: ts(l.ExpiresAt), Expired: l.Expired, ExpiringSoon: l.ExpiringSoon, OutBizID: l.OutBizID, FlowID: l.FlowID})
@@ -187,7 +187,7 @@ type orderJSON struct {
 	Hold      *holdJSON       `json:"hold"`
 }
 
-func orderOut(v points.OrderView) orderJSON {
+func orderOut(v backoffice.OrderView) orderJSON {
 	out := orderJSON{BrandID: v.Brand.ID, OutBizID: v.OutBizID, ShopID: v.ShopID, Customers: []orderPartJSON{},
 		positionJSON: positionJSON{Spent: v.Spent, Reversed: v.Reversed, Reversible: v.Reversible, Granted: v.Granted,
 			ClawedBack: v.ClawedBack, Reclaimable: v.Reclaimable}}
@@ -239,7 +239,7 @@ type previewJSON struct {
 	Written        bool            `json:"written"`
 }
 
-func previewOut(p points.ReversalPreview) previewJSON {
+func previewOut(p backoffice.ReversalPreview) previewJSON {
 	out := previewJSON{CustomerID: p.CustomerID, Type: string(p.Type), Points: p.Points, Before: positionOut(p.Before),
 		After: positionOut(p.After), Available: p.Available, AvailableAfter: p.AvailableAfter, Debt: p.Debt,
 		DebtAfter: p.DebtAfter, Policy: p.Policy, Lots: []lotChangeJSON{}, Flows: []flowJSON{}}

@@ -3,8 +3,8 @@ package admin
 import (
 	"net/http"
 
+	"jifen/backoffice"
 	"jifen/ledger"
-	"jifen/points"
 )
 
 // GET /admin/v1/brands/{brand}/orders/{order}: everything recorded for
@@ -33,8 +33,8 @@ type reverseBody struct {
 	writeBody
 }
 
-func (b reverseBody) request(r *http.Request) points.AdminReverse {
-	return points.AdminReverse{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(b.Type),
+func (b reverseBody) request(r *http.Request) backoffice.ReverseRequest {
+	return backoffice.ReverseRequest{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(b.Type),
 		CustomerID: b.CustomerID, Points: b.Points, ReverseOrderID: b.ReverseOrderID, ShopID: b.ShopID, Reason: b.Reason,
 		RequestID: b.RequestID}
 }

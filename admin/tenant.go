@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/tenant"
@@ -130,7 +131,7 @@ func (api *API) listBrands(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, out)
 }
 
-func brandViewOut(v points.BrandView) brandJSON {
+func brandViewOut(v backoffice.BrandView) brandJSON {
 	out := brandOut(v.Brand)
 	out.Shops = shopsOut(v.Shops)
 	if v.Rule != nil {

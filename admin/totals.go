@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"jifen/points"
+	"jifen/backoffice"
 )
 
 type dayJSON struct {
@@ -27,7 +27,7 @@ type dayJSON struct {
 	LiabilityFenCapped bool `json:"liability_fen_capped,omitempty"`
 }
 
-func dayOut(d points.DayTotal) dayJSON {
+func dayOut(d backoffice.DayTotal) dayJSON {
 	return dayJSON{Day: d.Day, Issued: d.Issued, Spent: d.Spent, Reversed: d.Reversed, ClawedBack: d.ClawedBack,
 		Expired: d.Expired, Adjusted: d.Adjusted, DebtRepaid: d.DebtRepaid, Flows: d.Flows}
 }

@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"jifen/points"
+	"jifen/backoffice"
 )
 
 // The dashboard's charts are drawn by the server: coordinates computed
@@ -75,12 +75,12 @@ type lineChart struct {
 	Dots []dot
 }
 
-func buildCharts(t points.Totals) charts {
+func buildCharts(t backoffice.Totals) charts {
 	return charts{Activity: activityChart(t), Liability: liabilityChart(t)}
 }
 
 // frame lays out the axes for n days and values up to top.
-func frame(t points.Totals, top int64, legend []legendItem) chartFrame {
+func frame(t backoffice.Totals, top int64, legend []legendItem) chartFrame {
 	f := chartFrame{W: chartW, H: chartH, Left: padL, Top: padT, Right: padL + plotW, Bot: padT + plotH, Legend: legend}
 	for i := 0; i <= gridLines; i++ {
 		v := top * int64(i) / gridLines
@@ -96,15 +96,15 @@ func frame(t points.Totals, top int64, legend []legendItem) chartFrame {
 
 // activityChart draws, for each day, bars of points issued, spent,
 // reversed and expired.
-func activityChart(t points.Totals) barChart {
+func activityChart(t backoffice.Totals) barChart {
 	series := []struct {
 		class, name string
-		v           func(points.DayTotal) int64
+		v           func(backoffice.DayTotal) int64
 	}{
-		{"issued", "发放", func(d points.DayTotal) int64 { return d.Issued }},
-		{"spent", "消费", func(d points.DayTotal) int64 { return d.Spent }},
-		{"reversed", "退回", func(d points.DayTotal) int64 { return d.Reversed }},
-		{"expired", "过期", func(d points.DayTotal) int64 { return d.Expired }},
+		{"issued", "发放", func(d backoffice.DayTotal) int64 { return d.Issued }},
+		{"spent", "消费", func(d backoffice.DayTotal) int64 { return d.Spent }},
+		{"reversed", "退回", func(d backoffice.DayTotal) int64 { return d.Reversed }},
+		{"expired", "过期", func(d backoffice.DayTotal) int64 { return d.Expired }},
 	}
 	var top int64
 	for _, d := range t.Days {
@@ -140,7 +140,7 @@ func activityChart(t points.Totals) barChart {
 }
 
 // liabilityChart draws the points outstanding at the end of each day.
-func liabilityChart(t points.Totals) lineChart {
+func liabilityChart(t backoffice.Totals) lineChart {
 	var top int64
 	for _, d := range t.Days {
 		top = max(top, d.Liability)
@@ -204,7 +204,7 @@ func compact(v int64) string {
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
 
 // fmtLiability writes a liability in yuan, or says it is beyond what the
-// totals can count (points.DayTotal.LiabilityFenCapped) rather than show
+// totals can count (backoffice.DayTotal.LiabilityFenCapped) rather than show
 // the saturated number as if it were the amount.
 func fmtLiability(fen int64, capped bool) string {
 	if capped {

@@ -6,7 +6,7 @@
 // release holds, and follow a brand's daily totals on charts drawn as SVG
 // by the server.
 //
-// It acts through points.Admin, like the admin JSON API, and shows errors
+// It acts through backoffice.Office, like the admin JSON API, and shows errors
 // with the API's codes (admin.ProblemOf).
 package console
 
@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
-	"jifen/points"
 )
 
 //go:embed templates/*.html
@@ -38,7 +38,7 @@ var staticFS embed.FS
 
 // Console serves /console/.
 type Console struct {
-	admin  *points.Admin
+	admin  *backoffice.Office
 	token  string
 	key    []byte
 	log    *slog.Logger
@@ -49,7 +49,7 @@ type Console struct {
 
 // New returns the console over a for admin token token (not empty).
 // Wrong tokens at sign-in are counted by th (nil: a throttle of its own).
-func New(a *points.Admin, token string, log *slog.Logger, th *admin.Throttle) *Console {
+func New(a *backoffice.Office, token string, log *slog.Logger, th *admin.Throttle) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
@@ -552,7 +553,7 @@ func TestCharts(t *testing.T) {
 	if got := fmtYuan(123456789); got != "¥1,234,567.89" {
 		t.Errorf("fmtYuan %q", got)
 	}
-	tt := points.Totals{Days: []points.DayTotal{{Day: "2026-03-01", Issued: 100, Liability: 100}, {Day: "2026-03-02", Spent: 40, Liability: 60}}}
+	tt := backoffice.Totals{Days: []backoffice.DayTotal{{Day: "2026-03-01", Issued: 100, Liability: 100}, {Day: "2026-03-02", Spent: 40, Liability: 60}}}
 	c := buildCharts(tt)
 	if len(c.Activity.Bars) != 2 || c.Activity.Bars[0].H <= c.Activity.Bars[1].H || c.Liability.Line == "" || len(c.Liability.Dots) != 2 {
 		t.Fatalf("charts %+v", c)

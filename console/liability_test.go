@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/backoffice"
 	"jifen/points"
 )
 
@@ -26,8 +27,8 @@ func TestLiabilityBeyondInt64(t *testing.T) {
 			t.Errorf("niceCeil(%d) = %d, below it", v, got)
 		}
 	}
-	tt := points.Totals{Valued: true, DeductedPoint: 1, ConsumeMoney: points.MaxConsumeMoney,
-		Days: []points.DayTotal{{Day: "2026-03-01", Liability: math.MaxInt64, LiabilityFen: math.MaxInt64, LiabilityFenCapped: true}}}
+	tt := backoffice.Totals{Valued: true, DeductedPoint: 1, ConsumeMoney: points.MaxConsumeMoney,
+		Days: []backoffice.DayTotal{{Day: "2026-03-01", Liability: math.MaxInt64, LiabilityFen: math.MaxInt64, LiabilityFenCapped: true}}}
 	c := liabilityChart(tt)
 	if len(c.Dots) != 1 || !strings.Contains(c.Dots[0].Title, "超出可计范围") || c.Dots[0].Y < 0 {
 		t.Errorf("chart of the largest liability: %+v", c.Dots)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -140,7 +141,7 @@ func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req re
 }
 
 type customerData struct {
-	View      points.CustomerView
+	View      backoffice.CustomerView
 	Flows     points.FlowPage
 	RequestID string // for the adjustment form: sending it twice adjusts once
 	Found     bool
@@ -176,7 +177,7 @@ func (c *Console) customerData(r *http.Request, id string) (customerData, error)
 	}
 	d.Found = true
 	pageNo, _ := strconv.ParseInt(r.URL.Query().Get("page"), 10, 64)
-	d.Flows, err = c.admin.Flows(r.Context(), points.FlowFilter{BrandID: d.View.Brand.ID, CustomerID: id,
+	d.Flows, err = c.admin.Flows(r.Context(), backoffice.FlowFilter{BrandID: d.View.Brand.ID, CustomerID: id,
 		PageNo: max(pageNo, 1), PageSize: 20})
 	return d, err
 }
@@ -233,7 +234,7 @@ func orderPath(brand, order string) string {
 }
 
 type orderData struct {
-	View  points.OrderView
+	View  backoffice.OrderView
 	Found bool
 	Form  reverseForm
 	Flow  string // the flow just written, highlighted
@@ -254,8 +255,8 @@ func readReverseForm(r *http.Request) reverseForm {
 		RequestID: r.PostFormValue("request_id")}
 }
 
-func (f reverseForm) request(r *http.Request) (points.AdminReverse, error) {
-	ar := points.AdminReverse{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(f.Type),
+func (f reverseForm) request(r *http.Request) (backoffice.ReverseRequest, error) {
+	ar := backoffice.ReverseRequest{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(f.Type),
 		CustomerID: f.CustomerID, Reason: f.Reason, RequestID: f.RequestID}
 	if f.Points != "" {
 		n, err := strconv.ParseInt(f.Points, 10, 64)
@@ -296,8 +297,8 @@ func (c *Console) order(w http.ResponseWriter, r *http.Request, req request) {
 }
 
 type previewData struct {
-	Order   points.OrderView
-	Preview points.ReversalPreview
+	Order   backoffice.OrderView
+	Preview backoffice.ReversalPreview
 	Form    reverseForm
 }
 
@@ -308,13 +309,13 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
 	form.RequestID = "console-" + c.admin.Service().NewID()
 	ar, err := form.request(r)
-	var p points.ReversalPreview
+	var p backoffice.ReversalPreview
 	if err == nil {
 		p, err = c.admin.PreviewReversal(r.Context(), ar)
 	}
 	if err != nil {
 		d, derr := c.orderData(r, form)
-		if derr != nil && !ledger.IsCode(derr, points.CodeOrderNotFound) {
+		if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
 			err = derr
 		}
 		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
@@ -339,7 +340,7 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 		}
 	}
 	d, derr := c.orderData(r, form)
-	if derr != nil && !ledger.IsCode(derr, points.CodeOrderNotFound) {
+	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
 		err = derr
 	}
 	c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
@@ -368,7 +369,7 @@ type flowsData struct {
 	Export string // the CSV of every match
 }
 
-func (c *Console) flowsFilter(r *http.Request, d *flowsData) (points.FlowFilter, error) {
+func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFilter, error) {
 	q := r.URL.Query()
 	if q.Get("brand_id") == "" && len(d.Brands) == 1 {
 		q.Set("brand_id", d.Brands[0].ID)
@@ -442,9 +443,9 @@ func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) 
 // Dashboard.
 
 type dashboardData struct {
-	Totals  points.Totals
+	Totals  backoffice.Totals
 	Charts  charts
-	Reverse []points.DayTotal // newest day first, for the table
+	Reverse []backoffice.DayTotal // newest day first, for the table
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {

@@ -60,15 +60,18 @@ func cached[T any](c *tenantCache, key string, load func() (T, error)) (T, error
 // App is the app with that key, through the cache. A key no app may have
 // is ErrNotFound without asking the store: one in the reserved namespace,
 // which a database written by an older release may still hold but which
-// must not sign in (ReservedAppKey), or one checkText refuses.
+// must not sign in (ReservedAppKey), or one CheckText refuses.
 func (s *Service) App(ctx context.Context, key string) (ledger.App, error) {
-	if ReservedAppKey(key) || checkText("app_key", key) != nil {
+	if ReservedAppKey(key) || CheckText("app_key", key) != nil {
 		return ledger.App{}, fmt.Errorf("app %q: %w", key, ErrNotFound)
 	}
 	return cached(&s.cache, "app\x00"+key, func() (ledger.App, error) { return s.store.App(ctx, key) })
 }
 
-func (s *Service) brand(ctx context.Context, id string) (ledger.Brand, error) {
+// Brand is the brand with that id, through the cache; ErrNotFound if
+// none. Exported, like Shop, for the operators' side (package
+// backoffice), which resolves what operators name the way the gateway does.
+func (s *Service) Brand(ctx context.Context, id string) (ledger.Brand, error) {
 	return cached(&s.cache, "brand\x00"+id, func() (ledger.Brand, error) { return s.store.Brand(ctx, id) })
 }
 
@@ -76,7 +79,8 @@ func (s *Service) brandByOutID(ctx context.Context, ch, id string) (ledger.Brand
 	return cached(&s.cache, "obrand\x00"+ch+"\x00"+id, func() (ledger.Brand, error) { return s.store.BrandByOutID(ctx, ch, id) })
 }
 
-func (s *Service) shop(ctx context.Context, id string) (ledger.Shop, error) {
+// Shop is the shop with that id, through the cache; ErrNotFound if none.
+func (s *Service) Shop(ctx context.Context, id string) (ledger.Shop, error) {
 	return cached(&s.cache, "shop\x00"+id, func() (ledger.Shop, error) { return s.store.Shop(ctx, id) })
 }
 

@@ -30,7 +30,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomer
 		return Outcome{}, ledger.Invalidf("customer_type", "应为 0 或 1, 收到 %d", cu.CustomerType)
 	}
 	t := r.Target
-	if knownChannel(cu.Channel) {
+	if KnownChannel(cu.Channel) {
 		t.Channel = cu.Channel
 	}
 	res, err := s.resolve(ctx, c, t, false)

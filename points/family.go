@@ -40,7 +40,7 @@ func (s *Service) Operate(ctx context.Context, c Caller, r OperateRequest) (Outc
 	if r.Type < OperateCharge || r.Type > OperateDecrease {
 		return Outcome{}, ledger.Invalidf("operate_type", "应为 1(增加) 2(冻结) 3(核销) 4(扣减), 收到 %d", r.Type)
 	}
-	if err := checkPoints(r.Points); err != nil {
+	if err := CheckPoints(r.Points); err != nil {
 		return Outcome{}, err
 	}
 	res, err := s.resolve(ctx, c, r.Target, true)
@@ -100,11 +100,11 @@ func (s *Service) Calculate(ctx context.Context, c Caller, t Target, customerID 
 	if err != nil {
 		return ledger.Deduction{}, ledger.Rule{}, err
 	}
-	cust, err := s.customerOf(ctx, res.Brand, customerID)
+	cust, err := s.CustomerOf(ctx, res.Brand, customerID)
 	if err != nil {
 		return ledger.Deduction{}, ledger.Rule{}, err
 	}
-	rule, err := s.rule(ctx, res.Brand.ID)
+	rule, err := s.Rule(ctx, res.Brand.ID)
 	if err != nil {
 		return ledger.Deduction{}, rule, err
 	}
@@ -115,18 +115,18 @@ func (s *Service) Calculate(ctx context.Context, c Caller, t Target, customerID 
 // customer be accepted now? nil means yes; a business *ledger.Error says
 // why not. Nothing is written.
 func (s *Service) CheckPay(ctx context.Context, c Caller, t Target, customerID string, p int64) error {
-	if err := checkPoints(p); err != nil {
+	if err := CheckPoints(p); err != nil {
 		return err
 	}
 	res, err := s.resolve(ctx, c, t, false)
 	if err != nil {
 		return err
 	}
-	cust, err := s.customerOf(ctx, res.Brand, customerID)
+	cust, err := s.CustomerOf(ctx, res.Brand, customerID)
 	if err != nil {
 		return err
 	}
-	rule, err := s.rule(ctx, res.Brand.ID)
+	rule, err := s.Rule(ctx, res.Brand.ID)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ type RuleAnswer struct {
 // an incremental sync: a rule not modified after it comes back Unchanged,
 // and logically deleted level rules are included only when asked.
 func (s *Service) GetRule(ctx context.Context, c Caller, r RuleRequest) (RuleAnswer, error) {
-	if err := checkText("level_id", r.LevelID); err != nil {
+	if err := CheckText("level_id", r.LevelID); err != nil {
 		return RuleAnswer{}, err
 	}
 	res, err := s.resolve(ctx, c, r.Target, false)

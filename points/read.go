@@ -73,7 +73,7 @@ func (s *Service) QueryFlows(ctx context.Context, c Caller, r FlowsRequest) (Flo
 	if err != nil {
 		return FlowPage{}, err
 	}
-	cust, err := s.customerOf(ctx, res.Brand, r.CustomerID)
+	cust, err := s.CustomerOf(ctx, res.Brand, r.CustomerID)
 	if err != nil {
 		return FlowPage{}, err
 	}
@@ -129,7 +129,7 @@ func (s *Service) findCustomer(ctx context.Context, brand ledger.Brand, l Custom
 	}
 	switch {
 	case strings.TrimSpace(l.CustomerID) != "":
-		return s.customerOf(ctx, brand, l.CustomerID)
+		return s.CustomerOf(ctx, brand, l.CustomerID)
 	case strings.TrimSpace(l.Mobile) != "":
 		which = "mobile"
 		cust, err = s.store.CustomerByMobile(ctx, brand.ID, strings.TrimSpace(l.Mobile))

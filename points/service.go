@@ -2,8 +2,12 @@
 // which brand, shop and customer, enforces idempotency, and runs each
 // ledger operation as load → decide (package ledger) → write (a Store).
 //
-// It knows nothing of HTTP or SQL: the TOP gateway and the admin API call
-// it; the SQLite and PostgreSQL stores implement its Store contract.
+// It knows nothing of HTTP or SQL: the TOP gateway and the operators'
+// side (package backoffice, behind the admin API and console) call it; the
+// SQLite and PostgreSQL stores implement its Store contract. Operators'
+// writes are service methods like a POS's (Adjust and Reverse under
+// AdminAppKey, ReleaseHold), so every ledger write takes the one path
+// below.
 //
 // # One write
 //
@@ -13,7 +17,8 @@
 // account and then reads what the decision needs of it; the decision (a
 // ledger.Book) is pure; Apply writes its changes together with the
 // request's idempotency record. Previews of operators' actions run the
-// same decision over the same reads and write nothing (a dry run).
+// same decision over the same reads and write nothing (a dry run:
+// PreviewReverse).
 //
 // # What guards what
 //
@@ -151,12 +156,12 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 		t.Channel = ch
 	}
-	if t.Channel != "" && !knownChannel(t.Channel) {
+	if t.Channel != "" && !KnownChannel(t.Channel) {
 		return r, ledger.Invalidf("biz_channel", "未知渠道 %q", t.Channel)
 	}
 	var err error
 	if t.BrandID != "" {
-		r.Brand, err = s.brand(ctx, t.BrandID)
+		r.Brand, err = s.Brand(ctx, t.BrandID)
 		if err != nil {
 			return r, notFound(err, "brand_id", "品牌不存在: "+t.BrandID)
 		}
@@ -181,7 +186,7 @@ func (s *Service) resolve(ctx context.Context, c Caller, t Target, needShop bool
 		}
 	} else {
 		if t.ShopID != "" {
-			r.Shop, err = s.shop(ctx, t.ShopID)
+			r.Shop, err = s.Shop(ctx, t.ShopID)
 			if err != nil {
 				return r, notFound(err, "shop_id", "门店不存在: "+t.ShopID)
 			}
@@ -238,7 +243,7 @@ func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string,
 	}
 	found, match := "", ""
 	for _, ch := range c.App.Channels {
-		if ch == "*" || !knownChannel(ch) {
+		if ch == "*" || !KnownChannel(ch) {
 			continue
 		}
 		got, err := lookup(ch)
@@ -262,7 +267,9 @@ func (s *Service) guessChannel(ctx context.Context, c Caller, t Target) (string,
 // Channels are the biz_channel namespaces jifen knows: Chensen and Keruyun.
 var Channels = []string{"CS", "KRY"}
 
-func knownChannel(ch string) bool {
+// KnownChannel reports whether ch is one of Channels; the operators'
+// flow filter (package backoffice) refuses any other.
+func KnownChannel(ch string) bool {
 	for _, c := range Channels {
 		if c == ch {
 			return true
@@ -280,13 +287,13 @@ func notFound(err error, field, reason string) error {
 	return err
 }
 
-// customerOf loads customer id of the brand. A customer of another brand
+// CustomerOf loads customer id of the brand. A customer of another brand
 // is answered exactly as an id that matches nothing — same error, and
 // like it never cached (the cache is per brand and keeps only the brand's
 // own customers) — so an app learns nothing about the customers of brands
 // it may not act for (ledger rules §3).
-func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
-	if err := required("customer_id", id); err != nil {
+func (s *Service) CustomerOf(ctx context.Context, brand ledger.Brand, id string) (ledger.Customer, error) {
+	if err := Required("customer_id", id); err != nil {
 		return ledger.Customer{}, err
 	}
 	id = strings.TrimSpace(id)
@@ -303,8 +310,9 @@ func (s *Service) customerOf(ctx context.Context, brand ledger.Brand, id string)
 	return c, nil
 }
 
-// rule is the brand's rule in force, or the built-in default.
-func (s *Service) rule(ctx context.Context, brandID string) (ledger.Rule, error) {
+// Rule is the brand's rule in force, or the built-in default, through
+// the cache (the operators' totals value points under it).
+func (s *Service) Rule(ctx context.Context, brandID string) (ledger.Rule, error) {
 	return cached(&s.cache, "rule\x00"+brandID, func() (ledger.Rule, error) { return orDefaultRule(s.store.Rule(ctx, brandID)) })
 }
 

@@ -208,7 +208,7 @@ func NewSecret() string {
 // blank, too long, with control characters (required) or with spaces
 // around it (lookups trim what they are given).
 func checkID(field, id string) error {
-	if err := required(field, id); err != nil {
+	if err := Required(field, id); err != nil {
 		return err
 	}
 	if strings.TrimSpace(id) != id {
@@ -233,11 +233,11 @@ func validateTenant(t Tenant) error {
 				return ledger.Invalidf(where+".time_zone", "未知时区 %q", b.TimeZone)
 			}
 		}
-		if err := checkText(where+".name", b.Name); err != nil {
+		if err := CheckText(where+".name", b.Name); err != nil {
 			return err
 		}
 		for ch, id := range b.OutIDs {
-			if !knownChannel(ch) {
+			if !KnownChannel(ch) {
 				return ledger.Invalidf(where+".out_ids", "未知渠道 %q", ch)
 			}
 			if err := checkID(where+".out_ids."+ch, id); err != nil {
@@ -255,11 +255,11 @@ func validateTenant(t Tenant) error {
 			if sh.BrandID != "" && sh.BrandID != b.ID {
 				return ledger.Invalidf(w+".brand_id", "门店属于品牌 %s", b.ID)
 			}
-			if err := checkText(w+".name", sh.Name); err != nil {
+			if err := CheckText(w+".name", sh.Name); err != nil {
 				return err
 			}
 			for ch, id := range sh.OutIDs {
-				if !knownChannel(ch) {
+				if !KnownChannel(ch) {
 					return ledger.Invalidf(w+".out_ids", "未知渠道 %q", ch)
 				}
 				if err := checkID(w+".out_ids."+ch, id); err != nil {
@@ -285,12 +285,12 @@ func validateTenant(t Tenant) error {
 			return err
 		}
 		for _, ch := range a.Channels {
-			if ch != "*" && !knownChannel(ch) {
+			if ch != "*" && !KnownChannel(ch) {
 				return ledger.Invalidf(where+".channels", "未知渠道 %q", ch)
 			}
 		}
 		for j, b := range a.Brands {
-			if err := checkText(fmt.Sprintf("%s.brands[%d]", where, j), b); err != nil {
+			if err := CheckText(fmt.Sprintf("%s.brands[%d]", where, j), b); err != nil {
 				return err
 			}
 		}
@@ -303,13 +303,13 @@ func validateTenant(t Tenant) error {
 		if err := checkID(where+".customer_id", c.ID); err != nil {
 			return err
 		}
-		if err := required(where+".brand_id", c.BrandID); err != nil {
+		if err := Required(where+".brand_id", c.BrandID); err != nil {
 			return err
 		}
 		for _, f := range []field{{"mobile", c.Mobile}, {"name", c.Name}, {"level_id", c.LevelID}, {"outer_type", c.OuterType},
 			{"outer_id", c.OuterID}, {"gender", c.Gender}, {"email", c.Email}, {"birthday", c.Birthday},
 			{"address", c.Address}, {"remark", c.Remark}, {"shop_id", c.ShopID}, {"channel", c.Channel}} {
-			if err := checkText(where+"."+f.name, f.v); err != nil {
+			if err := CheckText(where+"."+f.name, f.v); err != nil {
 				return err
 			}
 		}
@@ -368,7 +368,7 @@ func ValidateRule(where string, r ledger.Rule) error {
 	seen := map[string]bool{}
 	for i, d := range r.Deduction {
 		w := fmt.Sprintf("%s.point_deduction_rule.member_point_deduction_rules[%d]", where, i)
-		if err := checkText(w+".level_id", d.LevelID); err != nil {
+		if err := CheckText(w+".level_id", d.LevelID); err != nil {
 			return err
 		}
 		if seen[d.LevelID] {
@@ -390,7 +390,7 @@ func ValidateRule(where string, r ledger.Rule) error {
 	seen = map[string]bool{}
 	for i, a := range r.Addition {
 		w := fmt.Sprintf("%s.point_addition_rule.member_point_addition_rules[%d]", where, i)
-		if err := checkText(w+".level_id", a.LevelID); err != nil {
+		if err := CheckText(w+".level_id", a.LevelID); err != nil {
 			return err
 		}
 		if seen[a.LevelID] {

@@ -29,8 +29,10 @@ type Outcome struct {
 	Replayed bool
 }
 
-// checkPoints validates a change_point that must be present.
-func checkPoints(n int64) error {
+// CheckPoints validates a change_point that must be present. It is
+// exported for the operators' side (package backoffice), whose requests
+// carry points too and are refused in the same words.
+func CheckPoints(n int64) error {
 	switch {
 	case n <= 0:
 		return ledger.Invalidf("change_point", "必须是正整数, 收到 %d", n)
@@ -55,18 +57,20 @@ const (
 var textFields = map[string]bool{"reason": true, "operator_name": true, "name": true, "address": true, "remark": true,
 	"shop_name": true}
 
-// required refuses a blank value of field, or one checkText refuses.
-func required(field, v string) error {
+// Required refuses a blank value of field, or one CheckText refuses.
+// Exported, like CheckText, so that every path into the ledger — the
+// operators' side included (package backoffice) — refuses text alike.
+func Required(field, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return ledger.Invalid(field, "不可为空")
 	}
-	return checkText(field, v)
+	return CheckText(field, v)
 }
 
-// checkText is the one check of a piece of text before it is looked up or
+// CheckText is the one check of a piece of text before it is looked up or
 // stored: not longer than field may be, and CheckChars. field may be a
 // path such as customers[0].name, whose last part says what it is.
-func checkText(field, v string) error {
+func CheckText(field, v string) error {
 	limit := MaxIDBytes
 	if isFreeText(field) {
 		limit = MaxTextBytes
@@ -84,7 +88,7 @@ func isFreeText(field string) bool { return textFields[field[strings.LastIndexBy
 // PostgreSQL refuses (where SQLite would store them, and a later import
 // into PostgreSQL fail), and every other control character (C0, DEL, C1) —
 // except tab, CR and LF in free text (reason, names, remark, address),
-// where a line break is ordinary. field names the value as in checkText;
+// where a line break is ordinary. field names the value as in CheckText;
 // the export format (package dump) applies the same rule on import.
 func CheckChars(field, v string) error {
 	if !utf8.ValidString(v) {
@@ -102,15 +106,15 @@ func CheckChars(field, v string) error {
 // field is a request field by its wire name, for the checks above.
 type field struct{ name, v string }
 
-// check runs required on each of req and checkText on each of opt.
+// check runs Required on each of req and CheckText on each of opt.
 func check(req []field, opt ...field) error {
 	for _, f := range req {
-		if err := required(f.name, f.v); err != nil {
+		if err := Required(f.name, f.v); err != nil {
 			return err
 		}
 	}
 	for _, f := range opt {
-		if err := checkText(f.name, f.v); err != nil {
+		if err := CheckText(f.name, f.v); err != nil {
 			return err
 		}
 	}
@@ -203,12 +207,6 @@ func replay(rec ledger.Idempotency, appKey, requestID, method, fp string) (Outco
 			"request_id %s was already used by app %s for a different request (%s)", requestID, appKey, rec.Method)
 	}
 	return Outcome{Result: rec.Result, FlowID: rec.FlowID, Replayed: true}, nil
-}
-
-// isBusiness reports whether err is a business refusal.
-func isBusiness(err error) bool {
-	e, ok := ledger.AsError(err)
-	return ok && e.Kind == ledger.KindBusiness
 }
 
 // load locks one account and opens a Book on it, with expired lots
@@ -310,7 +308,7 @@ func (r OrderRequest) validate() error {
 		field{"operator_name", r.OperatorName}, field{"reason", r.Reason}); err != nil {
 		return err
 	}
-	return checkPoints(r.Points)
+	return CheckPoints(r.Points)
 }
 
 func (r OrderRequest) info(c Caller, res Resolved) ledger.Info {
@@ -345,7 +343,7 @@ func (s *Service) orderOp(ctx context.Context, c Caller, r OrderRequest, method 
 	if err != nil {
 		return Outcome{}, err
 	}
-	cust, err := s.customerOf(ctx, res.Brand, r.CustomerID)
+	cust, err := s.CustomerOf(ctx, res.Brand, r.CustomerID)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -410,7 +408,7 @@ func (r ReverseRequest) validate() error {
 		return ledger.Invalidf("biz_type", "不支持的业务场景 %q, 应为 DEDUCT_FROM_CONSUME_REVERSE 或 EXTRA_CHARGE_REVERSE", string(r.Type))
 	}
 	if r.Points != nil {
-		return checkPoints(*r.Points)
+		return CheckPoints(*r.Points)
 	}
 	return nil
 }
@@ -426,7 +424,7 @@ func (s *Service) Reverse(ctx context.Context, c Caller, r ReverseRequest) (Outc
 		return Outcome{}, err
 	}
 	if r.CustomerID != "" {
-		if _, err := s.customerOf(ctx, res.Brand, r.CustomerID); err != nil {
+		if _, err := s.CustomerOf(ctx, res.Brand, r.CustomerID); err != nil {
 			return Outcome{}, err
 		}
 	}

@@ -6,19 +6,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
 
-// The operators' reads (points.AdminReader). Reads of several statements
+// The operators' reads (backoffice.Reader). Reads of several statements
 // that must agree run in one read-only snapshot, in one round trip.
 
-var _ points.AdminReader = (*Store)(nil)
+var _ backoffice.Reader = (*Store)(nil)
 
 // SearchCustomers lists customers whose id starts with q.Text or whose
 // mobile or name contains it (ASCII letters in any case, as SQLite's LIKE
 // matches them); exact id or mobile matches first.
-func (s *Store) SearchCustomers(ctx context.Context, q points.CustomerSearch) ([]ledger.Customer, error) {
+func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch) ([]ledger.Customer, error) {
 	like := escapeLike(q.Text)
 	args := []any{like + "%", "%" + like + "%", q.Text, limitOrAll(q.Limit)}
 	brand := ""
@@ -43,21 +44,6 @@ func (s *Store) CustomerHolds(ctx context.Context, brandID, customerID string, l
 	return hs, err
 }
 
-// ReversalByID returns the refund named reverseOrderID; ErrNotFound if none.
-func (s *Store) ReversalByID(ctx context.Context, brandID, reverseOrderID string) (ledger.Reversal, error) {
-	var r ledger.Reversal
-	var found bool
-	if err := s.read(ctx, one(d("reversal %s/%s", brandID, reverseOrderID), &r, &found, scanReversal,
-		"SELECT "+reversalCols+" FROM reversals WHERE brand_id = $1 AND reverse_order_id = $2",
-		brandID, reverseOrderID)); err != nil {
-		return r, err
-	}
-	if !found {
-		return r, notFound("reversal %s/%s", brandID, reverseOrderID)
-	}
-	return r, nil
-}
-
 // orderCustomers selects the customers of order ($1, $2): those with a
 // position in it or its hold.
 const orderCustomers = `SELECT customer_id FROM orders WHERE brand_id = $1 AND out_biz_id = $2
@@ -65,8 +51,8 @@ const orderCustomers = `SELECT customer_id FROM orders WHERE brand_id = $1 AND o
 
 // OrderRows reads everything stored for the order from one snapshot, in
 // one round trip.
-func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (points.OrderRows, error) {
-	var r points.OrderRows
+func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (backoffice.OrderRows, error) {
+	var r backoffice.OrderRows
 	what := func(rows string) desc { return d("%s of order %s/%s", rows, brandID, outBizID) }
 	err := s.readSnapshot(ctx,
 		all(what("positions"), &r.Orders, scanOrder, "SELECT "+orderCols+
@@ -117,12 +103,12 @@ func (s *Store) EachFlow(ctx context.Context, q points.FlowQuery, fn func(ledger
 
 // BrandTotals sums the brand's flows of [from, to) by quarter hour, shop
 // and type, with its balances now, from one snapshot.
-func (s *Store) BrandTotals(ctx context.Context, brandID string, from, to time.Time) (points.BrandTotals, error) {
-	var t points.BrandTotals
-	width := points.QuarterHour.Microseconds()
+func (s *Store) BrandTotals(ctx context.Context, brandID string, from, to time.Time) (backoffice.BrandTotals, error) {
+	var t backoffice.BrandTotals
+	width := backoffice.QuarterHour.Microseconds()
 	err := s.readSnapshot(ctx,
-		all(d("totals of brand %q", brandID), &t.Buckets, func(r pgx.Rows) (points.FlowBucket, error) {
-			var b points.FlowBucket
+		all(d("totals of brand %q", brandID), &t.Buckets, func(r pgx.Rows) (backoffice.FlowBucket, error) {
+			var b backoffice.FlowBucket
 			var q int64
 			var typ string
 			err := r.Scan(&q, &b.ShopID, &typ, &b.Count, &b.Amount, &b.Net)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/storetest"
@@ -119,4 +120,86 @@ func waitingFor(t *testing.T, s *Store, holder uint32) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestPreview_RefundStoredWhileWaiting: an operator previews a refund
+// while another server is storing that very refund (same reverse_order_id,
+// order and amount). The preview's Lookup, without locks, does not see it
+// yet; its LoadAccount waits for the member's account and then does. The
+// preview says what the write would: a replay of the stored refund.
+func TestPreview_RefundStoredWhileWaiting(t *testing.T) {
+	t.Parallel()
+	var s *Store
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store { s = OpenTest(t); return s })
+	ctx := e.Ctx
+	e.MustCharge("C1", "g1", 200)
+	e.MustConsume("C1", "o1", 100)
+
+	// Another server's refund r-1, held open once applied: it holds C1's
+	// account and is not committed yet.
+	p := &pausingStore{Store: s, applied: make(chan uint32, 1), resume: make(chan struct{})}
+	refunded := make(chan points.Outcome, 1)
+	go func() {
+		out, err := points.New(p, e.Clock, nil).Reverse(ctx, e.Caller, e.Reverse("o1", "r-1", storetest.P(30)))
+		if err != nil {
+			t.Error(err)
+		}
+		refunded <- out
+	}()
+	holder := <-p.applied
+	type answer struct {
+		p   backoffice.ReversalPreview
+		err error
+	}
+	previewed := make(chan answer, 1)
+	go func() {
+		pv, err := e.Admin().PreviewReversal(ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", ShopID: "S1",
+			Points: storetest.P(30), ReverseOrderID: "r-1"})
+		previewed <- answer{pv, err}
+	}()
+	// The preview has looked for r-1, found nothing, and waits for the lock…
+	deadline := time.Now().Add(10 * time.Second)
+	for waitingFor(t, s, holder) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the preview never waited for the account's lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// …while the refund commits.
+	close(p.resume)
+	out := <-refunded
+	got := <-previewed
+	if got.err != nil {
+		t.Fatalf("preview: %v", got.err)
+	}
+	if got.p.Replay == nil || got.p.Replay.FlowID != out.FlowID || got.p.Points != 30 || got.p.CustomerID != "C1" {
+		t.Fatalf("preview %+v, want a replay of flow %s (30 points of C1)", got.p, out.FlowID)
+	}
+}
+
+// pausingStore is a Store whose writes, once they have applied their
+// changes (the account locked, nothing committed), send their backend on
+// applied and wait for resume to be closed before they commit.
+type pausingStore struct {
+	*Store
+	applied chan uint32
+	resume  chan struct{}
+}
+
+func (p *pausingStore) Write(ctx context.Context, fn func(points.Tx) error) error {
+	return p.Store.Write(ctx, func(tx points.Tx) error { return fn(pausingTx{tx, p}) })
+}
+
+type pausingTx struct {
+	points.Tx
+	p *pausingStore
+}
+
+func (t pausingTx) Apply(ctx context.Context, c ledger.Changes, rec *ledger.Idempotency) error {
+	if err := t.Tx.Apply(ctx, c, rec); err != nil {
+		return err
+	}
+	t.p.applied <- t.Tx.(*Tx).conn.Conn().PgConn().PID()
+	<-t.p.resume
+	return nil
 }

@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
 
-// The operators' reads (points.AdminReader), on the read pool. Reads of
+// The operators' reads (backoffice.Reader), on the read pool. Reads of
 // several statements that must agree run in one read transaction.
 
-var _ points.AdminReader = (*Store)(nil)
+var _ backoffice.Reader = (*Store)(nil)
 
 // SearchCustomers lists customers whose id starts with q.Text or whose
 // mobile or name contains it; exact id or mobile matches first.
-func (s *Store) SearchCustomers(ctx context.Context, q points.CustomerSearch) ([]ledger.Customer, error) {
+func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch) ([]ledger.Customer, error) {
 	like := escapeLike(q.Text)
 	query := "SELECT " + customerCols + " FROM customers WHERE "
 	var args []any
@@ -45,19 +46,6 @@ func (s *Store) CustomerHolds(ctx context.Context, brandID, customerID string, l
 	return hs, nil
 }
 
-// ReversalByID returns the refund named reverseOrderID; ErrNotFound if none.
-func (s *Store) ReversalByID(ctx context.Context, brandID, reverseOrderID string) (ledger.Reversal, error) {
-	r, ok, err := one(ctx, s.rdb, scanReversal, "SELECT "+reversalCols+
-		" FROM reversals WHERE brand_id = +? AND reverse_order_id = +?", brandID, reverseOrderID)
-	if err != nil {
-		return r, fmt.Errorf("sqlite: reversal %s/%s: %w", brandID, reverseOrderID, err)
-	}
-	if !ok {
-		return r, notFound("reversal %s/%s", brandID, reverseOrderID)
-	}
-	return r, nil
-}
-
 // orderCustomers selects the customers of order (?1, ?2): those with a
 // position in it or its hold.
 const orderCustomers = `SELECT customer_id FROM orders WHERE brand_id = +?1 AND out_biz_id = +?2
@@ -65,8 +53,8 @@ const orderCustomers = `SELECT customer_id FROM orders WHERE brand_id = +?1 AND 
 
 // OrderRows reads everything stored for the order, in one read
 // transaction.
-func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (points.OrderRows, error) {
-	var r points.OrderRows
+func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (backoffice.OrderRows, error) {
+	var r backoffice.OrderRows
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return r, err
@@ -137,16 +125,16 @@ func (s *Store) EachFlow(ctx context.Context, q points.FlowQuery, fn func(ledger
 
 // BrandTotals sums the brand's flows of [from, to) by quarter hour, shop
 // and type, with its balances now, in one read transaction.
-func (s *Store) BrandTotals(ctx context.Context, brandID string, from, to time.Time) (points.BrandTotals, error) {
-	var t points.BrandTotals
+func (s *Store) BrandTotals(ctx context.Context, brandID string, from, to time.Time) (backoffice.BrandTotals, error) {
+	var t backoffice.BrandTotals
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return t, err
 	}
 	defer tx.Rollback()
-	width := points.QuarterHour.Microseconds()
-	t.Buckets, err = all(ctx, tx, func(sc scanner) (points.FlowBucket, error) {
-		var b points.FlowBucket
+	width := backoffice.QuarterHour.Microseconds()
+	t.Buckets, err = all(ctx, tx, func(sc scanner) (backoffice.FlowBucket, error) {
+		var b backoffice.FlowBucket
 		var q int64
 		err := sc.Scan(&q, &b.ShopID, &b.Type, &b.Count, &b.Amount, &b.Net)
 		b.Start = time.UnixMicro(q * width).UTC()

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
 
-// The operators' reads (points.AdminReader) and what the admin side does
-// with them, through points.Admin, on every store.
+// The operators' reads (backoffice.Reader) and what the operators' side
+// does with them, through backoffice.Office, on every store.
 
 func init() {
 	extra = append(extra,
@@ -27,15 +28,8 @@ func init() {
 	)
 }
 
-// Admin is the operators' side of the Env's service.
-func (e *Env) Admin() *points.Admin {
-	e.T.Helper()
-	a, err := points.NewAdmin(e.Svc)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return a
-}
+// Admin is the operators' side of the Env's service, reading its store.
+func (e *Env) Admin() *backoffice.Office { return backoffice.New(e.Svc, e.Store) }
 
 // Snapshot renders everything the store holds, to compare before and
 // after something that must write nothing.
@@ -99,7 +93,7 @@ func testAdminSearchCustomers(t *testing.T, open Opener) {
 	_, err = a.SearchCustomers(e.Ctx, "B1", "  ", 0)
 	WantInvalid(t, err, "q")
 	_, err = a.SearchCustomers(e.Ctx, "nope", "C", 0)
-	WantCode(t, err, points.CodeBrandNotFound)
+	WantCode(t, err, backoffice.CodeBrandNotFound)
 }
 
 // MustApplyCustomers provisions more customers.
@@ -126,7 +120,7 @@ func testAdminOrder(t *testing.T, open Opener) {
 	}()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := e.Store.(points.AdminReader).OrderRows(e.Ctx, "B1", "o1")
+	rows, err := e.Store.OrderRows(e.Ctx, "B1", "o1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +165,9 @@ func testAdminOrder(t *testing.T, open Opener) {
 		t.Fatalf("hold order %+v %v", v, err)
 	}
 	_, err = a.Order(e.Ctx, "B1", "nothing")
-	WantCode(t, err, points.CodeOrderNotFound)
+	WantCode(t, err, backoffice.CodeOrderNotFound)
 	_, err = a.Order(e.Ctx, "B2", "o1")
-	WantCode(t, err, points.CodeOrderNotFound)
+	WantCode(t, err, backoffice.CodeOrderNotFound)
 }
 
 // An order's view says how its hold ended, and when: verified (the rest
@@ -188,7 +182,7 @@ func testAdminOrderHoldEnd(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	order := func(id string) points.OrderView {
+	order := func(id string) backoffice.OrderView {
 		t.Helper()
 		v, err := a.Order(e.Ctx, "B1", id)
 		if err != nil {
@@ -242,7 +236,7 @@ func testAdminPreview(t *testing.T, open Opener) {
 	e.MustCharge("C1", "g2", 100)
 	e.MustConsume("C1", "o1", 150)
 	before := e.Snapshot()
-	p, err := a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(80)})
+	p, err := a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(80)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,17 +250,17 @@ func testAdminPreview(t *testing.T, open Opener) {
 		t.Fatalf("lot by lot %+v", p.Lots)
 	}
 	// Errors are those the reversal would meet.
-	_, err = a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(151)})
+	_, err = a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(151)})
 	WantCode(t, err, ledger.CodeReverseExceedsSpent)
-	_, err = a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "none"})
+	_, err = a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "none"})
 	WantCode(t, err, ledger.CodeConsumeOrderNotFound)
-	_, err = a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", Type: ledger.ExtraChargeReverse})
+	_, err = a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Type: ledger.ExtraChargeReverse})
 	WantCode(t, err, ledger.CodeChargeOrderNotFound)
 	if after := e.Snapshot(); after != before {
 		t.Fatalf("a preview wrote:\nbefore %s\nafter %s", before, after)
 	}
 	// The reversal does what the preview said.
-	out, err := a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(80), RequestID: "pv-1"})
+	out, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(80), RequestID: "pv-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +278,11 @@ func testAdminPreview(t *testing.T, open Opener) {
 		}
 	}
 	// A preview naming the refund just made is a replay.
-	p, err = a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(80), ReverseOrderID: "admin-pv-1"})
+	p, err = a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(80), ReverseOrderID: "admin-pv-1"})
 	if err != nil || p.Replay == nil || p.Replay.FlowID != out.FlowID {
 		t.Fatalf("replay preview %+v %v", p, err)
 	}
-	_, err = a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(10), ReverseOrderID: "admin-pv-1"})
+	_, err = a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(10), ReverseOrderID: "admin-pv-1"})
 	WantCode(t, err, ledger.CodeReverseOrderConflict)
 }
 
@@ -306,7 +300,7 @@ func testAdminPreviewExpired(t *testing.T, open Opener) {
 	e.MustConsume("C1", "o1", 60)
 	e.Clock.Advance(12 * 24 * time.Hour) // the lot has expired, its 40 not yet swept
 	before := e.Snapshot()
-	p, err := a.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1"})
+	p, err := a.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +315,7 @@ func testAdminPreviewExpired(t *testing.T, open Opener) {
 	if e.Snapshot() != before {
 		t.Fatal("a preview wrote")
 	}
-	if _, err := a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", RequestID: "x1"}); err != nil {
+	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "x1"}); err != nil {
 		t.Fatal(err)
 	}
 	if v := e.View("C1"); v.Available != 60 {
@@ -334,7 +328,7 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 	a := e.Admin()
 	e.MustCharge("C1", "g1", 200)
 	e.MustConsume("C1", "o1", 100)
-	r := points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(40), Reason: "顾客退菜", RequestID: "console-1"}
+	r := backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(40), Reason: "顾客退菜", RequestID: "console-1"}
 	out, err := a.Reverse(e.Ctx, "小李", r)
 	if err != nil {
 		t.Fatal(err)
@@ -354,21 +348,21 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 	_, err = a.Reverse(e.Ctx, "小李", r2)
 	WantCode(t, err, ledger.CodeIdempotencyConflict)
 	// Every rule of the gateway's reversal holds.
-	_, err = a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(61), RequestID: "console-2"})
+	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(61), RequestID: "console-2"})
 	WantCode(t, err, ledger.CodeReverseExceedsSpent)
-	if _, err := a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", RequestID: "console-3"}); err != nil {
+	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-3"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", RequestID: "console-4"})
+	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-4"})
 	WantCode(t, err, ledger.CodeAlreadyFullyReversed)
-	_, err = a.Reverse(e.Ctx, "", points.AdminReverse{BrandID: "B1", OutBizID: "o1", RequestID: "console-5"})
+	_, err = a.Reverse(e.Ctx, "", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-5"})
 	WantInvalid(t, err, "operator")
-	_, err = a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1"})
+	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1"})
 	WantInvalid(t, err, "request_id")
-	_, err = a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "nothing", RequestID: "console-6"})
+	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "nothing", RequestID: "console-6"})
 	WantCode(t, err, ledger.CodeConsumeOrderNotFound)
 	// Claw-back through the same path.
-	if _, err := a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "g1", Type: ledger.ExtraChargeReverse,
+	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "g1", Type: ledger.ExtraChargeReverse,
 		Points: P(50), RequestID: "console-7"}); err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +428,7 @@ func testAdminReverseConcurrent(t *testing.T, open Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := a.Reverse(e.Ctx, "小李", points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(30),
+			_, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(30),
 				RequestID: fmt.Sprintf("c-%d", i)})
 			if err != nil {
 				if !ledger.IsCode(err, ledger.CodeReverseExceedsSpent) {
@@ -489,24 +483,24 @@ func testAdminFlowsTotals(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 
-	page, err := a.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", PageSize: 2})
+	page, err := a.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", PageSize: 2})
 	if err != nil || page.Total != 6 || len(page.Flows) != 2 || page.Flows[0].Type != ledger.Adjust {
 		t.Fatalf("flows across customers: %+v %v", page, err)
 	}
-	page, err = a.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", Type: "EXTRA_CHARGE", ShopID: "S1"})
+	page, err = a.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", Type: "EXTRA_CHARGE", ShopID: "S1"})
 	if err != nil || page.Total != 2 {
 		t.Fatalf("charges at S1: %d %v, want 2", page.Total, err)
 	}
 	n := 0
-	err = a.EachFlow(e.Ctx, points.FlowFilter{BrandID: "B1", Start: Start.Add(12 * time.Hour)}, func(f ledger.Flow) error { n++; return nil })
+	err = a.EachFlow(e.Ctx, backoffice.FlowFilter{BrandID: "B1", Start: Start.Add(12 * time.Hour)}, func(f ledger.Flow) error { n++; return nil })
 	if err != nil || n != 4 {
 		t.Fatalf("export from the first evening: %d flows %v, want 4", n, err)
 	}
-	_, err = a.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", ShopID: "S9"})
+	_, err = a.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", ShopID: "S9"})
 	WantInvalid(t, err, "shop_id")
-	_, err = a.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", Type: "NOPE"})
+	_, err = a.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", Type: "NOPE"})
 	WantInvalid(t, err, "type")
-	_, err = a.Flows(e.Ctx, points.FlowFilter{})
+	_, err = a.Flows(e.Ctx, backoffice.FlowFilter{})
 	WantInvalid(t, err, "brand_id")
 
 	tt, err := a.DailyTotals(e.Ctx, "B1", "2026-02-28", "2026-03-04")

@@ -3,8 +3,8 @@ package storetest
 import (
 	"testing"
 
+	"jifen/backoffice"
 	"jifen/ledger"
-	"jifen/points"
 )
 
 // The operators' refund preview runs the write's own decision: on every
@@ -23,28 +23,28 @@ func testPreviewAgrees(t *testing.T, open Opener) {
 	cases := []struct {
 		name  string
 		setup setup
-		r     points.AdminReverse
+		r     backoffice.ReverseRequest
 		code  string // business code both must answer; "" for success
 		field string // or the invalid field both must name
 	}{
-		{"OK partial", spent, points.AdminReverse{OutBizID: "o1", Points: P(40)}, "", ""},
-		{"OK all", spent, points.AdminReverse{OutBizID: "o1"}, "", ""},
-		{"OrderNotFound", spent, points.AdminReverse{OutBizID: "nope"}, ledger.CodeConsumeOrderNotFound, ""},
-		{"ChargeOrderNotFound", spent, points.AdminReverse{OutBizID: "o1", Type: ledger.ExtraChargeReverse},
+		{"OK partial", spent, backoffice.ReverseRequest{OutBizID: "o1", Points: P(40)}, "", ""},
+		{"OK all", spent, backoffice.ReverseRequest{OutBizID: "o1"}, "", ""},
+		{"OrderNotFound", spent, backoffice.ReverseRequest{OutBizID: "nope"}, ledger.CodeConsumeOrderNotFound, ""},
+		{"ChargeOrderNotFound", spent, backoffice.ReverseRequest{OutBizID: "o1", Type: ledger.ExtraChargeReverse},
 			ledger.CodeChargeOrderNotFound, ""},
-		{"ExceedsSpent", spent, points.AdminReverse{OutBizID: "o1", Points: P(101)}, ledger.CodeReverseExceedsSpent, ""},
+		{"ExceedsSpent", spent, backoffice.ReverseRequest{OutBizID: "o1", Points: P(101)}, ledger.CodeReverseExceedsSpent, ""},
 		{"AlreadyFullyReversed", func(e *Env) {
 			spent(e)
 			e.mustReverse("o1", "r-all", nil)
-		}, points.AdminReverse{OutBizID: "o1"}, ledger.CodeAlreadyFullyReversed, ""},
+		}, backoffice.ReverseRequest{OutBizID: "o1"}, ledger.CodeAlreadyFullyReversed, ""},
 		{"Replay", func(e *Env) {
 			spent(e)
 			e.mustReverse("o1", "r-1", P(30))
-		}, points.AdminReverse{OutBizID: "o1", Points: P(30), ReverseOrderID: "r-1"}, "", ""},
+		}, backoffice.ReverseRequest{OutBizID: "o1", Points: P(30), ReverseOrderID: "r-1"}, "", ""},
 		{"ReverseOrderOtherAmount", func(e *Env) {
 			spent(e)
 			e.mustReverse("o1", "r-1", P(30))
-		}, points.AdminReverse{OutBizID: "o1", Points: P(20), ReverseOrderID: "r-1"}, ledger.CodeReverseOrderConflict, ""},
+		}, backoffice.ReverseRequest{OutBizID: "o1", Points: P(20), ReverseOrderID: "r-1"}, ledger.CodeReverseOrderConflict, ""},
 		{"ReverseOrderOtherCustomer", func(e *Env) {
 			spent(e)
 			e.MustCharge("C2", "g2", 200)
@@ -54,18 +54,18 @@ func testPreviewAgrees(t *testing.T, open Opener) {
 			if _, err := e.Svc.Reverse(e.Ctx, e.Caller, r); err != nil {
 				e.T.Fatal(err)
 			}
-		}, points.AdminReverse{OutBizID: "o1", CustomerID: "C2", Points: P(30), ReverseOrderID: "r-1"},
+		}, backoffice.ReverseRequest{OutBizID: "o1", CustomerID: "C2", Points: P(30), ReverseOrderID: "r-1"},
 			ledger.CodeReverseOrderConflict, ""},
 		{"SharedOrderNeedsCustomer", func(e *Env) {
 			spent(e)
 			e.MustCharge("C2", "g2", 200)
 			e.MustConsume("C2", "o1", 100)
-		}, points.AdminReverse{OutBizID: "o1"}, "", "customer_id"},
-		{"NotTheOrdersCustomer", spent, points.AdminReverse{OutBizID: "o1", CustomerID: "C2"}, "", "customer_id"},
+		}, backoffice.ReverseRequest{OutBizID: "o1"}, "", "customer_id"},
+		{"NotTheOrdersCustomer", spent, backoffice.ReverseRequest{OutBizID: "o1", CustomerID: "C2"}, "", "customer_id"},
 		{"ClawbackShortfall", func(e *Env) {
 			e.MustCharge("C1", "g1", 100)
 			e.MustConsume("C1", "o1", 90)
-		}, points.AdminReverse{OutBizID: "g1", Type: ledger.ExtraChargeReverse}, ledger.CodePointNotEnough, ""},
+		}, backoffice.ReverseRequest{OutBizID: "g1", Type: ledger.ExtraChargeReverse}, ledger.CodePointNotEnough, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

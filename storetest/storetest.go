@@ -11,14 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
 
-// Store is what the suite needs of a store.
+// Store is what the suite needs of a store: the service's, the
+// invariant check's and the operators' reads.
 type Store interface {
 	points.Store
 	points.Auditor
+	backoffice.Reader
 }
 
 // Opener opens a fresh, empty store for one test; the suite closes it.

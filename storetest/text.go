@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -146,9 +147,9 @@ func testTextRefused(t *testing.T, open Opener) {
 			return err
 		}
 	}
-	adminReverse := func(set func(*points.AdminReverse, string)) func(string) error {
+	adminReverse := func(set func(*backoffice.ReverseRequest, string)) func(string) error {
 		return func(bad string) error {
-			r := points.AdminReverse{BrandID: "B1", OutBizID: "o1", Points: P(10), Reason: "r", RequestID: e.ReqID()}
+			r := backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(10), Reason: "r", RequestID: e.ReqID()}
 			set(&r, bad)
 			_, err := admin.Reverse(e.Ctx, "小李", r)
 			return err
@@ -261,18 +262,18 @@ func testTextRefused(t *testing.T, open Opener) {
 		{"request_id", adjust(func(r *points.AdjustRequest, v string) { r.RequestID = v })},
 		{"customer_id", adjust(func(r *points.AdjustRequest, v string) { r.CustomerID = v })},
 		{"operator", func(bad string) error {
-			_, err := admin.Reverse(e.Ctx, bad, points.AdminReverse{BrandID: "B1", OutBizID: "o1", RequestID: e.ReqID()})
+			_, err := admin.Reverse(e.Ctx, bad, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: e.ReqID()})
 			return err
 		}},
-		{"reason", adminReverse(func(r *points.AdminReverse, v string) { r.Reason = v })},
-		{"reverse_order_id", adminReverse(func(r *points.AdminReverse, v string) { r.ReverseOrderID = v })},
-		{"request_id", adminReverse(func(r *points.AdminReverse, v string) { r.RequestID = v })},
-		{"shop_id", adminReverse(func(r *points.AdminReverse, v string) { r.ShopID = v })},
-		{"customer_id", adminReverse(func(r *points.AdminReverse, v string) { r.CustomerID = v })},
-		{"out_biz_id", adminReverse(func(r *points.AdminReverse, v string) { r.OutBizID = v })},
-		{"brand_id", adminReverse(func(r *points.AdminReverse, v string) { r.BrandID = v })},
+		{"reason", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.Reason = v })},
+		{"reverse_order_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.ReverseOrderID = v })},
+		{"request_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.RequestID = v })},
+		{"shop_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.ShopID = v })},
+		{"customer_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.CustomerID = v })},
+		{"out_biz_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.OutBizID = v })},
+		{"brand_id", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.BrandID = v })},
 		{"reverse_order_id", func(bad string) error {
-			_, err := admin.PreviewReversal(e.Ctx, points.AdminReverse{BrandID: "B1", OutBizID: "o1", ReverseOrderID: bad})
+			_, err := admin.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", ReverseOrderID: bad})
 			return err
 		}},
 		{"operator", func(bad string) error { return admin.ReleaseHold(e.Ctx, bad, "B1", "H1") }},
@@ -284,15 +285,15 @@ func testTextRefused(t *testing.T, open Opener) {
 		{"q", func(bad string) error { _, err := admin.SearchCustomers(e.Ctx, "", bad, 0); return err }},
 		{"brand_id", func(bad string) error { _, err := admin.SearchCustomers(e.Ctx, bad, "C1", 0); return err }},
 		{"shop_id", func(bad string) error {
-			_, err := admin.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", ShopID: bad})
+			_, err := admin.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", ShopID: bad})
 			return err
 		}},
 		{"out_biz_id", func(bad string) error {
-			_, err := admin.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", OutBizLike: bad})
+			_, err := admin.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", OutBizLike: bad})
 			return err
 		}},
 		{"customer_id", func(bad string) error {
-			_, err := admin.Flows(e.Ctx, points.FlowFilter{BrandID: "B1", CustomerID: bad})
+			_, err := admin.Flows(e.Ctx, backoffice.FlowFilter{BrandID: "B1", CustomerID: bad})
 			return err
 		}},
 		{"brand_id", func(bad string) error { _, err := admin.DailyTotals(e.Ctx, bad, "", ""); return err }},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/backoffice"
 	"jifen/dump"
 	"jifen/ledger"
 	"jifen/points"
@@ -83,6 +84,23 @@ func CheckUpgraded(t *testing.T, st DumpStore, v1 []byte) {
 		OutBizID: "o-fx-c1", ReverseOrderID: "r1-fx-c1", OperatorID: "op1", OperatorName: "小王", RequestID: "again-r1"})
 	if err != nil || !out.Replayed || out.FlowID != stored.FlowID {
 		t.Errorf("refund r1-fx-c1 again = %+v, %v; want a replay of flow %s", out, err, stored.FlowID)
+	}
+	// The adjustment adj-1 again: an operator's write the old release
+	// stored replays, with its flow — the method and fingerprint it was
+	// recorded under are still what an adjustment is keyed by.
+	var adj ledger.Idempotency
+	if err := st.EachIdempotency(ctx, func(r ledger.Idempotency) error {
+		if r.AppKey == points.AdminAppKey && r.RequestID == "adj-1" {
+			adj = r
+		}
+		return nil
+	}); err != nil || adj.FlowID == "" {
+		t.Fatalf("adjustment adj-1 = %+v, %v", adj, err)
+	}
+	out, err = backoffice.New(svc, st).Adjust(ctx, "小李", points.AdjustRequest{CustomerID: "fx-c2", Points: 25, Reason: "补偿",
+		RequestID: "adj-1"})
+	if err != nil || !out.Replayed || out.FlowID != adj.FlowID {
+		t.Errorf("adjustment adj-1 again = %+v, %v; want a replay of flow %s", out, err, adj.FlowID)
 	}
 	// The request r1-fx-c1 is found under the brand it acted for.
 	err = st.Write(ctx, func(tx points.Tx) error {

@@ -5,8 +5,8 @@ import (
 	"net/http"
 
 	"jifen/admin"
+	"jifen/backoffice"
 	"jifen/console"
-	"jifen/points"
 )
 
 // minAdminToken is the shortest admin token serve accepts.
@@ -24,11 +24,7 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 		log.Info("admin API and console are off: no --admin-token")
 		return
 	}
-	a, err := points.NewAdmin(c.svc)
-	if err != nil {
-		log.Error("admin API and console are off", "error", err)
-		return
-	}
+	a := backoffice.New(c.svc, c.store)
 	mux.Handle("/admin/v1/", admin.New(a, c.adminToken, log, c.throttle))
 	mux.Handle("/console/", console.New(a, c.adminToken, log, c.throttle))
 	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")

@@ -46,7 +46,7 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, log: discardLogger(), sandbox: sandbox, adminToken: adminToken}))
+	ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, store: store, log: discardLogger(), sandbox: sandbox, adminToken: adminToken}))
 	t.Cleanup(func() {
 		ts.Close()
 		if err := store.Close(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/metrics"
 	"jifen/points"
@@ -125,7 +126,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		d.print(stdout, base)
 	}
 
-	handler := newHandler(handlerConfig{svc: svc, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
+	handler := newHandler(handlerConfig{svc: svc, store: store, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
 		tsWindow: c.tsWindow, bodyTimeout: c.bodyTime, throttle: admin.NewThrottle(time.Second, 10, c.trusted...)})
 	srv := newHTTPServer(handler)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -165,7 +166,10 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // handlerConfig is what the HTTP side of jifen is built from.
 type handlerConfig struct {
-	svc        *points.Service
+	svc *points.Service
+	// store is the service's store, which the admin API and console read
+	// (backoffice.Reader); needed with adminToken.
+	store      backoffice.Reader
 	log        *slog.Logger
 	metrics    *metrics.Metrics     // nil: a private set, fed by the gateway only
 	sandbox    *points.SandboxClock // nil: no /sandbox/clock

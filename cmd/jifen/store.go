@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/backoffice"
 	"jifen/metrics"
 	"jifen/points"
 	"jifen/postgres"
@@ -17,10 +18,12 @@ import (
 // defaultDB is the embedded database used when --db is not given.
 const defaultDB = "./jifen.db"
 
-// ledgerStore is a store the commands can run the service and verify on.
+// ledgerStore is a store the commands can run the service and verify on,
+// and the operators' side read.
 type ledgerStore interface {
 	points.Store
 	points.Auditor
+	backoffice.Reader
 	Ready(context.Context) error // for /readyz
 }
 

@@ -41,7 +41,7 @@ func TestE2E_ControlCharacters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, log: discardLogger(), adminToken: adminToken}))
+			ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, store: store, log: discardLogger(), adminToken: adminToken}))
 			defer ts.Close()
 			client := &top.Client{URL: ts.URL + "/router/rest", AppKey: d.appKey, Secret: d.secret, HTTP: ts.Client()}
 			flows := func() int {

@@ -1,9 +1,11 @@
-package points
+package backoffice
 
 import (
 	"math"
 	"math/big"
 	"testing"
+
+	"jifen/points"
 )
 
 // TestTotals_Value: a liability in fen is points × consume_money /
@@ -11,8 +13,8 @@ import (
 // otherwise the nearest int64 with capped set — never wrapped or zeroed.
 func TestTotals_Value(t *testing.T) {
 	pts := []int64{math.MinInt64, math.MinInt64 + 1, -1e13, -3, -1, 0, 1, 3, 1e12, 1e13, math.MaxInt64 / 2, math.MaxInt64 - 1, math.MaxInt64}
-	dps := []int64{1, 2, 3, 100, MaxPoints, math.MaxInt64}
-	cms := []int64{1, 50, 99, MaxConsumeMoney, 1e7, math.MaxInt64}
+	dps := []int64{1, 2, 3, 100, points.MaxPoints, math.MaxInt64}
+	cms := []int64{1, 50, 99, points.MaxConsumeMoney, 1e7, math.MaxInt64}
 	for _, p := range pts {
 		for _, dp := range dps {
 			for _, cm := range cms {

@@ -1,13 +1,13 @@
-package points
+package backoffice
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"time"
 
 	"jifen/ledger"
+	"jifen/points"
 )
 
 // OrderView is everything recorded for one order (brand, out_biz_id):
@@ -47,16 +47,16 @@ type OrderPart struct {
 
 // Order shows everything recorded for (brand, outBizID). An order nothing
 // was recorded for is ORDER_NOT_FOUND.
-func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView, error) {
+func (o *Office) Order(ctx context.Context, brandID, outBizID string) (OrderView, error) {
 	v := OrderView{OutBizID: strings.TrimSpace(outBizID)}
 	var err error
-	if v.Brand, err = a.brandOf(ctx, brandID); err != nil {
+	if v.Brand, err = o.brandOf(ctx, brandID); err != nil {
 		return v, err
 	}
-	if err := required("out_biz_id", outBizID); err != nil {
+	if err := points.Required("out_biz_id", outBizID); err != nil {
 		return v, err
 	}
-	rows, err := a.read.OrderRows(ctx, v.Brand.ID, v.OutBizID)
+	rows, err := o.read.OrderRows(ctx, v.Brand.ID, v.OutBizID)
 	if err != nil {
 		return v, err
 	}
@@ -73,10 +73,10 @@ func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView,
 		}
 		return p
 	}
-	for _, o := range rows.Orders {
-		p := part(o.CustomerID)
-		p.Order = o
-		p.Reversible, p.Reclaimable = o.Reversible(), o.Granted-o.ClawedBack
+	for _, ord := range rows.Orders {
+		p := part(ord.CustomerID)
+		p.Order = ord
+		p.Reversible, p.Reclaimable = ord.Reversible(), ord.Granted-ord.ClawedBack
 	}
 	if rows.Hold.Exists {
 		part(rows.Hold.CustomerID)
@@ -134,10 +134,10 @@ func (a *Admin) Order(ctx context.Context, brandID, outBizID string) (OrderView,
 	return v, nil
 }
 
-// AdminReverse is an operator's reversal of an order: a refund of points
+// ReverseRequest is an operator's reversal of an order: a refund of points
 // spent (DEDUCT_FROM_CONSUME_REVERSE, the default) or a claw-back of
 // points earned (EXTRA_CHARGE_REVERSE).
-type AdminReverse struct {
+type ReverseRequest struct {
 	BrandID    string
 	OutBizID   string
 	Type       ledger.FlowType // "" means DEDUCT_FROM_CONSUME_REVERSE
@@ -150,8 +150,8 @@ type AdminReverse struct {
 	RequestID      string
 }
 
-func (r *AdminReverse) normalize() error {
-	if err := check(nil, field{"brand_id", r.BrandID}, field{"out_biz_id", r.OutBizID}, field{"customer_id", r.CustomerID},
+func (r *ReverseRequest) normalize() error {
+	if err := checkText(field{"brand_id", r.BrandID}, field{"out_biz_id", r.OutBizID}, field{"customer_id", r.CustomerID},
 		field{"shop_id", r.ShopID}, field{"reverse_order_id", r.ReverseOrderID}, field{"reason", r.Reason},
 		field{"request_id", r.RequestID}); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (r *AdminReverse) normalize() error {
 		return ledger.Invalid("out_biz_id", "不可为空")
 	}
 	if r.Points != nil {
-		return checkPoints(*r.Points)
+		return points.CheckPoints(*r.Points)
 	}
 	return nil
 }
@@ -216,43 +216,40 @@ type LotChange struct {
 // PreviewReversal computes what r would do, lot by lot, by running the
 // ledger over the order's state as read now, and writes nothing. Errors
 // are those the reversal itself would meet.
-func (a *Admin) PreviewReversal(ctx context.Context, r AdminReverse) (ReversalPreview, error) {
+func (o *Office) PreviewReversal(ctx context.Context, r ReverseRequest) (ReversalPreview, error) {
 	p := ReversalPreview{Type: r.Type}
 	if err := r.normalize(); err != nil {
 		return p, err
 	}
 	p.Type = r.Type
-	brand, err := a.brandOf(ctx, r.BrandID)
+	brand, err := o.brandOf(ctx, r.BrandID)
 	if err != nil {
 		return p, err
 	}
 	if r.CustomerID != "" {
-		if _, err := a.svc.customerOf(ctx, brand, r.CustomerID); err != nil {
+		if _, err := o.svc.CustomerOf(ctx, brand, r.CustomerID); err != nil {
 			return p, err
 		}
 	}
-	rr := ReverseRequest{Target: Target{BrandID: brand.ID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
+	rr := points.ReverseRequest{Target: points.Target{BrandID: brand.ID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
 		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, Reason: r.Reason, RequestID: r.RequestID}
-	res := Resolved{Brand: brand, Shop: ledger.Shop{ID: r.ShopID}}
+	res := points.Resolved{Brand: brand, Shop: ledger.Shop{ID: r.ShopID}}
 	// The write's own decision over the same reads, rolled back.
-	w, out, ch, err := a.svc.dryRun(ctx, rr.lookup(brand.ID), reversal(a.caller(""), res, rr))
+	d, err := o.svc.PreviewReverse(ctx, points.OperatorCaller(""), res, rr)
 	if err != nil {
 		return p, err
 	}
-	if out.Replayed {
-		prev := *w.found.Reversal
-		if w.snap.Reversal != nil {
-			prev = *w.snap.Reversal
-		}
+	if d.Outcome.Replayed {
+		prev := *d.Replay
 		p.Replay, p.CustomerID, p.Points = &prev, prev.CustomerID, prev.Amount
 		return p, nil
 	}
-	snap, b := w.snap, w.book
+	snap, ch := d.Snapshot, d.Changes
 	p.CustomerID = snap.Account.CustomerID
 	if ch.Reversal != nil {
 		p.CustomerID = ch.Reversal.CustomerID
 	}
-	p.Now = w.now
+	p.Now = d.Now
 	p.Before = snap.Order
 	if !p.Before.Exists {
 		p.Before = ledger.Order{BrandID: brand.ID, OutBizID: r.OutBizID, CustomerID: p.CustomerID}
@@ -260,12 +257,12 @@ func (a *Admin) PreviewReversal(ctx context.Context, r AdminReverse) (ReversalPr
 	p.Available, p.Debt = ledger.Spendable(snap.Account, snap.Lots, p.Now), snap.Account.Debt
 	var f ledger.Flow
 	for _, fl := range ch.Flows {
-		if fl.ID == out.FlowID {
+		if fl.ID == d.Outcome.FlowID {
 			f = fl
 		}
 	}
 	p.Points, p.Policy, p.Flows = f.Amount, f.Policy, ch.Flows
-	p.After = b.Order()
+	p.After = d.OrderAfter
 	p.AvailableAfter, p.DebtAfter = ch.Account.Available, ch.Account.Debt
 	p.Lots = lotChanges(snap.Lots, ch, f.ID, p.Now)
 	return p, nil
@@ -317,105 +314,47 @@ func lotChanges(loaded []ledger.Lot, ch ledger.Changes, flowID string, now time.
 
 // Reverse performs an operator's reversal through the service's own
 // Reverse: the same rules, the same database guarantees, idempotent by
-// (AdminAppKey, request_id), the flow attributed to the operator.
-func (a *Admin) Reverse(ctx context.Context, operator string, r AdminReverse) (Outcome, error) {
-	if err := CheckOperator(operator); err != nil {
-		return Outcome{}, err
+// (points.AdminAppKey, request_id), the flow attributed to the operator.
+func (o *Office) Reverse(ctx context.Context, operator string, r ReverseRequest) (points.Outcome, error) {
+	if err := points.CheckOperator(operator); err != nil {
+		return points.Outcome{}, err
 	}
 	if err := r.normalize(); err != nil {
-		return Outcome{}, err
+		return points.Outcome{}, err
 	}
-	if err := required("request_id", r.RequestID); err != nil {
-		return Outcome{}, err
+	if err := points.Required("request_id", r.RequestID); err != nil {
+		return points.Outcome{}, err
 	}
 	if r.ShopID == "" {
-		v, err := a.Order(ctx, r.BrandID, r.OutBizID)
+		v, err := o.Order(ctx, r.BrandID, r.OutBizID)
 		if ledger.IsCode(err, CodeOrderNotFound) {
 			if r.Type == ledger.DeductReverse {
-				return Outcome{}, ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
+				return points.Outcome{}, ledger.Business(ledger.CodeConsumeOrderNotFound, "未找到该订单的积分消费",
 					"no points were spent for order %s", r.OutBizID)
 			}
-			return Outcome{}, ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
+			return points.Outcome{}, ledger.Business(ledger.CodeChargeOrderNotFound, "未找到该订单的积分发放",
 				"no points were granted for order %s", r.OutBizID)
 		}
 		if err != nil {
-			return Outcome{}, err
+			return points.Outcome{}, err
 		}
 		if r.ShopID = v.ShopID; r.ShopID == "" {
-			return Outcome{}, ledger.Invalidf("shop_id", "订单 %s 没有门店记录, 请指明 shop_id", r.OutBizID)
+			return points.Outcome{}, ledger.Invalidf("shop_id", "订单 %s 没有门店记录, 请指明 shop_id", r.OutBizID)
 		}
 	}
 	if r.ReverseOrderID == "" {
 		r.ReverseOrderID = "admin-" + r.RequestID
 	}
-	return a.svc.Reverse(ctx, a.caller(operator), ReverseRequest{
-		Target: Target{BrandID: r.BrandID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
+	return o.svc.Reverse(ctx, points.OperatorCaller(operator), points.ReverseRequest{
+		Target: points.Target{BrandID: r.BrandID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
 		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID,
 		OperatorID: operator, OperatorName: operator, Reason: r.Reason, RequestID: r.RequestID,
 	})
 }
 
-// AdjustRequest is an operator's manual adjustment (ADJUST) of a
-// customer's points: added in a new lot (paying off debt first, like any
-// grant) or taken earliest expiry first.
-type AdjustRequest struct {
-	CustomerID string
-	Points     int64 // > 0 adds, < 0 takes
-	Reason     string
-	RequestID  string `json:"-"`
-}
-
-// Adjust performs an ADJUST in the operator's name, idempotent by
-// (AdminAppKey, request_id). A reason is required.
-func (a *Admin) Adjust(ctx context.Context, operator string, r AdjustRequest) (Outcome, error) {
-	if err := CheckOperator(operator); err != nil {
-		return Outcome{}, err
-	}
-	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)
-	for _, f := range []struct{ name, v string }{{"request_id", r.RequestID}, {"customer_id", r.CustomerID}, {"reason", r.Reason}} {
-		if err := required(f.name, f.v); err != nil {
-			return Outcome{}, err
-		}
-	}
-	if r.Points == 0 {
-		return Outcome{}, ledger.Invalid("points", "不可为 0: 正数增加, 负数扣减")
-	}
-	if r.Points > MaxPoints || r.Points < -MaxPoints {
-		return Outcome{}, ledger.Invalidf("points", "超出范围: 最大 %d, 收到 %d", int64(MaxPoints), r.Points)
-	}
-	cust, err := a.svc.store.Customer(ctx, r.CustomerID)
-	if errors.Is(err, ErrNotFound) {
-		return Outcome{}, notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", r.CustomerID)
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	brand, err := a.svc.brand(ctx, cust.BrandID)
-	if err != nil {
-		return Outcome{}, err
-	}
-	method := "admin_adjust"
-	fp := fingerprint(method, struct {
-		AdjustRequest
-		Operator string
-	}{r, operator})
-	info := ledger.Info{AppKey: AdminAppKey, RequestID: r.RequestID, OperatorID: operator, OperatorName: operator, Reason: r.Reason}
-	return a.svc.idempotent(ctx, AdminAppKey, r.RequestID, method, fp, Lookup{BrandID: brand.ID},
-		func(w *write) (Outcome, ledger.Changes, error) {
-			q := AccountQuery{CustomerID: cust.ID}
-			if r.Points < 0 {
-				q.Need = -r.Points
-			}
-			b, _, err := w.load(brand, q)
-			if err != nil {
-				return Outcome{}, ledger.Changes{}, err
-			}
-			var f ledger.Flow
-			if r.Points > 0 {
-				f = b.Grant(ledger.Adjust, r.Points, info)
-			} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
-				return Outcome{}, ledger.Changes{}, err
-			}
-			return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
-		})
+// Adjust performs an ADJUST in the operator's name through the service
+// (points.Service.Adjust): idempotent by (points.AdminAppKey,
+// request_id), a reason required.
+func (o *Office) Adjust(ctx context.Context, operator string, r points.AdjustRequest) (points.Outcome, error) {
+	return o.svc.Adjust(ctx, points.OperatorCaller(operator), r)
 }

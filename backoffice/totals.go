@@ -1,4 +1,4 @@
-package points
+package backoffice
 
 import (
 	"context"
@@ -65,13 +65,13 @@ const MaxTotalsDays = 366
 // from to day to inclusive (2006-01-02 in the brand's time zone; "" for
 // to is today, "" for from is 29 days before to), with the liability at
 // the end of each day.
-func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Totals, error) {
+func (o *Office) DailyTotals(ctx context.Context, brandID, from, to string) (Totals, error) {
 	var t Totals
-	brand, err := a.brandOf(ctx, brandID)
+	brand, err := o.brandOf(ctx, brandID)
 	if err != nil {
 		return t, err
 	}
-	t.Brand, t.Now = brand, a.svc.Now()
+	t.Brand, t.Now = brand, o.svc.Now()
 	loc := brand.Location()
 	last, err := parseDay("to", to, t.Now, loc)
 	if err != nil {
@@ -95,18 +95,18 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 		t.Days = append(t.Days, DayTotal{Day: d.Format(time.DateOnly)})
 	}
 	t.From, t.To = first.Format(time.DateOnly), last.Format(time.DateOnly)
-	bt, err := a.read.BrandTotals(ctx, brand.ID, first, end)
+	bt, err := o.read.BrandTotals(ctx, brand.ID, first, end)
 	if err != nil {
 		return t, err
 	}
-	rule, err := a.svc.rule(ctx, brand.ID)
+	rule, err := o.svc.Rule(ctx, brand.ID)
 	if err != nil {
 		return t, err
 	}
 	if d, ok := rule.DeductionFor(""); ok && d.Enable && d.DeductedPoint > 0 && d.ConsumeMoney > 0 {
 		t.Valued, t.DeductedPoint, t.ConsumeMoney = true, d.DeductedPoint, d.ConsumeMoney
 	}
-	shops, err := a.svc.store.Shops(ctx, brand.ID)
+	shops, err := o.read.Shops(ctx, brand.ID)
 	if err != nil {
 		return t, err
 	}
@@ -167,7 +167,7 @@ func (a *Admin) DailyTotals(ctx context.Context, brandID, from, to string) (Tota
 		cur = sum.sub(cur, net[i])
 	}
 	if sum.overflow {
-		return t, fmt.Errorf("points: the totals of brand %s leave the range of int64 points", brand.ID)
+		return t, fmt.Errorf("backoffice: the totals of brand %s leave the range of int64 points", brand.ID)
 	}
 	return t, nil
 }
