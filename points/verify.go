@@ -34,7 +34,9 @@ func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 			rep.Violations = append(rep.Violations, v...)
 		}
 	}
-	type key struct{ app, req string }
+	// An idempotency key is unique within its brand (every ledger key
+	// leads with brand_id: a brand's rows are one shard's).
+	type key struct{ brand, app, req string }
 	primary := map[key]string{}
 	err := a.EachAccount(ctx, func(r AccountRows) error {
 		rep.Accounts++
@@ -45,9 +47,9 @@ func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 			if f.RequestID == "" || f.Type == ledger.Expire || f.Type == ledger.DebtRepay || f.Type == ledger.Unfreeze {
 				continue
 			}
-			k := key{f.AppKey, f.RequestID}
+			k := key{f.BrandID, f.AppKey, f.RequestID}
 			if other, dup := primary[k]; dup {
-				add(ledger.Violation{Rule: 5, Subject: "request " + f.AppKey + "/" + f.RequestID,
+				add(ledger.Violation{Rule: 5, Subject: "request " + f.BrandID + "/" + f.AppKey + "/" + f.RequestID,
 					Detail: fmt.Sprintf("two flows for one idempotency key: %s and %s", other, f.ID)})
 			}
 			primary[k] = f.ID

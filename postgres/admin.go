@@ -57,11 +57,8 @@ func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (backof
 	err := s.readSnapshot(ctx,
 		all(what("positions"), &r.Orders, scanOrder, "SELECT "+orderCols+
 			" FROM orders WHERE brand_id = $1 AND out_biz_id = $2 ORDER BY customer_id", brandID, outBizID),
-		// The flows of the order are among its customers' flows (each a
-		// range of the table's key), not found by an index on the order
-		// that every write would pay for.
-		all(what("flows"), &r.Flows, scanFlow, "SELECT "+flowCols+" FROM flows WHERE brand_id = $1 AND customer_id IN ("+
-			orderCustomers+") AND out_biz_id = $2 ORDER BY created_at, customer_id, seq", brandID, outBizID),
+		all(what("flows"), &r.Flows, scanFlow, "SELECT "+flowCols+
+			" FROM flows WHERE brand_id = $1 AND out_biz_id = $2 ORDER BY created_at, customer_id, seq", brandID, outBizID),
 		one(what("hold"), &r.Hold, new(bool), scanHold, "SELECT "+holdCols+
 			" FROM holds WHERE brand_id = $1 AND outer_order_id = $2", brandID, outBizID),
 		all(what("accounts"), &r.Accounts, scanAccount, "SELECT "+accountCols+

@@ -456,8 +456,14 @@ func (l *dumpLoader) InsertIdempotency(ctx context.Context, rec ledger.Idempoten
 // DeriveIdempotencyBrands gives records loaded without a brand (from a
 // version-1 dump) that of their flow or of the customer they created, as
 // migration 0006 did for a database made before it.
+//
+// Joins, not a look-up per record: no index finds a flow by its id alone,
+// and PostgreSQL hashes one side of a join.
 func (l *dumpLoader) DeriveIdempotencyBrands(ctx context.Context) error {
-	return l.queue(ctx, d("idempotency brands"), `UPDATE idempotency i SET brand_id = COALESCE(
-		(SELECT f.brand_id FROM flows f WHERE f.flow_id = i.flow_id AND i.flow_id <> ''),
-		(SELECT c.brand_id FROM customers c WHERE c.customer_id = i.result), '') WHERE i.brand_id = ''`)
+	if err := l.queue(ctx, d("idempotency brands from flows"), `UPDATE idempotency i SET brand_id = f.brand_id
+		FROM flows f WHERE i.brand_id = '' AND i.flow_id <> '' AND f.flow_id = i.flow_id`); err != nil {
+		return err
+	}
+	return l.queue(ctx, d("idempotency brands from customers"), `UPDATE idempotency i SET brand_id = c.brand_id
+		FROM customers c WHERE i.brand_id = '' AND c.customer_id = i.result`)
 }

@@ -69,12 +69,10 @@ func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (backof
 			return err
 		},
 		func() (err error) {
-			// The flows of the order are among its customers' flows (each
-			// a range of the table's key), not found by an index on the
-			// order that every write would pay for.
-			r.Flows, err = all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows NOT INDEXED"+
-				" WHERE brand_id = +?1 AND customer_id IN ("+orderCustomers+") AND out_biz_id = +?2"+
-				" ORDER BY created_at, customer_id, seq", key...)
+			// Named, or the planner may prefer the index that serves the
+			// ORDER BY and read every flow of the brand.
+			r.Flows, err = all(ctx, tx, scanFlow, "SELECT "+flowCols+" FROM flows INDEXED BY flows_out_biz"+
+				" WHERE brand_id = +?1 AND out_biz_id = +?2 ORDER BY created_at, customer_id, seq", key...)
 			return err
 		},
 		func() (err error) {
@@ -115,7 +113,7 @@ func (s *Store) OrderRows(ctx context.Context, brandID, outBizID string) (backof
 // statement reads them (one snapshot).
 func (s *Store) EachFlow(ctx context.Context, q points.FlowQuery, fn func(ledger.Flow) error) error {
 	cond, args := flowWhere(q)
-	err := each(ctx, s.rdb, scanFlow, fn, "SELECT "+flowCols+" FROM flows"+cond+
+	err := each(ctx, s.rdb, scanFlow, fn, "SELECT "+flowCols+" FROM "+flowsFor(q)+cond+
 		" ORDER BY created_at DESC, seq DESC, flow_id DESC", args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: each flow: %w", err)

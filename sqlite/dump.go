@@ -314,8 +314,17 @@ func (l *dumpLoader) InsertIdempotency(ctx context.Context, rec ledger.Idempoten
 
 // DeriveIdempotencyBrands gives records loaded without a brand (from a
 // version-1 dump) that of their flow or of the customer they created.
+// No index finds a flow by its id alone (no write path needs one), so one
+// is built for the look-ups and dropped after them, inside the import's
+// transaction: a look-up per record is then a search, not a scan.
 func (l *dumpLoader) DeriveIdempotencyBrands(ctx context.Context) error {
-	return l.exec(rowf("idempotency brands"), sqlDeriveIdempotencyBrands)
+	for _, q := range []string{"CREATE INDEX import_flow_ids ON flows (flow_id)", sqlDeriveIdempotencyBrands,
+		"DROP INDEX import_flow_ids"} {
+		if err := l.exec(rowf("idempotency brands"), q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sqlDeriveIdempotencyBrands is what migration 0006 does for the

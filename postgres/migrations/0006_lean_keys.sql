@@ -34,9 +34,11 @@ ALTER TABLE allocations ADD CONSTRAINT allocations_lot FOREIGN KEY (brand_id, lo
 ALTER TABLE flows DROP CONSTRAINT flows_pkey;
 ALTER TABLE flows DROP CONSTRAINT flows_account_seq;
 DROP INDEX flows_customer_time;
-DROP INDEX flows_out_biz;
 DROP INDEX flows_brand_time;
 ALTER TABLE flows ADD CONSTRAINT flows_pkey PRIMARY KEY (brand_id, customer_id, seq);
 -- A brand's flows by time: the admin API's and console's flow lists, the
 -- daily totals.
 CREATE INDEX flows_brand_time ON flows (brand_id, created_at);
+-- flows_out_biz (brand_id, out_biz_id) stays: an order's flows, whoever's
+-- they are (the order view; a decrease for an outer order leaves no order
+-- row to find its customer by).

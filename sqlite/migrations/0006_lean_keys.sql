@@ -87,6 +87,9 @@ ALTER TABLE flows_new RENAME TO flows;
 -- A brand's flows by time: the admin API's and console's flow lists, the
 -- daily totals.
 CREATE INDEX flows_brand_time ON flows (brand_id, created_at);
+-- An order's flows, whoever's they are (the order view; a decrease for an
+-- outer order leaves no order row to find its customer by).
+CREATE INDEX flows_out_biz ON flows (brand_id, out_biz_id);
 
 -- Orders: the key finds every customer's position in an order (a
 -- refund's lookup); orders_account an account's orders (verify, export).
