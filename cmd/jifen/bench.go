@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ type benchCmd struct {
 	duration, ceiling           time.Duration
 	workers, customers, hot     int
 	rate                        float64
-	jsonOut                     string
+	jsonOut, cpuProfile         string
 	seed                        uint64
 }
 
@@ -54,6 +55,7 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.signMethod, "sign-method", "md5", "md5, hmac or hmac-sha256")
 	fs.StringVar(&c.format, "format", "json", "json or xml")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load tool itself, over the ceiling and the write mix, to this file")
 	fs.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -80,6 +82,12 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	res := benchReport{Machine: machine(), Workers: c.workers, Rate: c.rate, Hot: c.hot, Customers: c.customers,
 		SignMethod: c.signMethod, Format: c.format}
+	// The profile covers the phases only: provisioning and the final
+	// verify are not what the load tool costs per operation.
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("bench: --cpuprofile: %w", err)
+	}
 	if c.ceiling > 0 {
 		fmt.Fprintf(stdout, "ceiling: point.cal (writes nothing) for %s\n", c.ceiling)
 		ph := b.phase(ctx, stdout, c.ceiling, true)
@@ -88,6 +96,9 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "write mix: pay → partial reversal → reverse the rest; charges; flow queries, for %s\n", c.duration)
 	mix := b.phase(ctx, stdout, c.duration, false)
 	res.Mix = mix
+	if err := stopProfile(); err != nil {
+		return fmt.Errorf("bench: --cpuprofile: %w", err)
+	}
 	if res.Ceiling != nil && res.Ceiling.OpsPerSec > 0 {
 		res.WriteShareOfCeiling = mix.WritesPerSec / res.Ceiling.OpsPerSec
 	}
@@ -209,6 +220,26 @@ func (b *bench) memoryNote() string {
 		return "not measured: " + *p
 	}
 	return "peak resident memory of the server, sampled each second from its /metrics"
+}
+
+// startCPUProfile starts Go's CPU profiler writing to path; the function
+// it returns stops it and closes the file. An empty path profiles nothing.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func (b *bench) customer() string {
@@ -373,6 +404,7 @@ func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceili
 		}
 	}
 	start := time.Now()
+	cpu0, cpuOK := processCPU()
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(time.Second)
@@ -393,7 +425,12 @@ func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceili
 	wg.Wait()
 	close(done)
 	elapsed := time.Since(start)
-	return st.report(elapsed, float64(offered.Load())/elapsed.Seconds())
+	ph := st.report(elapsed, float64(offered.Load())/elapsed.Seconds())
+	if cpu1, ok := processCPU(); cpuOK && ok && ph.All.Count > 0 {
+		ph.LoadToolCPUSeconds = (cpu1 - cpu0).Seconds()
+		ph.LoadToolCPUPerOpUs = float64((cpu1 - cpu0).Microseconds()) / float64(ph.All.Count)
+	}
+	return ph
 }
 
 func lifeCycleOps(ceiling bool) float64 {
@@ -464,6 +501,13 @@ type phaseReport struct {
 	Errors       map[string]int `json:"errors"`
 	// ErrorExamples holds the first message seen of each kind of error.
 	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	// LoadToolCPUSeconds is the CPU time (user and system) the load tool
+	// itself used during the phase, and LoadToolCPUPerOpUs that divided by
+	// the operations completed: on a shared machine that CPU is taken
+	// from the server, so it is kept small and watched. Zero where the
+	// platform does not report it.
+	LoadToolCPUSeconds float64 `json:"load_tool_cpu_seconds,omitempty"`
+	LoadToolCPUPerOpUs float64 `json:"load_tool_cpu_us_per_op,omitempty"`
 }
 
 func (s *stats) report(elapsed time.Duration, offered float64) phaseReport {
@@ -529,6 +573,9 @@ func (r benchReport) print(w io.Writer) {
 		tw.Flush()
 		if len(ph.Errors) == 0 {
 			fmt.Fprintln(w, "errors: none")
+		}
+		if ph.LoadToolCPUPerOpUs > 0 {
+			fmt.Fprintf(w, "load tool CPU per op: %.0f µs (%.2f s user+system over %d ops)\n", ph.LoadToolCPUPerOpUs, ph.LoadToolCPUSeconds, ph.All.Count)
 		}
 		for k, n := range ph.Errors {
 			fmt.Fprintf(w, "errors: %s × %d", k, n)
