@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Client calls a TOP gateway (this one or the platform) with signed,
@@ -41,7 +42,8 @@ type Response struct {
 	RequestID string
 	// Err is the error_response, if the answer is one.
 	Err *ErrorResponse
-	// Result is the raw `result` value of a JSON success answer.
+	// Result is the raw `result` value of a JSON success answer, a slice
+	// of Body.
 	Result json.RawMessage
 }
 
@@ -56,13 +58,68 @@ func (r *Response) Decode(dst any) error {
 	return json.Unmarshal(r.Result, dst)
 }
 
+// Outcome reads the business outcome of a JSON success answer: the
+// biz_success and result_code of its result, a CommonResult, and nothing
+// else of it — a caller that counts outcomes, like the load tool, need not
+// decode a page of flows to learn that the call succeeded. The keys are
+// matched exactly, as the gateway writes them; an absent or null
+// biz_success is false.
+func (r *Response) Outcome() (success bool, code string, err error) {
+	if r.Err != nil {
+		return false, "", r.Err
+	}
+	if r.Result == nil {
+		return false, "", errors.New("top: answer has no JSON result")
+	}
+	if !json.Valid(r.Result) {
+		return false, "", errors.New("top: result is not valid JSON")
+	}
+	var bizSuccess, resultCode []byte
+	err = walkObject(r.Result, func(key, value []byte) {
+		switch {
+		case keyIs(key, "biz_success"):
+			bizSuccess = value
+		case keyIs(key, "result_code"):
+			resultCode = value
+		}
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("top: result: %w", err)
+	}
+	switch string(bizSuccess) {
+	case "true":
+		success = true
+	case "false", "null", "":
+	default:
+		return false, "", fmt.Errorf("top: result: biz_success %.50s is not a boolean", bizSuccess)
+	}
+	if resultCode != nil {
+		if code, err = jsonString(resultCode); err != nil {
+			return false, "", fmt.Errorf("top: result: result_code: %w", err)
+		}
+	}
+	return success, code, nil
+}
+
+// jsonString decodes a valid JSON value that should be a string (or null,
+// which leaves it empty), without encoding/json for one that needs no
+// unescaping.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
 // Call invokes method with params. A string value is sent as is; any other
 // value (an object parameter, a number, a bool) as its JSON encoding, and a
 // time.Time in the platform's date format. A nil value is not sent. The
 // error is for transport and decoding failures; an error_response arrives
 // as Response.Err.
 func (c *Client) Call(ctx context.Context, method string, params map[string]any) (*Response, error) {
-	body, err := c.body(method, params)
+	body, err := c.appendBody(nil, method, params)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +142,27 @@ func (c *Client) Call(ctx context.Context, method string, params map[string]any)
 	if err != nil {
 		return nil, fmt.Errorf("top: %s: reading answer: %w", method, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("top: %s: HTTP %s: %.200s", method, resp.Status, answer)
+	return readAnswer(method, resp.Status, resp.StatusCode, resp.Header.Get("Content-Type"), answer)
+}
+
+// readAnswer makes the Response of an HTTP answer read to its end: an
+// error unless 200, the format from the Content-Type, the error_response or
+// result and request_id from the body.
+func readAnswer(method, status string, statusCode int, contentType string, answer []byte) (*Response, error) {
+	if statusCode != http.StatusOK {
+		return nil, fmt.Errorf("top: %s: HTTP %s: %.200s", method, status, answer)
 	}
 	r := &Response{Body: answer, Format: FormatXML}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); strings.Contains(mt, "json") {
+	switch contentType {
+	case ContentTypeJSON: // the gateway's own content types need no parsing
 		r.Format = FormatJSON
+	case ContentTypeXML:
+	default:
+		if mt, _, _ := mime.ParseMediaType(contentType); strings.Contains(mt, "json") {
+			r.Format = FormatJSON
+		}
 	}
+	var err error
 	if r.Format == FormatJSON {
 		err = r.readJSON(method)
 	} else {
@@ -106,13 +177,13 @@ func (c *Client) Call(ctx context.Context, method string, params map[string]any)
 // param is one form parameter of a call.
 type param struct{ key, value string }
 
-// body builds the signed form of a call: the system parameters and params
-// sorted by key, signed over that order and encoded in it — the bytes
-// url.Values.Encode gives for the same parameters and Sign's signature.
-// It sorts once for both and appends into one buffer, with no maps,
-// because the load tool calls it for every request it sends and its CPU
-// is taken from the server it measures.
-func (c *Client) body(method string, params map[string]any) ([]byte, error) {
+// appendBody appends the signed form of a call to dst: the system
+// parameters and params sorted by key, signed over that order and encoded
+// in it — the bytes url.Values.Encode gives for the same parameters and
+// Sign's signature. It sorts once for both and appends into one buffer,
+// which a Conn reuses, with no maps, because the load tool calls it for
+// every request it sends and its CPU is taken from the server it measures.
+func (c *Client) appendBody(dst []byte, method string, params map[string]any) ([]byte, error) {
 	signMethod := c.SignMethod
 	if signMethod == "" {
 		signMethod = SignMD5
@@ -164,23 +235,27 @@ func (c *Client) body(method string, params map[string]any) ([]byte, error) {
 		}
 	}
 	slices.SortFunc(ps, func(a, b param) int { return strings.Compare(a.key, b.key) })
-	n := 0
-	for _, p := range ps {
-		n += len(p.key) + len(p.value)
+	if dst == nil {
+		n := 0
+		for _, p := range ps {
+			n += len(p.key) + len(p.value)
+		}
+		dst = make([]byte, 0, 3*n+64)
 	}
-	buf := make([]byte, 0, 3*n+64)
+	start := len(dst)
+	buf := dst
 	for _, p := range ps {
 		buf = append(buf, p.key...)
 		buf = append(buf, p.value...)
 	}
-	sign, err := appendSignature(buf[len(buf):], buf, c.Secret, signMethod)
+	sign, err := appendSignature(buf[len(buf):], buf[start:], c.Secret, signMethod)
 	if err != nil {
 		return nil, err
 	}
 	i, _ := slices.BinarySearchFunc(ps, "sign", func(p param, k string) int { return strings.Compare(p.key, k) })
 	ps = slices.Insert(ps, i, param{"sign", string(sign)})
 	// The form replaces the signature base in the same buffer.
-	buf = buf[:0]
+	buf = buf[:start]
 	for i, p := range ps {
 		if i > 0 {
 			buf = append(buf, '&')

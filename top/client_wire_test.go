@@ -152,19 +152,19 @@ func TestClient_BodyIsTheReferenceForm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := tc.c.body(tc.method, tc.params)
+		got, err := tc.c.appendBody([]byte("kept"), tc.method, tc.params)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != want.Encode() {
+		if string(got) != "kept"+want.Encode() {
 			t.Errorf("case %d (%s %s %v %v):\n got %s\nwant %s", i, tc.c.SignMethod, tc.c.Format, tc.c.Simplify, tc.params, got, want.Encode())
 		}
 	}
 	// Errors stay errors: an unknown sign method, an unencodable value.
-	if _, err := (&Client{SignMethod: "sha1"}).body("m", nil); err == nil {
+	if _, err := (&Client{SignMethod: "sha1"}).appendBody(nil, "m", nil); err == nil {
 		t.Error("sign_method sha1: got no error")
 	}
-	if _, err := (&Client{}).body("m", map[string]any{"sign": func() {}}); err == nil {
+	if _, err := (&Client{}).appendBody(nil, "m", map[string]any{"sign": func() {}}); err == nil {
 		t.Error("unencodable sign parameter: got no error")
 	}
 }
@@ -178,7 +178,7 @@ func FuzzClientBody(f *testing.F) {
 			Now: func() time.Time { return testNow }}
 		params := map[string]any{k1: v1, k2: v2}
 		want, werr := referenceForm(c, "m.x", params)
-		got, gerr := c.body("m.x", params)
+		got, gerr := c.appendBody(nil, "m.x", params)
 		if (werr != nil) != (gerr != nil) {
 			t.Fatalf("errors: reference %v, body %v", werr, gerr)
 		}
@@ -266,7 +266,7 @@ func compareReadJSON(t *testing.T, body, method string) {
 
 // TestClient_WireBytesUnchanged: what reaches the server, request line,
 // headers and body, is byte for byte what the client sent before, for every
-// sign method, format and simplify.
+// sign method, format and simplify — from Client.Call and from a Conn.
 func TestClient_WireBytesUnchanged(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -312,6 +312,39 @@ func TestClient_WireBytesUnchanged(t *testing.T) {
 		if got := <-received; !bytes.Equal(got, want) {
 			t.Fatalf("case %d: the server received\n%q\nwant\n%q", i, got, want)
 		}
+		k, err := c.NewConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a new connection, then the same one again
+			if _, err := k.Call(context.Background(), tc.method, tc.params); err != nil {
+				t.Fatal(err)
+			}
+			if got := <-received; !bytes.Equal(got, want) {
+				t.Fatalf("case %d, Conn: the server received\n%q\nwant\n%q", i, got, want)
+			}
+		}
+		k.Close()
+	}
+	// The request line and Host header of other gateway URLs.
+	addr := ln.Addr().String()
+	for _, u := range []string{"http://" + addr, "http://" + addr + "/", "http://" + addr + "/router/rest?a=1&b=%20c", "HTTP://" + addr + "/r%2Fx"} {
+		c := &Client{URL: u, AppKey: "k", Secret: "s", HTTP: hc, Now: func() time.Time { return testNow }}
+		if _, err := c.Call(context.Background(), "m", nil); err != nil {
+			t.Fatal(err)
+		}
+		want := <-received
+		k, err := c.NewConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Call(context.Background(), "m", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-received; !bytes.Equal(got, want) {
+			t.Fatalf("%s, Conn: the server received\n%q\nwant\n%q", u, got, want)
+		}
+		k.Close()
 	}
 }
 
@@ -345,5 +378,43 @@ func captureRequests(conn net.Conn, received chan<- []byte) {
 		received <- raw.Bytes()
 		body := `{"result":{"biz_success":true},"request_id":"w"}`
 		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
+}
+
+// TestResponse_Outcome: Outcome reads what decoding the result into
+// biz_success and result_code read, and errs where that erred.
+func TestResponse_Outcome(t *testing.T) {
+	results := []string{
+		`{"biz_success":true,"result":"F1","result_code":"200","result_desc":"成功","result_view":""}`,
+		`{"biz_success":false,"result_code":"POINT_NOT_ENOUGH","result_desc":"积分不足"}`,
+		`{"result":{"result_list":{"point_flow_open_info":[{"flow_id":"F1","result_code":"inner"}]}},"biz_success":true,"result_code":"200"}`,
+		`{"biz_success":null,"result_code":null}`,
+		`{}`, `null`, ` { "biz_success" : true , "result_code" : "a\"b\\c\u00e9\ud83d\ude00" } `,
+		`{"result_code":"\xff bad utf-8","biz_success":false}`,
+		`{"biz_success":true,"biz_success":false,"result_code":"1","result_code":"2"}`,
+		`{"biz_success":"true"}`, `{"biz_success":1}`, `{"result_code":200}`, `{"result_code":["x"]}`,
+		`[]`, `"s"`, `1`, `{`, `{"biz_success":tru}`, ``,
+	}
+	for _, raw := range results {
+		var want struct {
+			BizSuccess bool   `json:"biz_success"`
+			ResultCode string `json:"result_code"`
+		}
+		werr := json.Unmarshal([]byte(raw), &want)
+		r := &Response{Result: json.RawMessage(raw)}
+		if raw == "" {
+			r.Result = json.RawMessage{}
+		}
+		ok, code, err := r.Outcome()
+		if (err != nil) != (werr != nil) || (werr == nil && (ok != want.BizSuccess || code != want.ResultCode)) {
+			t.Errorf("%s: Outcome %v %q %v, decoding %v %q %v", raw, ok, code, err, want.BizSuccess, want.ResultCode, werr)
+		}
+	}
+	if _, _, err := (&Response{}).Outcome(); err == nil {
+		t.Error("no result: got no error")
+	}
+	e := &ErrorResponse{Code: 25}
+	if _, _, err := (&Response{Err: e}).Outcome(); err != e {
+		t.Errorf("error_response: got %v", err)
 	}
 }
