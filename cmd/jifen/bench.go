@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -67,6 +68,13 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if c.hot > c.customers {
 		c.hot = c.customers
 	}
+	// Garbage is collected less often than Go's default, as in serve: the
+	// live heap is small (the latency samples) and the default collected
+	// often enough to cost the load tool CPU the server needs. No heap
+	// limit: the samples of a long run may need more than serve's.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
 	fmt.Fprintf(stdout, "provisioning bench tenant %s: %d customers\n", run, c.customers)
 	appKey, secret, err := c.provision(ctx, run)
@@ -75,8 +83,9 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	transport := &http.Transport{MaxIdleConns: c.workers * 2, MaxIdleConnsPerHost: c.workers * 2, IdleConnTimeout: time.Minute}
 	client := &top.Client{URL: c.url, AppKey: appKey, Secret: secret, SignMethod: c.signMethod, Format: c.format,
-		HTTP: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+		HTTP: &http.Client{Transport: transport, Timeout: benchCallTimeout}}
 	b := newBench(c, client, run)
+	defer b.closeConns()
 	if err := b.charge(ctx); err != nil {
 		return fmt.Errorf("bench: charging customers: %w", err)
 	}
@@ -167,6 +176,10 @@ type bench struct {
 
 	// The tenant's names as the requests carry them, made once.
 	outBrand, outShop, customerPrefix string
+	// conns holds the idle connections calls go over, one per call in
+	// flight; nil when the URL is not plain http, and calls go through
+	// client.Call.
+	conns chan *top.Conn
 
 	// The server's resident memory, sampled each second from its
 	// /metrics (process_resident_memory_bytes).
@@ -246,9 +259,57 @@ func startCPUProfile(path string) (func() error, error) {
 }
 
 func newBench(c *benchCmd, client *top.Client, run string) *bench {
-	return &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
+	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
 		outBrand: "kry-bench-" + run, outShop: "kry-bench-" + run + "-shop", customerPrefix: "bench-" + run + "-c",
 		metricsURL: strings.TrimSuffix(c.url, "/router/rest") + "/metrics", http: client.HTTP}
+	// Calls go over top.Conn, one connection per call in flight, which
+	// sends what client.Call sends without net/http's pool and goroutines.
+	if _, err := client.NewConn(); err == nil {
+		inFlight := c.workers
+		if c.rate > 0 {
+			inFlight *= 16
+		}
+		b.conns = make(chan *top.Conn, inFlight)
+	}
+	return b
+}
+
+// benchCallTimeout bounds each call the bench makes.
+const benchCallTimeout = 30 * time.Second
+
+// conn takes an idle connection, or makes one.
+func (b *bench) conn() (*top.Conn, error) {
+	select {
+	case k := <-b.conns:
+		return k, nil
+	default:
+		k, err := b.client.NewConn()
+		if err != nil {
+			return nil, err
+		}
+		k.Timeout = benchCallTimeout
+		return k, nil
+	}
+}
+
+// release puts a connection back for the next call.
+func (b *bench) release(k *top.Conn) {
+	select {
+	case b.conns <- k:
+	default:
+		k.Close()
+	}
+}
+
+func (b *bench) closeConns() {
+	for {
+		select {
+		case k := <-b.conns:
+			k.Close()
+		default:
+			return
+		}
+	}
 }
 
 func (b *bench) customer() string {
@@ -402,7 +463,18 @@ func (b *bench) charge(ctx context.Context) error {
 // outcome of one call: "" for success, else a business code or
 // "error_response N" or "transport".
 func (b *bench) call(ctx context.Context, req benchRequest) (string, error) {
-	resp, err := b.client.Call(ctx, req.method, map[string]any{req.param: req.object})
+	params := map[string]any{req.param: req.object}
+	var resp *top.Response
+	var err error
+	if b.conns == nil {
+		resp, err = b.client.Call(ctx, req.method, params)
+	} else {
+		var k *top.Conn
+		if k, err = b.conn(); err == nil {
+			resp, err = k.Call(ctx, req.method, params)
+			b.release(k)
+		}
+	}
 	if err != nil {
 		return "transport", err
 	}
@@ -415,15 +487,12 @@ func (b *bench) call(ctx context.Context, req benchRequest) (string, error) {
 		}
 		return "", nil
 	}
-	var r struct {
-		BizSuccess bool   `json:"biz_success"`
-		ResultCode string `json:"result_code"`
-	}
-	if err := json.Unmarshal(resp.Result, &r); err != nil {
+	ok, code, err := resp.Outcome()
+	if err != nil {
 		return "undecodable", err
 	}
-	if !r.BizSuccess {
-		return r.ResultCode, errors.New(r.ResultCode)
+	if !ok {
+		return code, errors.New(code)
 	}
 	return "", nil
 }
