@@ -136,3 +136,13 @@ func TestBench_RequestsAsBefore(t *testing.T) {
 		t.Errorf("jsonObject:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestBench_OpenLoop: at an offered rate, calls in flight take their
+// connections from the same pool, and the run ends clean.
+func TestBench_OpenLoop(t *testing.T) {
+	s := startServer(t)
+	rep, _ := runBench(t, s, "--rate", "400", "--ceiling", "0")
+	if rep.Verify != "all invariants hold" || rep.Mix.All.Count == 0 || rep.Mix.OfferedPerS <= 0 || len(rep.Mix.Errors) != 0 {
+		t.Fatalf("verify %q, %d ops, offered %v/s, errors %v %v", rep.Verify, rep.Mix.All.Count, rep.Mix.OfferedPerS, rep.Mix.Errors, rep.Mix.ErrorExamples)
+	}
+}
