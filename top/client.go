@@ -119,7 +119,7 @@ func jsonString(raw []byte) (string, error) {
 // error is for transport and decoding failures; an error_response arrives
 // as Response.Err.
 func (c *Client) Call(ctx context.Context, method string, params map[string]any) (*Response, error) {
-	body, err := c.appendBody(nil, method, params)
+	body, err := c.AppendForm(nil, method, params)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (c *Client) Call(ctx context.Context, method string, params map[string]any)
 	if err != nil {
 		return nil, fmt.Errorf("top: %s: %w", method, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+	req.Header.Set("Content-Type", ContentTypeForm)
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -142,13 +142,20 @@ func (c *Client) Call(ctx context.Context, method string, params map[string]any)
 	if err != nil {
 		return nil, fmt.Errorf("top: %s: reading answer: %w", method, err)
 	}
-	return readAnswer(method, resp.Status, resp.StatusCode, resp.Header.Get("Content-Type"), answer)
+	return ReadAnswer(method, resp.Status, resp.StatusCode, resp.Header.Get("Content-Type"), answer)
 }
 
-// readAnswer makes the Response of an HTTP answer read to its end: an
+// ContentTypeForm is the Content-Type of a call's signed form.
+const ContentTypeForm = "application/x-www-form-urlencoded;charset=UTF-8"
+
+// ReadAnswer makes the Response of an HTTP answer read to its end: an
 // error unless 200, the format from the Content-Type, the error_response or
-// result and request_id from the body.
-func readAnswer(method, status string, statusCode int, contentType string, answer []byte) (*Response, error) {
+// result and request_id from the body. status is the status line after the
+// protocol ("404 Not Found"), for the error. It is exported, with
+// AppendForm, for a caller that sends the form over another HTTP client
+// than net/http's and must read the answer as Call reads it; the Response
+// keeps answer, so it must not be reused.
+func ReadAnswer(method, status string, statusCode int, contentType string, answer []byte) (*Response, error) {
 	if statusCode != http.StatusOK {
 		return nil, fmt.Errorf("top: %s: HTTP %s: %.200s", method, status, answer)
 	}
@@ -177,13 +184,14 @@ func readAnswer(method, status string, statusCode int, contentType string, answe
 // param is one form parameter of a call.
 type param struct{ key, value string }
 
-// appendBody appends the signed form of a call to dst: the system
-// parameters and params sorted by key, signed over that order and encoded
-// in it — the bytes url.Values.Encode gives for the same parameters and
-// Sign's signature. It sorts once for both and appends into one buffer,
-// which a Conn reuses, with no maps, because the load tool calls it for
-// every request it sends and its CPU is taken from the server it measures.
-func (c *Client) appendBody(dst []byte, method string, params map[string]any) ([]byte, error) {
+// AppendForm appends the signed form of a call to dst — the body Call
+// sends, with Content-Type ContentTypeForm: the system parameters and
+// params sorted by key, signed over that order and encoded in it, the
+// bytes url.Values.Encode gives for the same parameters and Sign's
+// signature. It sorts once for both and appends into one buffer, which the
+// caller may reuse, with no maps, because the load tool calls it for every
+// request it sends and its CPU is taken from the server it measures.
+func (c *Client) AppendForm(dst []byte, method string, params map[string]any) ([]byte, error) {
 	signMethod := c.SignMethod
 	if signMethod == "" {
 		signMethod = SignMD5

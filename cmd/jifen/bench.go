@@ -176,10 +176,10 @@ type bench struct {
 
 	// The tenant's names as the requests carry them, made once.
 	outBrand, outShop, customerPrefix string
-	// conns holds the idle connections calls go over, one per call in
-	// flight; nil when the URL is not plain http, and calls go through
-	// client.Call.
-	conns chan *top.Conn
+	// conns holds the idle gatewayConns calls go over (fasthttp), one per
+	// call in flight; nil when the URL is not plain http, and calls go
+	// through client.Call (net/http).
+	conns chan *gatewayConn
 
 	// The server's resident memory, sampled each second from its
 	// /metrics (process_resident_memory_bytes).
@@ -262,14 +262,14 @@ func newBench(c *benchCmd, client *top.Client, run string) *bench {
 	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
 		outBrand: "kry-bench-" + run, outShop: "kry-bench-" + run + "-shop", customerPrefix: "bench-" + run + "-c",
 		metricsURL: strings.TrimSuffix(c.url, "/router/rest") + "/metrics", http: client.HTTP}
-	// Calls go over top.Conn, one connection per call in flight, which
-	// sends what client.Call sends without net/http's pool and goroutines.
-	if _, err := client.NewConn(); err == nil {
+	// Calls go over gatewayConns, one per call in flight, which send what
+	// client.Call sends without net/http's pool and goroutines.
+	if _, err := newGatewayConn(client); err == nil {
 		inFlight := c.workers
 		if c.rate > 0 {
 			inFlight *= 16
 		}
-		b.conns = make(chan *top.Conn, inFlight)
+		b.conns = make(chan *gatewayConn, inFlight)
 	}
 	return b
 }
@@ -278,22 +278,22 @@ func newBench(c *benchCmd, client *top.Client, run string) *bench {
 const benchCallTimeout = 30 * time.Second
 
 // conn takes an idle connection, or makes one.
-func (b *bench) conn() (*top.Conn, error) {
+func (b *bench) conn() (*gatewayConn, error) {
 	select {
 	case k := <-b.conns:
 		return k, nil
 	default:
-		k, err := b.client.NewConn()
+		k, err := newGatewayConn(b.client)
 		if err != nil {
 			return nil, err
 		}
-		k.Timeout = benchCallTimeout
+		k.timeout = benchCallTimeout
 		return k, nil
 	}
 }
 
 // release puts a connection back for the next call.
-func (b *bench) release(k *top.Conn) {
+func (b *bench) release(k *gatewayConn) {
 	select {
 	case b.conns <- k:
 	default:
@@ -469,7 +469,7 @@ func (b *bench) call(ctx context.Context, req benchRequest) (string, error) {
 	if b.conns == nil {
 		resp, err = b.client.Call(ctx, req.method, params)
 	} else {
-		var k *top.Conn
+		var k *gatewayConn
 		if k, err = b.conn(); err == nil {
 			resp, err = k.Call(ctx, req.method, params)
 			b.release(k)
