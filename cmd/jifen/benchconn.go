@@ -199,4 +199,3 @@ func (k *gatewayConn) answer(method string) (*top.Response, error) {
 func (k *gatewayConn) Close() {
 	k.hc.CloseIdleConnections()
 }
-
