@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"sort"
 	"strings"
 )
@@ -53,27 +54,62 @@ func baseString(params map[string]string, skipEmpty bool) string {
 }
 
 func signBase(base, secret, method string) (string, error) {
-	var h hash.Hash
+	h, suffix, err := signer(secret, method)
+	if err != nil {
+		return "", err
+	}
+	io.WriteString(h, base)
+	if suffix {
+		io.WriteString(h, secret)
+	}
+	return strings.ToUpper(hex.EncodeToString(h.Sum(nil))), nil
+}
+
+// appendSignature appends the upper-case hex signature of base, the
+// concatenated sorted key+value pairs, under secret: what signBase
+// computes, without the copies a client that builds its base in a buffer
+// does not need.
+func appendSignature(dst, base []byte, secret, method string) ([]byte, error) {
+	h, suffix, err := signer(secret, method)
+	if err != nil {
+		return nil, err
+	}
+	h.Write(base)
+	if suffix {
+		io.WriteString(h, secret)
+	}
+	var sum [sha256.Size]byte
+	start := len(dst)
+	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
+	for i := start; i < len(dst); i++ {
+		if c := dst[i]; 'a' <= c && c <= 'f' {
+			dst[i] = c - 'a' + 'A'
+		}
+	}
+	return dst, nil
+}
+
+// signer returns the hash a signature of method is computed with, the
+// secret already written where it comes before the base, and whether the
+// secret also follows the base (md5 wraps the base in the secret; the
+// legacy variant only prefixes it; the HMACs key with it).
+func signer(secret, method string) (h hash.Hash, suffix bool, err error) {
 	switch method {
 	case SignMD5:
 		h = md5.New()
-		h.Write([]byte(secret))
-		h.Write([]byte(base))
-		h.Write([]byte(secret))
+		io.WriteString(h, secret)
+		return h, true, nil
 	case SignLegacy:
 		h = md5.New()
-		h.Write([]byte(secret))
-		h.Write([]byte(base))
+		io.WriteString(h, secret)
+		return h, false, nil
 	case SignHMAC:
-		h = hmac.New(md5.New, []byte(secret))
-		h.Write([]byte(base))
+		return hmac.New(md5.New, []byte(secret)), false, nil
 	case SignHMACSHA256:
-		h = hmac.New(sha256.New, []byte(secret))
-		h.Write([]byte(base))
+		return hmac.New(sha256.New, []byte(secret)), false, nil
 	default:
-		return "", fmt.Errorf("top: unknown sign_method %q", method)
+		return nil, false, fmt.Errorf("top: unknown sign_method %q", method)
 	}
-	return strings.ToUpper(hex.EncodeToString(h.Sum(nil))), nil
 }
 
 // verifySignature reports whether sign matches params under any variant a

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +39,7 @@ type benchCmd struct {
 	duration, ceiling           time.Duration
 	workers, customers, hot     int
 	rate                        float64
-	jsonOut                     string
+	jsonOut, cpuProfile         string
 	seed                        uint64
 }
 
@@ -54,6 +57,7 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.signMethod, "sign-method", "md5", "md5, hmac or hmac-sha256")
 	fs.StringVar(&c.format, "format", "json", "json or xml")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load tool itself, over the ceiling and the write mix, to this file")
 	fs.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -64,6 +68,13 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if c.hot > c.customers {
 		c.hot = c.customers
 	}
+	// Garbage is collected less often than Go's default, as in serve: the
+	// live heap is small (the latency samples) and the default collected
+	// often enough to cost the load tool CPU the server needs. No heap
+	// limit: the samples of a long run may need more than serve's.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
 	fmt.Fprintf(stdout, "provisioning bench tenant %s: %d customers\n", run, c.customers)
 	appKey, secret, err := c.provision(ctx, run)
@@ -72,14 +83,20 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	transport := &http.Transport{MaxIdleConns: c.workers * 2, MaxIdleConnsPerHost: c.workers * 2, IdleConnTimeout: time.Minute}
 	client := &top.Client{URL: c.url, AppKey: appKey, Secret: secret, SignMethod: c.signMethod, Format: c.format,
-		HTTP: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
-	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
-		metricsURL: strings.TrimSuffix(c.url, "/router/rest") + "/metrics", http: client.HTTP}
+		HTTP: &http.Client{Transport: transport, Timeout: benchCallTimeout}}
+	b := newBench(c, client, run)
+	defer b.closeConns()
 	if err := b.charge(ctx); err != nil {
 		return fmt.Errorf("bench: charging customers: %w", err)
 	}
 	res := benchReport{Machine: machine(), Workers: c.workers, Rate: c.rate, Hot: c.hot, Customers: c.customers,
 		SignMethod: c.signMethod, Format: c.format}
+	// The profile covers the phases only: provisioning and the final
+	// verify are not what the load tool costs per operation.
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("bench: --cpuprofile: %w", err)
+	}
 	if c.ceiling > 0 {
 		fmt.Fprintf(stdout, "ceiling: point.cal (writes nothing) for %s\n", c.ceiling)
 		ph := b.phase(ctx, stdout, c.ceiling, true)
@@ -89,6 +106,9 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "write mix: pay → partial reversal → reverse the rest; charges; flow queries, for %s\n", c.duration)
 	mix := b.phase(ctx, stdout, c.duration, false)
 	res.Mix = mix
+	if err := stopProfile(); err != nil {
+		return fmt.Errorf("bench: --cpuprofile: %w", err)
+	}
 	if sizeAfter, err := c.dbSize(ctx); err == nil && sizeErr == nil {
 		g := growth{BytesBefore: sizeBefore, BytesAfter: sizeAfter, Writes: int64(mix.WritesPerSec*mix.Seconds + 0.5)}
 		if g.Writes > 0 {
@@ -162,6 +182,13 @@ type bench struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 
+	// The tenant's names as the requests carry them, made once.
+	outBrand, outShop, customerPrefix string
+	// conns holds the idle gatewayConns calls go over (fasthttp), one per
+	// call in flight; nil when the URL is not plain http, and calls go
+	// through client.Call (net/http).
+	conns chan *gatewayConn
+
 	// The server's resident memory, sampled each second from its
 	// /metrics (process_resident_memory_bytes).
 	metricsURL string
@@ -225,6 +252,80 @@ func (b *bench) memoryNote() string {
 	return "peak resident memory of the server, sampled each second from its /metrics"
 }
 
+// startCPUProfile starts Go's CPU profiler writing to path; the function
+// it returns stops it and closes the file. An empty path profiles nothing.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+func newBench(c *benchCmd, client *top.Client, run string) *bench {
+	b := &bench{cmd: c, client: client, run: run, rng: rand.New(rand.NewPCG(c.seed, 1)),
+		outBrand: "kry-bench-" + run, outShop: "kry-bench-" + run + "-shop", customerPrefix: "bench-" + run + "-c",
+		metricsURL: strings.TrimSuffix(c.url, "/router/rest") + "/metrics", http: client.HTTP}
+	// Calls go over gatewayConns, one per call in flight, which send what
+	// client.Call sends without net/http's pool and goroutines.
+	if _, err := newGatewayConn(client); err == nil {
+		inFlight := c.workers
+		if c.rate > 0 {
+			inFlight *= 16
+		}
+		b.conns = make(chan *gatewayConn, inFlight)
+	}
+	return b
+}
+
+// benchCallTimeout bounds each call the bench makes.
+const benchCallTimeout = 30 * time.Second
+
+// conn takes an idle connection, or makes one.
+func (b *bench) conn() (*gatewayConn, error) {
+	select {
+	case k := <-b.conns:
+		return k, nil
+	default:
+		k, err := newGatewayConn(b.client)
+		if err != nil {
+			return nil, err
+		}
+		k.timeout = benchCallTimeout
+		return k, nil
+	}
+}
+
+// release puts a connection back for the next call.
+func (b *bench) release(k *gatewayConn) {
+	select {
+	case b.conns <- k:
+	default:
+		k.Close()
+	}
+}
+
+func (b *bench) closeConns() {
+	for {
+		select {
+		case k := <-b.conns:
+			k.Close()
+		default:
+			return
+		}
+	}
+}
+
 func (b *bench) customer() string {
 	b.mu.Lock()
 	n := b.cmd.customers
@@ -233,16 +334,109 @@ func (b *bench) customer() string {
 	}
 	i := b.rng.IntN(n)
 	b.mu.Unlock()
-	return fmt.Sprintf("bench-%s-c%d", b.run, i)
+	return b.customerPrefix + strconv.Itoa(i)
 }
 
 func (b *bench) id(prefix string) string {
-	return fmt.Sprintf("%s-%s-%d", prefix, b.run, b.seq.Add(1))
+	return prefix + "-" + b.run + "-" + strconv.FormatInt(b.seq.Add(1), 10)
 }
 
-func (b *bench) base(customer string) map[string]any {
-	return map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-bench-" + b.run, "out_shop_id": "kry-bench-" + b.run + "-shop",
-		"customer_id": customer, "operator_id": "bench", "operator_name": "压测"}
+// benchRequest is one call the bench makes: a method and its one object
+// parameter, already encoded.
+type benchRequest struct {
+	method, param, object string
+	write                 bool
+}
+
+// order builds a request for an order of customer: the fields every write
+// carries, then the method's own.
+func (b *bench) order(method, param, customer string, fields ...jsonField) benchRequest {
+	fields = append(fields, jsonStr("biz_channel", "KRY"), jsonStr("out_brand_id", b.outBrand), jsonStr("out_shop_id", b.outShop),
+		jsonStr("customer_id", customer), jsonStr("operator_id", "bench"), jsonStr("operator_name", "压测"))
+	return benchRequest{method: method, param: param, object: jsonObject(fields...), write: true}
+}
+
+func (b *bench) chargeRequest(customer, outBizID, requestID string, points int64) benchRequest {
+	return b.order(top.MethodExtraCharge, "param_extra_charge_point_open_req", customer,
+		jsonNum("change_point", points), jsonStr("out_biz_id", outBizID), jsonStr("request_id", requestID))
+}
+
+func (b *bench) payRequest(customer, orderID, requestID string) benchRequest {
+	return b.order(top.MethodConsumePoint, "param_consume_point_open_req", customer,
+		jsonNum("change_point", 100), jsonStr("out_biz_id", orderID), jsonStr("request_id", requestID))
+}
+
+// reverseRequest refunds points of orderID, or all that is left when
+// points is negative (change_point absent).
+func (b *bench) reverseRequest(customer, orderID, refundID, requestID string, points int64) benchRequest {
+	fields := []jsonField{jsonStr("biz_type", "DEDUCT_FROM_CONSUME_REVERSE"), jsonStr("out_biz_id", orderID),
+		jsonStr("reverse_order_id", refundID), jsonStr("request_id", requestID)}
+	if points >= 0 {
+		fields = append(fields, jsonNum("change_point", points))
+	}
+	return b.order(top.MethodReversePoint, "param_reverse_consume_point_open_req", customer, fields...)
+}
+
+func (b *bench) queryRequest(customer string) benchRequest {
+	return benchRequest{method: top.MethodQueryPointFlow, param: "param_page_query_point_flow_open_req",
+		object: jsonObject(jsonStr("biz_channel", "KRY"), jsonStr("out_brand_id", b.outBrand), jsonStr("customer_id", customer), jsonNum("page_size", 10))}
+}
+
+func (b *bench) calRequest(customer string) benchRequest {
+	return benchRequest{method: top.MethodCal, param: "param_calculate_deducted_money_open_req",
+		object: jsonObject(jsonStr("out_brand_id", b.outBrand), jsonStr("customer_id", customer), jsonNum("consume_point", 120))}
+}
+
+// jsonField is a member of an object parameter: a string or an integer.
+type jsonField struct {
+	key, str string
+	num      int64
+	isNum    bool
+}
+
+func jsonStr(key, value string) jsonField   { return jsonField{key: key, str: value} }
+func jsonNum(key string, n int64) jsonField { return jsonField{key: key, num: n, isNum: true} }
+
+// jsonObject encodes fields as encoding/json marshals a map[string]any of
+// them — keys in byte order, strings escaped alike — so the gateway gets
+// the bytes it got when the bench marshalled maps, without the map, the
+// reflection and the sorting of map keys for every request.
+func jsonObject(fields ...jsonField) string {
+	slices.SortFunc(fields, func(a, b jsonField) int { return strings.Compare(a.key, b.key) })
+	buf := make([]byte, 0, 320)
+	buf = append(buf, '{')
+	for i, f := range fields {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, f.key)
+		buf = append(buf, ':')
+		if f.isNum {
+			buf = strconv.AppendInt(buf, f.num, 10)
+		} else {
+			buf = appendJSONString(buf, f.str)
+		}
+	}
+	return string(append(buf, '}'))
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it: printable ASCII other than the quote, the backslash and
+// encoding/json's HTML characters (<, >, &) as it is, anything else through
+// encoding/json itself.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			if err != nil {
+				panic(err) // a string always marshals
+			}
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // charge gives every customer enough points that pay never runs short.
@@ -259,9 +453,9 @@ func (b *bench) charge(ctx context.Context) error {
 				if i >= int64(b.cmd.customers) {
 					return
 				}
-				p := b.base(fmt.Sprintf("bench-%s-c%d", b.run, i))
-				p["change_point"], p["out_biz_id"], p["request_id"] = 1_000_000_000, b.id("seed"), b.id("seed")
-				if _, err := b.call(ctx, top.MethodExtraCharge, "param_extra_charge_point_open_req", p); err != nil {
+				outBizID := b.id("seed")
+				req := b.chargeRequest(b.customerPrefix+strconv.FormatInt(i, 10), outBizID, b.id("seed"), 1_000_000_000)
+				if _, err := b.call(ctx, req); err != nil {
 					select {
 					case errc <- err:
 					default:
@@ -282,8 +476,19 @@ func (b *bench) charge(ctx context.Context) error {
 
 // outcome of one call: "" for success, else a business code or
 // "error_response N" or "transport".
-func (b *bench) call(ctx context.Context, method, param string, obj map[string]any) (string, error) {
-	resp, err := b.client.Call(ctx, method, map[string]any{param: obj})
+func (b *bench) call(ctx context.Context, req benchRequest) (string, error) {
+	params := map[string]any{req.param: req.object}
+	var resp *top.Response
+	var err error
+	if b.conns == nil {
+		resp, err = b.client.Call(ctx, req.method, params)
+	} else {
+		var k *gatewayConn
+		if k, err = b.conn(); err == nil {
+			resp, err = k.Call(ctx, req.method, params)
+			b.release(k)
+		}
+	}
 	if err != nil {
 		return "transport", err
 	}
@@ -296,15 +501,12 @@ func (b *bench) call(ctx context.Context, method, param string, obj map[string]a
 		}
 		return "", nil
 	}
-	var r struct {
-		BizSuccess bool   `json:"biz_success"`
-		ResultCode string `json:"result_code"`
-	}
-	if err := json.Unmarshal(resp.Result, &r); err != nil {
+	ok, code, err := resp.Outcome()
+	if err != nil {
 		return "undecodable", err
 	}
-	if !r.BizSuccess {
-		return r.ResultCode, errors.New(r.ResultCode)
+	if !ok {
+		return code, errors.New(code)
 	}
 	return "", nil
 }
@@ -387,6 +589,7 @@ func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceili
 		}
 	}
 	start := time.Now()
+	cpu0, cpuOK := processCPU()
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(time.Second)
@@ -407,7 +610,12 @@ func (b *bench) phase(ctx context.Context, out io.Writer, d time.Duration, ceili
 	wg.Wait()
 	close(done)
 	elapsed := time.Since(start)
-	return st.report(elapsed, float64(offered.Load())/elapsed.Seconds())
+	ph := st.report(elapsed, float64(offered.Load())/elapsed.Seconds())
+	if cpu1, ok := processCPU(); cpuOK && ok && ph.All.Count > 0 {
+		ph.LoadToolCPUSeconds = (cpu1 - cpu0).Seconds()
+		ph.LoadToolCPUPerOpUs = float64((cpu1 - cpu0).Microseconds()) / float64(ph.All.Count)
+	}
+	return ph
 }
 
 func lifeCycleOps(ceiling bool) float64 {
@@ -417,19 +625,18 @@ func lifeCycleOps(ceiling bool) float64 {
 	return 4 // on average: pay, partial reversal, rest reversal, and a charge or query
 }
 
-func (b *bench) timed(ctx context.Context, st *stats, method, param string, obj map[string]any, write bool) string {
+func (b *bench) timed(ctx context.Context, st *stats, req benchRequest) string {
 	t0 := time.Now()
-	outcome, err := b.call(ctx, method, param, obj)
+	outcome, err := b.call(ctx, req)
 	if ctx.Err() != nil && outcome == "transport" {
 		return outcome // the phase ended mid-call; not a result
 	}
-	st.add(method, time.Since(t0), outcome, err, write)
+	st.add(req.method, time.Since(t0), outcome, err, req.write)
 	return outcome
 }
 
 func (b *bench) cal(ctx context.Context, st *stats) {
-	p := map[string]any{"out_brand_id": "kry-bench-" + b.run, "customer_id": b.customer(), "consume_point": 120}
-	b.timed(ctx, st, top.MethodCal, "param_calculate_deducted_money_open_req", p, false)
+	b.timed(ctx, st, b.calRequest(b.customer()))
 }
 
 // lifeCycle is one order: pay with points, refund part, refund the rest,
@@ -437,24 +644,16 @@ func (b *bench) cal(ctx context.Context, st *stats) {
 func (b *bench) lifeCycle(ctx context.Context, st *stats) {
 	cust := b.customer()
 	order := b.id("o")
-	p := b.base(cust)
-	p["change_point"], p["out_biz_id"], p["request_id"] = 100, order, b.id("p")
-	if b.timed(ctx, st, top.MethodConsumePoint, "param_consume_point_open_req", p, true) != "" {
+	if b.timed(ctx, st, b.payRequest(cust, order, b.id("p"))) != "" {
 		return
 	}
-	r := b.base(cust)
-	r["biz_type"], r["out_biz_id"], r["reverse_order_id"], r["request_id"], r["change_point"] = "DEDUCT_FROM_CONSUME_REVERSE", order, order+"-a", b.id("r"), 30
-	b.timed(ctx, st, top.MethodReversePoint, "param_reverse_consume_point_open_req", r, true)
-	r = b.base(cust)
-	r["biz_type"], r["out_biz_id"], r["reverse_order_id"], r["request_id"] = "DEDUCT_FROM_CONSUME_REVERSE", order, order+"-b", b.id("r")
-	b.timed(ctx, st, top.MethodReversePoint, "param_reverse_consume_point_open_req", r, true)
+	b.timed(ctx, st, b.reverseRequest(cust, order, order+"-a", b.id("r"), 30))
+	b.timed(ctx, st, b.reverseRequest(cust, order, order+"-b", b.id("r"), -1))
 	if b.seq.Load()%2 == 0 {
-		c := b.base(cust)
-		c["change_point"], c["out_biz_id"], c["request_id"] = 10, b.id("g"), b.id("g")
-		b.timed(ctx, st, top.MethodExtraCharge, "param_extra_charge_point_open_req", c, true)
+		outBizID := b.id("g")
+		b.timed(ctx, st, b.chargeRequest(cust, outBizID, b.id("g"), 10))
 	} else {
-		q := map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-bench-" + b.run, "customer_id": cust, "page_size": 10}
-		b.timed(ctx, st, top.MethodQueryPointFlow, "param_page_query_point_flow_open_req", q, false)
+		b.timed(ctx, st, b.queryRequest(cust))
 	}
 }
 
@@ -478,6 +677,13 @@ type phaseReport struct {
 	Errors       map[string]int `json:"errors"`
 	// ErrorExamples holds the first message seen of each kind of error.
 	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	// LoadToolCPUSeconds is the CPU time (user and system) the load tool
+	// itself used during the phase, and LoadToolCPUPerOpUs that divided by
+	// the operations completed: on a shared machine that CPU is taken
+	// from the server, so it is kept small and watched. Zero where the
+	// platform does not report it.
+	LoadToolCPUSeconds float64 `json:"load_tool_cpu_seconds,omitempty"`
+	LoadToolCPUPerOpUs float64 `json:"load_tool_cpu_us_per_op,omitempty"`
 }
 
 func (s *stats) report(elapsed time.Duration, offered float64) phaseReport {
@@ -546,6 +752,9 @@ func (r benchReport) print(w io.Writer) {
 		tw.Flush()
 		if len(ph.Errors) == 0 {
 			fmt.Fprintln(w, "errors: none")
+		}
+		if ph.LoadToolCPUPerOpUs > 0 {
+			fmt.Fprintf(w, "load tool CPU per op: %.0f µs (%.2f s user+system over %d ops)\n", ph.LoadToolCPUPerOpUs, ph.LoadToolCPUSeconds, ph.All.Count)
 		}
 		for k, n := range ph.Errors {
 			fmt.Fprintf(w, "errors: %s × %d", k, n)
