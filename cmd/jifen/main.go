@@ -23,6 +23,7 @@ Usage:
   jifen verify  [--db ./jifen.db]
   jifen bench   [--url URL] [--db ./jifen.db] [--duration 30s] [--workers 64 | --rate R] [--hot 10] [--json out.json]
   jifen slowload [--url URL] [--path /router/rest] [--conns 200] [--size 1048576] [--short 100] [--every 5s] [--duration 60s] [--max-rss 200]
+  jifen gendump [--accounts 1000] [-o dump.jsonl]   (a synthetic ledger to import, for load tests)
   jifen hold release --brand B --order O [--db ./jifen.db]
   jifen export  [--db ./jifen.db] [-o dump.jsonl]
   jifen import  [--db postgres://…] [-f dump.jsonl]
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&benchCmd{}).run(ctx, rest, stdout, stderr)
 	case "slowload":
 		return (&slowloadCmd{}).run(ctx, rest, stdout, stderr)
+	case "gendump":
+		return (&gendumpCmd{}).run(ctx, rest, stdout, stderr)
 	case "migrate":
 		return (&migrateCmd{}).run(ctx, rest, stdout, stderr)
 	case "hold":
