@@ -1,7 +1,7 @@
 package sqlite
 
 import (
-	"os"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -9,12 +9,20 @@ import (
 )
 
 // TestUpgrade_FromSchema5: a database the release before the lean layout
-// wrote (testdata/upgrade/v5.db, made by make-fixtures there) migrates on
-// open without losing a row: its export is that release's own export of
-// it, every invariant holds, old answers replay, new writes work.
+// wrote (testdata/upgrade/sqlite-v5.sql, that database as sqlite3's .dump
+// gave it, made by make-fixtures there) migrates on open without losing a
+// row: its export is that release's own export of it, every invariant
+// holds, old answers replay, new writes work.
 func TestUpgrade_FromSchema5(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v5.db")
-	if err := os.WriteFile(path, storetest.UpgradeFixture(t, "v5.db"), 0o600); err != nil {
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(storetest.UpgradeFixture(t, "sqlite-v5.sql"))); err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Open(t.Context(), path)
