@@ -58,62 +58,24 @@ func (t *Tx) Reversal(ctx context.Context, brandID, reverseOrderID string) (ledg
 }
 
 // Orders lists every customer's position in the order, by customer.
-// When this write holds the lock of an account of the brand, that
-// account's allocations under the order travel in the same round trip,
-// for the OrderAllocations call that follows.
 func (t *Tx) Orders(ctx context.Context, brandID, outBizID string) ([]ledger.Order, error) {
 	var os []ledger.Order
-	qs := []*pgx.QueuedQuery{all(d("order %s/%s", brandID, outBizID), &os, scanOrder,
-		"SELECT "+orderCols+" FROM orders WHERE brand_id = $1 AND out_biz_id = $2 ORDER BY customer_id", brandID, outBizID)}
-	var allocs []ledger.Allocation
-	var key [3]string
-	if t.locked != nil && t.locked[0] == brandID {
-		key = [3]string{brandID, t.locked[1], outBizID}
-		qs = append(qs, orderAllocsQuery(key, &allocs))
-	}
-	if err := t.send(ctx, qs...); err != nil {
-		return nil, err
-	}
-	if len(qs) > 1 {
-		t.allocs = map[[3]string][]ledger.Allocation{key: allocs}
-	}
-	return os, nil
+	err := t.send(ctx, all(d("order %s/%s", brandID, outBizID), &os, scanOrder,
+		"SELECT "+orderCols+" FROM orders WHERE brand_id = $1 AND out_biz_id = $2 ORDER BY customer_id", brandID, outBizID))
+	return os, err
 }
 
 // Account reads and locks the account; a missing one has Exists false,
-// its key set and zero values (and is not locked: see Write). The live
-// lots travel in the same round trip, read after the lock is granted, for
-// the LiveLots call that follows.
-//
-// When this write read its idempotency key as absent and the lock had to
-// wait, a duplicate of the request may have committed meanwhile; if its
-// record is there now, Account returns ErrConflict so that the write runs
-// again and replays it instead of doing the work twice.
+// its key set and zero values (and is not locked: see Write). The ledger's
+// writes lock it through LoadAccount; this and the reads below serve the
+// tests that build a write from parts.
 func (t *Tx) Account(ctx context.Context, brandID, customerID string) (ledger.Account, error) {
 	var a ledger.Account
-	var found, dup bool
-	var lots []ledger.Lot
-	qs := []*pgx.QueuedQuery{
-		one(d("lock account %s/%s", brandID, customerID), &a, &found, scanAccount,
-			"SELECT "+accountCols+" FROM accounts WHERE brand_id = $1 AND customer_id = $2 FOR UPDATE", brandID, customerID),
-		liveLotsQuery(brandID, customerID, &lots),
-	}
-	if t.absent != nil {
-		qs = append(qs, t.idemAppeared(&dup))
-	}
-	if err := t.send(ctx, qs...); err != nil {
-		return a, err
-	}
-	if dup {
-		return a, fmt.Errorf("postgres: idempotency %s/%s/%s stored meanwhile: %w", t.absent[0], t.absent[1], t.absent[2], points.ErrConflict)
-	}
-	if t.lots == nil {
-		t.lots = map[[2]string][]ledger.Lot{}
-	}
-	t.lots[[2]string{brandID, customerID}] = lots
-	t.locked = &[2]string{brandID, customerID}
-	if !found {
-		return ledger.Account{BrandID: brandID, CustomerID: customerID}, nil
+	var found bool
+	err := t.send(ctx, one(d("lock account %s/%s", brandID, customerID), &a, &found, scanAccount,
+		"SELECT "+accountCols+" FROM accounts WHERE brand_id = $1 AND customer_id = $2 FOR UPDATE", brandID, customerID))
+	if err != nil || !found {
+		return ledger.Account{BrandID: brandID, CustomerID: customerID}, err
 	}
 	return a, nil
 }
@@ -127,17 +89,13 @@ func (t *Tx) idemAppeared(dup *bool) *pgx.QueuedQuery {
 
 // LiveLots are the account's lots with points remaining, by creation.
 func (t *Tx) LiveLots(ctx context.Context, brandID, customerID string) ([]ledger.Lot, error) {
-	if lots, ok := t.lots[[2]string{brandID, customerID}]; ok {
-		return append([]ledger.Lot(nil), lots...), nil
-	}
 	var lots []ledger.Lot
 	err := t.send(ctx, liveLotsQuery(brandID, customerID, &lots))
 	return lots, err
 }
 
 // LotsToSpend is LiveLots cut to what an operation taking need points at
-// now touches (see points.Tx). Account reads the live lots in its own
-// round trip, so the cut saves the ledger work, not the read.
+// now touches (ledger.LotsToSpend).
 func (t *Tx) LotsToSpend(ctx context.Context, brandID, customerID string, need int64, now time.Time) ([]ledger.Lot, error) {
 	live, err := t.LiveLots(ctx, brandID, customerID)
 	if err != nil {
@@ -183,12 +141,8 @@ func (t *Tx) Lots(ctx context.Context, ids []string) ([]ledger.Lot, error) {
 // OrderAllocations are the account's allocations under orderRef, in
 // writing order.
 func (t *Tx) OrderAllocations(ctx context.Context, brandID, customerID, orderRef string) ([]ledger.Allocation, error) {
-	key := [3]string{brandID, customerID, orderRef}
-	if as, ok := t.allocs[key]; ok {
-		return append([]ledger.Allocation(nil), as...), nil
-	}
 	var as []ledger.Allocation
-	err := t.send(ctx, orderAllocsQuery(key, &as))
+	err := t.send(ctx, orderAllocsQuery([3]string{brandID, customerID, orderRef}, &as))
 	return as, err
 }
 
@@ -248,7 +202,6 @@ const (
 // back. (Apply queues the same statements for the commit instead.)
 func (t *Tx) ApplyChanges(ctx context.Context, c ledger.Changes) error {
 	qs := applyQueries(c, false)
-	t.lots, t.allocs = nil, nil
 	if len(qs) == 0 {
 		return nil
 	}

@@ -18,7 +18,7 @@ import (
 // Transactions.
 //
 // A write is a READ COMMITTED transaction. That is enough because every
-// write that changes an account first locks the account's row (Tx.Account:
+// write that changes an account first locks the account's row (LoadAccount:
 // SELECT … FOR UPDATE) and only then reads its lots, order and
 // allocations; in READ COMMITTED each of those later statements sees
 // everything committed before the lock was granted, so two writes of one
@@ -32,11 +32,9 @@ import (
 // accounts serializes: of two writes creating one account, the second
 // fails on it and runs again against the account the first created.
 //
-// Round trips: BEGIN travels with the write's first statement; Tx.Account
-// fetches the live lots along with the lock, and Tx.Orders the locked
-// account's allocations under the order; Apply sends all its statements
-// as one batch; PutIdempotency and the Put… methods are queued
-// and travel with the next statement or with COMMIT.
+// Round trips: a ledger write's Lookup goes alone, before the transaction;
+// LoadAccount sends BEGIN, the lock and every read in one batch; Apply and
+// the Put… methods are queued and travel with COMMIT (see ledgertx.go).
 
 // maxAttempts bounds how often Write runs fn for one call.
 const maxAttempts = 10
@@ -137,14 +135,6 @@ type Tx struct {
 	// pending are writes not yet sent: they go with the next statement
 	// that needs an answer, or with COMMIT.
 	pending []*pgx.QueuedQuery
-	// lots holds the live lots fetched with an account's lock, for the
-	// LiveLots call that follows; allocs an order's allocations of the
-	// locked account, for OrderAllocations. No other write can change
-	// them while the lock is held; Apply forgets them.
-	lots   map[[2]string][]ledger.Lot
-	allocs map[[3]string][]ledger.Allocation
-	// locked is the account whose row this write locked last.
-	locked *[2]string
 	// absent is the idempotency key this write read as absent, checked
 	// again once the write holds a lock it may have waited for.
 	absent *[3]string
