@@ -107,46 +107,43 @@ func (s *synthetic) EachCustomer(_ context.Context, fn func(ledger.Customer) err
 }
 
 func (s *synthetic) EachAccount(_ context.Context, fn func(points.AccountRows) error) error {
-	for i := range s.n {
-		rows, _, _, err := s.account(i)
-		if err != nil {
-			return err
-		}
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.each(func(rows points.AccountRows, _ []ledger.Reversal, _ []ledger.Idempotency) error { return fn(rows) })
 }
 
 func (s *synthetic) EachReversal(_ context.Context, fn func(ledger.Reversal) error) error {
-	for i := range s.n {
-		_, revs, _, err := s.account(i)
-		if err != nil {
-			return err
-		}
+	return s.each(func(_ points.AccountRows, revs []ledger.Reversal, _ []ledger.Idempotency) error {
 		for _, r := range revs {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // EachIdempotency gives the records in the dump's order (by brand, app key,
 // request id): request ids sort with the account's index, which is
 // zero-padded, and then by the operation's letter.
 func (s *synthetic) EachIdempotency(_ context.Context, fn func(ledger.Idempotency) error) error {
-	for i := range s.n {
-		_, _, recs, err := s.account(i)
-		if err != nil {
-			return err
-		}
+	return s.each(func(_ points.AccountRows, _ []ledger.Reversal, recs []ledger.Idempotency) error {
 		for _, r := range recs {
 			if err := fn(r); err != nil {
 				return err
 			}
+		}
+		return nil
+	})
+}
+
+// each makes every account in turn and calls fn with it.
+func (s *synthetic) each(fn func(points.AccountRows, []ledger.Reversal, []ledger.Idempotency) error) error {
+	for i := range s.n {
+		rows, revs, recs, err := s.account(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(rows, revs, recs); err != nil {
+			return err
 		}
 	}
 	return nil
