@@ -55,6 +55,9 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, r CreateCustomer
 			if err := w.tx.PutCustomer(ctx, cu); err != nil {
 				return Outcome{}, ledger.Changes{}, err
 			}
+			if err := w.tx.Emit(ctx, s.customerEvent(EventCustomerCreated, cu, w.now)); err != nil {
+				return Outcome{}, ledger.Changes{}, err
+			}
 			return Outcome{Result: cu.ID}, ledger.Changes{}, nil
 		})
 }

@@ -75,6 +75,7 @@ type Service struct {
 	cache   tenantCache
 
 	observer Observer // nil: no one is told
+	events   eventBell
 }
 
 // Clock tells the ledger's time. Production uses the wall clock; the

@@ -60,6 +60,11 @@ type Reader interface {
 	DueAccounts(ctx context.Context, now time.Time, limit int) ([]AccountKey, error)
 	// DueHolds lists up to limit active holds whose timeout is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]ledger.Hold, error)
+	// Events lists up to q.Limit committed events after q.After, in
+	// commit order (by Pos). A store that places events after their
+	// commit (PostgreSQL: several servers commit at once) places those
+	// committed so far first, so a reader sees its own writes.
+	Events(ctx context.Context, q EventQuery) ([]Event, error)
 }
 
 // AccountKey names one account.
@@ -186,6 +191,10 @@ type Tx interface {
 	// (the whole write may run again); a store that defers the writes to
 	// the commit reports it from Write instead.
 	Apply(ctx context.Context, c ledger.Changes, rec *ledger.Idempotency) error
+	// Emit records events in the transaction, in order: they are
+	// committed with it or not at all. An event id stored already (per
+	// brand) is skipped, so a reminder emitted twice is recorded once.
+	Emit(ctx context.Context, evs ...Event) error
 
 	PutApp(ctx context.Context, a ledger.App) error
 	PutBrand(ctx context.Context, b ledger.Brand) error

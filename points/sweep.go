@@ -59,13 +59,13 @@ func (s *Service) expireAccount(ctx context.Context, k AccountKey) error {
 	if err != nil {
 		return fmt.Errorf("sweep %s/%s: %w", k.BrandID, k.CustomerID, err)
 	}
-	return s.store.Write(ctx, func(tx Tx) error {
+	return s.write(ctx, func(tx Tx) error {
 		w := &write{s: s, ctx: ctx, tx: tx, key: Lookup{BrandID: brand.ID}, now: s.Now()}
 		b, _, err := w.load(brand, AccountQuery{CustomerID: k.CustomerID, Need: AllLots})
 		if err != nil {
 			return err
 		}
-		return tx.Apply(ctx, b.Changes(), nil)
+		return s.apply(ctx, tx, b.Changes(), nil)
 	})
 }
 
@@ -75,7 +75,7 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 	if err != nil {
 		return notFound(err, "brand_id", "品牌不存在: "+brandID)
 	}
-	return s.store.Write(ctx, func(tx Tx) error {
+	return s.write(ctx, func(tx Tx) error {
 		q := Lookup{BrandID: brandID, HoldOrder: order}
 		found, err := tx.Lookup(ctx, q)
 		if err != nil {
@@ -95,7 +95,7 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 		if _, err := b.ReleaseHold(info); err != nil {
 			return err
 		}
-		return tx.Apply(ctx, b.Changes(), nil)
+		return s.apply(ctx, tx, b.Changes(), nil)
 	})
 }
 

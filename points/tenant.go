@@ -45,7 +45,7 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 	if err := validateTenant(t); err != nil {
 		return rep, err
 	}
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		rep = ApplyReport{Secrets: map[string]string{}}
 		now := s.Now()
 		for _, b := range t.Brands {
@@ -64,7 +64,7 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 				rep.Shops++
 			}
 			if b.Rule != nil {
-				changed, err := putRule(ctx, tx, b.ID, *b.Rule, now)
+				changed, err := s.putRule(ctx, tx, b.ID, *b.Rule, now)
 				if err != nil {
 					return err
 				}
@@ -92,8 +92,10 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 		}
 		for _, c := range t.Customers {
 			old, err := tx.Customer(ctx, c.ID)
+			event := EventCustomerCreated
 			switch {
 			case err == nil:
+				event = EventCustomerUpdated
 				if old.BrandID != c.BrandID {
 					return ledger.Invalidf("customers."+c.ID+".brand_id", "顾客已属于品牌 %s", old.BrandID)
 				}
@@ -106,7 +108,14 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 			if c.CustomerType == 0 {
 				c.CustomerType = 1
 			}
+			if event == EventCustomerUpdated && c == old {
+				rep.Customers++
+				continue // unchanged: nothing to store, nothing to tell
+			}
 			if err := tx.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+			if err := tx.Emit(ctx, s.customerEvent(event, c, now)); err != nil {
 				return err
 			}
 			rep.Customers++
@@ -118,7 +127,7 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 }
 
 // putRule stores r as a new version unless it equals the one in force.
-func putRule(ctx context.Context, tx Tx, brandID string, r ledger.Rule, now time.Time) (bool, error) {
+func (s *Service) putRule(ctx context.Context, tx Tx, brandID string, r ledger.Rule, now time.Time) (bool, error) {
 	cur, err := tx.Rule(ctx, brandID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
@@ -155,7 +164,10 @@ func putRule(ctx context.Context, tx Tx, brandID string, r ledger.Rule, now time
 		r.RuleID = brandID + "-rule"
 	}
 	r.UpdatedAt = now
-	return true, tx.PutRule(ctx, r)
+	if err := tx.PutRule(ctx, r); err != nil {
+		return false, err
+	}
+	return true, tx.Emit(ctx, s.ruleEvent(r, now))
 }
 
 func hasDeduction(rs []ledger.DeductionRule, level string) bool {

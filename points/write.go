@@ -168,7 +168,7 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 	do func(w *write) (Outcome, ledger.Changes, error)) (Outcome, error) {
 	var out Outcome
 	q.AppKey, q.RequestID = appKey, requestID
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		out = Outcome{}
 		found, err := tx.Lookup(ctx, q)
 		if err != nil {
@@ -192,7 +192,7 @@ func (s *Service) idempotent(ctx context.Context, appKey, requestID, method, fp 
 		// A refund replayed by its reverse_order_id under a new request_id
 		// stores that request_id too: reused for another request, it is
 		// then IDEMPOTENCY_CONFLICT like any other.
-		return tx.Apply(ctx, ch, &ledger.Idempotency{BrandID: q.BrandID, AppKey: appKey, RequestID: requestID, Method: method,
+		return s.apply(ctx, tx, ch, &ledger.Idempotency{BrandID: q.BrandID, AppKey: appKey, RequestID: requestID, Method: method,
 			Fingerprint: fp, FlowID: o.FlowID, Result: o.Result, CreatedAt: now})
 	})
 	s.noteReplay(method, out, err)

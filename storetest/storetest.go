@@ -95,6 +95,7 @@ func NewEnv(t testing.TB, open Opener) *Env {
 	e.Caller = points.Caller{App: app}
 	t.Cleanup(func() {
 		e.MustVerify()
+		CheckFlowEvents(t, e.Ctx, st, e.Svc)
 		if err := st.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}

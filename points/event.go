@@ -1,0 +1,255 @@
+package points
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"jifen/ledger"
+)
+
+// Event types: what a brand's other systems are told.
+const (
+	EventFlowCreated     = "point.flow.created"
+	EventPointExpiring   = "point.expiring"
+	EventCustomerCreated = "customer.created"
+	EventCustomerUpdated = "customer.updated"
+	EventRuleChanged     = "rule.changed"
+)
+
+// EventTypes lists every event type.
+func EventTypes() []string {
+	return []string{EventFlowCreated, EventPointExpiring, EventCustomerCreated, EventCustomerUpdated, EventRuleChanged}
+}
+
+// Event is one thing that happened to a brand's ledger, recorded in the
+// transaction that made it happen: a write that commits has its events, one
+// that does not has none. A flow's event has the flow's id as its own, so
+// an event id is unique and stable across every delivery of it.
+type Event struct {
+	// Pos is the event's place in commit order, given by the store
+	// (1, 2, …, per database); 0 for an event not yet read back. Events
+	// of one member are in the order of their writes.
+	Pos     int64
+	ID      string
+	BrandID string
+	Type    string
+	// Subject is the customer id ("" for a brand's events).
+	Subject string
+	Time    time.Time
+	// Data is the event's payload, JSON.
+	Data json.RawMessage
+}
+
+// EventQuery selects events. Empty fields do not filter.
+type EventQuery struct {
+	After   int64 // events with Pos > After
+	Limit   int   // at most this many (stores cap it)
+	BrandID string
+	Types   []string
+}
+
+// MaxEventsPerRead caps EventQuery.Limit.
+const MaxEventsPerRead = 1000
+
+// CloudEvent is the structured-mode CloudEvents 1.0 JSON form of e.
+func (e Event) CloudEvent() ([]byte, error) {
+	ce := struct {
+		SpecVersion     string          `json:"specversion"`
+		ID              string          `json:"id"`
+		Source          string          `json:"source"`
+		Type            string          `json:"type"`
+		Subject         string          `json:"subject,omitempty"`
+		Time            string          `json:"time"`
+		DataContentType string          `json:"datacontenttype"`
+		Position        int64           `json:"jifenposition,omitempty"`
+		Data            json.RawMessage `json:"data"`
+	}{"1.0", e.ID, "jifen/" + e.BrandID, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), "application/json", e.Pos, e.Data}
+	return json.Marshal(ce)
+}
+
+// FlowEventData is a point.flow.created event's data: the flow as
+// querypointflow shows it, with what identifies it and the member's and
+// the order's positions right after it.
+type FlowEventData struct {
+	FlowID             string `json:"flow_id"`
+	BrandID            string `json:"brand_id"`
+	CustomerID         string `json:"customer_id"`
+	Seq                int64  `json:"seq"`
+	BizType            string `json:"biz_type"`
+	BizTypeDescription string `json:"biz_type_description"`
+	ChangePoint        int64  `json:"change_point"`
+	RemainPoint        int64  `json:"remain_point"`
+	OutBizID           string `json:"out_biz_id,omitempty"`
+	ReverseOrderID     string `json:"reverse_order_id,omitempty"`
+	ShopID             string `json:"shop_id,omitempty"`
+	ShopName           string `json:"shop_name,omitempty"`
+	Channel            string `json:"channel,omitempty"`
+	OperatorID         string `json:"operator_id,omitempty"`
+	OperatorName       string `json:"operator_name,omitempty"`
+	Reason             string `json:"reason,omitempty"`
+	Time               string `json:"time"`
+	// The member's points right after this flow.
+	AvailablePoint int64 `json:"available_point"`
+	FrozenPoint    int64 `json:"frozen_point"`
+	DebtPoint      int64 `json:"debt_point"`
+	// Order is the member's position in the flow's order right after it,
+	// for payments, grants and their reversals.
+	Order *OrderTotals `json:"order,omitempty"`
+}
+
+// OrderTotals is one member's position in one order.
+type OrderTotals struct {
+	OutBizID   string `json:"out_biz_id"`
+	Spent      int64  `json:"spent"`
+	Reversed   int64  `json:"reversed"`
+	Granted    int64  `json:"granted"`
+	ClawedBack int64  `json:"clawed_back"`
+}
+
+// flowEvents are the events of the flows c records: one per flow, in the
+// flows' order. Each carries the member's balances right after its flow,
+// counted back from the account's values after the whole write.
+func flowEvents(c ledger.Changes) []Event {
+	if len(c.Flows) == 0 {
+		return nil
+	}
+	evs := make([]Event, len(c.Flows))
+	avail, frozen, debt := c.Account.Available, c.Account.Frozen, c.Account.Debt
+	for i := len(c.Flows) - 1; i >= 0; i-- {
+		f := c.Flows[i]
+		d := FlowEventData{FlowID: f.ID, BrandID: f.BrandID, CustomerID: f.CustomerID, Seq: f.Seq,
+			BizType: string(f.Type), BizTypeDescription: f.Type.Description(), ChangePoint: f.ChangePoint(),
+			RemainPoint: f.RemainPoint, OutBizID: f.OutBizID, ReverseOrderID: f.ReverseOrderID, ShopID: f.ShopID,
+			ShopName: f.ShopName, Channel: f.Channel, OperatorID: f.OperatorID, OperatorName: f.OperatorName,
+			Reason: f.Reason, Time: f.CreatedAt.UTC().Format(time.RFC3339Nano),
+			AvailablePoint: avail, FrozenPoint: frozen, DebtPoint: debt}
+		if o := c.Order; o != nil && f.OutBizID != "" && o.OutBizID == f.OutBizID && o.CustomerID == f.CustomerID && orderFlow(f.Type) {
+			// The order's values after the write are those after its
+			// last flow; a write has at most one flow of its order.
+			d.Order = &OrderTotals{OutBizID: o.OutBizID, Spent: o.Spent, Reversed: o.Reversed, Granted: o.Granted, ClawedBack: o.ClawedBack}
+		}
+		evs[i] = Event{ID: f.ID, BrandID: f.BrandID, Type: EventFlowCreated, Subject: f.CustomerID, Time: f.CreatedAt,
+			Data: mustJSON(d)}
+		avail -= f.DeltaAvailable
+		frozen -= f.DeltaFrozen
+		debt -= f.DeltaDebt
+	}
+	return evs
+}
+
+// orderFlow reports whether a flow of type t moves an order's totals.
+func orderFlow(t ledger.FlowType) bool {
+	switch t {
+	case ledger.DeductFromConsume, ledger.ExtraConsume, ledger.DeductReverse, ledger.ExtraCharge, ledger.ExtraChargeReverse:
+		return true
+	}
+	return false
+}
+
+// CustomerEventData is a customer.created or customer.updated event's data.
+type CustomerEventData struct {
+	CustomerID   string `json:"customer_id"`
+	BrandID      string `json:"brand_id"`
+	Mobile       string `json:"mobile,omitempty"`
+	Name         string `json:"name,omitempty"`
+	LevelID      string `json:"level_id,omitempty"`
+	CustomerType int    `json:"customer_type"`
+	Channel      string `json:"channel,omitempty"`
+	OuterType    string `json:"outer_type,omitempty"`
+	OuterID      string `json:"outer_id,omitempty"`
+	ShopID       string `json:"shop_id,omitempty"`
+	CreatedAt    string `json:"created_at"`
+}
+
+// customerEvent is the event of storing c at now (created or updated).
+func (s *Service) customerEvent(typ string, c ledger.Customer, now time.Time) Event {
+	d := CustomerEventData{CustomerID: c.ID, BrandID: c.BrandID, Mobile: c.Mobile, Name: c.Name, LevelID: c.LevelID,
+		CustomerType: c.CustomerType, Channel: c.Channel, OuterType: c.OuterType, OuterID: c.OuterID, ShopID: c.ShopID,
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	return Event{ID: s.NewID(), BrandID: c.BrandID, Type: typ, Subject: c.ID, Time: now, Data: mustJSON(d)}
+}
+
+// RuleEventData is a rule.changed event's data: the version now in force.
+type RuleEventData struct {
+	BrandID string      `json:"brand_id"`
+	RuleID  string      `json:"rule_id"`
+	Version int64       `json:"version"`
+	Rule    ledger.Rule `json:"rule"`
+}
+
+func (s *Service) ruleEvent(r ledger.Rule, now time.Time) Event {
+	return Event{ID: s.NewID(), BrandID: r.BrandID, Type: EventRuleChanged, Time: now,
+		Data: mustJSON(RuleEventData{BrandID: r.BrandID, RuleID: r.RuleID, Version: r.Version, Rule: r})}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Event data are plain structs of strings and numbers.
+		panic(fmt.Sprintf("points: event data: %v", err))
+	}
+	return b
+}
+
+// apply writes a decision's changes with the request's record (nil for
+// none) and the events of its flows: every ledger write goes through here.
+func (s *Service) apply(ctx context.Context, tx Tx, c ledger.Changes, rec *ledger.Idempotency) error {
+	if err := tx.Apply(ctx, c, rec); err != nil {
+		return err
+	}
+	if evs := flowEvents(c); len(evs) > 0 {
+		return tx.Emit(ctx, evs...)
+	}
+	return nil
+}
+
+// write runs fn in a store's write transaction and, once it committed,
+// wakes those waiting for events.
+func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
+	err := s.store.Write(ctx, fn)
+	if err == nil {
+		s.events.note()
+	}
+	return err
+}
+
+// Events lists the events q selects, in commit order.
+func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	if q.Limit <= 0 || q.Limit > MaxEventsPerRead {
+		q.Limit = MaxEventsPerRead
+	}
+	return s.store.Events(ctx, q)
+}
+
+// EventsChanged returns a channel closed at the next commit of events by
+// this service (events committed by another server are found by reading
+// again after a while).
+func (s *Service) EventsChanged() <-chan struct{} { return s.events.wait() }
+
+// eventBell tells waiters that events were written.
+type eventBell struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *eventBell) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+// note rings the bell, after a commit.
+func (b *eventBell) note() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}

@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"jifen/points"
+)
+
+// Emit queues evs to travel with COMMIT, in one statement. They are
+// inserted without a position; see place.
+func (t *Tx) Emit(ctx context.Context, evs ...points.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO events (brand_id, event_id, n, type, subject, time, data) VALUES ")
+	args := make([]any, 0, 7*len(evs))
+	for i, e := range evs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		k := len(args)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7)
+		args = append(args, e.BrandID, e.ID, i, e.Type, e.Subject, micros(e.Time), string(e.Data))
+	}
+	sb.WriteString(" ON CONFLICT (brand_id, event_id) DO NOTHING")
+	return t.queue(execQuery(failedTo("insert %d events", len(evs)), nil, sb.String(), args...))
+}
+
+// placeBatch bounds how many events one placing transaction numbers.
+const placeBatch = 5000
+
+// placeSQL numbers the committed events not yet placed, after the highest
+// number given, in the order they were inserted.
+var placeSQL = fmt.Sprintf(`WITH todo AS (
+	SELECT brand_id, event_id, row_number() OVER (ORDER BY ord, n) AS rn
+	FROM (SELECT brand_id, event_id, ord, n FROM events WHERE pos IS NULL ORDER BY ord, n LIMIT %d) u
+), base AS (SELECT COALESCE(MAX(pos), 0) AS b FROM events)
+UPDATE events e SET pos = base.b + todo.rn FROM todo, base
+WHERE e.brand_id = todo.brand_id AND e.event_id = todo.event_id`, placeBatch)
+
+// Events places the events committed so far (one placing transaction at a
+// time across every server: a later one numbers after an earlier one's
+// rows), then lists those after q.After, in one round trip.
+func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
+	where, args := eventFilter(q)
+	var evs []points.Event
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	// One lock per schema: deployments side by side in one database do
+	// not wait for each other.
+	b.Queue("SELECT pg_advisory_xact_lock(hashtext('jifen.events.' || current_schema()))")
+	b.Queue(placeSQL)
+	b.Queue("COMMIT")
+	b.QueuedQueries = append(b.QueuedQueries, all(d("events after %d", q.After), &evs, scanEvent,
+		"SELECT pos, brand_id, event_id, type, subject, time, data FROM events WHERE "+where+
+			fmt.Sprintf(" ORDER BY pos LIMIT %d", eventLimit(q.Limit)), args...))
+	if err := unavailable(s.pool.SendBatch(ctx, b).Close()); err != nil {
+		return nil, fmt.Errorf("postgres: events after %d: %w", q.After, err)
+	}
+	return evs, nil
+}
+
+func scanEvent(r pgx.Rows) (points.Event, error) {
+	var e points.Event
+	var t int64
+	var data string
+	if err := r.Scan(&e.Pos, &e.BrandID, &e.ID, &e.Type, &e.Subject, &t, &data); err != nil {
+		return e, err
+	}
+	e.Time = fromMicros(t)
+	e.Data = []byte(data)
+	return e, nil
+}
+
+// eventFilter is the WHERE clause of q and its arguments.
+func eventFilter(q points.EventQuery) (string, []any) {
+	where := []string{"pos > $1"}
+	args := []any{q.After}
+	if q.BrandID != "" {
+		args = append(args, q.BrandID)
+		where = append(where, fmt.Sprintf("brand_id = $%d", len(args)))
+	}
+	if len(q.Types) > 0 {
+		args = append(args, q.Types)
+		where = append(where, fmt.Sprintf("type = ANY($%d)", len(args)))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+func eventLimit(n int) int {
+	if n <= 0 || n > points.MaxEventsPerRead {
+		return points.MaxEventsPerRead
+	}
+	return n
+}

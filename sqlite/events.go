@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"jifen/points"
+)
+
+const sqlInsertEvent = `INSERT INTO events (brand_id, event_id, type, subject, time, data) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (brand_id, event_id) DO NOTHING`
+
+// Emit records evs in the write's transaction. The single writer gives
+// each its row id, which is commit order.
+func (t *Tx) Emit(ctx context.Context, evs ...points.Event) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if _, err := t.w.exec(sqlInsertEvent, e.BrandID, e.ID, e.Type, e.Subject, micros(e.Time), string(e.Data)); err != nil {
+			return fmt.Errorf("sqlite: insert event %s/%s: %w", e.BrandID, e.ID, err)
+		}
+	}
+	return nil
+}
+
+const eventCols = "pos, brand_id, event_id, type, subject, time, data"
+
+func scanEvent(r scanner) (points.Event, error) {
+	var e points.Event
+	var t int64
+	var data string
+	if err := r.Scan(&e.Pos, &e.BrandID, &e.ID, &e.Type, &e.Subject, &t, &data); err != nil {
+		return e, err
+	}
+	e.Time = time.UnixMicro(t).UTC()
+	e.Data = []byte(data)
+	return e, nil
+}
+
+// Events lists committed events after q.After in commit order.
+func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
+	return readEvents(ctx, s.rdb, q)
+}
+
+func readEvents(ctx context.Context, db queryer, q points.EventQuery) ([]points.Event, error) {
+	where, args := eventFilter(q, "?")
+	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" ORDER BY pos LIMIT ?",
+		append(args, eventLimit(q.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)
+	}
+	return evs, nil
+}
+
+// eventFilter is the WHERE clause of q, with placeholders made by ph.
+func eventFilter(q points.EventQuery, ph string) (string, []any) {
+	where := []string{"pos > " + ph}
+	args := []any{q.After}
+	if q.BrandID != "" {
+		where = append(where, "brand_id = "+ph)
+		args = append(args, q.BrandID)
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "type IN ("+strings.TrimSuffix(strings.Repeat(ph+", ", len(q.Types)), ", ")+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	return strings.Join(where, " AND "), args
+}
+
+func eventLimit(n int) int {
+	if n <= 0 || n > points.MaxEventsPerRead {
+		return points.MaxEventsPerRead
+	}
+	return n
+}
