@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"jifen/backoffice"
@@ -27,6 +28,9 @@ type API struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	throttle *Throttle // failed tokens, per client
+
+	draining  chan struct{} // closed by Drain
+	drainOnce sync.Once
 }
 
 // New returns the admin API over a, for bearer token token (which must not
@@ -39,7 +43,7 @@ func New(a *backoffice.Office, token string, log *slog.Logger, th *Throttle) *AP
 	if th == nil {
 		th = NewThrottle(time.Second, 10)
 	}
-	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: th}
+	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
 	api.routes()
 	return api
 }
@@ -66,6 +70,7 @@ func (api *API) routes() {
 	m.HandleFunc("GET /admin/v1/apps", api.listApps)
 	m.HandleFunc("PUT /admin/v1/apps/{key}", api.putApp)
 	m.HandleFunc("POST /admin/v1/tenant", api.applyTenant)
+	m.HandleFunc("GET /admin/v1/events", api.listEvents)
 	m.HandleFunc("/admin/v1/", api.noRoute)
 }
 

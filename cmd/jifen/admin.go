@@ -25,7 +25,11 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 		return
 	}
 	a := backoffice.New(c.svc, c.store)
-	mux.Handle("/admin/v1/", admin.New(a, c.adminToken, log, c.throttle))
+	api := admin.New(a, c.adminToken, log, c.throttle)
+	if c.onShutdown != nil {
+		c.onShutdown(api.Drain) // long polls of events answer at once
+	}
+	mux.Handle("/admin/v1/", api)
 	mux.Handle("/console/", console.New(a, c.adminToken, log, c.throttle))
 	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")
 }

@@ -25,6 +25,7 @@ Usage:
   jifen slowload [--url URL] [--path /router/rest] [--conns 200] [--size 1048576] [--short 100] [--every 5s] [--duration 60s] [--max-rss 200]
   jifen gendump [--accounts 1000] [-o dump.jsonl]   (a synthetic ledger to import, for load tests)
   jifen hold release --brand B --order O [--db ./jifen.db]
+  jifen events tail [--after N] [--brand B] [--type T,…] [--no-follow] [--url http://…/admin/v1/events --admin-token T | --db ./jifen.db]
   jifen export  [--db ./jifen.db] [-o dump.jsonl]
   jifen import  [--db postgres://…] [-f dump.jsonl]
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&migrateCmd{}).run(ctx, rest, stdout, stderr)
 	case "hold":
 		return (&holdCmd{}).run(ctx, rest, stdout, stderr)
+	case "events":
+		return (&eventsCmd{}).run(ctx, rest, stdout, stderr)
 	case "export":
 		return (&exportCmd{}).run(ctx, rest, stdout, stderr)
 	case "import":

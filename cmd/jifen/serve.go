@@ -126,9 +126,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		d.print(stdout, base)
 	}
 
+	var onShutdown []func()
 	handler := newHandler(handlerConfig{svc: svc, store: store, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
-		tsWindow: c.tsWindow, bodyTimeout: c.bodyTime, throttle: admin.NewThrottle(time.Second, 10, c.trusted...)})
+		tsWindow: c.tsWindow, bodyTimeout: c.bodyTime, throttle: admin.NewThrottle(time.Second, 10, c.trusted...),
+		onShutdown: func(f func()) { onShutdown = append(onShutdown, f) }})
 	srv := newHTTPServer(handler)
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go svc.SweepEvery(sweepCtx, c.sweep, func(r points.SweepResult, err error) {
@@ -169,10 +174,13 @@ type handlerConfig struct {
 	svc *points.Service
 	// store is the service's store, which the admin API and console read
 	// (backoffice.Reader); needed with adminToken.
-	store      backoffice.Reader
-	log        *slog.Logger
-	metrics    *metrics.Metrics     // nil: a private set, fed by the gateway only
-	sandbox    *points.SandboxClock // nil: no /sandbox/clock
+	store   backoffice.Reader
+	log     *slog.Logger
+	metrics *metrics.Metrics     // nil: a private set, fed by the gateway only
+	sandbox *points.SandboxClock // nil: no /sandbox/clock
+	// onShutdown, when set, is given what to run when the server starts
+	// shutting down.
+	onShutdown func(func())
 	adminToken string
 	tsWindow   time.Duration // 0: the platform's ±10 minutes
 	// bodyTimeout is how long a request body may take to arrive; 0:
