@@ -292,6 +292,7 @@ type settingsJSON struct {
 	GraceDays         int    `json:"grace_days"`
 	ClawbackShortfall string `json:"clawback_shortfall"`
 	HoldTimeout       string `json:"hold_timeout"`
+	ExpiryReminders   []int  `json:"expiry_reminders,omitempty"`
 }
 
 type shopJSON struct {
@@ -322,7 +323,7 @@ func brandOut(b ledger.Brand) brandJSON {
 	s := b.Settings
 	return brandJSON{BrandID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: b.OutIDs,
 		Settings: settingsJSON{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String()}}
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders}}
 }
 
 // yuan writes fen as a JSON number of yuan, as the tenant file does.

@@ -115,6 +115,7 @@ type settingsRecord struct {
 	GraceDays         int    `json:"grace_days"`
 	ClawbackShortfall string `json:"clawback_shortfall"`
 	HoldTimeout       string `json:"hold_timeout"` // a Go duration: "30m0s"
+	ExpiryReminders   []int  `json:"expiry_reminders,omitempty"`
 }
 
 type brandRecord struct {
@@ -130,7 +131,7 @@ func brandOut(b ledger.Brand) brandRecord {
 	s := b.Settings
 	return brandRecord{Kind: kindBrand, ID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: ids(b.OutIDs),
 		Settings: settingsRecord{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String()}}
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders}}
 }
 
 func (r brandRecord) brand() (ledger.Brand, error) {
@@ -141,7 +142,7 @@ func (r brandRecord) brand() (ledger.Brand, error) {
 	}
 	return ledger.Brand{ID: r.ID, Name: r.Name, TimeZone: r.TimeZone, OutIDs: ids(r.OutIDs),
 		Settings: ledger.Settings{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: hold}}, nil
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: hold, ExpiryReminders: s.ExpiryReminders}}, nil
 }
 
 // Shops.

@@ -109,6 +109,9 @@ type Settings struct {
 	GraceDays         int           `json:"grace_days"`
 	ClawbackShortfall string        `json:"clawback_shortfall"`
 	HoldTimeout       time.Duration `json:"hold_timeout"`
+	// ExpiryReminders are the days before a lot expires (in the brand's
+	// time zone) on which a point.expiring event is sent; none if empty.
+	ExpiryReminders []int `json:"expiry_reminders,omitempty"`
 }
 
 // DefaultSettings are the policies of a brand that sets none.

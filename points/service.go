@@ -76,6 +76,7 @@ type Service struct {
 
 	observer Observer // nil: no one is told
 	events   eventBell
+	reminded reminders
 }
 
 // Clock tells the ledger's time. Production uses the wall clock; the

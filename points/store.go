@@ -65,6 +65,10 @@ type Reader interface {
 	// commit (PostgreSQL: several servers commit at once) places those
 	// committed so far first, so a reader sees its own writes.
 	Events(ctx context.Context, q EventQuery) ([]Event, error)
+	// ExpiringLots lists up to limit of the brand's lots with points
+	// remaining that expire in [from, to), by (expiry, lot id), after the
+	// lot afterID expiring at afterExp (afterID "": from the start).
+	ExpiringLots(ctx context.Context, brandID string, from, to time.Time, afterExp time.Time, afterID string, limit int) ([]ledger.Lot, error)
 }
 
 // AccountKey names one account.

@@ -15,6 +15,8 @@ type SweepResult struct {
 	Released int // holds released on timeout
 	// Lag is how far behind the oldest due item was when the sweep began.
 	Lag time.Duration
+	// Reminded counts the point.expiring events recorded.
+	Reminded int
 }
 
 // sweepBatch bounds one sweep, so a large backlog is worked off in turns.
@@ -51,7 +53,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		res.Released++
 	}
-	return res, nil
+	res.Reminded, err = s.remind(ctx, now)
+	return res, err
 }
 
 func (s *Service) expireAccount(ctx context.Context, k AccountKey) error {

@@ -350,6 +350,17 @@ func validateSettings(where string, s ledger.Settings) error {
 	if s.HoldTimeout < 0 {
 		return ledger.Invalid(where+".hold_timeout", "不可为负")
 	}
+	seen := map[int]bool{}
+	for i, d := range s.ExpiryReminders {
+		field := fmt.Sprintf("%s.expiry_reminders[%d]", where, i)
+		if d < 1 || d > MaxReminderDays {
+			return ledger.Invalidf(field, "应为 1 到 %d 天, 收到 %d", MaxReminderDays, d)
+		}
+		if seen[d] {
+			return ledger.Invalidf(field, "重复的提醒天数 %d", d)
+		}
+		seen[d] = true
+	}
 	return nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"jifen/ledger"
 	"jifen/points"
 )
 
@@ -63,6 +65,16 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 		return nil, fmt.Errorf("postgres: events after %d: %w", q.After, err)
 	}
 	return evs, nil
+}
+
+// ExpiringLots lists the brand's live lots expiring in [from, to).
+func (s *Store) ExpiringLots(ctx context.Context, brandID string, from, to, afterExp time.Time, afterID string, limit int) ([]ledger.Lot, error) {
+	var lots []ledger.Lot
+	err := s.read(ctx, all(d("lots of %s expiring from %v", brandID, from), &lots, scanLot, "SELECT "+lotCols+` FROM lots
+		WHERE remaining > 0 AND expires_at > 0 AND expires_at >= $1 AND expires_at < $2 AND brand_id = $3
+		AND (expires_at, lot_id) > ($4, $5) ORDER BY expires_at, lot_id LIMIT $6`,
+		micros(from), micros(to), brandID, micros(afterExp), afterID, limitOrAll(limit)))
+	return lots, err
 }
 
 func scanEvent(r pgx.Rows) (points.Event, error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/ledger"
 	"jifen/points"
 )
 
@@ -24,6 +25,18 @@ func (t *Tx) Emit(ctx context.Context, evs ...points.Event) error {
 		}
 	}
 	return nil
+}
+
+// ExpiringLots lists the brand's live lots expiring in [from, to).
+func (s *Store) ExpiringLots(ctx context.Context, brandID string, from, to, afterExp time.Time, afterID string, limit int) ([]ledger.Lot, error) {
+	lots, err := all(ctx, s.rdb, scanLot, "SELECT "+lotCols+` FROM lots
+		WHERE remaining > 0 AND expires_at > 0 AND expires_at >= ? AND expires_at < ? AND brand_id = ?
+		AND (expires_at, lot_id) > (?, ?) ORDER BY expires_at, lot_id LIMIT ?`,
+		micros(from), micros(to), brandID, micros(afterExp), afterID, limitOrAll(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lots of %s expiring from %v: %w", brandID, from, err)
+	}
+	return lots, nil
 }
 
 const eventCols = "pos, brand_id, event_id, type, subject, time, data"

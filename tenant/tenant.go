@@ -61,6 +61,8 @@ type Settings struct {
 	GraceDays         *int   `yaml:"grace_days,omitempty"`
 	ClawbackShortfall string `yaml:"clawback_shortfall,omitempty"`
 	HoldTimeout       string `yaml:"hold_timeout,omitempty"`
+	// ExpiryReminders: days before a lot expires to send point.expiring.
+	ExpiryReminders []int `yaml:"expiry_reminders,omitempty"`
 }
 
 // Rule is shaped like PointRuleOpenInfo of rule.get.
@@ -217,6 +219,7 @@ func (f File) Tenant() (points.Tenant, error) {
 				}
 				tb.Settings.HoldTimeout = d
 			}
+			tb.Settings.ExpiryReminders = s.ExpiryReminders
 		}
 		for _, s := range b.Shops {
 			tb.Shops = append(tb.Shops, ledger.Shop{ID: s.ShopID, BrandID: b.BrandID, Name: s.Name, OutIDs: s.OutIDs})

@@ -28,7 +28,7 @@ func TestParse(t *testing.T) {
 brands:
   - brand_id: "12332"
     name: "b"
-    settings: {refund_of_expired: forfeit, grace_days: 0, hold_timeout: 45m}
+    settings: {refund_of_expired: forfeit, grace_days: 0, hold_timeout: 45m, expiry_reminders: [7, 1]}
     rule:
       name: "r"
       point_clear_rule: {point_clear_rule_type: YEAR_END, days: 1}
@@ -45,7 +45,8 @@ brands:
 		t.Fatal(err)
 	}
 	b := tn.Brands[0]
-	if b.Settings.RefundOfExpired != "forfeit" || b.Settings.GraceDays != 0 || b.Settings.HoldTimeout != 45*time.Minute {
+	if b.Settings.RefundOfExpired != "forfeit" || b.Settings.GraceDays != 0 || b.Settings.HoldTimeout != 45*time.Minute ||
+		len(b.Settings.ExpiryReminders) != 2 || b.Settings.ExpiryReminders[0] != 7 || b.Settings.ExpiryReminders[1] != 1 {
 		t.Fatalf("settings %+v", b.Settings)
 	}
 	if b.Settings.ClawbackShortfall != "reject" {

@@ -140,8 +140,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		m.ObserveSweep(r.Expired, r.Released, r.Lag, err)
 		if err != nil {
 			log.Error("sweep", "error", err)
-		} else if r.Expired+r.Released > 0 {
-			log.Info("sweep", "expired_accounts", r.Expired, "released_holds", r.Released, "lag", r.Lag)
+		} else if r.Expired+r.Released+r.Reminded > 0 {
+			log.Info("sweep", "expired_accounts", r.Expired, "released_holds", r.Released, "expiry_reminders", r.Reminded, "lag", r.Lag)
 		}
 	})
 
