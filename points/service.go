@@ -44,7 +44,12 @@
 //     runs again; on PostgreSQL the failed condition fails its own
 //     statement, so the COMMIT sent with it cannot commit the rest.
 //  7. An allocation of a lot that does not exist: a foreign key.
-//  8. What no key can check cheaply — that an allocation's and an
+//  8. A flow without its event, or an event without its write: the event
+//     is recorded by the write's own transaction (Service.apply, Tx.Emit),
+//     committed with it or not at all; its id is the flow's, unique per
+//     brand. The conformance suite checks every test's flows against their
+//     events (storetest.CheckFlowEvents).
+//  9. What no key can check cheaply — that an allocation's and an
 //     idempotency record's flow exist, that balances equal their lots, that
 //     hash chains are intact — jifen verify checks (Verify).
 package points

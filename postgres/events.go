@@ -36,26 +36,31 @@ func (t *Tx) Emit(ctx context.Context, evs ...points.Event) error {
 // placeBatch bounds how many events one placing transaction numbers.
 const placeBatch = 5000
 
-// placeSQL numbers the committed events not yet placed, after the highest
-// number given, in the order they were inserted.
+// placeSQL numbers the committed events not yet placed, after the last
+// position given, in the order they were inserted, and records the new
+// last position. It runs after the statement that locked
+// event_positions' row, so (READ COMMITTED) it sees every event committed
+// before that lock was granted and the last position as it is now.
 var placeSQL = fmt.Sprintf(`WITH todo AS (
 	SELECT brand_id, event_id, row_number() OVER (ORDER BY ord, n) AS rn
 	FROM (SELECT brand_id, event_id, ord, n FROM events WHERE pos IS NULL ORDER BY ord, n LIMIT %d) u
-), base AS (SELECT COALESCE(MAX(pos), 0) AS b FROM events)
-UPDATE events e SET pos = base.b + todo.rn FROM todo, base
-WHERE e.brand_id = todo.brand_id AND e.event_id = todo.event_id`, placeBatch)
+), placed AS (
+	UPDATE events e SET pos = p.last + todo.rn FROM todo, event_positions p
+	WHERE p.id = 1 AND e.brand_id = todo.brand_id AND e.event_id = todo.event_id
+	RETURNING e.pos
+)
+UPDATE event_positions SET last = (SELECT MAX(pos) FROM placed) WHERE id = 1 AND EXISTS (SELECT 1 FROM placed)`, placeBatch)
 
 // Events places the events committed so far (one placing transaction at a
-// time across every server: a later one numbers after an earlier one's
-// rows), then lists those after q.After, in one round trip.
+// time across every server, by the lock on event_positions' row: a later
+// one numbers after an earlier one's rows), then lists those after
+// q.After, in one round trip.
 func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
 	where, args := eventFilter(q)
 	var evs []points.Event
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-	// One lock per schema: deployments side by side in one database do
-	// not wait for each other.
-	b.Queue("SELECT pg_advisory_xact_lock(hashtext('jifen.events.' || current_schema()))")
+	b.Queue("SELECT last FROM event_positions WHERE id = 1 FOR UPDATE")
 	b.Queue(placeSQL)
 	b.Queue("COMMIT")
 	b.QueuedQueries = append(b.QueuedQueries, all(d("events after %d", q.After), &evs, scanEvent,

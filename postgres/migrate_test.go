@@ -23,10 +23,10 @@ func TestMigrate(t *testing.T) {
 		WHERE table_schema = current_schema()`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	// 15 tables of the ledger, the events, the console's ended sessions,
-	// and schema_migrations.
-	if n != 18 {
-		t.Errorf("%d tables in the schema, want 18", n)
+	// 15 tables of the ledger, the events and their last position, the
+	// console's ended sessions, and schema_migrations.
+	if n != 19 {
+		t.Errorf("%d tables in the schema, want 19", n)
 	}
 	var recorded int
 	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&recorded); err != nil || recorded != LatestSchemaVersion() {
