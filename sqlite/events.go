@@ -20,9 +20,11 @@ func (t *Tx) Emit(ctx context.Context, evs ...points.Event) error {
 		return err
 	}
 	for _, e := range evs {
-		if _, err := t.w.exec(sqlInsertEvent, e.BrandID, e.ID, e.Type, e.Subject, micros(e.Time), string(e.Data)); err != nil {
+		pos, err := t.w.insert(sqlInsertEvent, e.BrandID, e.ID, e.Type, e.Subject, micros(e.Time), string(e.Data))
+		if err != nil {
 			return fmt.Errorf("sqlite: insert event %s/%s: %w", e.BrandID, e.ID, err)
 		}
+		t.w.evMax = max(t.w.evMax, pos)
 	}
 	return nil
 }
@@ -53,15 +55,18 @@ func scanEvent(r scanner) (points.Event, error) {
 	return e, nil
 }
 
-// Events lists committed events after q.After in commit order.
+// Events lists committed events after q.After in commit order, up to the
+// last one on disk: the writer's commit is visible to readers before the
+// syncer's fsync has made it durable, and an event must not be seen whose
+// write a power failure could still take back.
 func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
-	return readEvents(ctx, s.rdb, q)
+	return readEvents(ctx, s.rdb, q, s.w.durableEvents.Load())
 }
 
-func readEvents(ctx context.Context, db queryer, q points.EventQuery) ([]points.Event, error) {
+func readEvents(ctx context.Context, db queryer, q points.EventQuery, durable int64) ([]points.Event, error) {
 	where, args := eventFilter(q, "?")
-	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" ORDER BY pos LIMIT ?",
-		append(args, eventLimit(q.Limit))...)
+	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= ? ORDER BY pos LIMIT ?",
+		append(args, durable, eventLimit(q.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)
 	}

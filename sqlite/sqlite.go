@@ -184,8 +184,16 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		wal = f
 	}
+	var lastEvent int64 // on disk: the WAL was synced above
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&lastEvent); err != nil {
+		if wal != nil {
+			err = errors.Join(err, wal.Close())
+		}
+		return fail(errors.Join(fmt.Errorf("read the last event: %w", err), rdb.Close()))
+	}
 	s := &Store{path: path, wdb: wdb, rdb: rdb}
 	s.w = newWriter(conn, wal, o)
+	s.w.durableEvents.Store(lastEvent)
 	go s.w.loop()
 	return s, nil
 }

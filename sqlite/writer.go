@@ -77,6 +77,7 @@ type request struct {
 	started bool  // the request has won its turn (state is running)
 	tries   int   // how many times fn ran
 	err     error // fn's outcome in the current attempt
+	evMax   int64 // the highest event position fn recorded (0: none)
 }
 
 func (r *request) answer(err error) { r.done <- err }
@@ -111,6 +112,12 @@ type writer struct {
 	inTx  bool
 	lost  bool // SQLite rolled the transaction back by itself
 	wrote bool // a statement that may write ran since runOne started fn
+	evMax int64 // the highest event position the running fn recorded
+
+	// durableEvents is the highest event position on disk: events are
+	// read up to it, so none is seen whose write a power failure could
+	// still take back.
+	durableEvents atomic.Int64
 
 	batches, requests, fnErrors, commitErrors, statements atomic.Uint64
 }
@@ -126,6 +133,7 @@ type synced struct {
 	reqs        []*request
 	wait        time.Duration
 	commitStart time.Time
+	evMax       int64 // the batch's highest event position
 }
 
 func newWriter(conn *sql.Conn, wal walFile, o Options) *writer {
@@ -171,6 +179,9 @@ func (w *writer) syncer() {
 		}
 		done := time.Now()
 		for _, b := range todo {
+			if err == nil {
+				w.eventsDurable(b.evMax)
+			}
 			if err == nil && w.opts.OnCommit != nil {
 				w.opts.OnCommit(len(b.reqs), b.wait, done.Sub(b.commitStart))
 			}
@@ -425,10 +436,15 @@ func (w *writer) attempt(batch []*request, wait time.Duration, safe bool) (again
 	w.inTx = false
 	w.batches.Add(1)
 	w.requests.Add(uint64(len(ran)))
+	var evMax int64
+	for _, r := range ran {
+		evMax = max(evMax, r.evMax)
+	}
 	if w.toSync != nil {
-		w.toSync <- synced{reqs: ran, wait: wait, commitStart: t}
+		w.toSync <- synced{reqs: ran, wait: wait, commitStart: t, evMax: evMax}
 		return nil, false
 	}
+	w.eventsDurable(evMax)
 	if w.opts.OnCommit != nil {
 		w.opts.OnCommit(len(ran), wait, commit)
 	}
@@ -468,10 +484,14 @@ func (w *writer) runOne(r *request, safe bool) (fnErr, txErr error, undo bool) {
 			return nil, err, false
 		}
 	}
-	w.wrote = false
+	w.wrote, w.evMax = false, 0
 	tx := &Tx{w: w}
 	fnErr = call(r.fn, tx)
 	tx.done = true
+	r.evMax = 0
+	if fnErr == nil {
+		r.evMax = w.evMax
+	}
 	// A read can fail in a way that makes SQLite roll the transaction back
 	// (an I/O error) without any write noticing: ask the connection, so
 	// the loss is laid to this request and not to the next one's write.
@@ -603,6 +623,49 @@ func (w *writer) exec(query string, args ...any) (changed int, err error) {
 		return 0, w.failed(err)
 	}
 	return int(n), nil
+}
+
+// insert runs an INSERT and reports the row id it gave, 0 if it inserted
+// nothing (ON CONFLICT DO NOTHING).
+func (w *writer) insert(query string, args ...any) (id int64, err error) {
+	w.wrote = true
+	w.statements.Add(1)
+	if w.inTx && !w.lost && w.autocommit() {
+		w.lost = true
+	}
+	if w.lost {
+		return 0, errTxLost
+	}
+	st, err := w.stmt(query)
+	if err != nil {
+		return 0, w.failed(err)
+	}
+	res, err := st.Exec(args...)
+	if err != nil {
+		return 0, w.failed(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, w.failed(err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	id, err = res.LastInsertId()
+	if err != nil {
+		return 0, w.failed(err)
+	}
+	return id, nil
+}
+
+// eventsDurable notes that the events up to pos are on disk.
+func (w *writer) eventsDurable(pos int64) {
+	for {
+		cur := w.durableEvents.Load()
+		if pos <= cur || w.durableEvents.CompareAndSwap(cur, pos) {
+			return
+		}
+	}
 }
 
 // QueryContext makes the writer a queryer for the shared row loaders.

@@ -607,3 +607,53 @@ func waitFor(t *testing.T, cond func() bool) {
 func putBrand(tx points.Tx, id string) error {
 	return tx.PutBrand(context.Background(), ledger.Brand{ID: id, Name: id, TimeZone: "Asia/Shanghai", Settings: ledger.DefaultSettings()})
 }
+
+// TestWriter_EventsOnlyOnceDurable: a committed batch is visible to readers
+// before its fsync returns, but its events are not read until then — an
+// event must never be sent for a write a power failure could take back.
+func TestWriter_EventsOnlyOnceDurable(t *testing.T) {
+	s := MustOpenAt(t, filepath.Join(t.TempDir(), "jifen.db"), Options{})
+	f := holdSyncs(t, s)
+	releaseAll := func() { // let every fsync through, from now on, held or not
+		go func() {
+			for {
+				select {
+				case <-f.entered:
+				case f.release <- nil:
+				}
+			}
+		}()
+	}
+	t.Cleanup(releaseAll) // before the store's Close, which a held fsync would block
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Write(ctx, func(tx points.Tx) error {
+			return tx.Emit(ctx, points.Event{ID: "e1", BrandID: "B1", Type: points.EventRuleChanged, Time: time.Now(), Data: []byte("{}")})
+		})
+	}()
+	<-f.entered // committed; the fsync is under way
+	var n int
+	if err := s.rdb.QueryRow("SELECT COUNT(*) FROM events").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the committed event is not in the database yet (%d, %v): the test proves nothing", n, err)
+	}
+	if evs, err := s.Events(ctx, points.EventQuery{}); err != nil || len(evs) != 0 {
+		t.Fatalf("read before its fsync: %+v, %v", evs, err)
+	}
+	f.release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, points.EventQuery{}); err != nil || len(evs) != 1 || evs[0].ID != "e1" || evs[0].Pos != 1 {
+		t.Fatalf("read after its fsync: %+v, %v", evs, err)
+	}
+	// A store opened on the database reads every event on disk.
+	releaseAll()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := MustOpenAt(t, s.path, Options{})
+	if evs, err := s2.Events(ctx, points.EventQuery{}); err != nil || len(evs) != 1 {
+		t.Fatalf("after reopening: %+v, %v", evs, err)
+	}
+}
