@@ -110,8 +110,8 @@ type writer struct {
 
 	// The state of the current transaction, writer goroutine only.
 	inTx  bool
-	lost  bool // SQLite rolled the transaction back by itself
-	wrote bool // a statement that may write ran since runOne started fn
+	lost  bool  // SQLite rolled the transaction back by itself
+	wrote bool  // a statement that may write ran since runOne started fn
 	evMax int64 // the highest event position the running fn recorded
 
 	// durableEvents is the highest event position on disk: events are
