@@ -327,6 +327,10 @@ func (s *Store) DueHolds(ctx context.Context, now time.Time, limit int) ([]ledge
 
 // Auditor.
 
+// pageJoin restricts a table with brand_id and customer_id columns to a
+// page of accounts: $1 their brands, $2 their customers.
+const pageJoin = " JOIN unnest($1::text[], $2::text[]) AS page(b, c) ON brand_id = page.b AND customer_id = page.c"
+
 // auditPage is how many accounts (or records) the Auditor reads at a time.
 const auditPage = 200
 
@@ -382,12 +386,22 @@ func sendTx(ctx context.Context, tx pgx.Tx, qs ...*pgx.QueuedQuery) error {
 }
 
 // pageRows reads every row of the accounts accts, which are in key order:
-// each table's rows of the key range from first to last, in one round
-// trip, then dealt out to their accounts.
+// each table's rows of those accounts, in one round trip, then dealt out
+// to their accounts.
+//
+// The accounts are named one by one (a join with the page's keys), not as
+// the key range from the first to the last: a prepared statement's generic
+// plan cannot see that a range is narrow, and for a range PostgreSQL chose
+// to read the whole brand (its flows by time) and sort it — every page of a
+// brand with millions of flows past the statement timeout. Joined with
+// the keys, every plan reads each account's rows by its key.
 func pageRows(ctx context.Context, tx pgx.Tx, accts []ledger.Account) ([]points.AccountRows, error) {
-	first, last := accts[0], accts[len(accts)-1]
-	rangeCond := " WHERE (brand_id, customer_id) >= ($1, $2) AND (brand_id, customer_id) <= ($3, $4) ORDER BY brand_id, customer_id, "
-	args := []any{first.BrandID, first.CustomerID, last.BrandID, last.CustomerID}
+	brands, customers := make([]string, len(accts)), make([]string, len(accts))
+	for i, a := range accts {
+		brands[i], customers[i] = a.BrandID, a.CustomerID
+	}
+	rangeCond := pageJoin + " ORDER BY brand_id, customer_id, "
+	args := []any{brands, customers}
 	var (
 		lots   []ledger.Lot
 		flows  []ledger.Flow
