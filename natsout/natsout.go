@@ -39,7 +39,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -123,8 +125,8 @@ type Publisher struct {
 
 // New returns a publisher of src's events; Run starts it.
 func New(src Source, c Config) (*Publisher, error) {
-	if c.URL == "" {
-		return nil, errors.New("natsout: no URL")
+	if err := checkURL(c.URL); err != nil {
+		return nil, fmt.Errorf("natsout: server URL: %w", err)
 	}
 	if c.Stream == "" {
 		c.Stream = DefaultStream
@@ -155,6 +157,34 @@ func New(src Source, c Config) (*Publisher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Publisher{src: src, c: c, log: log.With("stream", c.Stream)}, nil
+}
+
+// checkURL refuses a server list nats.Connect would not read: URLs
+// separated by commas, each nats://, tls://, ws:// or wss:// (or a bare
+// host:port, read as nats://) with a host.
+func checkURL(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return errors.New("empty")
+	}
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return err
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%q: scheme %q, want nats, tls, ws or wss", s, u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("%q: no host", s)
+		}
+	}
+	return nil
 }
 
 // Run publishes until ctx ends, and returns nil then. While the server
@@ -246,6 +276,7 @@ func (p *Publisher) session(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	p.position = pos
+	from := pos
 	p.observe(Progress{Position: pos, Newest: max(p.newest, pos)})
 	poll := time.NewTicker(p.c.Poll)
 	defer poll.Stop()
@@ -256,7 +287,7 @@ func (p *Publisher) session(ctx context.Context, js jetstream.JetStream) error {
 			return fmt.Errorf("natsout: reading events after %d: %w", pos, err)
 		}
 		if len(evs) == 0 {
-			p.resumed()
+			p.resumed(from)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -269,7 +300,7 @@ func (p *Publisher) session(ctx context.Context, js jetstream.JetStream) error {
 		if pos, seq, err = p.publish(ctx, js, evs, pos, seq); err != nil {
 			return err
 		}
-		p.resumed()
+		p.resumed(from)
 	}
 }
 
@@ -517,14 +548,14 @@ func (p *Publisher) failed(ctx context.Context, err error) {
 
 // resumed logs, once publishing works (a batch acknowledged, or nothing
 // left to publish), the first start and the end of an outage.
-func (p *Publisher) resumed() {
+func (p *Publisher) resumed(from int64) {
 	switch {
 	case p.started && p.down.IsZero():
 		return
 	case !p.started:
-		p.log.Info("nats: publishing", "subjects", p.c.Prefix+".>", "after_position", p.position)
+		p.log.Info("nats: publishing", "subjects", p.c.Prefix+".>", "after_position", from)
 	case !p.down.IsZero():
-		p.log.Info("nats: publishing resumed", "after_position", p.position, "outage", time.Since(p.down).Round(time.Millisecond))
+		p.log.Info("nats: publishing resumed", "after_position", from, "outage", time.Since(p.down).Round(time.Millisecond))
 	}
 	p.started, p.down = true, time.Time{}
 }

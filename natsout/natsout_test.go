@@ -3,7 +3,6 @@ package natsout_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -149,113 +148,18 @@ func (f *fixture) waitFor(pos int64, within time.Duration) {
 	}
 }
 
-// received is one message as a consumer got it.
-type received struct {
-	subject string
-	header  nats.Header
-	data    []byte
-	seq     uint64
-}
-
-// consume reads every message of the stream with an ordered consumer, as
-// a subscriber of <prefix>.> would.
-func (f *fixture) consume() []received {
-	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := f.js.Stream(ctx, f.stream)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{f.prefix + ".>"}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var got []received
-	for uint64(len(got)) < info.State.Msgs {
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			got = append(got, received{m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream})
-			n++
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			f.t.Fatal(err)
-		}
-		if n == 0 {
-			f.t.Fatalf("consumer read %d of %d messages, then nothing", len(got), info.State.Msgs)
-		}
-	}
-	return got
-}
-
-// check proves what a consumer of the stream gets: one start marker, at
-// from, then every event of the store after from exactly once (after
-// de-duplicating by Nats-Msg-Id — and the stream holds no duplicate
-// either), in position order, with its subject, headers and CloudEvent
-// body; each member's flows in the order of their sequence numbers; and
-// every flow stored has its event there. It returns the flow events'
-// data.
+// check proves what a consumer of the stream gets (natsout.TestCheck)
+// and that every flow stored whose event came after from is there. It
+// returns the flow events' data.
 func (f *fixture) check(st storetest.Store, svc *points.Service, from int64) []points.FlowEventData {
 	f.t.Helper()
 	t := f.t
 	want := storetest.AllEvents(t, context.Background(), svc, points.EventQuery{After: from})
-	msgs := f.consume()
-	if len(msgs) == 0 || msgs[0].subject != f.prefix+".$start" || msgs[0].header.Get(natsout.PositionHeader) != strconv.FormatInt(from, 10) {
-		t.Fatalf("first message %+v, want the start marker at position %d", msgs[0], from)
-	}
-	seen := map[string]bool{}
-	var events []received
-	for _, m := range msgs[1:] {
-		id := m.header.Get(jetstream.MsgIDHeader)
-		if seen[id] {
-			t.Errorf("message id %s twice in the stream", id)
-			continue
-		}
-		seen[id] = true
-		events = append(events, m)
-	}
-	if len(events) != len(want) {
-		t.Errorf("%d events in the stream after position %d, the store has %d", len(events), from, len(want))
-	}
-	lastSeq := map[string]int64{}
-	var flows []points.FlowEventData
-	for i, m := range events {
-		if i >= len(want) {
-			t.Fatalf("event in the stream beyond the store's: %s %s", m.subject, m.header)
-		}
-		ev := want[i]
-		checkMessage(t, f.prefix, m, ev)
-		if ev.Type != points.EventFlowCreated {
-			continue
-		}
-		var d points.FlowEventData
-		if err := json.Unmarshal(ev.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		member := ev.BrandID + "/" + ev.Subject
-		if d.Seq <= lastSeq[member] {
-			t.Errorf("member %s: flow #%d after #%d", member, d.Seq, lastSeq[member])
-		}
-		lastSeq[member] = d.Seq
-		flows = append(flows, d)
-	}
+	flows := natsout.TestCheck(t, f.prefix, natsout.TestConsume(t, f.js, f.stream, f.prefix), want, from)
 	published := map[string]bool{}
 	for _, d := range flows {
 		published[d.BrandID+"/"+d.FlowID] = true
 	}
-	// Every flow whose event came after from is there, once.
 	pos := map[string]int64{}
 	for _, ev := range storetest.AllEvents(t, context.Background(), svc, points.EventQuery{Types: []string{points.EventFlowCreated}}) {
 		pos[ev.BrandID+"/"+ev.ID] = ev.Pos
@@ -280,54 +184,6 @@ func (f *fixture) check(st storetest.Store, svc *points.Service, from int64) []p
 		t.Errorf("published flow event %s has no stored flow", k)
 	}
 	return flows
-}
-
-// checkMessage checks one message against the event it carries.
-func checkMessage(t *testing.T, prefix string, m received, ev points.Event) {
-	t.Helper()
-	brand := natsout.BrandToken(ev.BrandID)
-	if want := prefix + "." + brand + "." + ev.Type; m.subject != want {
-		t.Errorf("event %d: subject %q, want %q", ev.Pos, m.subject, want)
-	}
-	h := m.header
-	for k, want := range map[string]string{
-		jetstream.MsgIDHeader:           brand + ":" + ev.ID,
-		natsout.PositionHeader:          strconv.FormatInt(ev.Pos, 10),
-		"Content-Type":                  "application/cloudevents+json",
-		"ce-specversion":                "1.0",
-		"ce-id":                         ev.ID,
-		"ce-type":                       ev.Type,
-		"ce-source":                     "jifen/" + ev.BrandID,
-		"ce-subject":                    ev.Subject,
-		"ce-time":                       ev.Time.UTC().Format(time.RFC3339Nano),
-		jetstream.ExpectedLastSeqHeader: strconv.FormatUint(m.seq-1, 10),
-	} {
-		if got := h.Get(k); got != want {
-			t.Errorf("event %d (%s): header %s = %q, want %q", ev.Pos, m.subject, k, got, want)
-		}
-	}
-	var ce struct {
-		SpecVersion     string          `json:"specversion"`
-		ID              string          `json:"id"`
-		Source          string          `json:"source"`
-		Type            string          `json:"type"`
-		Subject         string          `json:"subject"`
-		Time            time.Time       `json:"time"`
-		DataContentType string          `json:"datacontenttype"`
-		Position        int64           `json:"jifenposition"`
-		Data            json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(m.data, &ce); err != nil {
-		t.Fatalf("event %d: body %s: %v", ev.Pos, m.data, err)
-	}
-	var data, wantData any
-	json.Unmarshal(ce.Data, &data)
-	json.Unmarshal(ev.Data, &wantData)
-	if ce.SpecVersion != "1.0" || ce.ID != ev.ID || ce.Source != "jifen/"+ev.BrandID || ce.Type != ev.Type || ce.Subject != ev.Subject ||
-		!ce.Time.Equal(ev.Time) || ce.DataContentType != "application/json" || ce.Position != ev.Pos ||
-		fmt.Sprint(data) != fmt.Sprint(wantData) || data == nil {
-		t.Errorf("event %d: body %s\nwant the CloudEvent of %+v", ev.Pos, m.data, ev)
-	}
 }
 
 // oddBrand is a brand id holding what a subject token may not.
@@ -706,12 +562,15 @@ func TestPublisher_Refuses(t *testing.T) {
 		{URL: "nats://127.0.0.1:1", Prefix: "a.>"},
 		{URL: "nats://127.0.0.1:1", Prefix: "jifen "},
 		{},
+		{URL: "http://127.0.0.1:4222"},
+		{URL: "nats://"},
+		{URL: "nats://127.0.0.1:4222, nats://a b"},
 	} {
 		if _, err := natsout.New(nil, c); err == nil {
 			t.Errorf("New(%+v) accepted", c)
 		}
 	}
-	if _, err := natsout.New(nil, natsout.Config{URL: "nats://127.0.0.1:1", Stream: "JIFEN-prod_2", Prefix: "acme.jifen"}); err != nil {
+	if _, err := natsout.New(nil, natsout.Config{URL: "nats://127.0.0.1:1,127.0.0.1:2, tls://127.0.0.1:4223", Stream: "JIFEN-prod_2", Prefix: "acme.jifen"}); err != nil {
 		t.Errorf("New: %v", err)
 	}
 }
