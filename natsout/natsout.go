@@ -119,6 +119,7 @@ type Publisher struct {
 	log *slog.Logger
 
 	position, newest int64
+	acked            uint64    // acknowledgements received, ever
 	started          bool      // a session has started once
 	down             time.Time // when the current outage began; zero when publishing works
 }
@@ -216,22 +217,34 @@ func (p *Publisher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsout: %w", err)
 	}
-	pause := time.Duration(0)
+	var pause time.Duration
+	stuck := 0 // sessions in a row that published nothing
 	for {
+		acked := p.acked
 		err := p.session(ctx, js)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if isWrongSequence(err) {
-			// The stream moved on under us (another server published,
-			// or a message of ours was stored without its answer
-			// reaching us): read its end again at once.
-			p.log.Debug("nats: the stream moved on; reading its end again", "error", err)
-			pause = 0
-			continue
+		if p.acked != acked {
+			pause, stuck = 0, 0 // it worked for a while: this is a new failure
 		}
-		p.failed(ctx, err)
-		pause = min(max(2*pause, 100*time.Millisecond), p.c.Backoff)
+		stuck++
+		if movedOn(err) && stuck <= 8 {
+			// The stream moved on under us (another server published,
+			// another publisher's message came between ours, or one of
+			// ours was stored without its answer reaching us): read its
+			// end again, at once the first time. Only when this goes on
+			// is it a failure to tell of.
+			p.log.Debug("nats: the stream moved on; reading its end again", "error", err)
+			if pause == 0 {
+				pause = time.Millisecond
+				continue
+			}
+			pause = min(2*pause, p.c.Backoff)
+		} else {
+			p.failed(ctx, err)
+			pause = min(max(2*pause, 100*time.Millisecond), p.c.Backoff)
+		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
@@ -461,6 +474,17 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, evs []p
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
+			if ack.Duplicate && ack.Sequence != seq+1 {
+				// Not the copy of ours that the stream holds right after
+				// our last (another server's, in step with us), but one
+				// it no longer holds (purged, deleted) or holds elsewhere:
+				// the stream remembers message ids for its duplicate
+				// window even after a purge. Resume from its end; an
+				// event it will not store again is retried until the
+				// window has passed.
+				return pos, seq, &staleDuplicate{evs[i].Pos, ack.Sequence, seq}
+			}
+			p.acked++
 			if ack.Duplicate {
 				pr.Duplicates++
 			} else {
@@ -523,11 +547,25 @@ func headerText(h nats.Header, key, v string) {
 	h.Set(key, v)
 }
 
-// isWrongSequence reports whether err is the stream refusing a message
-// whose expected last sequence was not its own.
-func isWrongSequence(err error) bool {
+// staleDuplicate is an event the stream acknowledged as a duplicate of a
+// message that is not the one right after the publisher's last.
+type staleDuplicate struct {
+	pos           int64
+	original, did uint64
+}
+
+func (e *staleDuplicate) Error() string {
+	return fmt.Sprintf("natsout: publish event %d: the stream took it for a duplicate of its message %d, not of one right after %d "+
+		"(purged within the duplicate window?)", e.pos, e.original, e.did)
+}
+
+// movedOn reports whether err says that the stream's end is not where the
+// publisher thought: a message refused because its expected last
+// sequence was not the stream's, or a stale duplicate.
+func movedOn(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+	var stale *staleDuplicate
+	return errors.As(err, &stale) || errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 

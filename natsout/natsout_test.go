@@ -609,3 +609,35 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestPublisher_Purged: a stream purged, then published to from the
+// start again, gets every event back, though it still remembers their
+// message ids for its duplicate window (here the operator's 1 s):
+// acknowledgements of messages it no longer holds are not taken for
+// publishing.
+func TestPublisher_Purged(t *testing.T) {
+	url := natsout.TestURL(t)
+	e := storetest.NewEnv(t, stores[0].open)
+	f := newFixture(t, url)
+	s, err := f.js.CreateStream(t.Context(), jetstream.StreamConfig{Name: f.stream, Subjects: []string{f.prefix + ".>"},
+		Duplicates: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoad(t, e)
+	c := f.config()
+	c.FromStart = true
+	stop := f.run(e.Svc, c)
+	l.run(t, "first", 2, 5)
+	f.waitFor(newest(t, e.Svc), 30*time.Second)
+	stop()
+	if err := s.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.run(e.Svc, c)
+	f.waitFor(newest(t, e.Svc), 30*time.Second)
+	l.checkRefused(t, f.check(e.Store, e.Svc, 0))
+	if logs := f.logs.String(); !strings.Contains(logs, "purged within the duplicate window") {
+		t.Errorf("no stale duplicate seen; logs:\n%s", logs)
+	}
+}
