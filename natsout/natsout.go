@@ -588,12 +588,12 @@ func (p *Publisher) failed(ctx context.Context, err error) {
 // left to publish), the first start and the end of an outage.
 func (p *Publisher) resumed(from int64) {
 	switch {
-	case p.started && p.down.IsZero():
-		return
-	case !p.started:
-		p.log.Info("nats: publishing", "subjects", p.c.Prefix+".>", "after_position", from)
 	case !p.down.IsZero():
 		p.log.Info("nats: publishing resumed", "after_position", from, "outage", time.Since(p.down).Round(time.Millisecond))
+	case !p.started:
+		p.log.Info("nats: publishing", "subjects", p.c.Prefix+".>", "after_position", from)
+	default:
+		return
 	}
 	p.started, p.down = true, time.Time{}
 }

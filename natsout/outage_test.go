@@ -1,6 +1,8 @@
 package natsout_test
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -139,5 +141,42 @@ func TestPublisher_ServerDown(t *testing.T) {
 				t.Errorf("%d outages and %d recoveries logged, want 2 and 2:\n%s", n, m, logs)
 			}
 		})
+	}
+}
+
+// TestPublisher_ServerDownAtStart: a publisher started while its server
+// is down publishes, from the start, once the server is up.
+func TestPublisher_ServerDownAtStart(t *testing.T) {
+	srv := newNATSServer(t)
+	srv.stop(syscall.SIGTERM)
+	e := storetest.NewEnv(t, stores[0].open)
+	l := newLoad(t, e)
+	stream, prefix := natsout.TestNames(t)
+	logs := &lockedBuffer{}
+	c := natsout.Config{URL: srv.url(), Stream: stream, Prefix: prefix, FromStart: true, Poll: 50 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(logs, nil))}
+	p, err := natsout.New(e.Svc, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	l.run(t, "down", 2, 5)
+	time.Sleep(500 * time.Millisecond)
+	srv.start()
+	f := newFixture(t, srv.url())
+	f.stream, f.prefix = stream, prefix
+	l.run(t, "up", 2, 5)
+	f.waitFor(newest(t, e.Svc), 30*time.Second)
+	l.checkRefused(t, f.check(e.Store, e.Svc, 0))
+	if s := logs.String(); strings.Count(s, "publishing stopped") != 1 || !strings.Contains(s, "publishing resumed") {
+		t.Errorf("logs:\n%s\nwant one outage, then publishing resumed", s)
 	}
 }
