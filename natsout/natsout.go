@@ -28,10 +28,16 @@
 //
 // A stream with no message of jifen's (new, or purged) is started from
 // the first event when FromStart is set, else from the newest event at
-// that moment: the publisher then first stores a start marker
+// that moment. Either way the publisher first stores a start marker
 // (<prefix>.$start, empty, with Jifen-Position), so that a restart before
 // its first event resumes from the same place rather than from a newer
 // one, which would skip the events between.
+//
+// A stream remembers message ids for its duplicate window even after a
+// purge: an event it acknowledges as a duplicate of a message other than
+// the one right after the publisher's last is not taken as published
+// (the publisher reads the stream's end again and retries, until the
+// window has passed).
 package natsout
 
 import (
