@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -339,6 +340,50 @@ func newest(t *testing.T, svc *points.Service) int64 {
 	return all[len(all)-1].Pos
 }
 
+// reports collects a publisher's progress reports.
+type reports struct {
+	mu  sync.Mutex
+	all []natsout.Progress
+}
+
+func (r *reports) observe(p natsout.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = append(r.all, p)
+}
+
+// until waits until a report says the stream holds the event at pos, and
+// returns the reports so far.
+func (r *reports) until(t *testing.T, pos int64) []natsout.Progress {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		all := slices.Clone(r.all)
+		r.mu.Unlock()
+		if len(all) > 0 && all[len(all)-1].Position >= pos {
+			return all
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no report of position %d within 10 s: %+v", pos, all)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sum adds reports up: what was stored and found duplicate in all, the
+// positions of the last.
+func sum(all []natsout.Progress) natsout.Progress {
+	var s natsout.Progress
+	for _, p := range all {
+		s.Stored += p.Stored
+		s.Duplicates += p.Duplicates
+		s.Position, s.Newest = p.Position, p.Newest
+		s.Failed = s.Failed || p.Failed
+	}
+	return s
+}
+
 // TestPublisher_MixedWrites: with the publisher running from the start,
 // a mix of writes from several goroutines reaches a consumer exactly
 // once, in order, on each store.
@@ -351,15 +396,8 @@ func TestPublisher_MixedWrites(t *testing.T) {
 			l := newLoad(t, e)
 			c := f.config()
 			c.FromStart = true
-			var mu sync.Mutex
-			var total natsout.Progress
-			c.Observe = func(p natsout.Progress) {
-				mu.Lock()
-				defer mu.Unlock()
-				total.Stored += p.Stored
-				total.Duplicates += p.Duplicates
-				total.Position, total.Newest = p.Position, p.Newest
-			}
+			r := &reports{}
+			c.Observe = r.observe
 			f.run(e.Svc, c)
 			l.run(t, "mix", 6, 20)
 			last := newest(t, e.Svc)
@@ -375,10 +413,7 @@ func TestPublisher_MixedWrites(t *testing.T) {
 			if odd == 0 {
 				t.Errorf("no flow of brand %q published", oddBrand)
 			}
-			time.Sleep(100 * time.Millisecond) // the last batch's report
-			mu.Lock()
-			defer mu.Unlock()
-			if total.Stored != int(last) || total.Duplicates != 0 || total.Position != last || total.Newest != last {
+			if total := sum(r.until(t, last)); total.Stored != int(last) || total.Duplicates != 0 || total.Position != last || total.Newest != last {
 				t.Errorf("progress %+v; want %d stored, none duplicate, at position %d", total, last, last)
 			}
 		})
@@ -428,30 +463,18 @@ func TestPublisher_Restart(t *testing.T) {
 			if got := f.position(); got != first {
 				t.Fatalf("stream at position %d with no publisher running, want %d", got, first)
 			}
-			var mu sync.Mutex
-			var reports []natsout.Progress
+			r := &reports{}
 			c.FromStart = false // the stream is not empty: no matter
-			c.Observe = func(p natsout.Progress) {
-				mu.Lock()
-				defer mu.Unlock()
-				reports = append(reports, p)
-			}
+			c.Observe = r.observe
 			f.run(e.Svc, c)
 			l.run(t, "after", 3, 10)
 			last := newest(t, e.Svc)
 			f.waitFor(last, 30*time.Second)
 			l.checkRefused(t, f.check(e.Store, e.Svc, 0))
-			time.Sleep(100 * time.Millisecond)
-			mu.Lock()
-			defer mu.Unlock()
-			stored, dups := 0, 0
-			for _, p := range reports {
-				stored += p.Stored
-				dups += p.Duplicates
-			}
-			if len(reports) == 0 || reports[0].Position != first || stored != int(last-first) || dups != 0 {
-				t.Errorf("second publisher: first report %+v, %d stored, %d duplicates; want it to start at %d and store %d, no duplicates",
-					reports[0], stored, dups, first, last-first)
+			all := r.until(t, last)
+			if total := sum(all); all[0].Position != first || total.Stored != int(last-first) || total.Duplicates != 0 {
+				t.Errorf("second publisher: first report %+v, then %+v; want it to start at %d and store %d, no duplicates",
+					all[0], total, first, last-first)
 			}
 		})
 	}
