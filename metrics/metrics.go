@@ -66,6 +66,8 @@ type Metrics struct {
 	sweepFailed   prometheus.Counter
 	sweptExpired  prometheus.Counter
 	sweptReleased prometheus.Counter
+
+	nats *natsMetrics
 }
 
 type requestKey struct{ method, outcome string }
@@ -139,6 +141,7 @@ func New() *Metrics {
 		m.storeRetries.WithLabelValues(r)
 	}
 	m.series.Store(&map[requestKey]requestSeries{})
+	m.nats = newNATSMetrics(m.reg)
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

@@ -19,6 +19,7 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/metrics"
+	"jifen/natsout"
 	"jifen/points"
 	"jifen/top"
 )
@@ -36,6 +37,7 @@ type serveCmd struct {
 	tsWindow   time.Duration
 	trusted    []netip.Prefix
 	bodyTime   time.Duration
+	nats       natsout.Config
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,6 +68,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	})
 	fs.DurationVar(&c.tsWindow, "timestamp-window", top.DefaultTimestampWindow, "how far a request's timestamp may be from the server's clock, either way")
 	fs.DurationVar(&c.bodyTime, "body-timeout", bodylimit.DefaultTimeout, "how long a request's body may take to arrive, from the end of its headers; a slower one is refused and its connection closed")
+	fs.StringVar(&c.nats.URL, "nats", "", "publish events to NATS JetStream at this URL, e.g. nats://127.0.0.1:4222 (off when empty)")
+	fs.StringVar(&c.nats.Stream, "nats-stream", natsout.DefaultStream, "the JetStream stream to publish to (created if absent)")
+	fs.StringVar(&c.nats.Prefix, "nats-subject-prefix", natsout.DefaultPrefix, "events are published on <prefix>.<brand>.<type>")
+	fs.BoolVar(&c.nats.FromStart, "nats-from-start", false, "a stream holding no event of jifen's starts at the first event, not the newest")
+	fs.DurationVar(&c.nats.Poll, "nats-poll-interval", natsout.DefaultPoll, "how often to look for events committed by other servers of the database")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -81,6 +88,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.sandbox && c.adminToken == "" {
 		return errors.New("--sandbox needs --admin-token (or JIFEN_ADMIN_TOKEN)")
+	}
+	if err := c.checkNATS(); err != nil {
+		return err
 	}
 	log := newLogger(stderr, c.logFormat)
 	tuneGC()
@@ -145,12 +155,40 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	})
 
+	// The publisher stops after the HTTP server (its last writes may
+	// still be published) and before the store closes; stopping at any
+	// moment loses nothing, as the next start resumes after what the
+	// stream holds.
+	var pubErr chan error // nil: no publisher
+	if c.nats.URL != "" {
+		c.nats.Log = log
+		c.nats.Observe = func(p natsout.Progress) { m.ObserveNATS(p.Stored, p.Duplicates, p.Position, p.Newest, p.Failed) }
+		pub, err := natsout.New(svc, c.nats)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--nats: %w", err)
+		}
+		pubCtx, stopPub := context.WithCancel(context.Background())
+		pubErr = make(chan error, 1)
+		pubDone := make(chan struct{})
+		go func() {
+			defer close(pubDone)
+			pubErr <- pub.Run(pubCtx)
+		}()
+		defer func() { stopPub(); <-pubDone }()
+	}
+
 	log.Info("jifen serving", "addr", base, "db", redact(c.store.db), "gateway", base+"/router/rest", "sandbox", c.sandbox)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
+	case err := <-pubErr:
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return fmt.Errorf("nats publisher: %w", err)
 	case <-ctx.Done():
 	}
 	// Stop accepting, finish and answer what is in flight, then close the
@@ -165,6 +203,26 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// checkNATS refuses NATS flags that could not work, naming the flag.
+func (c *serveCmd) checkNATS() error {
+	if c.nats.URL == "" {
+		return nil
+	}
+	if err := natsout.CheckStream(c.nats.Stream); err != nil {
+		return fmt.Errorf("--nats-stream: %w", err)
+	}
+	if err := natsout.CheckPrefix(c.nats.Prefix); err != nil {
+		return fmt.Errorf("--nats-subject-prefix: %w", err)
+	}
+	if c.nats.Poll <= 0 {
+		return fmt.Errorf("--nats-poll-interval must be positive, got %s", c.nats.Poll)
+	}
+	if _, err := natsout.New(nil, c.nats); err != nil {
+		return fmt.Errorf("--nats: %w", err)
 	}
 	return nil
 }
