@@ -258,6 +258,31 @@ func (o *Office) Customer(ctx context.Context, id string) (CustomerView, error) 
 	return v, err
 }
 
+// UpdateCustomer changes a customer's record in the operator's name: the
+// customer is named by id alone (operators act for every brand), the
+// fields as points.UpdateCustomerRequest says (nil unchanged, "" cleared),
+// idempotent by (points.AdminAppKey, request_id) like every operator's
+// write.
+func (o *Office) UpdateCustomer(ctx context.Context, operator string, r points.UpdateCustomerRequest) (points.Outcome, error) {
+	if err := points.CheckOperator(operator); err != nil {
+		return points.Outcome{}, err
+	}
+	if err := points.Required("customer_id", r.CustomerID); err != nil {
+		return points.Outcome{}, err
+	}
+	id := strings.TrimSpace(r.CustomerID)
+	cust, err := o.read.Customer(ctx, id)
+	if errors.Is(err, points.ErrNotFound) {
+		return points.Outcome{}, notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", id)
+	}
+	if err != nil {
+		return points.Outcome{}, err
+	}
+	r.Target = points.Target{BrandID: cust.BrandID}
+	r.OperatorID, r.OperatorName = operator, operator
+	return o.svc.UpdateCustomer(ctx, points.OperatorCaller(operator), r)
+}
+
 // FlowFilter filters flows across a brand's customers, like
 // querypointflow without its customer_id requirement.
 type FlowFilter struct {

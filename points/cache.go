@@ -13,9 +13,10 @@ import (
 // the rule in force) are reused before being read again. Every request
 // resolves several of them, so reading them each time would cost more than
 // the ledger write itself. A change applied by this process is seen at
-// once (Apply clears the cache); one applied by another server is seen
-// within cacheTTL. Writes never decide on cached records alone: the rule
-// a write applies is read inside its transaction.
+// once (Apply clears the cache, UpdateCustomer forgets the customer); one
+// applied by another server is seen within cacheTTL. Writes never decide
+// on cached records alone: the rule and the level a payment applies are
+// read inside its transaction.
 const cacheTTL = 2 * time.Second
 
 type cacheEntry struct {
@@ -28,11 +29,25 @@ type cacheEntry struct {
 type tenantCache struct {
 	mu sync.RWMutex
 	m  map[string]cacheEntry
+	// gen counts the changes made through this cache (clear, forget): a
+	// value loaded while one happened may be the one it replaced, and is
+	// not kept.
+	gen uint64
 }
 
 func (c *tenantCache) clear() {
 	c.mu.Lock()
 	c.m = nil
+	c.gen++
+	c.mu.Unlock()
+}
+
+// forget drops the entry under key, after a write that changed it
+// committed: the next read loads what is stored now.
+func (c *tenantCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -40,6 +55,7 @@ func cached[T any](c *tenantCache, key string, load func() (T, error)) (T, error
 	now := time.Now()
 	c.mu.RLock()
 	e, ok := c.m[key]
+	gen := c.gen
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.v.(T), nil
@@ -49,10 +65,15 @@ func cached[T any](c *tenantCache, key string, load func() (T, error)) (T, error
 		return v, err
 	}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) > 100_000 {
-		c.m = map[string]cacheEntry{}
+	// A load that began before a write committed and ended after the
+	// write forgot its key may hold the value the write replaced: it is
+	// answered, not kept.
+	if c.gen == gen {
+		if c.m == nil || len(c.m) > 100_000 {
+			c.m = map[string]cacheEntry{}
+		}
+		c.m[key] = cacheEntry{v: v, expires: now.Add(cacheTTL)}
 	}
-	c.m[key] = cacheEntry{v: v, expires: now.Add(cacheTTL)}
 	c.mu.Unlock()
 	return v, nil
 }

@@ -149,7 +149,9 @@ func orderFlow(t ledger.FlowType) bool {
 	return false
 }
 
-// CustomerEventData is a customer.created or customer.updated event's data.
+// CustomerEventData is a customer.created or customer.updated event's
+// data: the customer's record as stored by the write (a field cleared is
+// absent).
 type CustomerEventData struct {
 	CustomerID   string `json:"customer_id"`
 	BrandID      string `json:"brand_id"`
@@ -161,6 +163,11 @@ type CustomerEventData struct {
 	OuterType    string `json:"outer_type,omitempty"`
 	OuterID      string `json:"outer_id,omitempty"`
 	ShopID       string `json:"shop_id,omitempty"`
+	Gender       string `json:"gender,omitempty"` // "0" female, "1" male
+	Email        string `json:"email,omitempty"`
+	Birthday     string `json:"birthday,omitempty"` // YYYY-MM-DD
+	Address      string `json:"address,omitempty"`
+	Remark       string `json:"remark,omitempty"`
 	CreatedAt    string `json:"created_at"`
 }
 
@@ -168,6 +175,7 @@ type CustomerEventData struct {
 func (s *Service) customerEvent(typ string, c ledger.Customer, now time.Time) Event {
 	d := CustomerEventData{CustomerID: c.ID, BrandID: c.BrandID, Mobile: c.Mobile, Name: c.Name, LevelID: c.LevelID,
 		CustomerType: c.CustomerType, Channel: c.Channel, OuterType: c.OuterType, OuterID: c.OuterID, ShopID: c.ShopID,
+		Gender: c.Gender, Email: c.Email, Birthday: c.Birthday, Address: c.Address, Remark: c.Remark,
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano)}
 	return Event{ID: s.NewID(), BrandID: c.BrandID, Type: typ, Subject: c.ID, Time: now, Data: mustJSON(d)}
 }

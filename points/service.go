@@ -304,7 +304,7 @@ func (s *Service) CustomerOf(ctx context.Context, brand ledger.Brand, id string)
 		return ledger.Customer{}, err
 	}
 	id = strings.TrimSpace(id)
-	c, err := cached(&s.cache, "customer\x00"+brand.ID+"\x00"+id, func() (ledger.Customer, error) {
+	c, err := cached(&s.cache, customerKey(brand.ID, id), func() (ledger.Customer, error) {
 		c, err := s.store.Customer(ctx, id)
 		if err == nil && c.BrandID != brand.ID {
 			return ledger.Customer{}, ErrNotFound
@@ -316,6 +316,9 @@ func (s *Service) CustomerOf(ctx context.Context, brand ledger.Brand, id string)
 	}
 	return c, nil
 }
+
+// customerKey is the cache key of a brand's customer.
+func customerKey(brandID, id string) string { return "customer\x00" + brandID + "\x00" + id }
 
 // Rule is the brand's rule in force, or the built-in default, through
 // the cache (the operators' totals value points under it).

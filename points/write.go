@@ -53,9 +53,10 @@ const (
 )
 
 // textFields are the fields of free text; every other field is an
-// identifier. shop_name is a flow's copy of a shop's name.
+// identifier. shop_name is a flow's copy of a shop's name; invoice (an
+// invoice title) and ext_info come with customer.update.
 var textFields = map[string]bool{"reason": true, "operator_name": true, "name": true, "address": true, "remark": true,
-	"shop_name": true}
+	"shop_name": true, "invoice": true, "ext_info": true}
 
 // Required refuses a blank value of field, or one CheckText refuses.
 // Exported, like CheckText, so that every path into the ledger — the

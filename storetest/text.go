@@ -111,6 +111,14 @@ func testTextRefused(t *testing.T, open Opener) {
 			return err
 		}
 	}
+	update := func(set func(*points.UpdateCustomerRequest, string)) func(string) error {
+		return func(bad string) error {
+			r := points.UpdateCustomerRequest{Target: points.Target{BrandID: "B1"}, CustomerID: "C1", Name: S("n"), RequestID: e.ReqID()}
+			set(&r, bad)
+			_, err := e.Svc.UpdateCustomer(e.Ctx, e.Caller, r)
+			return err
+		}
+	}
 	apply := func(tn func(string) points.Tenant) func(string) error {
 		return func(bad string) error { _, err := e.Svc.Apply(e.Ctx, tn(bad)); return err }
 	}
@@ -199,6 +207,23 @@ func testTextRefused(t *testing.T, open Opener) {
 		{"birthday", create(func(c *ledger.Customer, v string) { c.Birthday = v })},
 		{"address", create(func(c *ledger.Customer, v string) { c.Address = v })},
 		{"remark", create(func(c *ledger.Customer, v string) { c.Remark = v })},
+		{"request_id", update(func(r *points.UpdateCustomerRequest, v string) { r.RequestID = v })},
+		{"customer_id", update(func(r *points.UpdateCustomerRequest, v string) { r.CustomerID = v })},
+		{"brand_id", update(func(r *points.UpdateCustomerRequest, v string) { r.BrandID = v })},
+		{"mobile", update(func(r *points.UpdateCustomerRequest, v string) { r.Mobile = &v })},
+		{"name", update(func(r *points.UpdateCustomerRequest, v string) { r.Name = &v })},
+		{"level_id", update(func(r *points.UpdateCustomerRequest, v string) { r.LevelID = &v })},
+		{"gender", update(func(r *points.UpdateCustomerRequest, v string) { r.Gender = &v })},
+		{"email", update(func(r *points.UpdateCustomerRequest, v string) { r.Email = &v })},
+		{"birthday", update(func(r *points.UpdateCustomerRequest, v string) { r.Birthday = &v })},
+		{"address", update(func(r *points.UpdateCustomerRequest, v string) { r.Address = &v })},
+		{"remark", update(func(r *points.UpdateCustomerRequest, v string) { r.Remark = &v })},
+		{"phone", update(func(r *points.UpdateCustomerRequest, v string) { r.Phone = &v })},
+		{"invoice", update(func(r *points.UpdateCustomerRequest, v string) { r.Invoice = &v })},
+		{"ext_info", update(func(r *points.UpdateCustomerRequest, v string) { r.ExtInfo = &v })},
+		{"tag_ids[0]", update(func(r *points.UpdateCustomerRequest, v string) { r.TagIDs = []string{v} })},
+		{"operator_id", update(func(r *points.UpdateCustomerRequest, v string) { r.OperatorID = v })},
+		{"operator_name", update(func(r *points.UpdateCustomerRequest, v string) { r.OperatorName = v })},
 		// The gateway's reads.
 		{"customer_id", func(bad string) error {
 			_, err := e.Svc.QueryFlows(e.Ctx, e.Caller, points.FlowsRequest{Target: B1S1, CustomerID: bad})
@@ -259,6 +284,18 @@ func testTextRefused(t *testing.T, open Opener) {
 			return err
 		}},
 		{"reason", adjust(func(r *points.AdjustRequest, v string) { r.Reason = v })},
+		{"operator", func(bad string) error {
+			_, err := admin.UpdateCustomer(e.Ctx, bad, points.UpdateCustomerRequest{CustomerID: "C1", Name: S("n"), RequestID: e.ReqID()})
+			return err
+		}},
+		{"customer_id", func(bad string) error {
+			_, err := admin.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: bad, Name: S("n"), RequestID: e.ReqID()})
+			return err
+		}},
+		{"remark", func(bad string) error {
+			_, err := admin.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: "C1", Remark: &bad, RequestID: e.ReqID()})
+			return err
+		}},
 		{"request_id", adjust(func(r *points.AdjustRequest, v string) { r.RequestID = v })},
 		{"customer_id", adjust(func(r *points.AdjustRequest, v string) { r.CustomerID = v })},
 		{"operator", func(bad string) error {
