@@ -1,8 +1,9 @@
 // Package admin is jifen's admin JSON API under /admin/v1/: what the
-// brand's operators do outside the POS — find a customer, read their
-// points and flows, look at an order, preview and perform a reversal,
-// adjust points, release holds, read and write the tenant records, and
-// follow daily totals. Every request carries the admin bearer token.
+// brand's operators do outside the POS — find a customer, edit their
+// record, read their points and flows, look at an order, preview and
+// perform a reversal, adjust points, release holds, read and write the
+// tenant records, and follow daily totals. Every request carries the
+// admin bearer token.
 //
 // Handlers are linear (decode → validate → act → respond) over
 // backoffice.Office; errors are answered from one table (ProblemOf).
@@ -53,6 +54,7 @@ func (api *API) routes() {
 	m := api.mux
 	m.HandleFunc("GET /admin/v1/customers", api.searchCustomers)
 	m.HandleFunc("GET /admin/v1/customers/{id}", api.getCustomer)
+	m.HandleFunc("PUT /admin/v1/customers/{id}", api.updateCustomer)
 	m.HandleFunc("POST /admin/v1/customers/{id}/adjustments", api.adjust)
 	m.HandleFunc("GET /admin/v1/flows", api.listFlows)
 	m.HandleFunc("GET /admin/v1/brands", api.listBrands)

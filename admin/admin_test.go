@@ -404,6 +404,61 @@ func TestAPI_AdjustHold(t *testing.T) {
 	}
 }
 
+func TestAPI_UpdateCustomer(t *testing.T) {
+	e := newAPIEnv(t)
+	put := func(body any) answer { return e.do("PUT", "/admin/v1/customers/C1", body) }
+	first := map[string]any{"name": "张三丰", "gender": "1", "birthday": "1990-05-01", "level_id": "L2", "remark": "常客",
+		"customer_type": 0, "operator": "小李", "request_id": "u1"}
+	a := put(first).want(t, http.StatusOK)
+	if a.get(t, "replayed") != false || a.get(t, "customer.name") != "张三丰" || a.get(t, "customer.gender") != "1" ||
+		a.get(t, "customer.birthday") != "1990-05-01" || a.get(t, "customer.level_id") != "L2" ||
+		a.get(t, "customer.mobile") != "13800000001" || a.num(t, "customer.customer_type") != 0 {
+		t.Fatalf("update: %s", a.body)
+	}
+	if a := put(first).want(t, http.StatusOK); a.get(t, "replayed") != true || a.get(t, "customer.name") != "张三丰" {
+		t.Fatalf("the same request again: %s", a.body)
+	}
+	first["name"] = "张四"
+	put(first).wantError(t, http.StatusConflict, ledger.CodeIdempotencyConflict)
+
+	// "" clears, null and absent leave as is.
+	a = put(map[string]any{"remark": "", "name": nil, "operator": "小李", "request_id": "u2"}).want(t, http.StatusOK)
+	if a.get(t, "customer.remark") != "" || a.get(t, "customer.name") != "张三丰" || a.get(t, "customer.level_id") != "L2" {
+		t.Fatalf("clearing the remark: %s", a.body)
+	}
+	a = e.do("GET", "/admin/v1/customers/C1", nil).want(t, http.StatusOK)
+	if a.get(t, "customer.gender") != "1" || a.get(t, "customer.birthday") != "1990-05-01" || a.get(t, "customer.remark") != "" {
+		t.Fatalf("the customer read back: %s", a.body)
+	}
+
+	before, stored := e.Snapshot(), e.do("GET", "/admin/v1/customers/C1", nil).body
+	for _, c := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{"gender": "2", "operator": "小李", "request_id": "u3"}, "gender"},
+		{map[string]any{"birthday": "1990-02-30", "operator": "小李", "request_id": "u3"}, "birthday"},
+		{map[string]any{"customer_type": 2, "operator": "小李", "request_id": "u3"}, "customer_type"},
+		{map[string]any{"name": "x", "request_id": "u3"}, "operator"},
+		{map[string]any{"name": "x", "operator": "小李"}, "request_id"},
+		{map[string]any{"nickname": "x", "operator": "小李", "request_id": "u3"}, "body"},
+		{map[string]any{"gender": 1, "operator": "小李", "request_id": "u3"}, "body"},
+		{"{not json", "body"},
+	} {
+		if got := put(c.body).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")["field"]; got != c.field {
+			t.Fatalf("%v: field %v, want %s", c.body, got, c.field)
+		}
+	}
+	e.do("PUT", "/admin/v1/customers/nobody", map[string]any{"name": "x", "operator": "小李", "request_id": "u4"}).
+		wantError(t, http.StatusNotFound, ledger.CodeCustomerNotFound)
+	if e.Snapshot() != before || string(e.do("GET", "/admin/v1/customers/C1", nil).body) != string(stored) {
+		t.Fatal("refused updates wrote")
+	}
+	if allow := e.do("DELETE", "/admin/v1/customers/C1", nil).header.Get("Allow"); allow != "GET, PUT" {
+		t.Fatalf("Allow %q", allow)
+	}
+}
+
 func TestAPI_Tenant(t *testing.T) {
 	e := newAPIEnv(t)
 	a := e.do("GET", "/admin/v1/apps", nil).want(t, http.StatusOK)
@@ -586,6 +641,7 @@ func TestAPI_ControlCharacters(t *testing.T) {
 		{"GET", "/admin/v1/customers?q=C%FF", nil, "q"},
 		{"GET", "/admin/v1/flows?brand_id=B1&out_biz_id=g%001", nil, "out_biz_id"},
 		{"PUT", "/admin/v1/brands/B1/shops/S1", map[string]any{"name": "西湖\u0000店"}, "brands[0].shops[0].name"},
+		{"PUT", "/admin/v1/customers/C1", map[string]any{"remark": "常\u0000客", "operator": "小李", "request_id": "u1"}, "remark"},
 		{"PUT", "/admin/v1/apps/@pos", map[string]any{"name": "x"}, "apps[0].app_key"},
 		{"POST", "/admin/v1/tenant", map[string]any{"apps": []map[string]any{{"app_key": "@admin", "name": "x"}}}, "apps[0].app_key"},
 	} {

@@ -86,6 +86,48 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	}{out.FlowID, out.Replayed, customerViewOut(v).Account})
 }
 
+// PUT /admin/v1/customers/{id}
+// {"name": "…", "mobile": "…", "level_id": "…", "gender": "1", "email": "…",
+// "birthday": "1990-05-01", "address": "…", "remark": "…", "customer_type": 1,
+// "operator": "…", "request_id": "…"}: a field absent (or null) is left as
+// it is, "" clears it; customer.update in the operator's name. The answer
+// is the customer as stored now.
+func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Mobile       *string `json:"mobile"`
+		Name         *string `json:"name"`
+		LevelID      *string `json:"level_id"`
+		Gender       *string `json:"gender"`
+		Email        *string `json:"email"`
+		Birthday     *string `json:"birthday"`
+		Address      *string `json:"address"`
+		Remark       *string `json:"remark"`
+		CustomerType *int    `json:"customer_type"`
+		writeBody
+	}
+	if err := decode(w, r, &body); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	out, err := api.admin.UpdateCustomer(r.Context(), body.Operator, points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
+		Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
+		Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
+		RequestID: body.RequestID})
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	v, err := api.admin.Customer(r.Context(), out.Result)
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	reply(w, http.StatusOK, struct {
+		Replayed bool         `json:"replayed"`
+		Customer customerJSON `json:"customer"`
+	}{out.Replayed, customerOut(v.Account.Customer)})
+}
+
 // written is the status of an accepted write: 201 when it wrote, 200 when
 // it answered an earlier one again.
 func written(o points.Outcome) int {

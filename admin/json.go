@@ -31,6 +31,11 @@ type customerJSON struct {
 	Name         string `json:"name"`
 	LevelID      string `json:"level_id"`
 	CustomerType int    `json:"customer_type"`
+	Gender       string `json:"gender"` // "0" female, "1" male, "" not given
+	Email        string `json:"email"`
+	Birthday     string `json:"birthday"` // YYYY-MM-DD
+	Address      string `json:"address"`
+	Remark       string `json:"remark"`
 	Channel      string `json:"channel,omitempty"`
 	OuterType    string `json:"outer_type,omitempty"`
 	OuterID      string `json:"outer_id,omitempty"`
@@ -40,7 +45,8 @@ type customerJSON struct {
 
 func customerOut(c ledger.Customer) customerJSON {
 	return customerJSON{CustomerID: c.ID, BrandID: c.BrandID, Mobile: c.Mobile, Name: c.Name, LevelID: c.LevelID,
-		CustomerType: c.CustomerType, Channel: c.Channel, OuterType: c.OuterType, OuterID: c.OuterID, ShopID: c.ShopID,
+		CustomerType: c.CustomerType, Gender: c.Gender, Email: c.Email, Birthday: c.Birthday, Address: c.Address,
+		Remark: c.Remark, Channel: c.Channel, OuterType: c.OuterType, OuterID: c.OuterID, ShopID: c.ShopID,
 		CreatedAt: ts(c.CreatedAt)}
 }
 
