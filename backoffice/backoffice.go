@@ -1,15 +1,15 @@
 // Package backoffice is what a brand's operators do, through the admin
 // JSON API (package admin) and the web console (package console): find a
 // customer and see their account, lots and holds; see everything recorded
-// for an order and preview a refund of it lot by lot; refund, adjust and
-// release a hold in their own name; filter and export flows; read a
-// brand's daily totals and liability.
+// for an order and preview a refund of it lot by lot; refund, adjust,
+// release a hold and edit a customer's record in their own name; filter
+// and export flows; read a brand's daily totals and liability.
 //
 // It reads across customers and orders through its own Reader, which a
 // store implements (the compiler checks that the one handed to New does),
 // and it writes only through the points.Service: an operator's refund,
 // adjustment or release is a ledger write like a POS's — the same rules
-// and database guarantees; a refund or adjustment is idempotent under
+// and database guarantees; a refund, adjustment or edit is idempotent under
 // points.AdminAppKey — and a refund preview is the service's own decision
 // run as a dry run (points.Service.PreviewReverse).
 package backoffice
@@ -214,7 +214,11 @@ type CustomerView struct {
 	Account points.AccountView
 	Lots    []LotView // live lots, earliest expiry first, never-expiring last
 	Holds   []ledger.Hold
-	Now     time.Time
+	// Levels are the level ids the brand's rule in force names, for an
+	// operator choosing a customer's level ("" the brand default is not
+	// among them).
+	Levels []string
+	Now    time.Time
 }
 
 // maxHolds bounds the holds shown with a customer.
@@ -254,8 +258,36 @@ func (o *Office) Customer(ctx context.Context, id string) (CustomerView, error) 
 		}
 		return x.Before(y)
 	})
-	v.Holds, err = o.read.CustomerHolds(ctx, cust.BrandID, cust.ID, maxHolds)
-	return v, err
+	if v.Holds, err = o.read.CustomerHolds(ctx, cust.BrandID, cust.ID, maxHolds); err != nil {
+		return v, err
+	}
+	rule, err := o.svc.Rule(ctx, cust.BrandID)
+	if err != nil {
+		return v, err
+	}
+	v.Levels = ruleLevels(rule)
+	return v, nil
+}
+
+// ruleLevels lists the level ids r names in force (not logically
+// deleted), sorted, without the brand default "".
+func ruleLevels(r ledger.Rule) []string {
+	seen := map[string]bool{"": true}
+	var out []string
+	add := func(level string, deleted bool) {
+		if !deleted && !seen[level] {
+			seen[level] = true
+			out = append(out, level)
+		}
+	}
+	for _, d := range r.Deduction {
+		add(d.LevelID, d.Deleted)
+	}
+	for _, a := range r.Addition {
+		add(a.LevelID, a.Deleted)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // UpdateCustomer changes a customer's record in the operator's name: the

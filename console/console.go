@@ -2,9 +2,9 @@
 // the jifen binary itself: server-rendered html/template pages and
 // embedded static files, in Chinese, no build step. Operators sign in
 // with the admin token, find a customer, read their balance, lots and
-// flows, open an order, preview and perform a reversal, adjust points,
-// release holds, and follow a brand's daily totals on charts drawn as SVG
-// by the server.
+// flows, edit their record, open an order, preview and perform a
+// reversal, adjust points, release holds, and follow a brand's daily
+// totals on charts drawn as SVG by the server.
 //
 // It acts through backoffice.Office, like the admin JSON API, and shows errors
 // with the API's codes (admin.ProblemOf).
@@ -77,6 +77,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/customers", c.signedIn(c.searchCustomers))
 	m.HandleFunc("GET /console/customers/{id}", c.signedIn(c.customer))
 	m.HandleFunc("POST /console/customers/{id}/adjust", c.signedIn(c.adjust))
+	m.HandleFunc("POST /console/customers/{id}/edit", c.signedIn(c.editCustomer))
 	m.HandleFunc("GET /console/orders", c.signedIn(c.findOrder))
 	m.HandleFunc("GET /console/brands/{brand}/orders/{order}", c.signedIn(c.order))
 	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/preview", c.signedIn(c.preview))
@@ -185,14 +186,21 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // fail renders err on page name with the data it could gather, using the
 // API's table for the status and code.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, req request, name, title string, data any, err error) {
+	p := c.problem(r, err)
+	pg := c.page(req, title, data)
+	pg.Error = problemText(p)
+	c.render(w, r, p.Status, name, pg)
+}
+
+// problem is err as the API's table answers it; an internal error is
+// logged with the request id the operator is shown.
+func (c *Console) problem(r *http.Request, err error) admin.Problem {
 	id := c.admin.Service().NewID()
 	p := admin.ProblemOf(err, id)
 	if p.Internal {
 		c.log.Error("console", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
 	}
-	pg := c.page(req, title, data)
-	pg.Error = problemText(p)
-	c.render(w, r, p.Status, name, pg)
+	return p
 }
 
 // problemText is an error as the console shows it: the Chinese view where
@@ -213,6 +221,7 @@ func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"time":        fmtTime,
 		"date":        func(t time.Time) string { return fmtTimeLayout(t, "2006-01-02") },
+		"isDate":      isDate,
 		"typeName":    func(t ledger.FlowType) string { return t.Description() },
 		"signed":      func(n int64) string { return fmt.Sprintf("%+d", n) },
 		"yuan":        fmtYuan,
@@ -247,6 +256,13 @@ func parsePages() map[string]*template.Template {
 		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_partials.html", e))
 	}
 	return pages
+}
+
+// isDate reports whether a stored birthday is one a date input can show:
+// another is shown as text, so that saving the form does not clear it.
+func isDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return s == "" || err == nil
 }
 
 func fmtTime(t time.Time) string { return fmtTimeLayout(t, "2006-01-02 15:04:05") }

@@ -3,6 +3,7 @@ package console
 import (
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -585,4 +586,147 @@ func TestConsole_ControlCharacters(t *testing.T) {
 	if got := e.Snapshot(); got != before {
 		t.Fatalf("refused forms wrote:\n%s\nwas:\n%s", got, before)
 	}
+}
+
+// editForm reads the customer page's edit form: its hidden fields (csrf,
+// request_id, orig_…) and the values shown, as a browser would post them.
+func (e *consoleEnv) editForm(id string) url.Values {
+	e.t.Helper()
+	page := e.get("/console/customers/"+id).want(e.t, http.StatusOK, `id="edit-form"`).body
+	return formValues(e.t, page)
+}
+
+var (
+	textInputRE = regexp.MustCompile(`<input type="[a-z]+"(?: inputmode="[a-z]+")? name="([a-z_]+)" id="edit-[a-z]+"[^>]* value="([^"]*)"`)
+	selectedRE  = regexp.MustCompile(`(?s)<select name="([a-z_]+)" id="edit-[a-z]+".*?<option value="([^"]*)" selected>`)
+	textareaRE  = regexp.MustCompile(`(?s)<textarea name="([a-z_]+)" id="edit-[a-z]+"[^>]*>(.*?)</textarea>`)
+)
+
+// formValues reads the edit form of a customer page.
+func formValues(t *testing.T, page string) url.Values {
+	t.Helper()
+	start := strings.Index(page, `id="edit-form"`)
+	if start < 0 {
+		t.Fatalf("no edit form\n%.2000s", page)
+	}
+	form := page[start:]
+	form = form[:strings.Index(form, "</form>")]
+	v := url.Values{}
+	for _, re := range []*regexp.Regexp{hiddenRE, textInputRE, selectedRE, textareaRE} {
+		for _, m := range re.FindAllStringSubmatch(form, -1) {
+			v.Set(m[1], html.UnescapeString(m[2]))
+		}
+	}
+	// The form's own csrf is the page's.
+	v.Set("csrf", field(t, csrfRE, page))
+	return v
+}
+
+func TestConsole_EditCustomer(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.signIn()
+	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{
+		Brand: ledger.Brand{ID: "B1", Name: "Brand 1", TimeZone: "Asia/Shanghai", OutIDs: map[string]string{"KRY": "kry-b1", "CS": "cs-b1"},
+			Settings: ledger.DefaultSettings()},
+		Shops: []ledger.Shop{{ID: "S1", Name: "西湖店", OutIDs: map[string]string{"KRY": "kry-s1"}}},
+		Rule: &ledger.Rule{Name: "r", Clear: ledger.ClearRule{Type: ledger.ClearNever}, Deduction: []ledger.DeductionRule{
+			{LevelID: "L1", DeductedPoint: 100, ConsumeMoney: 100, Enable: true},
+			{LevelID: "L9", DeductedPoint: 100, ConsumeMoney: 100, Enable: false}}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C1", "g1", 100)
+	form := e.editForm("C1")
+	if form.Get("name") != "张三" || form.Get("orig_name") != "张三" || form.Get("level_id") != "L1" ||
+		form.Get("customer_type") != "1" || form.Get("gender") != "" || !strings.HasPrefix(form.Get("request_id"), "console-") {
+		t.Fatalf("the form as opened: %v", form)
+	}
+	e.get("/console/customers/C1").want(t, http.StatusOK, `<datalist id="levels"><option value="L1"><option value="L9"></datalist>`,
+		"姓名", "手机号", "等级", "性别", "生日", "邮箱", "地址", "备注", "顾客类型")
+
+	// Meanwhile a POS changes the mobile: the operator's form, opened
+	// before, does not put the old one back.
+	if _, err := e.Svc.UpdateCustomer(e.Ctx, e.Caller, points.UpdateCustomerRequest{Target: points.Target{BrandID: "B1"},
+		CustomerID: "C1", Mobile: storetest.S("13911112222"), RequestID: e.ReqID()}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A refused submission keeps what was typed and names the field.
+	form.Set("name", "张三丰")
+	form.Set("level_id", "L9")
+	form.Set("gender", "1")
+	form.Set("birthday", "1990-02-30")
+	form.Set("remark", "常客\r\n爱吃辣")
+	r := e.post("/console/customers/C1/edit", form).want(t, http.StatusBadRequest, "生日 (birthday)", "INVALID_PARAMETER",
+		`value="张三丰"`, `value="1990-02-30" class="bad" aria-invalid="true"`, ">常客\n爱吃辣</textarea>")
+	again := formValues(t, r.body)
+	for _, k := range []string{"name", "level_id", "gender", "birthday", "request_id", "orig_name", "orig_mobile"} {
+		if again.Get(k) != form.Get(k) {
+			t.Fatalf("after the refusal %s is %q, was posted as %q", k, again.Get(k), form.Get(k))
+		}
+	}
+	if c := e.mustCustomer("C1"); c.Name != "张三" || c.LevelID != "L1" {
+		t.Fatalf("a refused edit stored %+v", c)
+	}
+	// Without its CSRF token: refused, nothing stored.
+	forged := maps.Clone(again)
+	forged.Del("csrf")
+	forged.Set("birthday", "1990-05-01")
+	e.post("/console/customers/C1/edit", forged).want(t, http.StatusForbidden, "CSRF")
+
+	// Corrected, the same form (same request id) saves.
+	again.Set("birthday", "1990-05-01")
+	r = e.post("/console/customers/C1/edit", again)
+	if r.status != http.StatusSeeOther || r.location != "/console/customers/C1?ok=updated" {
+		t.Fatalf("save: %d %s\n%.2000s", r.status, r.location, r.body)
+	}
+	e.get(r.location).want(t, http.StatusOK, "顾客资料已保存", "张三丰", "等级 L9")
+	c := e.mustCustomer("C1")
+	if c.Name != "张三丰" || c.LevelID != "L9" || c.Gender != "1" || c.Birthday != "1990-05-01" || c.Remark != "常客\n爱吃辣" ||
+		c.Mobile != "13911112222" || c.CustomerType != 1 {
+		t.Fatalf("stored %+v", c)
+	}
+	// The level decides the next payment.
+	_, err := e.Svc.Consume(e.Ctx, e.Caller, e.Order("o1", 10))
+	storetest.WantCode(t, err, ledger.CodeDeductionDisabled)
+	// Sent twice (a double click): saved once.
+	e.post("/console/customers/C1/edit", again).want(t, http.StatusSeeOther)
+
+	// A field cleared is removed; an address stored on two lines, shown in
+	// a one-line input, is not changed by saving another field.
+	e.MustApplyCustomers(ledger.Customer{ID: "C2", BrandID: "B1", Name: "李四", Mobile: "13800000002", LevelID: "L1",
+		Address: "杭州市\n西湖区", Email: "ls@example.com"})
+	form = e.editForm("C2")
+	form.Set("address", strings.ReplaceAll(form.Get("address"), "\n", ""))               // what a text input sends
+	form.Set("orig_address", strings.ReplaceAll(form.Get("orig_address"), "\n", "\r\n")) // a browser's line breaks
+	form.Set("email", "")
+	form.Set("customer_type", "0")
+	e.post("/console/customers/C2/edit", form).want(t, http.StatusSeeOther)
+	if c := e.mustCustomer("C2"); c.Address != "杭州市\n西湖区" || c.Email != "" || c.CustomerType != 0 || c.Name != "李四" {
+		t.Fatalf("stored %+v", c)
+	}
+	// A customer type that is no number: named in Chinese.
+	form = e.editForm("C2")
+	form.Set("customer_type", "x")
+	e.post("/console/customers/C2/edit", form).want(t, http.StatusBadRequest, "顾客类型 (customer_type)")
+
+	// One event per saved change: the POS's, the operator's two.
+	var n int
+	for _, ev := range storetest.AllEvents(t, e.Ctx, e.Svc, points.EventQuery{Types: []string{points.EventCustomerUpdated}}) {
+		if ev.Subject == "C1" || ev.Subject == "C2" {
+			n++
+		}
+	}
+	if n != 4 { // C1: the POS's mobile, the operator's edit; C2: applied, then edited
+		t.Fatalf("%d customer.updated events, want 4", n)
+	}
+}
+
+func (e *consoleEnv) mustCustomer(id string) ledger.Customer {
+	e.t.Helper()
+	c, err := e.Store.Customer(e.Ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -146,6 +147,82 @@ type customerData struct {
 	RequestID string // for the adjustment form: sending it twice adjusts once
 	Found     bool
 	Flow      string // the flow just written, highlighted
+	Edit      customerForm
+}
+
+// customerFields are the fields of a customer an operator edits, in the
+// form's order, with their Chinese labels.
+var customerFields = []struct{ Name, Label string }{
+	{"name", "姓名"}, {"mobile", "手机号"}, {"level_id", "等级"}, {"customer_type", "顾客类型"},
+	{"gender", "性别"}, {"birthday", "生日"}, {"email", "邮箱"}, {"address", "地址"}, {"remark", "备注"},
+}
+
+// fieldLabels names in Chinese the fields an edit of a customer may be
+// refused for.
+var fieldLabels = map[string]string{"operator": "操作员", "request_id": "请求号", "customer_id": "顾客编号"}
+
+func init() {
+	for _, f := range customerFields {
+		fieldLabels[f.Name] = f.Label
+	}
+}
+
+// customerForm is the edit form of a customer's record: the values shown
+// (as stored, or as typed when a submission failed) and those the form
+// was opened with. Only a field whose value differs from the one it was
+// opened with is sent, so an edit does not put back a field another
+// client changed meanwhile.
+type customerForm struct {
+	Values    map[string]string
+	Orig      map[string]string
+	RequestID string // sending the form twice changes once
+	Field     string // the field the last submission was refused for
+}
+
+func newCustomerForm(c ledger.Customer, requestID string) customerForm {
+	v := map[string]string{"name": c.Name, "mobile": c.Mobile, "level_id": c.LevelID,
+		"customer_type": strconv.Itoa(c.CustomerType), "gender": c.Gender, "birthday": c.Birthday, "email": c.Email,
+		"address": c.Address, "remark": c.Remark}
+	return customerForm{Values: v, Orig: maps.Clone(v), RequestID: requestID}
+}
+
+// readCustomerForm reads the posted form. Browsers send line breaks as
+// CR LF: they are read back as the LF they were shown as.
+func readCustomerForm(r *http.Request) customerForm {
+	f := customerForm{Values: map[string]string{}, Orig: map[string]string{}, RequestID: r.PostFormValue("request_id")}
+	for _, fd := range customerFields {
+		f.Values[fd.Name] = strings.ReplaceAll(r.PostFormValue(fd.Name), "\r\n", "\n")
+		f.Orig[fd.Name] = strings.ReplaceAll(r.PostFormValue("orig_"+fd.Name), "\r\n", "\n")
+	}
+	return f
+}
+
+// request is the update the form asks for: the fields changed. A
+// one-line input drops the line breaks of what it shows (an address
+// stored on two lines): that alone is no change.
+func (f customerForm) request(id string) (points.UpdateCustomerRequest, error) {
+	u := points.UpdateCustomerRequest{CustomerID: id, RequestID: f.RequestID}
+	oneLine := strings.NewReplacer("\r", "", "\n", "")
+	changed := func(name string) *string {
+		v, orig := f.Values[name], f.Orig[name]
+		if name != "remark" {
+			v, orig = oneLine.Replace(v), oneLine.Replace(orig)
+		}
+		if v != orig {
+			return &v
+		}
+		return nil
+	}
+	u.Name, u.Mobile, u.LevelID, u.Gender = changed("name"), changed("mobile"), changed("level_id"), changed("gender")
+	u.Birthday, u.Email, u.Address, u.Remark = changed("birthday"), changed("email"), changed("address"), changed("remark")
+	if v := changed("customer_type"); v != nil {
+		n, err := strconv.Atoi(strings.TrimSpace(*v))
+		if err != nil {
+			return u, ledger.Invalidf("customer_type", "应为 0 (顾客) 或 1 (会员), 收到 %q", *v)
+		}
+		u.CustomerType = &n
+	}
+	return u, nil
 }
 
 // notice turns a redirect's ?ok= into a sentence.
@@ -165,6 +242,8 @@ func notice(q url.Values) string {
 		return "调整成功, 流水号 " + flow
 	case "released":
 		return "冻结已释放"
+	case "updated":
+		return "顾客资料已保存"
 	}
 	return ""
 }
@@ -176,6 +255,7 @@ func (c *Console) customerData(r *http.Request, id string) (customerData, error)
 		return d, err
 	}
 	d.Found = true
+	d.Edit = newCustomerForm(d.View.Account.Customer, "console-"+c.admin.Service().NewID())
 	pageNo, _ := strconv.ParseInt(r.URL.Query().Get("page"), 10, 64)
 	d.Flows, err = c.admin.Flows(r.Context(), backoffice.FlowFilter{BrandID: d.View.Brand.ID, CustomerID: id,
 		PageNo: max(pageNo, 1), PageSize: 20})
@@ -212,6 +292,40 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 		err = derr
 	}
 	c.fail(w, r, req, "customer", "顾客", d, err)
+}
+
+// editCustomer saves the fields of the edit form that the operator
+// changed. A refused submission shows the form again as typed, with the
+// field named in Chinese.
+func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
+	id := r.PathValue("id")
+	form := readCustomerForm(r)
+	u, err := form.request(id)
+	if err == nil {
+		if _, err = c.admin.UpdateCustomer(r.Context(), req.session.Operator, u); err == nil {
+			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
+			return
+		}
+	}
+	d, derr := c.customerData(r, id)
+	if derr != nil {
+		c.fail(w, r, req, "customer", "顾客", d, derr)
+		return
+	}
+	p := c.problem(r, err)
+	if label, ok := fieldLabels[p.Field]; ok {
+		form.Field = p.Field
+		p.Field = label + " (" + p.Field + ")"
+	}
+	if ledger.IsCode(err, ledger.CodeIdempotencyConflict) {
+		// The form's request id went with another edit (sent again from
+		// the browser's history): this one gets a new one.
+		form.RequestID = d.Edit.RequestID
+	}
+	d.Edit = form
+	pg := c.page(req, "顾客 "+d.View.Account.Customer.Name, d)
+	pg.Error = problemText(p)
+	c.render(w, r, p.Status, "customer", pg)
 }
 
 // Orders.
