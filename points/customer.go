@@ -177,7 +177,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, r UpdateCustomer
 	method := "customer_update"
 	out, err := s.idempotent(ctx, c.App.Key, r.RequestID, method, fingerprint(method, r), Lookup{BrandID: brand.ID},
 		func(w *write) (Outcome, ledger.Changes, error) {
-			old, err := w.tx.Customer(ctx, id)
+			old, err := w.tx.CustomerForUpdate(ctx, id)
 			if errors.Is(err, ErrNotFound) || (err == nil && old.BrandID != brand.ID) {
 				return Outcome{}, ledger.Changes{}, customerNotFound(id)
 			}

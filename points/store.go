@@ -209,11 +209,12 @@ type Tx interface {
 	// EndSession records that the console session nonce was ended before
 	// it expires at until, and forgets the ended sessions expired by now.
 	EndSession(ctx context.Context, nonce string, until, now time.Time) error
-	// Customer reads a customer to be stored changed: a concurrent write
-	// reading the same customer waits until this one ends (a store that
-	// runs writes one at a time does so already), so that neither puts
-	// back what the other changed.
 	Customer(ctx context.Context, id string) (ledger.Customer, error)
+	// CustomerForUpdate reads a customer to be stored changed: another
+	// write reading it so waits until this one ends (a store that runs
+	// writes one at a time does so already), so that neither puts back
+	// what the other changed.
+	CustomerForUpdate(ctx context.Context, id string) (ledger.Customer, error)
 	CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error)
 	App(ctx context.Context, key string) (ledger.App, error)
 	Rule(ctx context.Context, brandID string) (ledger.Rule, error)

@@ -385,18 +385,31 @@ func (t *Tx) PutRule(ctx context.Context, r ledger.Rule) error {
 		r.BrandID, r.Version, r.RuleID, body, micros(r.CreatedAt), micros(r.UpdatedAt)))
 }
 
-// Customer returns the customer with id and locks its row until the
-// write ends (FOR NO KEY UPDATE: it does not block the foreign key checks
-// of other writes). A write reads a customer to store it changed
-// (customer.update, the tenant file): under READ COMMITTED, two such
-// writes would each change the row as it was before the other, and the
-// later would put back what the earlier changed; with the lock the later
-// waits and then reads the row the earlier committed.
-func (t *Tx) Customer(ctx context.Context, id string) (ledger.Customer, error) {
+// CustomerForUpdate returns the customer with id and locks its row until
+// the write ends (FOR NO KEY UPDATE: it does not block the foreign key
+// checks of other writes). customer.update reads a customer to store it
+// changed: under READ COMMITTED two updates would each change the row as
+// it was before the other, and the later would put back what the earlier
+// changed; with the lock the later waits, then reads the row the earlier
+// committed.
+func (t *Tx) CustomerForUpdate(ctx context.Context, id string) (ledger.Customer, error) {
 	var c ledger.Customer
 	var found bool
 	if err := t.send(ctx, one(d("lock customer %q", id), &c, &found, scanCustomer,
 		"SELECT "+customerCols+" FROM customers WHERE customer_id = $1 FOR NO KEY UPDATE", id)); err != nil {
+		return c, err
+	}
+	if !found {
+		return c, notFound("customer %q", id)
+	}
+	return c, nil
+}
+
+// Customer returns the customer with id.
+func (t *Tx) Customer(ctx context.Context, id string) (ledger.Customer, error) {
+	var c ledger.Customer
+	var found bool
+	if err := t.send(ctx, customerQuery(id, &c, &found)); err != nil {
 		return c, err
 	}
 	if !found {

@@ -492,6 +492,13 @@ func (t *Tx) Customer(ctx context.Context, id string) (ledger.Customer, error) {
 	return loadCustomer(ctx, t.w, id)
 }
 
+// CustomerForUpdate returns the customer with id, to be stored changed:
+// the one writer runs writes one at a time, so no other write changes it
+// before this one ends.
+func (t *Tx) CustomerForUpdate(ctx context.Context, id string) (ledger.Customer, error) {
+	return t.Customer(ctx, id)
+}
+
 // CustomerByOuterID returns the brand's earliest customer known to an
 // outside system as outerType/outerID.
 func (t *Tx) CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error) {
