@@ -39,9 +39,10 @@ func chromium(t *testing.T) string {
 // TestConsoleBrowser drives the operators' console in headless Chromium on
 // a real jifen server with the demo tenant: a POS pays for an order with
 // points through the gateway; an operator signs in, finds the customer,
-// opens the order, previews a partial refund, performs it, and sees the new
-// flow and balance. Screenshots of each step go to the test's artifact
-// directory (kept with `go test -artifacts`, under _artifacts/).
+// opens the order, previews a partial refund, performs it, sees the new
+// flow and balance, and edits the customer's record. Screenshots of each
+// step go to the test's artifact directory (kept with `go test
+// -artifacts`, under _artifacts/).
 func TestConsoleBrowser(t *testing.T) {
 	exe := chromium(t)
 	s := startServer(t)
@@ -176,6 +177,24 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	screenshot("06-customer-after")
 
+	// The operator edits the member's level, gender and remark; the rest
+	// of the record stays as it was.
+	do("edit the customer's record",
+		chromedp.SetValue(chromedp.ID("edit-level"), "VIP"), chromedp.SetValue(chromedp.ID("edit-gender"), "0"),
+		chromedp.SetValue(chromedp.ID("edit-remark"), "常客\n爱吃辣"),
+		chromedp.Click(chromedp.ID("edit-save")), chromedp.WaitVisible(chromedp.ID("notice")))
+	if got := text("#notice"); !strings.Contains(got, "顾客资料已保存") {
+		t.Fatalf("notice %q after saving the record", got)
+	}
+	if got := text("main .meta"); !strings.Contains(got, "等级 VIP") || !strings.Contains(got, "13800000001") {
+		t.Fatalf("customer line %q after saving the record", got)
+	}
+	c, err := s.svc.Store().Customer(context.Background(), "demo-c1")
+	if err != nil || c.LevelID != "VIP" || c.Gender != "0" || c.Remark != "常客\n爱吃辣" || c.Name != "张三" || c.Mobile != "13800000001" {
+		t.Fatalf("customer after the edit: %+v %v", c, err)
+	}
+	screenshot("06b-customer-edited")
+
 	do("open the brand dashboard",
 		chromedp.Navigate(s.url+"/console/brands/demo-brand"), chromedp.WaitVisible(chromedp.ID("chart-activity")),
 		chromedp.WaitVisible(chromedp.ID("chart-liability")))
@@ -194,7 +213,7 @@ func TestConsoleBrowser(t *testing.T) {
 		fs[0].AppKey != points.AdminAppKey || fs[0].Reason != "顾客退菜" {
 		t.Fatalf("flows of the order: %+v", fs)
 	}
-	if shot != 7 {
+	if shot != 8 {
 		t.Fatalf("%d screenshots", shot)
 	}
 }
