@@ -54,6 +54,14 @@ func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
 	if err := s.checkWebhookBrands(ctx, t); err != nil {
 		return rep, err
 	}
+	if len(t.Webhooks) > 0 {
+		// A new webhook is told of the events committed after it. A store
+		// that places events after their commit (PostgreSQL) places those
+		// committed so far, so that they are before it.
+		if _, err := s.store.Events(ctx, EventQuery{After: math.MaxInt64, Limit: 1}); err != nil {
+			return rep, err
+		}
+	}
 	err := s.write(ctx, func(tx Tx) error {
 		rep = ApplyReport{Secrets: map[string]string{}, WebhookSecrets: map[string]string{}}
 		now := s.Now()

@@ -156,9 +156,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 // (then it waits: $6, blocked).
 const sqlScheduleDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
 		next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
-	SELECT $1, $2, $3, $4, 'pending', 0, $5,
+	SELECT $1, $2, $3, $4, 'pending', 0, 0,
 		CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = $3
-			AND p.subject = $4 AND p.state = 'pending') THEN $6 ELSE $5 END,
+			AND p.subject = $4 AND p.state = 'pending') THEN $6::bigint ELSE $5::bigint END,
 		'', 0, 0, 0, '', 0
 	ON CONFLICT (webhook_id, pos) DO NOTHING`
 
@@ -234,7 +234,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 // Statements of RecordAttempt; see the SQLite store's for what each does.
 const (
 	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_at = $2, lease_owner = '',
-		lease_until = 0, last_status = $3, last_latency = $4, last_error = $5, done_at = $6
+		lease_until = 0, last_status = $3, last_latency = $4, last_error = $5, done_at = $6,
+		since = CASE WHEN since = 0 THEN $10 ELSE since END
 		WHERE webhook_id = $7 AND pos = $8 AND lease_owner = $9 AND state = 'pending'`
 	sqlInsertAttempt = `INSERT INTO webhook_attempts (webhook_id, pos, n, at, status, latency, error)
 		SELECT webhook_id, pos, attempts, $1, $2, $3, $4 FROM webhook_deliveries WHERE webhook_id = $5 AND pos = $6`
@@ -265,7 +266,7 @@ func (s *Store) RecordAttempt(ctx context.Context, o webhook.Outcome) (bool, err
 		}
 		a := o.Attempt
 		tag, err := tx.Exec(ctx, sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
-			o.WebhookID, o.Pos, o.Owner)
+			o.WebhookID, o.Pos, o.Owner, micros(a.At))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -372,9 +373,9 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 // sqlRedeliver makes delivery ($1, $2) pending with a retry window from
 // $3, due then unless an earlier one of its queue is pending ($4,
 // blocked).
-const sqlRedeliver = `UPDATE webhook_deliveries d SET state = 'pending', since = $3, done_at = 0, lease_owner = '', lease_until = 0,
+const sqlRedeliver = `UPDATE webhook_deliveries d SET state = 'pending', since = 0, done_at = 0, lease_owner = '', lease_until = 0,
 	next_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = d.brand_id
-		AND p.subject = d.subject AND p.state = 'pending' AND p.pos < $2) THEN $4 ELSE $3 END
+		AND p.subject = d.subject AND p.state = 'pending' AND p.pos < $2) THEN $4::bigint ELSE $3::bigint END
 	WHERE d.webhook_id = $1 AND d.pos = $2 AND d.state <> 'pending'`
 
 // Redeliver makes one delivery pending again.
@@ -413,11 +414,11 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 }
 
 // Statements of RedeliverFailed: every failed delivery of endpoint $1
-// waits ($3, blocked) with a window from $2; then the oldest pending of
-// each queue is made due.
+// waits ($2, blocked), its window to start at its next attempt; then the
+// oldest pending of each queue is made due at $2 ($3, blocked).
 const (
-	sqlRedeliverFailed = `UPDATE webhook_deliveries SET state = 'pending', since = $2, done_at = 0, lease_owner = '',
-		lease_until = 0, next_at = $3 WHERE webhook_id = $1 AND state = 'failed'`
+	sqlRedeliverFailed = `UPDATE webhook_deliveries SET state = 'pending', since = 0, done_at = 0, lease_owner = '',
+		lease_until = 0, next_at = $2 WHERE webhook_id = $1 AND state = 'failed'`
 	sqlUnblockHeads = `UPDATE webhook_deliveries d SET next_at = $2
 		WHERE d.webhook_id = $1 AND d.state = 'pending' AND d.next_at = $3 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
 			WHERE p.webhook_id = $1 AND p.brand_id = d.brand_id AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)`
@@ -431,7 +432,7 @@ func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (
 		if ok, err := lockWebhook(ctx, tx, id); err != nil || !ok {
 			return err
 		}
-		tag, err := tx.Exec(ctx, sqlRedeliverFailed, id, micros(now), int64(blocked))
+		tag, err := tx.Exec(ctx, sqlRedeliverFailed, id, int64(blocked))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

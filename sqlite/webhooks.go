@@ -110,7 +110,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(t *Tx) error) error {
 // CONFLICT as a join's ON.
 const sqlScheduleDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
 		next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
-	SELECT ?1, ?2, ?3, ?4, 'pending', 0, ?5,
+	SELECT ?1, ?2, ?3, ?4, 'pending', 0, 0,
 		CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = ?1 AND p.brand_id = ?3
 			AND p.subject = ?4 AND p.state = 'pending') THEN ?6 ELSE ?5 END,
 		'', 0, 0, 0, '', 0
@@ -220,9 +220,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 
 // Statements of RecordAttempt.
 const (
-	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_at = ?, lease_owner = '',
-		lease_until = 0, last_status = ?, last_latency = ?, last_error = ?, done_at = ?
-		WHERE webhook_id = ? AND pos = ? AND lease_owner = ? AND state = 'pending'`
+	// The first attempt of a retry window starts it (since).
+	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = ?1, attempts = attempts + 1, next_at = ?2, lease_owner = '',
+		lease_until = 0, last_status = ?3, last_latency = ?4, last_error = ?5, done_at = ?6,
+		since = CASE WHEN since = 0 THEN ?10 ELSE since END
+		WHERE webhook_id = ?7 AND pos = ?8 AND lease_owner = ?9 AND state = 'pending'`
 	// The attempt's number is the delivery's count of attempts, as just
 	// recorded.
 	sqlInsertAttempt = `INSERT INTO webhook_attempts (webhook_id, pos, n, at, status, latency, error)
@@ -255,7 +257,7 @@ func (s *Store) RecordAttempt(ctx context.Context, o webhook.Outcome) (bool, err
 		}
 		a := o.Attempt
 		n, err := t.w.exec(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
-			o.WebhookID, o.Pos, o.Owner)
+			o.WebhookID, o.Pos, o.Owner, micros(a.At))
 		if err != nil || n == 0 {
 			return err
 		}
@@ -405,20 +407,20 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 }
 
 // sqlRedeliver makes delivery (?1, ?2) pending with a retry window from
-// ?3, due then unless an earlier one of its queue is pending (?4,
+// ?3 (the window starts at its next attempt), due then unless an earlier one of its queue is pending (?4,
 // blocked).
-const sqlRedeliver = `UPDATE webhook_deliveries SET state = 'pending', since = ?3, done_at = 0, lease_owner = '', lease_until = 0,
+const sqlRedeliver = `UPDATE webhook_deliveries SET state = 'pending', since = 0, done_at = 0, lease_owner = '', lease_until = 0,
 	next_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = ?1
 		AND p.brand_id = webhook_deliveries.brand_id AND p.subject = webhook_deliveries.subject AND p.state = 'pending'
 		AND p.pos < ?2) THEN ?4 ELSE ?3 END
 	WHERE webhook_id = ?1 AND pos = ?2 AND state <> 'pending'`
 
 // Statements of RedeliverFailed: every failed delivery of endpoint ?1
-// waits (?3, blocked) with a window from ?2; then the oldest pending of
-// each queue is made due.
+// waits (?2, blocked), its window to start at its next attempt; then the
+// oldest pending of each queue is made due at ?2 (?3, blocked).
 const (
-	sqlRedeliverFailed = `UPDATE webhook_deliveries SET state = 'pending', since = ?2, done_at = 0, lease_owner = '',
-		lease_until = 0, next_at = ?3 WHERE webhook_id = ?1 AND state = 'failed'`
+	sqlRedeliverFailed = `UPDATE webhook_deliveries SET state = 'pending', since = 0, done_at = 0, lease_owner = '',
+		lease_until = 0, next_at = ?2 WHERE webhook_id = ?1 AND state = 'failed'`
 	sqlUnblockHeads = `UPDATE webhook_deliveries SET next_at = ?2
 		WHERE webhook_id = ?1 AND state = 'pending' AND next_at = ?3 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
 			WHERE p.webhook_id = ?1 AND p.brand_id = webhook_deliveries.brand_id AND p.subject = webhook_deliveries.subject
@@ -429,7 +431,7 @@ const (
 func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (int, error) {
 	var n int
 	err := s.writeTx(ctx, func(t *Tx) (err error) {
-		if n, err = t.w.exec(sqlRedeliverFailed, id, micros(now), int64(blocked)); err != nil || n == 0 {
+		if n, err = t.w.exec(sqlRedeliverFailed, id, int64(blocked)); err != nil || n == 0 {
 			return err
 		}
 		_, err = t.w.exec(sqlUnblockHeads, id, micros(now), int64(blocked))

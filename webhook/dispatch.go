@@ -246,7 +246,11 @@ func (d *Dispatcher) deliver(ctx context.Context, c Claimed) {
 	o := Outcome{WebhookID: c.WebhookID, Pos: c.Event.Pos, BrandID: c.Event.BrandID, Subject: c.Event.Subject,
 		Owner: c.Owner, Attempt: a, DisableBefore: at.Add(-d.opts.RetryWindow),
 		DisableReason: fmt.Sprintf("every attempt failed for the retry window (%s); the last: %s", d.opts.RetryWindow, a.Error)}
-	end := c.Since.Add(d.opts.RetryWindow)
+	since := c.Since
+	if since.IsZero() {
+		since = at // this attempt starts the window
+	}
+	end := since.Add(d.opts.RetryWindow)
 	switch {
 	case a.Error == "":
 		o.State = Delivered

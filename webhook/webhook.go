@@ -72,7 +72,8 @@ type Delivery struct {
 	EventType string
 	State     string
 	Attempts  int
-	// Since starts the retry window.
+	// Since is the first attempt of the current retry window; zero until
+	// it is made (a redelivery starts a new window).
 	Since time.Time
 	// NextAt is when it is due, for a pending delivery; zero while it
 	// waits for the member's earlier event.
@@ -110,7 +111,7 @@ type Claimed struct {
 	Secret    string
 	Event     points.Event
 	Attempts  int       // made before this claim
-	Since     time.Time // start of the retry window
+	Since     time.Time // the retry window's first attempt; zero if this is it
 	Owner     string    // the lease
 }
 

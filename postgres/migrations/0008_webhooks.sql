@@ -25,7 +25,8 @@ CREATE TABLE webhooks (
 -- One event (pos) to one endpoint. A member's events (brand_id, subject)
 -- form one queue per endpoint: only its oldest pending delivery is
 -- attempted; the others wait with next_at at the largest integer and are
--- made due when the one before them ends. since starts the retry window;
+-- made due when the one before them ends. since is the first attempt of
+-- the current retry window (0 before it);
 -- lease_owner and lease_until name the server attempting it.
 CREATE TABLE webhook_deliveries (
     webhook_id   TEXT    NOT NULL REFERENCES webhooks (webhook_id) ON DELETE CASCADE,
