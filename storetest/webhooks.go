@@ -213,7 +213,7 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	later := now.Add(time.Second)
 	fail := webhook.Outcome{WebhookID: "crm", Pos: cs[1].Event.Pos, BrandID: "B1", Subject: "C2", Owner: "A",
 		Attempt: webhook.Attempt{N: 1, At: later, Status: 500, Latency: time.Millisecond, Error: "HTTP 500: boom"},
-		State: webhook.Pending, NextAt: later.Add(time.Second), DisableBefore: later.Add(-time.Hour), DisableReason: "r"}
+		State:   webhook.Pending, NextAt: later.Add(time.Second), DisableBefore: later.Add(-time.Hour), DisableReason: "r"}
 	if ok, err := ws.RecordAttempt(ctx, fail); err != nil || !ok {
 		t.Fatalf("record failure: %v, %v", ok, err)
 	}
