@@ -75,9 +75,6 @@ func (a *Admin) Put(ctx context.Context, w points.Webhook) (e Endpoint, secret s
 
 // Create is Put for an endpoint that must not exist yet.
 func (a *Admin) Create(ctx context.Context, w points.Webhook) (Endpoint, string, error) {
-	if err := points.Required("webhook_id", w.ID); err != nil {
-		return Endpoint{}, "", err
-	}
 	_, err := a.store.Webhook(ctx, w.ID)
 	switch {
 	case err == nil:
