@@ -211,6 +211,21 @@ func (r *Receiver) problem(format string, args ...any) {
 	r.mu.Unlock()
 }
 
+// InFlight counts the requests being answered now.
+func (r *Receiver) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, cs := range r.inFlight {
+		for _, c := range cs {
+			if c.Err() == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Arrivals are the requests answered so far, in the order they were
 // answered.
 func (r *Receiver) Arrivals() []Arrival {

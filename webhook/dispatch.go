@@ -32,8 +32,9 @@ type Options struct {
 	// headers (default 10s).
 	Timeout time.Duration
 	// Lease is how long a claimed delivery is held for its attempt before
-	// another server may take it (default Timeout + 20s: longer than an
-	// attempt, so two servers never attempt one delivery at once).
+	// another server may take it (default 3 × Timeout: longer than an
+	// attempt and its record, so two servers never attempt one delivery
+	// at once, and short enough that a dead server's claim returns soon).
 	Lease time.Duration
 	// Poll is how often events committed by other servers and retries
 	// that fell due are looked for (default 1s); events committed through
@@ -57,18 +58,21 @@ type Options struct {
 	OnAttempt func(state string, latency time.Duration)
 }
 
-// DefaultRetryWindow is the retry window of Options.RetryWindow.
-const DefaultRetryWindow = 72 * time.Hour
+// Defaults of Options.RetryWindow and Options.Timeout.
+const (
+	DefaultRetryWindow = 72 * time.Hour
+	DefaultTimeout     = 10 * time.Second
+)
 
 func (o Options) withDefaults() Options {
 	if o.RetryWindow <= 0 {
 		o.RetryWindow = DefaultRetryWindow
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.Lease <= 0 {
-		o.Lease = o.Timeout + 20*time.Second
+		o.Lease = 3 * o.Timeout
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second

@@ -7,6 +7,7 @@ import (
 	"jifen/admin"
 	"jifen/backoffice"
 	"jifen/console"
+	"jifen/webhook"
 )
 
 // minAdminToken is the shortest admin token serve accepts.
@@ -28,6 +29,9 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	api := admin.New(a, c.adminToken, log, c.throttle)
 	if c.onShutdown != nil {
 		c.onShutdown(api.Drain) // long polls of events answer at once
+	}
+	if c.hooks != nil {
+		api.WithWebhooks(webhook.NewAdmin(c.svc, c.hooks))
 	}
 	mux.Handle("/admin/v1/", api)
 	mux.Handle("/console/", console.New(a, c.adminToken, log, c.throttle))
