@@ -29,7 +29,9 @@ func TestWebhooks_TwoDispatchers(t *testing.T) {
 	secret := points.NewWebhookSecret()
 	r.SetSecret(secret)
 	// Answers take a moment, so that the servers' attempts overlap.
-	r.SetAnswer(func(n int, _ storetest.Arrival) (int, time.Duration) { return 204, time.Duration(n%5) * 5 * time.Millisecond })
+	r.SetAnswer(func(n int, _ storetest.Arrival) (int, time.Duration) {
+		return 204, time.Duration(n%5) * 5 * time.Millisecond
+	})
 	ep := e.MustApplyWebhook(a, points.Webhook{ID: "h", URL: r.URL(), Secret: secret})
 	o := storetest.FastDelivery()
 	o.Workers = 4
