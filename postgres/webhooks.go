@@ -447,7 +447,7 @@ func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (
 func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) ([]webhook.Delivery, error) {
 	var ds []webhook.Delivery
 	err := s.read(ctx, all(d("deliveries of event %s/%s", brandID, eventID), &ds, scanDelivery, "SELECT "+deliveryCols+
-		` FROM events e CROSS JOIN webhooks w JOIN webhook_deliveries d ON d.webhook_id = w.webhook_id AND d.pos = e.pos
+		` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
 		WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID))
 	return ds, err
 }

@@ -142,14 +142,15 @@ func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int6
 	return ok, nil
 }
 
-// dueDeliveries selects the deliveries a claim at ?1 may take, up to ?2:
+// dueDeliveries selects the deliveries a claim at now (given twice) may
+// take, up to a limit:
 // pending, due, not leased, of an active endpoint, and the oldest pending
 // one of their queue.
 const dueDeliveries = `SELECT d.webhook_id, d.pos FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
-	WHERE d.state = 'pending' AND d.next_at <= +?1 AND d.lease_until <= +?1 AND w.disabled_at = 0
+	WHERE d.state = 'pending' AND d.next_at <= +? AND d.lease_until <= +? AND w.disabled_at = 0
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.brand_id = d.brand_id
 			AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)
-	ORDER BY d.next_at LIMIT +?2`
+	ORDER BY d.next_at LIMIT +?`
 
 type deliveryKey struct {
 	webhookID string
@@ -180,7 +181,7 @@ func scanClaimed(sc scanner) (webhook.Claimed, error) {
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]webhook.Claimed, error) {
 	// Most polls find nothing due: ask the read pool first, so they
 	// cost no write.
-	due, err := all(ctx, s.rdb, scanDeliveryKey, dueDeliveries, micros(now), limit)
+	due, err := all(ctx, s.rdb, scanDeliveryKey, dueDeliveries, micros(now), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: due deliveries: %w", err)
 	}
@@ -190,7 +191,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 	var claimed []webhook.Claimed
 	err = s.writeTx(ctx, func(t *Tx) error {
 		claimed = claimed[:0]
-		due, err := all(ctx, t.w, scanDeliveryKey, dueDeliveries, micros(now), limit)
+		due, err := all(ctx, t.w, scanDeliveryKey, dueDeliveries, micros(now), micros(now), limit)
 		if err != nil {
 			return err
 		}
@@ -340,8 +341,11 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 		return nil, err
 	}
 	defer tx.Rollback()
-	where, args := "d.webhook_id = +?", []any{q.WebhookID}
+	from, where, args := "webhook_deliveries d", "d.webhook_id = +?", []any{q.WebhookID}
 	if q.State != "" {
+		// Named, or the planner may prefer the primary key, which serves
+		// the ORDER BY, and read every delivery of the endpoint.
+		from = "webhook_deliveries d INDEXED BY webhook_deliveries_state"
 		where += " AND d.state = +?"
 		args = append(args, q.State)
 	}
@@ -349,7 +353,7 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 		where += " AND d.pos < +?"
 		args = append(args, q.Before)
 	}
-	ds, err := all(ctx, tx, scanDelivery, "SELECT "+deliveryCols+" FROM webhook_deliveries d LEFT JOIN events e ON e.pos = d.pos WHERE "+
+	ds, err := all(ctx, tx, scanDelivery, "SELECT "+deliveryCols+" FROM "+from+" LEFT JOIN events e ON e.pos = d.pos WHERE "+
 		where+" ORDER BY d.pos DESC LIMIT +?", append(args, limitOrAll(q.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: deliveries of webhook %q: %w", q.WebhookID, err)
@@ -445,8 +449,7 @@ func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (
 
 // EventDeliveries lists one event's deliveries, by endpoint.
 func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) ([]webhook.Delivery, error) {
-	ds, err := all(ctx, s.rdb, scanDelivery, "SELECT "+deliveryCols+` FROM events e JOIN webhooks w
-		JOIN webhook_deliveries d ON d.webhook_id = w.webhook_id AND d.pos = e.pos
+	ds, err := all(ctx, s.rdb, scanDelivery, "SELECT "+deliveryCols+` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
 		WHERE e.brand_id = +? AND e.event_id = +? ORDER BY d.webhook_id`, brandID, eventID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)

@@ -48,8 +48,10 @@ CREATE TABLE webhook_deliveries (
 -- The dispatcher: due deliveries; a member's queue.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (webhook_id, brand_id, subject, pos) WHERE state = 'pending';
--- The admin API: an endpoint's deliveries in one state, newest first.
+-- The admin API and console: an endpoint's deliveries in one state,
+-- newest first; an event's deliveries (a flow's page).
 CREATE INDEX webhook_deliveries_state ON webhook_deliveries (webhook_id, state, pos);
+CREATE INDEX webhook_deliveries_pos ON webhook_deliveries (pos);
 
 -- Every attempt of a delivery (n from 1): status 0 when no answer came.
 CREATE TABLE webhook_attempts (
