@@ -176,7 +176,10 @@ func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
 	}
 	for _, read := range []func() error{
 		func() error { _, err := s.Webhooks(ctx); return err },
-		func() error { _, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", Limit: 10}); return err },
+		func() error {
+			_, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", Limit: 10})
+			return err
+		},
 		func() error {
 			_, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", State: webhook.Failed, Before: 1 << 40, Limit: 10})
 			return err
