@@ -53,6 +53,7 @@ var (
 		ledger.CodeCustomerExists:       http.StatusConflict,
 		webhook.CodeWebhookNotFound:     http.StatusNotFound,
 		webhook.CodeDeliveryNotFound:    http.StatusNotFound,
+		webhook.CodeEventNotFound:       http.StatusNotFound,
 		webhook.CodeWebhookExists:       http.StatusConflict,
 	}
 )

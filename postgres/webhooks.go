@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"jifen/points"
 	"jifen/webhook"
 )
 
@@ -443,11 +444,24 @@ func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (
 	return int(n), err
 }
 
-// EventDeliveries lists one event's deliveries, by endpoint.
-func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) ([]webhook.Delivery, error) {
+// EventDeliveries returns one event and its deliveries, by endpoint, in
+// one snapshot. An event not yet placed has no deliveries.
+func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []webhook.Delivery, error) {
+	var ev points.Event
+	var found bool
 	var ds []webhook.Delivery
-	err := s.read(ctx, all(d("deliveries of event %s/%s", brandID, eventID), &ds, scanDelivery, "SELECT "+deliveryCols+
-		` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
-		WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID))
-	return ds, err
+	err := s.readSnapshot(ctx,
+		one(d("event %s/%s", brandID, eventID), &ev, &found, scanEvent,
+			"SELECT COALESCE(pos, 0), brand_id, event_id, type, subject, time, data FROM events WHERE brand_id = $1 AND event_id = $2",
+			brandID, eventID),
+		all(d("deliveries of event %s/%s", brandID, eventID), &ds, scanDelivery, "SELECT "+deliveryCols+
+			` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
+			WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID))
+	if err != nil {
+		return ev, nil, err
+	}
+	if !found {
+		return ev, nil, notFound("event %s/%s", brandID, eventID)
+	}
+	return ev, ds, nil
 }

@@ -185,7 +185,7 @@ func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
 			return err
 		},
 		func() error { _, _, err := s.CountDeliveries(ctx, "h", 10); return err },
-		func() error { _, err := s.EventDeliveries(ctx, "B1", flow.FlowID); return err },
+		func() error { _, _, err := s.EventDeliveries(ctx, "B1", flow.FlowID); return err },
 		func() error { _, err := s.RedeliverFailed(ctx, "h", now); return err },
 		func() error { return s.Redeliver(ctx, "h", evs[0].Pos, now) },
 	} {

@@ -447,12 +447,25 @@ func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (
 	return n, nil
 }
 
-// EventDeliveries lists one event's deliveries, by endpoint.
-func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) ([]webhook.Delivery, error) {
-	ds, err := all(ctx, s.rdb, scanDelivery, "SELECT "+deliveryCols+` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
-		WHERE e.brand_id = +? AND e.event_id = +? ORDER BY d.webhook_id`, brandID, eventID)
+// EventDeliveries returns one event and its deliveries, by endpoint, in
+// one read transaction.
+func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []webhook.Delivery, error) {
+	tx, err := s.readTx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)
+		return points.Event{}, nil, err
 	}
-	return ds, nil
+	defer tx.Rollback()
+	ev, ok, err := one(ctx, tx, scanEvent, "SELECT "+eventCols+" FROM events WHERE brand_id = +? AND event_id = +?", brandID, eventID)
+	if err != nil {
+		return ev, nil, fmt.Errorf("sqlite: event %s/%s: %w", brandID, eventID, err)
+	}
+	if !ok {
+		return ev, nil, notFound("event %s/%s", brandID, eventID)
+	}
+	ds, err := all(ctx, tx, scanDelivery, "SELECT "+deliveryCols+` FROM webhook_deliveries d JOIN events e ON e.pos = d.pos
+		WHERE d.pos = +? ORDER BY d.webhook_id`, ev.Pos)
+	if err != nil {
+		return ev, nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)
+	}
+	return ev, ds, nil
 }

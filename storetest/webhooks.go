@@ -243,8 +243,12 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	if p, f, err := ws.CountDeliveries(ctx, "crm", 100); err != nil || p != 1 || f != 0 {
 		t.Fatalf("counts %d pending, %d failed, %v", p, f, err)
 	}
-	if got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || len(got) != 1 || got[0].State != webhook.Delivered {
-		t.Fatalf("deliveries of flow %s: %+v, %v", f1.FlowID, got, err)
+	if ev, got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || ev.ID != f1.FlowID || ev.Pos != d1.Pos ||
+		string(ev.Data) != string(evs[0].Data) || len(got) != 1 || got[0].State != webhook.Delivered || got[0].WebhookID != "crm" {
+		t.Fatalf("deliveries of flow %s: %+v %+v, %v", f1.FlowID, ev, got, err)
+	}
+	if _, _, err := ws.EventDeliveries(ctx, "B1", "no-such-event"); !errors.Is(err, points.ErrNotFound) {
+		t.Fatalf("deliveries of no event: %v", err)
 	}
 	// Not due before its next attempt; due then.
 	if got, _ := ws.ClaimDeliveries(ctx, "A2", later, later.Add(time.Minute), 10); len(got) != 0 {
@@ -318,7 +322,7 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	if err := ws.DeleteWebhook(ctx, "crm"); !errors.Is(err, points.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
 	}
-	if got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || len(got) != 0 {
+	if _, got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || len(got) != 0 {
 		t.Fatalf("deliveries of a deleted endpoint: %+v, %v", got, err)
 	}
 	if all, err := ws.Webhooks(ctx); err != nil || len(all) != 0 {

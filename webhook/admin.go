@@ -161,8 +161,12 @@ func (a *Admin) RedeliverFailed(ctx context.Context, id string) (int, error) {
 	return a.store.RedeliverFailed(ctx, id, a.now())
 }
 
-// EventDeliveries lists one event's deliveries, by endpoint (a flow's
-// event has the flow's id).
-func (a *Admin) EventDeliveries(ctx context.Context, brandID, eventID string) ([]Delivery, error) {
-	return a.store.EventDeliveries(ctx, brandID, eventID)
+// EventDeliveries returns one event and its deliveries, by endpoint (a
+// flow's event has the flow's id and says what the flow did).
+func (a *Admin) EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []Delivery, error) {
+	ev, ds, err := a.store.EventDeliveries(ctx, strings.TrimSpace(brandID), strings.TrimSpace(eventID))
+	if errors.Is(err, points.ErrNotFound) {
+		return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在", "brand %q has no event %q", brandID, eventID)
+	}
+	return ev, ds, err
 }

@@ -178,14 +178,16 @@ type Store interface {
 	// RedeliverFailed makes every failed delivery of an endpoint pending
 	// again, and says how many.
 	RedeliverFailed(ctx context.Context, id string, now time.Time) (int, error)
-	// EventDeliveries lists the deliveries of one event, by endpoint.
-	EventDeliveries(ctx context.Context, brandID, eventID string) ([]Delivery, error)
+	// EventDeliveries returns one event and its deliveries, by endpoint;
+	// points.ErrNotFound if there is no such event.
+	EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []Delivery, error)
 }
 
 // Outcome codes of the webhooks' admin use cases.
 const (
 	CodeWebhookNotFound  = "WEBHOOK_NOT_FOUND"
 	CodeDeliveryNotFound = "DELIVERY_NOT_FOUND"
+	CodeEventNotFound    = "EVENT_NOT_FOUND"
 )
 
 func webhookNotFound(id string) error {

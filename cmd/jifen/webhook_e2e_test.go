@@ -134,7 +134,7 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 			a.stop()
 			all := storetest.EventsFor(t, &storetest.Env{T: t, Ctx: context.Background(), Svc: points.New(store, nil, nil)}, ep, ep.ScheduledPos)
 			last := all[len(all)-1]
-			ds, err := store.EventDeliveries(context.Background(), last.BrandID, last.ID)
+			_, ds, err := store.EventDeliveries(context.Background(), last.BrandID, last.ID)
 			if err != nil || len(ds) != 1 || ds[0].State != webhook.Delivered {
 				b, _ := json.Marshal(ds)
 				t.Fatalf("the delivery in flight at SIGTERM: %s, %v\n%s", b, err, a.logs)
