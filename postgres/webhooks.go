@@ -345,9 +345,17 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 	if limit <= 0 {
 		limit = math.MaxInt32
 	}
-	page := `SELECT d.pos FROM webhook_deliveries d WHERE d.webhook_id = $1 AND ($2 = '' OR d.state = $2)
-		AND ($3 = 0 OR d.pos < $3) ORDER BY d.pos DESC LIMIT $4`
-	args := []any{q.WebhookID, q.State, q.Before, limit}
+	where, args := "d.webhook_id = $1", []any{q.WebhookID}
+	if q.State != "" {
+		args = append(args, q.State)
+		where += fmt.Sprintf(" AND d.state = $%d", len(args))
+	}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+		where += fmt.Sprintf(" AND d.pos < $%d", len(args))
+	}
+	args = append(args, limit)
+	page := fmt.Sprintf("SELECT d.pos FROM webhook_deliveries d WHERE %s ORDER BY d.pos DESC LIMIT $%d", where, len(args))
 	var ds []webhook.Delivery
 	var as []attemptRow
 	err := s.readSnapshot(ctx,
