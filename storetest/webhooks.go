@@ -532,6 +532,19 @@ func testWebhookTenant(t *testing.T, open WebhookOpener) {
 	}
 	_, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{ok, ok}})
 	WantInvalid(t, err, "webhooks[1].webhook_id")
+	// Refused inside the write (a customer of another brand), after the
+	// webhook and a new customer were written: all of it is rolled back,
+	// and no event is left.
+	before := AllEvents(t, e.Ctx, e.Svc, points.EventQuery{})
+	_, err = e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{ok},
+		Customers: []ledger.Customer{{ID: "NEW", BrandID: "B1", Name: "新"}, {ID: "X1", BrandID: "B1", Name: "换品牌"}}})
+	WantInvalid(t, err, "customers.X1.brand_id")
+	if after := AllEvents(t, e.Ctx, e.Svc, points.EventQuery{}); len(after) != len(before) {
+		t.Fatalf("%d events after a rolled-back write, %d before", len(after), len(before))
+	}
+	if _, err := e.Store.Customer(e.Ctx, "NEW"); !errors.Is(err, points.ErrNotFound) {
+		t.Fatalf("a rolled-back write stored its customer: %v", err)
+	}
 	if all, err := ws.Webhooks(e.Ctx); err != nil || len(all) != 0 {
 		t.Fatalf("webhooks after refusals: %+v, %v", all, err)
 	}
