@@ -50,14 +50,29 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 				t.Fatalf("apply printed no webhook secret: %s", out.String())
 			}
 			r.SetSecret(m[1])
-			store, err := openStore(context.Background(), db)
-			if err != nil {
-				t.Fatal(err)
+			// The database as it is now, read by this process: a SQLite
+			// store reads the events on disk when it opened.
+			withStore := func(f func(ledgerStore)) {
+				t.Helper()
+				store, err := openStore(context.Background(), db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				f(store)
 			}
-			defer store.Close()
-			ep, err := store.Webhook(context.Background(), "crm-sync")
-			if err != nil {
-				t.Fatal(err)
+			var ep webhook.Endpoint
+			withStore(func(s ledgerStore) {
+				var err error
+				if ep, err = s.Webhook(context.Background(), "crm-sync"); err != nil {
+					t.Fatal(err)
+				}
+			})
+			events := func() (evs []points.Event) {
+				withStore(func(s ledgerStore) {
+					evs = storetest.EventsFor(t, &storetest.Env{T: t, Ctx: context.Background(), Svc: points.New(s, nil, nil)}, ep, ep.ScheduledPos)
+				})
+				return evs
 			}
 
 			// The first request is held open until its connection closes.
@@ -110,7 +125,7 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 			a = startChild(t, db, flags...)
 			charge(a, 3)
 
-			want := storetest.EventsFor(t, &storetest.Env{T: t, Ctx: context.Background(), Svc: points.New(store, nil, nil)}, ep, ep.ScheduledPos)
+			want := events()
 			if len(want) != 6+3+map[bool]int{true: 3}[other != nil] {
 				t.Fatalf("%d events to deliver", len(want))
 			}
@@ -132,13 +147,15 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			a.stop()
-			all := storetest.EventsFor(t, &storetest.Env{T: t, Ctx: context.Background(), Svc: points.New(store, nil, nil)}, ep, ep.ScheduledPos)
+			all := events()
 			last := all[len(all)-1]
-			_, ds, err := store.EventDeliveries(context.Background(), last.BrandID, last.ID)
-			if err != nil || len(ds) != 1 || ds[0].State != webhook.Delivered {
-				b, _ := json.Marshal(ds)
-				t.Fatalf("the delivery in flight at SIGTERM: %s, %v\n%s", b, err, a.logs)
-			}
+			withStore(func(s ledgerStore) {
+				_, ds, err := s.EventDeliveries(context.Background(), last.BrandID, last.ID)
+				if err != nil || len(ds) != 1 || ds[0].State != webhook.Delivered {
+					b, _ := json.Marshal(ds)
+					t.Fatalf("the delivery in flight at SIGTERM: %s, %v\n%s", b, err, a.logs)
+				}
+			})
 		})
 	}
 }
