@@ -2,8 +2,8 @@
 // brand's operators do outside the POS — find a customer, edit their
 // record, read their points and flows, look at an order, preview and
 // perform a reversal, adjust points, release holds, read and write the
-// tenant records, and follow daily totals. Every request carries the
-// admin bearer token.
+// tenant records, follow daily totals, and manage webhooks and their
+// deliveries. Every request carries the admin bearer token.
 //
 // Handlers are linear (decode → validate → act → respond) over
 // backoffice.Office; errors are answered from one table (ProblemOf).
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"jifen/backoffice"
+	"jifen/webhook"
 )
 
 // API serves /admin/v1/.
@@ -28,7 +29,8 @@ type API struct {
 	token    string
 	log      *slog.Logger
 	mux      *http.ServeMux
-	throttle *Throttle // failed tokens, per client
+	throttle *Throttle      // failed tokens, per client
+	hooks    *webhook.Admin // nil: webhooks are not served
 
 	draining  chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -73,6 +75,15 @@ func (api *API) routes() {
 	m.HandleFunc("PUT /admin/v1/apps/{key}", api.putApp)
 	m.HandleFunc("POST /admin/v1/tenant", api.applyTenant)
 	m.HandleFunc("GET /admin/v1/events", api.listEvents)
+	m.HandleFunc("GET /admin/v1/webhooks", api.listWebhooks)
+	m.HandleFunc("POST /admin/v1/webhooks", api.createWebhook)
+	m.HandleFunc("GET /admin/v1/webhooks/{id}", api.getWebhook)
+	m.HandleFunc("PUT /admin/v1/webhooks/{id}", api.putWebhook)
+	m.HandleFunc("DELETE /admin/v1/webhooks/{id}", api.deleteWebhook)
+	m.HandleFunc("POST /admin/v1/webhooks/{id}/rotate-secret", api.rotateWebhookSecret)
+	m.HandleFunc("GET /admin/v1/webhooks/{id}/deliveries", api.listDeliveries)
+	m.HandleFunc("POST /admin/v1/webhooks/{id}/deliveries/{pos}/redeliver", api.redeliver)
+	m.HandleFunc("POST /admin/v1/webhooks/{id}/redeliver-failed", api.redeliverFailed)
 	m.HandleFunc("/admin/v1/", api.noRoute)
 }
 
@@ -80,7 +91,7 @@ func (api *API) routes() {
 // methods (405).
 func (api *API) noRoute(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		other := r.Clone(r.Context())
 		other.Method = m
 		if _, pattern := api.mux.Handler(other); pattern != "/admin/v1/" {

@@ -9,6 +9,7 @@ import (
 	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 // Problem is an error as the admin API answers it:
@@ -50,6 +51,10 @@ var (
 		ledger.CodeReverseOrderConflict: http.StatusConflict,
 		ledger.CodeHoldConflict:         http.StatusConflict,
 		ledger.CodeCustomerExists:       http.StatusConflict,
+		webhook.CodeWebhookNotFound:     http.StatusNotFound,
+		webhook.CodeDeliveryNotFound:    http.StatusNotFound,
+		webhook.CodeEventNotFound:       http.StatusNotFound,
+		webhook.CodeWebhookExists:       http.StatusConflict,
 	}
 )
 

@@ -269,11 +269,13 @@ func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, struct {
-		Apps      int               `json:"apps"`
-		Brands    int               `json:"brands"`
-		Shops     int               `json:"shops"`
-		Customers int               `json:"customers"`
-		Rules     int               `json:"rules"`
-		Secrets   map[string]string `json:"secrets"`
-	}{rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Secrets})
+		Apps           int               `json:"apps"`
+		Brands         int               `json:"brands"`
+		Shops          int               `json:"shops"`
+		Customers      int               `json:"customers"`
+		Rules          int               `json:"rules"`
+		Webhooks       int               `json:"webhooks"`
+		Secrets        map[string]string `json:"secrets"`
+		WebhookSecrets map[string]string `json:"webhook_secrets"`
+	}{rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks, rep.Secrets, rep.WebhookSecrets})
 }

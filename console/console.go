@@ -3,8 +3,9 @@
 // embedded static files, in Chinese, no build step. Operators sign in
 // with the admin token, find a customer, read their balance, lots and
 // flows, edit their record, open an order, preview and perform a
-// reversal, adjust points, release holds, and follow a brand's daily
-// totals on charts drawn as SVG by the server.
+// reversal, adjust points, release holds, follow a brand's daily totals on
+// charts drawn as SVG by the server, and watch webhooks deliver (and
+// redeliver what failed).
 //
 // It acts through backoffice.Office, like the admin JSON API, and shows errors
 // with the API's codes (admin.ProblemOf).
@@ -28,6 +29,7 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/webhook"
 )
 
 //go:embed templates/*.html
@@ -45,6 +47,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	logins *admin.Throttle // failed sign-ins per client, against guessing the token
+	hooks  *webhook.Admin  // nil: webhooks are not served
 }
 
 // New returns the console over a for admin token token (not empty).
@@ -86,6 +89,12 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/flows", c.signedIn(c.flows))
 	m.HandleFunc("GET /console/flows.csv", c.signedIn(c.flowsCSV))
 	m.HandleFunc("GET /console/brands/{brand}", c.signedIn(c.dashboard))
+	m.HandleFunc("GET /console/brands/{brand}/flows/{flow}", c.signedIn(c.flow))
+	m.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
+	m.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
+	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(c.redeliver))
+	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(c.redeliverFailed))
+	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -242,6 +251,20 @@ func parsePages() map[string]*template.Template {
 		"policyName": policyName,
 		"holdStatus": func(s string) string { return holdStatusNames[s] },
 		"figure":     func(t ledger.FlowType) string { return figures[t] },
+		"flowURL":    flowPath,
+		"webhookURL": webhookPath,
+		"delivery":   deliveryState,
+		"ms": func(d time.Duration) string {
+			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+		},
+		"list":      func(s ...string) []string { return s },
+		"stateName": func(s string) string { return stateNames[s] },
+		"count": func(n int) string {
+			if n > webhook.CountCap {
+				return strconv.Itoa(webhook.CountCap) + "+"
+			}
+			return strconv.Itoa(n)
+		},
 	}
 	entries, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

@@ -40,7 +40,13 @@ var (
 	batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
 	// Queue waits and fsyncs: from a tenth of a millisecond (NVMe) up.
 	commitBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
+	// A webhook's answer: a few milliseconds up to the 10 s timeout.
+	webhookBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 )
+
+// webhookResults are the results of a webhook attempt: the delivery's
+// state after it.
+var webhookResults = []string{"delivered", "pending", "failed"}
 
 // Metrics holds jifen's metric families on a private registry.
 type Metrics struct {
@@ -68,6 +74,9 @@ type Metrics struct {
 	sweptReleased prometheus.Counter
 
 	nats *natsMetrics
+
+	webhookAttempts *prometheus.CounterVec
+	webhookDuration prometheus.Histogram
 }
 
 type requestKey struct{ method, outcome string }
@@ -122,6 +131,16 @@ func New() *Metrics {
 			Name: "jifen_sweep_lag_seconds",
 			Help: "How far behind the oldest due item was when the last successful sweep began.",
 		}),
+		webhookAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jifen_webhook_attempts_total",
+			Help: "Webhook delivery attempts, by result: delivered (a 2xx), pending (not acknowledged, to be retried), " +
+				"failed (not acknowledged at the end of its retry window).",
+		}, []string{"result"}),
+		webhookDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jifen_webhook_attempt_duration_seconds",
+			Help:    "How long a webhook delivery attempt took, to its answer or its failure.",
+			Buckets: webhookBuckets,
+		}),
 	}
 	sweeps := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jifen_sweeps_total",
@@ -140,6 +159,9 @@ func New() *Metrics {
 	for _, r := range storeRetryReasons {
 		m.storeRetries.WithLabelValues(r)
 	}
+	for _, r := range webhookResults {
+		m.webhookAttempts.WithLabelValues(r)
+	}
 	m.series.Store(&map[requestKey]requestSeries{})
 	m.nats = newNATSMetrics(m.reg)
 
@@ -150,6 +172,7 @@ func New() *Metrics {
 		m.batchSize, m.commitWait, m.commitDuration,
 		m.storeErrors, m.storeRetries, m.replays,
 		m.sweepLag, sweeps, swept,
+		m.webhookAttempts, m.webhookDuration,
 	)
 	return m
 }
@@ -270,4 +293,12 @@ func (m *Metrics) ObserveSweep(expired, released int, lag time.Duration, err err
 	}
 	m.sweepOK.Inc()
 	m.sweepLag.Set(lag.Seconds())
+}
+
+// ObserveWebhookAttempt records one webhook delivery attempt: the
+// delivery's state after it (delivered, pending or failed) and how long
+// it took. Its signature is webhook.Options' OnAttempt.
+func (m *Metrics) ObserveWebhookAttempt(state string, d time.Duration) {
+	m.webhookAttempts.WithLabelValues(state).Inc()
+	m.webhookDuration.Observe(d.Seconds())
 }

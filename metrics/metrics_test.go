@@ -74,6 +74,8 @@ func TestMetrics_Families(t *testing.T) {
 	m.Replayed("consume")
 	m.ObserveSweep(2, 1, 1500*time.Millisecond, nil)
 	m.ObserveSweep(0, 0, 0, errors.New("database is locked"))
+	m.ObserveWebhookAttempt("delivered", 30*time.Millisecond)
+	m.ObserveWebhookAttempt("pending", 10*time.Second)
 
 	fams := scrape(t, m)
 	tests := []struct {
@@ -99,6 +101,10 @@ func TestMetrics_Families(t *testing.T) {
 		{"jifen_sweeps_total", map[string]string{"result": "error"}, 1},
 		{"jifen_sweep_items_total", map[string]string{"kind": "expired_account"}, 2},
 		{"jifen_sweep_items_total", map[string]string{"kind": "released_hold"}, 1},
+		{"jifen_webhook_attempts_total", map[string]string{"result": "delivered"}, 1},
+		{"jifen_webhook_attempts_total", map[string]string{"result": "pending"}, 1},
+		{"jifen_webhook_attempts_total", map[string]string{"result": "failed"}, 0},
+		{"jifen_webhook_attempt_duration_seconds", nil, 2},
 	}
 	for _, tt := range tests {
 		got, ok := value(fams, tt.name, tt.labels)

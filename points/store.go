@@ -209,6 +209,11 @@ type Tx interface {
 	// EndSession records that the console session nonce was ended before
 	// it expires at until, and forgets the ended sessions expired by now.
 	EndSession(ctx context.Context, nonce string, until, now time.Time) error
+	// PutWebhook creates or replaces a webhook's configuration at now. A
+	// new one is told of the events committed after it; w.Disabled false
+	// enables one that was disabled (and forgets that it was failing),
+	// true disables it.
+	PutWebhook(ctx context.Context, w Webhook, now time.Time) error
 	Customer(ctx context.Context, id string) (ledger.Customer, error)
 	// CustomerForUpdate reads a customer to be stored changed: another
 	// write reading it so waits until this one ends (a store that runs
@@ -218,4 +223,6 @@ type Tx interface {
 	CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error)
 	App(ctx context.Context, key string) (ledger.App, error)
 	Rule(ctx context.Context, brandID string) (ledger.Rule, error)
+	// Webhook is the stored webhook; ErrNotFound if none.
+	Webhook(ctx context.Context, id string) (Webhook, error)
 }

@@ -20,6 +20,9 @@ type Tenant struct {
 	Apps      []ledger.App
 	Brands    []TenantBrand
 	Customers []ledger.Customer
+	// Webhooks are the endpoints told of events; a webhook applied
+	// becomes active unless it says Disabled.
+	Webhooks []Webhook
 }
 
 // TenantBrand is a brand with its shops and, optionally, its rule.
@@ -33,21 +36,43 @@ type TenantBrand struct {
 
 // ApplyReport says what Apply did.
 type ApplyReport struct {
-	Apps, Brands, Shops, Customers, Rules int
+	Apps, Brands, Shops, Customers, Rules, Webhooks int
 	// Secrets holds the secrets Apply generated, by app key.
 	Secrets map[string]string
+	// WebhookSecrets holds the webhook secrets Apply generated, by
+	// webhook id.
+	WebhookSecrets map[string]string
 }
 
 // Apply creates or updates everything in t, idempotently, in one
 // transaction: either all of it is stored or none.
 func (s *Service) Apply(ctx context.Context, t Tenant) (ApplyReport, error) {
-	rep := ApplyReport{Secrets: map[string]string{}}
+	rep := ApplyReport{Secrets: map[string]string{}, WebhookSecrets: map[string]string{}}
 	if err := validateTenant(t); err != nil {
 		return rep, err
 	}
+	if err := s.checkWebhookBrands(ctx, t); err != nil {
+		return rep, err
+	}
+	if len(t.Webhooks) > 0 {
+		// A new webhook is told of the events committed after it. A store
+		// that places events after their commit (PostgreSQL) places those
+		// committed so far, so that they are before it.
+		if _, err := s.store.Events(ctx, EventQuery{After: math.MaxInt64, Limit: 1}); err != nil {
+			return rep, err
+		}
+	}
 	err := s.write(ctx, func(tx Tx) error {
-		rep = ApplyReport{Secrets: map[string]string{}}
+		rep = ApplyReport{Secrets: map[string]string{}, WebhookSecrets: map[string]string{}}
 		now := s.Now()
+		// Webhooks first: a new one is told of what the rest of this
+		// write emits.
+		for _, w := range t.Webhooks {
+			if err := putWebhook(ctx, tx, w, now, rep.WebhookSecrets); err != nil {
+				return err
+			}
+			rep.Webhooks++
+		}
 		for _, b := range t.Brands {
 			if b.TimeZone == "" {
 				b.TimeZone = "Asia/Shanghai"
@@ -309,6 +334,17 @@ func validateTenant(t Tenant) error {
 		if a.RateLimit < 0 {
 			return ledger.Invalid(where+".rate_limit", "不可为负")
 		}
+	}
+	webhooks := map[string]bool{}
+	for i, w := range t.Webhooks {
+		where := fmt.Sprintf("webhooks[%d]", i)
+		if err := validateWebhook(where, w); err != nil {
+			return err
+		}
+		if webhooks[w.ID] {
+			return ledger.Invalidf(where+".webhook_id", "重复的 webhook %s", w.ID)
+		}
+		webhooks[w.ID] = true
 	}
 	for i, c := range t.Customers {
 		where := fmt.Sprintf("customers[%d]", i)

@@ -11,3 +11,8 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) storetest.Store { return OpenTest(t) })
 }
+
+// TestWebhooks runs the webhooks' conformance tests against PostgreSQL.
+func TestWebhooks(t *testing.T) {
+	storetest.RunWebhooks(t, func(t testing.TB) storetest.WebhookStore { return OpenTest(t) })
+}

@@ -11,6 +11,7 @@ import (
 
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 // Idempotency returns the record of (appKey, requestID); ErrNotFound if
@@ -482,4 +483,38 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Webhook returns the stored webhook's configuration; ErrNotFound if none.
+func (t *Tx) Webhook(ctx context.Context, id string) (points.Webhook, error) {
+	var e webhook.Endpoint
+	var found bool
+	if err := t.send(ctx, webhookQuery(id, &e, &found)); err != nil {
+		return e.Webhook, err
+	}
+	if !found {
+		return e.Webhook, notFound("webhook %q", id)
+	}
+	return e.Webhook, nil
+}
+
+// PutWebhook creates or replaces a webhook's configuration; it is sent
+// with the write's next statement. A new one starts after the last event
+// placed so far (events committed and not yet placed come after it).
+func (t *Tx) PutWebhook(ctx context.Context, w points.Webhook, now time.Time) error {
+	brands, err := jsonList(w.Brands)
+	if err != nil {
+		return fmt.Errorf("postgres: webhook %q brands: %w", w.ID, err)
+	}
+	events, err := jsonList(w.Events)
+	if err != nil {
+		return fmt.Errorf("postgres: webhook %q events: %w", w.ID, err)
+	}
+	var disabledAt int64
+	reason := ""
+	if w.Disabled {
+		disabledAt, reason = micros(now), points.WebhookDisabledByOperator
+	}
+	return t.queue(execQuery(failedTo("put webhook %q", w.ID), nil, sqlPutWebhook,
+		w.ID, w.URL, w.Secret, brands, events, disabledAt, reason, micros(now)))
 }

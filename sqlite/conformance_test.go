@@ -18,3 +18,14 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+// TestWebhooks runs the webhooks' conformance tests against SQLite.
+func TestWebhooks(t *testing.T) {
+	storetest.RunWebhooks(t, func(t testing.TB) storetest.WebhookStore {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

@@ -64,8 +64,9 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 }
 
 func readEvents(ctx context.Context, db queryer, q points.EventQuery, durable int64) ([]points.Event, error) {
-	where, args := eventFilter(q, "?")
-	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= ? ORDER BY pos LIMIT ?",
+	// "+?", as every SELECT writes them (see queryer).
+	where, args := eventFilter(q, "+?")
+	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= +? ORDER BY pos LIMIT +?",
 		append(args, durable, eventLimit(q.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)

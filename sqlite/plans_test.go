@@ -12,6 +12,7 @@ import (
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/storetest"
+	"jifen/webhook"
 )
 
 // TestQueryPlans runs the service's operations and every read, then asks
@@ -147,7 +148,49 @@ func exercise(t *testing.T) (*Store, map[string]bool) {
 			t.Fatal(err)
 		}
 	}
+	exerciseWebhooks(t, e, s)
 	e.MustVerify()
 	queryHook = nil
 	return s, seen
+}
+
+// exerciseWebhooks runs every read and write of the webhooks' state.
+func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
+	t.Helper()
+	ctx := e.Ctx
+	ep := e.MustApplyWebhook(s, points.Webhook{ID: "h", URL: "https://example.com/h"})
+	flow := e.MustCharge("C2", "G2", 10)
+	evs := storetest.EventsFor(t, e, ep, ep.ScheduledPos)
+	now := time.Now()
+	if ok, err := s.ScheduleDeliveries(ctx, "h", ep.ScheduledPos, evs[0].Pos,
+		[]webhook.NewDelivery{{Pos: evs[0].Pos, BrandID: "B1", Subject: "C2"}}, now); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	cs, err := s.ClaimDeliveries(ctx, "o", now, now.Add(time.Minute), 10)
+	if err != nil || len(cs) != 1 {
+		t.Fatal(cs, err)
+	}
+	if ok, err := s.RecordAttempt(ctx, webhook.Outcome{WebhookID: "h", Pos: evs[0].Pos, BrandID: "B1", Subject: "C2", Owner: "o",
+		State: webhook.Failed, Attempt: webhook.Attempt{At: now, Error: "x"}, DisableBefore: now.Add(-time.Hour)}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for _, read := range []func() error{
+		func() error { _, err := s.Webhooks(ctx); return err },
+		func() error {
+			_, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", Limit: 10})
+			return err
+		},
+		func() error {
+			_, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", State: webhook.Failed, Before: 1 << 40, Limit: 10})
+			return err
+		},
+		func() error { _, _, err := s.CountDeliveries(ctx, "h", 10); return err },
+		func() error { _, _, err := s.EventDeliveries(ctx, "B1", flow.FlowID); return err },
+		func() error { _, err := s.RedeliverFailed(ctx, "h", now); return err },
+		func() error { return s.Redeliver(ctx, "h", evs[0].Pos, now) },
+	} {
+		if err := read(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -532,3 +532,54 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Webhook returns the stored webhook's configuration; ErrNotFound if none.
+func (t *Tx) Webhook(ctx context.Context, id string) (points.Webhook, error) {
+	if err := t.check(); err != nil {
+		return points.Webhook{}, err
+	}
+	return loadWebhook(ctx, t.w, id)
+}
+
+// PutWebhook creates or replaces a webhook's configuration. A new one
+// starts after the last event committed so far: the writer is the only
+// one, so that is every event before this write.
+func (t *Tx) PutWebhook(ctx context.Context, w points.Webhook, now time.Time) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	brands, err := json.Marshal(w.Brands)
+	if err != nil {
+		return fmt.Errorf("sqlite: webhook %q brands: %w", w.ID, err)
+	}
+	events, err := json.Marshal(w.Events)
+	if err != nil {
+		return fmt.Errorf("sqlite: webhook %q events: %w", w.ID, err)
+	}
+	var disabledAt int64
+	reason := ""
+	if w.Disabled {
+		disabledAt, reason = micros(now), points.WebhookDisabledByOperator
+	}
+	if _, err := t.w.exec(sqlPutWebhook, w.ID, w.URL, w.Secret, string(brands), string(events), disabledAt, reason,
+		micros(now)); err != nil {
+		return fmt.Errorf("sqlite: put webhook %q: %w", w.ID, err)
+	}
+	return nil
+}
+
+// sqlPutWebhook is PutWebhook's upsert (the same text on both stores but
+// for placeholders): disabling keeps an earlier disablement's time and
+// reason; enabling clears it and, for an endpoint that was disabled, its
+// failing streak.
+const sqlPutWebhook = `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at, disabled_reason,
+		failing_since, scheduled_pos, created_at, updated_at)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), ?8, ?8)
+	ON CONFLICT (webhook_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, brands = excluded.brands,
+		events = excluded.events,
+		disabled_at = CASE WHEN excluded.disabled_at = 0 THEN 0 WHEN webhooks.disabled_at <> 0 THEN webhooks.disabled_at
+			ELSE excluded.disabled_at END,
+		disabled_reason = CASE WHEN excluded.disabled_at = 0 THEN '' WHEN webhooks.disabled_at <> 0 THEN webhooks.disabled_reason
+			ELSE excluded.disabled_reason END,
+		failing_since = CASE WHEN excluded.disabled_at = 0 AND webhooks.disabled_at <> 0 THEN 0 ELSE webhooks.failing_since END,
+		updated_at = excluded.updated_at`

@@ -1,5 +1,6 @@
 // Package tenant reads and writes the tenant file: the YAML that
-// provisions apps, brands (with shops, settings and rules) and customers.
+// provisions apps, brands (with shops, settings and rules), customers and
+// webhooks.
 // Integrators' own tooling writes it, so its shape is fixed; unknown keys
 // are refused so a typo never passes silently.
 package tenant
@@ -24,6 +25,22 @@ type File struct {
 	Apps      []App      `yaml:"apps"`
 	Brands    []Brand    `yaml:"brands"`
 	Customers []Customer `yaml:"customers"`
+	Webhooks  []Webhook  `yaml:"webhooks,omitempty"`
+}
+
+// Webhook is an HTTP endpoint told of events (package webhook).
+type Webhook struct {
+	WebhookID string `yaml:"webhook_id"`
+	URL       string `yaml:"url"`
+	// Secret is "whsec_" and base64; generated (and printed once) when
+	// absent for a new webhook, kept when absent for one that exists.
+	Secret string `yaml:"secret,omitempty"`
+	// Brands limits the events to these brands; absent or empty: every
+	// brand.
+	Brands []string `yaml:"brands,omitempty"`
+	// Events lists the event types; absent, empty or "*": every type.
+	Events   []string `yaml:"events,omitempty"`
+	Disabled bool     `yaml:"disabled,omitempty"`
 }
 
 // App is one calling system.
@@ -245,6 +262,10 @@ func (f File) Tenant() (points.Tenant, error) {
 	for _, c := range f.Customers {
 		t.Customers = append(t.Customers, ledger.Customer{ID: c.CustomerID, BrandID: c.BrandID, Mobile: c.Mobile,
 			Name: c.Name, LevelID: c.LevelID, CustomerType: 1, OuterType: c.OuterType, OuterID: c.OuterID})
+	}
+	for _, w := range f.Webhooks {
+		t.Webhooks = append(t.Webhooks, points.Webhook{ID: w.WebhookID, URL: w.URL, Secret: w.Secret, Brands: w.Brands,
+			Events: w.Events, Disabled: w.Disabled})
 	}
 	return t, nil
 }

@@ -76,3 +76,39 @@ func TestTenant_BadSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_Webhooks(t *testing.T) {
+	f, err := Parse(strings.NewReader(`
+webhooks:
+  - webhook_id: "crm-sync"
+    url: "https://crm.example.com/jifen/events"
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    brands: ["12332"]
+    events: ["*"]
+  - webhook_id: "bi"
+    url: "https://bi.example.com/in"
+    events: [point.flow.created, customer.created]
+    disabled: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := f.Tenant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tn.Webhooks) != 2 {
+		t.Fatalf("webhooks %+v", tn.Webhooks)
+	}
+	a, b := tn.Webhooks[0], tn.Webhooks[1]
+	if a.ID != "crm-sync" || a.URL != "https://crm.example.com/jifen/events" || a.Secret != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" ||
+		len(a.Brands) != 1 || a.Brands[0] != "12332" || len(a.Events) != 1 || a.Events[0] != "*" || a.Disabled {
+		t.Fatalf("first %+v", a)
+	}
+	if b.Secret != "" || len(b.Brands) != 0 || len(b.Events) != 2 || !b.Disabled {
+		t.Fatalf("second %+v", b)
+	}
+	if _, err := Parse(strings.NewReader("webhooks:\n  - webhook_id: x\n    uri: https://x\n")); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"jifen/admin"
 	"jifen/backoffice"
 	"jifen/console"
+	"jifen/webhook"
 )
 
 // minAdminToken is the shortest admin token serve accepts.
@@ -29,7 +30,13 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	if c.onShutdown != nil {
 		c.onShutdown(api.Drain) // long polls of events answer at once
 	}
+	con := console.New(a, c.adminToken, log, c.throttle)
+	if c.hooks != nil {
+		h := webhook.NewAdmin(c.svc, c.hooks)
+		api.WithWebhooks(h)
+		con.WithWebhooks(h)
+	}
 	mux.Handle("/admin/v1/", api)
-	mux.Handle("/console/", console.New(a, c.adminToken, log, c.throttle))
+	mux.Handle("/console/", con)
 	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")
 }

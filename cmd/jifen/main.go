@@ -17,6 +17,7 @@ const usage = `jifen — a loyalty-points ledger that speaks the Alibaba Local S
 
 Usage:
   jifen serve   [--addr 127.0.0.1:8080] [--db ./jifen.db | postgres://…] [--no-migrate] [--demo] [--sandbox] [--admin-token T]
+                [--webhook-allow-private] [--webhook-retry-window 72h] [--webhook-timeout 10s]
   jifen apply   -f tenant.yaml [--db ./jifen.db]
   jifen call    METHOD --app-key K --secret S [--url URL] [--format json|xml] [--sign-method md5] name=value…
   jifen migrate --db postgres://…

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"jifen/admin"
@@ -22,6 +23,7 @@ import (
 	"jifen/natsout"
 	"jifen/points"
 	"jifen/top"
+	"jifen/webhook"
 )
 
 type serveCmd struct {
@@ -38,6 +40,7 @@ type serveCmd struct {
 	trusted    []netip.Prefix
 	bodyTime   time.Duration
 	nats       natsout.Config
+	webhooks   webhook.Options
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,6 +76,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.nats.Prefix, "nats-subject-prefix", natsout.DefaultPrefix, "events are published on <prefix>.<brand>.<type>")
 	fs.BoolVar(&c.nats.FromStart, "nats-from-start", false, "a stream holding no event of jifen's starts at the first event, not the newest")
 	fs.DurationVar(&c.nats.Poll, "nats-poll-interval", natsout.DefaultPoll, "how often to look for events committed by other servers of the database")
+	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, link-local, private and unspecified addresses (consumers on a private network; tests)")
+	fs.DurationVar(&c.webhooks.RetryWindow, "webhook-retry-window", webhook.DefaultRetryWindow, "how long an unacknowledged webhook delivery is retried before it is failed, and an endpoint failing throughout it disabled")
+	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", webhook.DefaultTimeout, "how long one webhook delivery attempt may take")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -82,6 +88,10 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.bodyTime <= 0 {
 		return fmt.Errorf("--body-timeout must be positive, got %s", c.bodyTime)
+	}
+	if c.webhooks.RetryWindow <= 0 || c.webhooks.Timeout <= 0 {
+		return fmt.Errorf("--webhook-retry-window and --webhook-timeout must be positive, got %s and %s",
+			c.webhooks.RetryWindow, c.webhooks.Timeout)
 	}
 	if c.adminToken != "" && len(c.adminToken) < minAdminToken {
 		return fmt.Errorf("the admin token must be at least %d characters: anyone who guesses it can reverse and adjust points", minAdminToken)
@@ -137,8 +147,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	var onShutdown []func()
-	handler := newHandler(handlerConfig{svc: svc, store: store, log: log, metrics: m, sandbox: sandbox, adminToken: c.adminToken,
-		tsWindow: c.tsWindow, bodyTimeout: c.bodyTime, throttle: admin.NewThrottle(time.Second, 10, c.trusted...),
+	handler := newHandler(handlerConfig{svc: svc, store: store, hooks: store, log: log, metrics: m, sandbox: sandbox,
+		adminToken: c.adminToken, tsWindow: c.tsWindow, bodyTimeout: c.bodyTime,
+		throttle:   admin.NewThrottle(time.Second, 10, c.trusted...),
 		onShutdown: func(f func()) { onShutdown = append(onShutdown, f) }})
 	srv := newHTTPServer(handler)
 	for _, f := range onShutdown {
@@ -178,6 +189,19 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		defer func() { stopPub(); <-pubDone }()
 	}
 
+	// Webhooks: every server delivers; leases keep two from sending one
+	// delivery at once.
+	c.webhooks.Log, c.webhooks.OnAttempt = log, m.ObserveWebhookAttempt
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- webhook.NewDispatcher(svc, store, c.webhooks).Run(dispatchCtx) }()
+	var dispatchErr error
+	waitDispatch := sync.OnceFunc(func() { stopDispatch(); dispatchErr = <-dispatched })
+	defer waitDispatch() // before the store closes, however serve ends
+	if c.webhooks.AllowPrivate {
+		log.Warn("webhooks may reach private, loopback and link-local addresses (--webhook-allow-private)")
+	}
+
 	log.Info("jifen serving", "addr", base, "db", redact(c.store.db), "gateway", base+"/router/rest", "sandbox", c.sandbox)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -203,6 +227,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	// Webhook attempts in flight end (within their timeout) and are
+	// recorded before the store closes.
+	waitDispatch()
+	if dispatchErr != nil {
+		return fmt.Errorf("webhooks: %w", dispatchErr)
 	}
 	return nil
 }
@@ -232,7 +262,10 @@ type handlerConfig struct {
 	svc *points.Service
 	// store is the service's store, which the admin API and console read
 	// (backoffice.Reader); needed with adminToken.
-	store   backoffice.Reader
+	store backoffice.Reader
+	// hooks keeps the webhooks' state, for the admin API and console; nil:
+	// they do not serve webhooks.
+	hooks   webhook.Store
 	log     *slog.Logger
 	metrics *metrics.Metrics     // nil: a private set, fed by the gateway only
 	sandbox *points.SandboxClock // nil: no /sandbox/clock

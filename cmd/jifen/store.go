@@ -13,6 +13,7 @@ import (
 	"jifen/points"
 	"jifen/postgres"
 	"jifen/sqlite"
+	"jifen/webhook"
 )
 
 // defaultDB is the embedded database used when --db is not given.
@@ -24,6 +25,7 @@ type ledgerStore interface {
 	points.Store
 	points.Auditor
 	backoffice.Reader
+	webhook.Store
 	Ready(context.Context) error // for /readyz
 }
 

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,8 +59,8 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions\n",
-		rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules)
+	fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions, %d webhooks\n",
+		rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks)
 	keys := make([]string, 0, len(rep.Secrets))
 	for k := range rep.Secrets {
 		keys = append(keys, k)
@@ -66,6 +68,9 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(stdout, "generated secret for app %s: %s\n", k, rep.Secrets[k])
+	}
+	for _, id := range slices.Sorted(maps.Keys(rep.WebhookSecrets)) {
+		fmt.Fprintf(stdout, "generated secret for webhook %s: %s\n", id, rep.WebhookSecrets[id])
 	}
 	return nil
 }

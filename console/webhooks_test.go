@@ -1,0 +1,145 @@
+package console
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"jifen/points"
+	"jifen/sqlite"
+	"jifen/storetest"
+	"jifen/webhook"
+)
+
+func newWebhookConsoleEnv(t *testing.T) (*consoleEnv, *sqlite.Store) {
+	t.Helper()
+	var st *sqlite.Store
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = s
+		return s
+	})
+	ts := httptest.NewServer(New(e.Admin(), token, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
+	t.Cleanup(ts.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &consoleEnv{Env: e, t: t, url: ts.URL, client: client}, st
+}
+
+// TestConsole_Webhooks: the webhooks page lists endpoints and says
+// loudly which is disabled, when and why; an endpoint's page shows its
+// deliveries with their attempts, redelivers and enables it again; a
+// flow's page shows its event's delivery to each endpoint.
+func TestConsole_Webhooks(t *testing.T) {
+	e, st := newWebhookConsoleEnv(t)
+	csrf := e.signIn()
+	ok := storetest.NewReceiver(t, "")
+	down := storetest.NewReceiver(t, "")
+	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{
+		{ID: "crm", URL: ok.URL(), Brands: []string{"B1"}},
+		{ID: "bi", URL: down.URL()},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.SetSecret(rep.WebhookSecrets["crm"])
+	down.SetSecret(rep.WebhookSecrets["bi"])
+	down.SetAnswer(func(int, storetest.Arrival) (int, time.Duration) { return http.StatusBadGateway, 0 })
+	o := storetest.FastDelivery()
+	o.RetryWindow = 300 * time.Millisecond
+	storetest.StartDispatcher(t, e.Svc, st, o)
+	flow := e.MustCharge("C1", "g1", 10)
+	ok.WaitAcked(t, []points.Event{{ID: flow.FlowID}}, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ep, err := st.Webhook(e.Ctx, "bi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ep.Active() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bi not disabled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	e.get("/console/webhooks").want(t, http.StatusOK, `id="disabled-webhooks"`, "1 个推送地址已停用", "every attempt failed for the retry window",
+		"HTTP 502", `id="webhook-crm"`, ok.URL(), "正常", `id="webhook-bi"`, "已停用")
+	e.get("/console/webhooks/bi").want(t, http.StatusOK, `id="disabled"`, `id="enable"`, "失败", "HTTP 502", "次尝试",
+		`id="redeliver-failed"`, flow.FlowID)
+	e.get("/console/webhooks/crm").want(t, http.StatusOK, "已送达", "HTTP 204", flow.FlowID)
+	e.get("/console/webhooks/crm?state=failed").want(t, http.StatusOK, "没有投递")
+	e.get("/console/webhooks/nope").want(t, http.StatusNotFound, webhook.CodeWebhookNotFound)
+
+	// The flow's page: delivered to crm, failed to bi.
+	fp := "/console/brands/B1/flows/" + flow.FlowID
+	e.get(fp).want(t, http.StatusOK, "C1", `id="delivery-crm"`, "已送达", `id="delivery-bi"`, "失败", "HTTP 502", "C1")
+	e.get("/console/brands/B1/flows/nope").want(t, http.StatusNotFound)
+	// Flows link to their page.
+	e.get("/console/customers/C1").want(t, http.StatusOK, `href="`+fp+`"`)
+
+	// Enabled again and healthy, redelivering the failed one brings it.
+	down.SetAnswer(nil)
+	e.post("/console/webhooks/bi/enable", url.Values{}).want(t, http.StatusForbidden) // no CSRF token
+	r := e.post("/console/webhooks/bi/enable", url.Values{"csrf": {csrf}})
+	if r.status != http.StatusSeeOther || r.location != "/console/webhooks/bi?ok=enabled" {
+		t.Fatalf("enable: %d %s", r.status, r.location)
+	}
+	e.get(r.location).want(t, http.StatusOK, "推送地址已重新启用", "正常")
+	r = e.post("/console/webhooks/bi/redeliver-failed", url.Values{"csrf": {csrf}})
+	if r.status != http.StatusSeeOther || r.location != "/console/webhooks/bi?n=1&ok=redelivered-failed" {
+		t.Fatalf("redeliver failed: %d %s", r.status, r.location)
+	}
+	e.get(r.location).want(t, http.StatusOK, "已重新投递 1 条失败的投递")
+	down.WaitAcked(t, []points.Event{{ID: flow.FlowID}}, 30*time.Second)
+
+	// Redeliver one from the flow's page, and come back to it.
+	evs, err := st.Deliveries(e.Ctx, webhook.DeliveryQuery{WebhookID: "crm"})
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	r = e.post("/console/webhooks/crm/deliveries/"+strconv.FormatInt(evs[0].Pos, 10)+"/redeliver",
+		url.Values{"csrf": {csrf}, "back": {fp}})
+	if r.status != http.StatusSeeOther || r.location != fp+"?ok=redelivered" {
+		t.Fatalf("redeliver: %d %s", r.status, r.location)
+	}
+	r = e.post("/console/webhooks/crm/deliveries/"+strconv.FormatInt(evs[0].Pos, 10)+"/redeliver",
+		url.Values{"csrf": {csrf}, "back": {"https://evil.example/"}})
+	if r.location != "/console/webhooks/crm?ok=redelivered" {
+		t.Fatalf("redeliver back elsewhere: %s", r.location)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for n := 0; n < 2; {
+		n = 0
+		for _, a := range ok.Arrivals() {
+			if a.ID == flow.FlowID && a.AckSeq > 0 {
+				n++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redelivered %d times", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.post("/console/webhooks/crm/deliveries/x/redeliver", url.Values{"csrf": {csrf}}).want(t, http.StatusBadRequest, "pos")
+}
+
+// TestConsole_WebhooksNotServed: without WithWebhooks the pages say so.
+func TestConsole_WebhooksNotServed(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.signIn()
+	e.get("/console/webhooks").want(t, http.StatusNotFound, "未启用")
+}

@@ -1,0 +1,475 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"jifen/points"
+	"jifen/webhook"
+)
+
+// The webhooks' state (webhook.Store), shared by every server of the
+// database.
+//
+// A claim is one statement: it picks due deliveries FOR UPDATE SKIP
+// LOCKED and leases them, so two servers never lease one delivery, and
+// one server's claim does not wait for another's. Every other write of an
+// endpoint's deliveries — scheduling, recording an attempt, redelivering,
+// deleting — first locks the endpoint's row: of two such writes one sees
+// the other's effect, so a delivery scheduled while the one before it in
+// its queue ends is never left waiting for a promotion that did not see
+// it.
+
+var _ webhook.Store = (*Store)(nil)
+
+// blocked is next_at of a delivery that waits for an earlier one of its
+// queue (see 0008_webhooks.sql).
+const blocked = math.MaxInt64
+
+const webhookCols = `webhook_id, url, secret, brands, events, disabled_at, disabled_reason, failing_since, scheduled_pos,
+	created_at, updated_at`
+
+func scanEndpoint(r pgx.Rows) (webhook.Endpoint, error) {
+	var e webhook.Endpoint
+	var brands, events []byte
+	var disabledAt, failingSince, created, updated int64
+	if err := r.Scan(&e.ID, &e.URL, &e.Secret, &brands, &events, &disabledAt, &e.DisabledReason, &failingSince,
+		&e.ScheduledPos, &created, &updated); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(brands, &e.Brands); err != nil {
+		return e, fmt.Errorf("webhook %q brands: %w", e.ID, err)
+	}
+	if err := json.Unmarshal(events, &e.Events); err != nil {
+		return e, fmt.Errorf("webhook %q events: %w", e.ID, err)
+	}
+	e.DisabledAt, e.FailingSince = fromMicros(disabledAt), fromMicros(failingSince)
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	e.Disabled = disabledAt != 0
+	return e, nil
+}
+
+func webhookQuery(id string, dst *webhook.Endpoint, found *bool) *pgx.QueuedQuery {
+	return one(d("webhook %q", id), dst, found, scanEndpoint, "SELECT "+webhookCols+" FROM webhooks WHERE webhook_id = $1", id)
+}
+
+// sqlPutWebhook is PutWebhook's upsert: disabling keeps an earlier
+// disablement's time and reason; enabling clears it and, for an endpoint
+// that was disabled, its failing streak.
+const sqlPutWebhook = `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at, disabled_reason,
+		failing_since, scheduled_pos, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), $8, $8)
+	ON CONFLICT (webhook_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, brands = excluded.brands,
+		events = excluded.events,
+		disabled_at = CASE WHEN excluded.disabled_at = 0 THEN 0 WHEN webhooks.disabled_at <> 0 THEN webhooks.disabled_at
+			ELSE excluded.disabled_at END,
+		disabled_reason = CASE WHEN excluded.disabled_at = 0 THEN '' WHEN webhooks.disabled_at <> 0 THEN webhooks.disabled_reason
+			ELSE excluded.disabled_reason END,
+		failing_since = CASE WHEN excluded.disabled_at = 0 AND webhooks.disabled_at <> 0 THEN 0 ELSE webhooks.failing_since END,
+		updated_at = excluded.updated_at`
+
+// Webhooks lists every endpoint, by id.
+func (s *Store) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
+	var es []webhook.Endpoint
+	if err := s.read(ctx, all(d("webhooks"), &es, scanEndpoint, "SELECT "+webhookCols+" FROM webhooks ORDER BY webhook_id")); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// Webhook returns one endpoint; ErrNotFound if none.
+func (s *Store) Webhook(ctx context.Context, id string) (webhook.Endpoint, error) {
+	var e webhook.Endpoint
+	var found bool
+	if err := s.read(ctx, webhookQuery(id, &e, &found)); err != nil {
+		return e, err
+	}
+	if !found {
+		return e, notFound("webhook %q", id)
+	}
+	return e, nil
+}
+
+// webhookTx runs fn in a READ COMMITTED transaction, again (with jittered
+// backoff) after a serialization failure or a deadlock.
+func (s *Store) webhookTx(ctx context.Context, what string, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			s.noteRetry(err)
+			t := time.NewTimer(rand.N(min(backoffMax, backoffBase<<(attempt-1))) + time.Microsecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(ctx.Err(), err)
+			case <-t.C:
+			}
+		}
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+		if err == nil || !isCode(err, codeSerializationFailure) && !isCode(err, codeDeadlockDetected) {
+			break
+		}
+	}
+	if err != nil {
+		return s.noteError(failure(err, what))
+	}
+	return nil
+}
+
+// lockWebhook locks the endpoint's row for the rest of tx; false if there
+// is none.
+func lockWebhook(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM webhooks WHERE webhook_id = $1 FOR NO KEY UPDATE", id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// DeleteWebhook deletes an endpoint; its deliveries and their attempts
+// go with it (foreign keys, ON DELETE CASCADE).
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	var n int64
+	err := s.webhookTx(ctx, "delete webhook "+id, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM webhooks WHERE webhook_id = $1", id)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("webhook %q", id)
+	}
+	return nil
+}
+
+// sqlScheduleDelivery inserts a delivery ($1 webhook, $2 position, $3
+// brand, $4 subject), due at $5 unless its queue has one pending already
+// (then it waits: $6, blocked).
+const sqlScheduleDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
+		next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+	SELECT $1, $2, $3, $4, 'pending', 0, 0,
+		CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = $3
+			AND p.subject = $4 AND p.state = 'pending') THEN $6::bigint ELSE $5::bigint END,
+		'', 0, 0, 0, '', 0
+	ON CONFLICT (webhook_id, pos) DO NOTHING`
+
+// ScheduleDeliveries records ds and moves the endpoint's position from
+// from to to, unless it moved already: the guarded UPDATE locks the
+// endpoint's row first, so a second server's waits and then finds the
+// position moved.
+func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int64, ds []webhook.NewDelivery, now time.Time) (bool, error) {
+	var ok bool
+	err := s.webhookTx(ctx, "schedule deliveries of webhook "+id, func(tx pgx.Tx) error {
+		ok = false
+		tag, err := tx.Exec(ctx, "UPDATE webhooks SET scheduled_pos = $1 WHERE webhook_id = $2 AND scheduled_pos = $3 AND disabled_at = 0",
+			to, id, from)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if len(ds) > 0 {
+			b := &pgx.Batch{}
+			for _, dl := range ds {
+				b.Queue(sqlScheduleDelivery, id, dl.Pos, dl.BrandID, dl.Subject, micros(now), int64(blocked))
+			}
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+		}
+		ok = true
+		return nil
+	})
+	return ok, err
+}
+
+// sqlClaim leases to $3 until $4 up to $2 deliveries due at $1: pending,
+// due, not leased, of an active endpoint, the oldest pending one of their
+// queue, and not locked by another server's write; it returns them with
+// their event and endpoint.
+const sqlClaim = `WITH picked AS (
+	SELECT d.webhook_id, d.pos FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
+	WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1 AND w.disabled_at = 0
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.brand_id = d.brand_id
+			AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)
+	ORDER BY d.next_at LIMIT $2
+	FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+	UPDATE webhook_deliveries d SET lease_owner = $3, lease_until = $4 FROM picked
+	WHERE d.webhook_id = picked.webhook_id AND d.pos = picked.pos AND d.state = 'pending' AND d.lease_until <= $1
+	RETURNING d.webhook_id, d.pos, d.attempts, d.since, d.lease_owner
+)
+SELECT c.webhook_id, w.url, w.secret, c.attempts, c.since, c.lease_owner,
+	e.pos, e.brand_id, e.event_id, e.type, e.subject, e.time, e.data
+FROM claimed c JOIN webhooks w ON w.webhook_id = c.webhook_id JOIN events e ON e.pos = c.pos`
+
+func scanClaimed(r pgx.Rows) (webhook.Claimed, error) {
+	var c webhook.Claimed
+	var since, t int64
+	var data string
+	if err := r.Scan(&c.WebhookID, &c.URL, &c.Secret, &c.Attempts, &since, &c.Owner,
+		&c.Event.Pos, &c.Event.BrandID, &c.Event.ID, &c.Event.Type, &c.Event.Subject, &t, &data); err != nil {
+		return c, err
+	}
+	c.Since, c.Event.Time, c.Event.Data = fromMicros(since), fromMicros(t), []byte(data)
+	return c, nil
+}
+
+// ClaimDeliveries leases up to limit due deliveries to owner.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]webhook.Claimed, error) {
+	var cs []webhook.Claimed
+	if err := s.read(ctx, all(d("claim deliveries"), &cs, scanClaimed, sqlClaim, micros(now), limit, owner, micros(until))); err != nil {
+		return nil, s.noteError(err)
+	}
+	return cs, nil
+}
+
+// Statements of RecordAttempt; see the SQLite store's for what each does.
+const (
+	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_at = $2, lease_owner = '',
+		lease_until = 0, last_status = $3, last_latency = $4, last_error = $5, done_at = $6,
+		since = CASE WHEN since = 0 THEN $10 ELSE since END
+		WHERE webhook_id = $7 AND pos = $8 AND lease_owner = $9 AND state = 'pending'`
+	sqlInsertAttempt = `INSERT INTO webhook_attempts (webhook_id, pos, n, at, status, latency, error)
+		SELECT webhook_id, pos, attempts, $1, $2, $3, $4 FROM webhook_deliveries WHERE webhook_id = $5 AND pos = $6`
+	sqlPromote = `UPDATE webhook_deliveries SET next_at = $4
+		WHERE webhook_id = $1 AND state = 'pending' AND next_at = $5 AND pos = (SELECT MIN(pos) FROM webhook_deliveries
+			WHERE webhook_id = $1 AND brand_id = $2 AND subject = $3 AND state = 'pending')`
+	sqlEndpointSucceeded = "UPDATE webhooks SET failing_since = 0 WHERE webhook_id = $1 AND failing_since <> 0"
+	sqlEndpointFailed    = `UPDATE webhooks SET
+		disabled_at = CASE WHEN disabled_at = 0 AND failing_since <> 0 AND failing_since <= $3 THEN $2 ELSE disabled_at END,
+		disabled_reason = CASE WHEN disabled_at = 0 AND failing_since <> 0 AND failing_since <= $3 THEN $4 ELSE disabled_reason END,
+		failing_since = CASE WHEN failing_since = 0 THEN $2 ELSE failing_since END
+		WHERE webhook_id = $1`
+)
+
+// RecordAttempt records an attempt made under o.Owner's lease.
+func (s *Store) RecordAttempt(ctx context.Context, o webhook.Outcome) (bool, error) {
+	var ok bool
+	err := s.webhookTx(ctx, fmt.Sprintf("record attempt of %s/%d", o.WebhookID, o.Pos), func(tx pgx.Tx) error {
+		ok = false
+		if found, err := lockWebhook(ctx, tx, o.WebhookID); err != nil || !found {
+			return err
+		}
+		var nextAt, doneAt int64
+		if o.State == webhook.Pending {
+			nextAt = micros(o.NextAt)
+		} else {
+			doneAt = micros(o.Attempt.At)
+		}
+		a := o.Attempt
+		tag, err := tx.Exec(ctx, sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
+			o.WebhookID, o.Pos, o.Owner, micros(a.At))
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		b := &pgx.Batch{}
+		b.Queue(sqlInsertAttempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, o.WebhookID, o.Pos)
+		if o.State != webhook.Pending {
+			b.Queue(sqlPromote, o.WebhookID, o.BrandID, o.Subject, micros(a.At), int64(blocked))
+		}
+		if o.State == webhook.Delivered {
+			b.Queue(sqlEndpointSucceeded, o.WebhookID)
+		} else {
+			b.Queue(sqlEndpointFailed, o.WebhookID, micros(a.At), micros(o.DisableBefore), o.DisableReason)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	return ok, err
+}
+
+// CountDeliveries counts an endpoint's pending and failed deliveries,
+// each up to limit+1.
+func (s *Store) CountDeliveries(ctx context.Context, id string, limit int) (pending, failed int, err error) {
+	var found bool
+	var n [2]int
+	err = s.read(ctx, one(d("count deliveries of webhook %q", id), &n, &found, func(r pgx.Rows) ([2]int, error) {
+		var v [2]int
+		return v, r.Scan(&v[0], &v[1])
+	}, `SELECT
+		(SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'pending' LIMIT $2) p),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'failed' LIMIT $2) f)`,
+		id, limit+1))
+	return n[0], n[1], err
+}
+
+const deliveryCols = `d.webhook_id, d.pos, d.brand_id, d.subject, COALESCE(e.event_id, ''), COALESCE(e.type, ''), d.state,
+	d.attempts, d.since, d.next_at, d.lease_until, d.done_at, d.last_status, d.last_latency, d.last_error`
+
+func scanDelivery(r pgx.Rows) (webhook.Delivery, error) {
+	var dl webhook.Delivery
+	var since, next, lease, done, latency int64
+	if err := r.Scan(&dl.WebhookID, &dl.Pos, &dl.BrandID, &dl.Subject, &dl.EventID, &dl.EventType, &dl.State, &dl.Attempts,
+		&since, &next, &lease, &done, &dl.LastStatus, &latency, &dl.LastError); err != nil {
+		return dl, err
+	}
+	dl.Since, dl.LeaseUntil, dl.DoneAt = fromMicros(since), fromMicros(lease), fromMicros(done)
+	if dl.State == webhook.Pending && next != blocked {
+		dl.NextAt = fromMicros(next)
+	}
+	dl.LastLatency = time.Duration(latency) * time.Microsecond
+	return dl, nil
+}
+
+type attemptRow struct {
+	pos int64
+	a   webhook.Attempt
+}
+
+func scanAttempt(r pgx.Rows) (attemptRow, error) {
+	var ar attemptRow
+	var at, latency int64
+	if err := r.Scan(&ar.pos, &ar.a.N, &at, &ar.a.Status, &latency, &ar.a.Error); err != nil {
+		return ar, err
+	}
+	ar.a.At, ar.a.Latency = fromMicros(at), time.Duration(latency)*time.Microsecond
+	return ar, nil
+}
+
+// Deliveries lists an endpoint's deliveries with their attempts, newest
+// first: the page, then the attempts of its deliveries, in one snapshot.
+func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webhook.Delivery, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	where, args := "d.webhook_id = $1", []any{q.WebhookID}
+	if q.State != "" {
+		args = append(args, q.State)
+		where += fmt.Sprintf(" AND d.state = $%d", len(args))
+	}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+		where += fmt.Sprintf(" AND d.pos < $%d", len(args))
+	}
+	args = append(args, limit)
+	page := fmt.Sprintf("SELECT d.pos FROM webhook_deliveries d WHERE %s ORDER BY d.pos DESC LIMIT $%d", where, len(args))
+	var ds []webhook.Delivery
+	var as []attemptRow
+	err := s.readSnapshot(ctx,
+		all(d("deliveries of webhook %q", q.WebhookID), &ds, scanDelivery, "SELECT "+deliveryCols+
+			" FROM webhook_deliveries d LEFT JOIN events e ON e.pos = d.pos WHERE d.webhook_id = $1 AND d.pos IN ("+page+
+			") ORDER BY d.pos DESC", args...),
+		all(d("attempts of webhook %q", q.WebhookID), &as, scanAttempt, "SELECT pos, n, at, status, latency, error"+
+			" FROM webhook_attempts WHERE webhook_id = $1 AND pos IN ("+page+") ORDER BY pos, n", args...))
+	if err != nil {
+		return nil, err
+	}
+	byPos := make(map[int64]*webhook.Delivery, len(ds))
+	for i := range ds {
+		byPos[ds[i].Pos] = &ds[i]
+	}
+	for _, r := range as {
+		if dl := byPos[r.pos]; dl != nil {
+			dl.Log = append(dl.Log, r.a)
+		}
+	}
+	return ds, nil
+}
+
+// sqlRedeliver makes delivery ($1, $2) pending with a retry window from
+// $3, due then unless an earlier one of its queue is pending ($4,
+// blocked).
+const sqlRedeliver = `UPDATE webhook_deliveries d SET state = 'pending', since = 0, done_at = 0, lease_owner = '', lease_until = 0,
+	next_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = d.brand_id
+		AND p.subject = d.subject AND p.state = 'pending' AND p.pos < $2) THEN $4::bigint ELSE $3::bigint END
+	WHERE d.webhook_id = $1 AND d.pos = $2 AND d.state <> 'pending'`
+
+// Redeliver makes one delivery pending again.
+func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Time) error {
+	var found bool
+	err := s.webhookTx(ctx, fmt.Sprintf("redeliver %s/%d", id, pos), func(tx pgx.Tx) error {
+		found = false
+		if ok, err := lockWebhook(ctx, tx, id); err != nil || !ok {
+			return err
+		}
+		var state string
+		err := tx.QueryRow(ctx, "SELECT state FROM webhook_deliveries WHERE webhook_id = $1 AND pos = $2", id, pos).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if state == webhook.Pending {
+			// Due now, unless it waits for its queue or is being attempted.
+			_, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET next_at = $3 WHERE webhook_id = $1 AND pos = $2
+				AND next_at <> $4 AND next_at > $3 AND lease_until <= $3`, id, pos, micros(now), int64(blocked))
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlRedeliver, id, pos, micros(now), int64(blocked))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound("delivery %s/%d", id, pos)
+	}
+	return nil
+}
+
+// Statements of RedeliverFailed: every failed delivery of endpoint $1
+// waits ($2, blocked), its window to start at its next attempt; then the
+// oldest pending of each queue is made due at $2 ($3, blocked).
+const (
+	sqlRedeliverFailed = `UPDATE webhook_deliveries SET state = 'pending', since = 0, done_at = 0, lease_owner = '',
+		lease_until = 0, next_at = $2 WHERE webhook_id = $1 AND state = 'failed'`
+	sqlUnblockHeads = `UPDATE webhook_deliveries d SET next_at = $2
+		WHERE d.webhook_id = $1 AND d.state = 'pending' AND d.next_at = $3 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+			WHERE p.webhook_id = $1 AND p.brand_id = d.brand_id AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)`
+)
+
+// RedeliverFailed makes every failed delivery of an endpoint pending.
+func (s *Store) RedeliverFailed(ctx context.Context, id string, now time.Time) (int, error) {
+	var n int64
+	err := s.webhookTx(ctx, "redeliver failed deliveries of webhook "+id, func(tx pgx.Tx) error {
+		n = 0
+		if ok, err := lockWebhook(ctx, tx, id); err != nil || !ok {
+			return err
+		}
+		tag, err := tx.Exec(ctx, sqlRedeliverFailed, id, int64(blocked))
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, sqlUnblockHeads, id, micros(now), int64(blocked))
+		return err
+	})
+	return int(n), err
+}
+
+// EventDeliveries returns one event and its deliveries, by endpoint, in
+// one snapshot. An event not yet placed has no deliveries.
+func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []webhook.Delivery, error) {
+	var ev points.Event
+	var found bool
+	var ds []webhook.Delivery
+	err := s.readSnapshot(ctx,
+		one(d("event %s/%s", brandID, eventID), &ev, &found, scanEvent,
+			"SELECT COALESCE(pos, 0), brand_id, event_id, type, subject, time, data FROM events WHERE brand_id = $1 AND event_id = $2",
+			brandID, eventID),
+		all(d("deliveries of event %s/%s", brandID, eventID), &ds, scanDelivery, "SELECT "+deliveryCols+
+			` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
+			WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID))
+	if err != nil {
+		return ev, nil, err
+	}
+	if !found {
+		return ev, nil, notFound("event %s/%s", brandID, eventID)
+	}
+	return ev, ds, nil
+}
