@@ -42,6 +42,7 @@ type benchCmd struct {
 	jsonOut, cpuProfile         string
 	seed                        uint64
 	noVerify                    bool
+	webhook                     string
 }
 
 func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +59,7 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.signMethod, "sign-method", "md5", "md5, hmac or hmac-sha256")
 	fs.StringVar(&c.format, "format", "json", "json or xml")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.webhook, "webhook", "", "receive the bench brand's events as a webhook on this address (e.g. 127.0.0.1:0; the server needs --webhook-allow-private) and report what arrived")
 	fs.BoolVar(&c.noVerify, "no-verify", false, "skip the invariant check of the whole database at the end (a big one takes long: run jifen verify on its own)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load tool itself, over the ceiling and the write mix, to this file")
 	fs.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
@@ -78,6 +80,15 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		debug.SetGCPercent(400)
 	}
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
+	var recv *benchReceiver
+	if c.webhook != "" {
+		var err error
+		if recv, err = startBenchReceiver(c.webhook); err != nil {
+			return fmt.Errorf("bench: --webhook: %w", err)
+		}
+		defer recv.close()
+		c.webhook = recv.url
+	}
 	fmt.Fprintf(stdout, "provisioning bench tenant %s: %d customers\n", run, c.customers)
 	appKey, secret, err := c.provision(ctx, run)
 	if err != nil {
@@ -110,6 +121,9 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	res.Mix = mix
 	if err := stopProfile(); err != nil {
 		return fmt.Errorf("bench: --cpuprofile: %w", err)
+	}
+	if recv != nil {
+		res.Webhook = recv.report(mix.Seconds)
 	}
 	if sizeAfter, err := c.dbSize(ctx); err == nil && sizeErr == nil {
 		g := growth{BytesBefore: sizeBefore, BytesAfter: sizeAfter, Writes: int64(mix.WritesPerSec*mix.Seconds + 0.5)}
@@ -155,6 +169,9 @@ func (c *benchCmd) provision(ctx context.Context, run string) (string, string, e
 	}
 	for i := range c.customers {
 		t.Customers = append(t.Customers, ledger.Customer{ID: fmt.Sprintf("%s-c%d", brand, i), BrandID: brand, LevelID: "L1"})
+	}
+	if c.webhook != "" {
+		t.Webhooks = []points.Webhook{{ID: brand, URL: c.webhook, Brands: []string{brand}}}
 	}
 	rep, err := points.New(store, nil, nil).Apply(ctx, t)
 	if err != nil {
@@ -740,6 +757,8 @@ type benchReport struct {
 	// indexes; absent when the store cannot tell its size).
 	Growth *growth `json:"growth,omitempty"`
 	Verify string  `json:"verify"`
+	// Webhook is what the --webhook receiver got.
+	Webhook *webhookReport `json:"webhook,omitempty"`
 }
 
 func (r benchReport) print(w io.Writer) {
@@ -783,6 +802,10 @@ func (r benchReport) print(w io.Writer) {
 	}
 	if r.Growth != nil {
 		fmt.Fprintf(w, "database growth: %s\n", r.Growth)
+	}
+	if h := r.Webhook; h != nil {
+		fmt.Fprintf(w, "webhook: %d events received during the mix (%.0f/s), %d by %.1fs after it, when none had come for 2s\n",
+			h.DuringMix, h.PerSecond, h.Total, h.DrainSeconds)
 	}
 	fmt.Fprintf(w, "verify: %s\n", r.Verify)
 }
