@@ -54,6 +54,15 @@ type EventQuery struct {
 // MaxEventsPerRead caps EventQuery.Limit.
 const MaxEventsPerRead = 1000
 
+// Capped is how many events q asks for: its Limit, or MaxEventsPerRead
+// when that is unset or more.
+func (q EventQuery) Capped() int {
+	if q.Limit <= 0 || q.Limit > MaxEventsPerRead {
+		return MaxEventsPerRead
+	}
+	return q.Limit
+}
+
 // CloudEvent is the structured-mode CloudEvents 1.0 JSON form of e.
 func (e Event) CloudEvent() ([]byte, error) {
 	ce := struct {
@@ -226,9 +235,7 @@ func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
 
 // Events lists the events q selects, in commit order.
 func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
-	if q.Limit <= 0 || q.Limit > MaxEventsPerRead {
-		q.Limit = MaxEventsPerRead
-	}
+	q.Limit = q.Capped()
 	return s.store.Events(ctx, q)
 }
 

@@ -65,7 +65,7 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 	b.Queue("COMMIT")
 	b.QueuedQueries = append(b.QueuedQueries, all(d("events after %d", q.After), &evs, scanEvent,
 		"SELECT pos, brand_id, event_id, type, subject, time, data FROM events WHERE "+where+
-			fmt.Sprintf(" ORDER BY pos LIMIT %d", eventLimit(q.Limit)), args...))
+			fmt.Sprintf(" ORDER BY pos LIMIT %d", q.Capped()), args...))
 	if err := unavailable(s.pool.SendBatch(ctx, b).Close()); err != nil {
 		return nil, fmt.Errorf("postgres: events after %d: %w", q.After, err)
 	}
@@ -107,11 +107,4 @@ func eventFilter(q points.EventQuery) (string, []any) {
 		where = append(where, fmt.Sprintf("type = ANY($%d)", len(args)))
 	}
 	return strings.Join(where, " AND "), args
-}
-
-func eventLimit(n int) int {
-	if n <= 0 || n > points.MaxEventsPerRead {
-		return points.MaxEventsPerRead
-	}
-	return n
 }

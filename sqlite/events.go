@@ -60,22 +60,19 @@ func scanEvent(r scanner) (points.Event, error) {
 // syncer's fsync has made it durable, and an event must not be seen whose
 // write a power failure could still take back.
 func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
-	return readEvents(ctx, s.rdb, q, s.w.durableEvents.Load())
-}
-
-func readEvents(ctx context.Context, db queryer, q points.EventQuery, durable int64) ([]points.Event, error) {
-	// "+?", as every SELECT writes them (see queryer).
-	where, args := eventFilter(q, "+?")
-	evs, err := all(ctx, db, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= +? ORDER BY pos LIMIT +?",
-		append(args, durable, eventLimit(q.Limit))...)
+	where, args := eventFilter(q)
+	evs, err := all(ctx, s.rdb, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= +? ORDER BY pos LIMIT +?",
+		append(args, s.w.durableEvents.Load(), q.Capped())...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)
 	}
 	return evs, nil
 }
 
-// eventFilter is the WHERE clause of q, with placeholders made by ph.
-func eventFilter(q points.EventQuery, ph string) (string, []any) {
+// eventFilter is the WHERE clause of q; its parameters are written +?, as
+// every SELECT writes them (see queryer).
+func eventFilter(q points.EventQuery) (string, []any) {
+	const ph = "+?"
 	where := []string{"pos > " + ph}
 	args := []any{q.After}
 	if q.BrandID != "" {
@@ -89,11 +86,4 @@ func eventFilter(q points.EventQuery, ph string) (string, []any) {
 		}
 	}
 	return strings.Join(where, " AND "), args
-}
-
-func eventLimit(n int) int {
-	if n <= 0 || n > points.MaxEventsPerRead {
-		return points.MaxEventsPerRead
-	}
-	return n
 }

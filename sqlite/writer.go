@@ -600,23 +600,9 @@ func (w *writer) failed(err error) error {
 // too, but SQLite collects them in a temporary table first: a page cache
 // set up and torn down per statement.)
 func (w *writer) exec(query string, args ...any) (changed int, err error) {
-	w.wrote = true
-	w.statements.Add(1)
-	if w.inTx && !w.lost && w.autocommit() {
-		// SQLite rolled the transaction back (a failed read can do it):
-		// a statement now would run, and commit, on its own.
-		w.lost = true
-	}
-	if w.lost {
-		return 0, errTxLost
-	}
-	st, err := w.stmt(query)
+	res, err := w.run(query, args...)
 	if err != nil {
-		return 0, w.failed(err)
-	}
-	res, err := st.Exec(args...)
-	if err != nil {
-		return 0, w.failed(err)
+		return 0, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -628,21 +614,9 @@ func (w *writer) exec(query string, args ...any) (changed int, err error) {
 // insert runs an INSERT and reports the row id it gave, 0 if it inserted
 // nothing (ON CONFLICT DO NOTHING).
 func (w *writer) insert(query string, args ...any) (id int64, err error) {
-	w.wrote = true
-	w.statements.Add(1)
-	if w.inTx && !w.lost && w.autocommit() {
-		w.lost = true
-	}
-	if w.lost {
-		return 0, errTxLost
-	}
-	st, err := w.stmt(query)
+	res, err := w.run(query, args...)
 	if err != nil {
-		return 0, w.failed(err)
-	}
-	res, err := st.Exec(args...)
-	if err != nil {
-		return 0, w.failed(err)
+		return 0, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -651,11 +625,33 @@ func (w *writer) insert(query string, args ...any) (id int64, err error) {
 	if n == 0 {
 		return 0, nil
 	}
-	id, err = res.LastInsertId()
-	if err != nil {
+	if id, err = res.LastInsertId(); err != nil {
 		return 0, w.failed(err)
 	}
 	return id, nil
+}
+
+// run executes a writing statement on the writer's connection.
+func (w *writer) run(query string, args ...any) (sql.Result, error) {
+	w.wrote = true
+	w.statements.Add(1)
+	if w.inTx && !w.lost && w.autocommit() {
+		// SQLite rolled the transaction back (a failed read can do it):
+		// a statement now would run, and commit, on its own.
+		w.lost = true
+	}
+	if w.lost {
+		return nil, errTxLost
+	}
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, w.failed(err)
+	}
+	res, err := st.Exec(args...)
+	if err != nil {
+		return nil, w.failed(err)
+	}
+	return res, nil
 }
 
 // eventsDurable notes that the events up to pos are on disk.
