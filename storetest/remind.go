@@ -114,4 +114,21 @@ func testExpiryReminders(t *testing.T, open Opener) {
 	if v := e.View("C2"); v.Available != 0 || v.TotalExpired != 50 {
 		t.Fatalf("C2 after expiry: %+v", v)
 	}
+	// A lot that lives three days: its 7-day reminder day began before
+	// it was granted (none), its 1-day one comes.
+	rule.Clear.Days = 3
+	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: brand, Rule: rule}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C3", "g4", 20)
+	short := lotOf("C3")
+	sweep(e.Svc)
+	if got := reminders(); len(got) != 3 {
+		t.Fatalf("a lot granted after its 7-day reminder day: %+v", got)
+	}
+	e.Clock.Advance(dayBefore(short, 1).Sub(e.Clock.Now()))
+	sweep(e.Svc)
+	if got := reminders(); len(got) != 4 || got[3].LotID != short.ID || got[3].DaysBefore != 1 || got[3].Points != 20 {
+		t.Fatalf("the three-day lot's reminders: %+v", got)
+	}
 }
