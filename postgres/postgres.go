@@ -76,6 +76,10 @@ type Store struct {
 	onRetry func(reason string)
 	onError func(kind string)
 
+	// analyze gathers statistics of the deliveries as they grow
+	// (analyzeDeliveries).
+	analyze analyzer
+
 	closeOnce sync.Once
 }
 
@@ -167,7 +171,10 @@ func (s *Store) createSchema(ctx context.Context) error {
 // Close closes every connection of the pool, waiting for those in use to
 // be released.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.analyze.wg.Wait()
+		s.pool.Close()
+	})
 	return nil
 }
 

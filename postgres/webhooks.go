@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"jifen/points"
 	"jifen/webhook"
@@ -188,23 +192,80 @@ func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int6
 		ok = true
 		return nil
 	})
+	if ok {
+		s.analyze.grew(s, len(ds))
+	}
 	return ok, err
 }
 
+// analyzer gathers the deliveries' statistics while the table is young.
+// It grows from nothing to a backlog within seconds of a burst of writes,
+// long before autovacuum's first ANALYZE (it looks every minute, and
+// waits for the table to change by a tenth); without statistics the
+// planner took whichever index could serve a lookup — the queue index to
+// find one delivery by its key, scanning every pending delivery of the
+// endpoint — and a prepared statement's generic plan made then was kept.
+// So each server counts the deliveries it schedules and runs ANALYZE at
+// 1,000 and each time that count has grown fourfold, up to a million
+// (after that, autovacuum's pace is the table's). An ANALYZE invalidates
+// the plans made before it.
+type analyzer struct {
+	scheduled atomic.Int64
+	next      atomic.Int64 // the count at which to ANALYZE; 0: 1,000
+	wg        sync.WaitGroup
+}
+
+const (
+	analyzeFirst = 1_000
+	analyzeLast  = 1_000_000
+)
+
+// grew notes n deliveries scheduled, and runs ANALYZE in the background
+// when their count crosses the next mark.
+func (a *analyzer) grew(s *Store, n int) {
+	total := a.scheduled.Add(int64(n))
+	raw := a.next.Load()
+	next := raw
+	if next == 0 {
+		next = analyzeFirst
+	}
+	if total < next || next > analyzeLast || !a.next.CompareAndSwap(raw, next*4) {
+		return
+	}
+	a.wg.Go(func() {
+		// Statistics only: a failure (the server closing, the statement
+		// timeout) leaves them to autovacuum.
+		s.pool.Exec(context.Background(), "ANALYZE webhook_deliveries")
+	})
+}
+
 // sqlClaim leases to $3 until $4 up to $2 deliveries due at $1: pending,
-// due, not leased, of an active endpoint, the oldest pending one of their
-// queue, and not locked by another server's write; it returns them with
-// their event and endpoint.
-const sqlClaim = `WITH picked AS (
-	SELECT d.webhook_id, d.pos FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
-	WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1 AND w.disabled_at = 0
-		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.brand_id = d.brand_id
-			AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)
+// due and not leased, of an active endpoint, taken per endpoint through
+// webhook_deliveries_due in due order (a lateral read per endpoint, so a
+// disabled endpoint's backlog is never read), skipping rows another
+// server's claim holds; of those, the ones that are the oldest pending
+// delivery of their queue. That check runs on the picked rows only: a
+// queue's later deliveries wait at the largest next_at (blocked) and are
+// never due, except after an operator's redelivery of an older one, whose
+// queue then waits for it here. It returns them with their event and
+// endpoint.
+const sqlClaim = `WITH due AS (
+	SELECT d.webhook_id, d.pos, d.brand_id, d.subject, d.next_at FROM webhooks w CROSS JOIN LATERAL (
+		SELECT d.webhook_id, d.pos, d.brand_id, d.subject, d.next_at FROM webhook_deliveries d
+		WHERE d.webhook_id = w.webhook_id AND d.state = 'pending' AND d.next_at <= $1
+			AND d.next_at < 9223372036854775807 AND d.lease_until <= $1
+		ORDER BY d.next_at LIMIT $2
+		FOR UPDATE SKIP LOCKED
+	) d
+	WHERE w.disabled_at = 0
 	ORDER BY d.next_at LIMIT $2
-	FOR UPDATE OF d SKIP LOCKED
+), picked AS (
+	SELECT due.webhook_id, due.pos FROM due
+	WHERE due.pos = (SELECT p.pos FROM webhook_deliveries p WHERE p.webhook_id = due.webhook_id AND p.brand_id = due.brand_id
+		AND p.subject = due.subject AND p.state = 'pending' ORDER BY p.brand_id, p.subject, p.pos LIMIT 1)
 ), claimed AS (
 	UPDATE webhook_deliveries d SET lease_owner = $3, lease_until = $4 FROM picked
-	WHERE d.webhook_id = picked.webhook_id AND d.pos = picked.pos AND d.state = 'pending' AND d.lease_until <= $1
+	WHERE (d.webhook_id, d.pos) = (picked.webhook_id, picked.pos)
 	RETURNING d.webhook_id, d.pos, d.attempts, d.since, d.lease_owner
 )
 SELECT c.webhook_id, w.url, w.secret, c.attempts, c.since, c.lease_owner,
@@ -232,7 +293,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 	return cs, nil
 }
 
-// Statements of RecordAttempt; see the SQLite store's for what each does.
+// Statements of RecordAttempts; see the SQLite store's for what each does.
 const (
 	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_at = $2, lease_owner = '',
 		lease_until = 0, last_status = $3, last_latency = $4, last_error = $5, done_at = $6,
@@ -251,43 +312,72 @@ const (
 		WHERE webhook_id = $1`
 )
 
-// RecordAttempt records an attempt made under o.Owner's lease.
-func (s *Store) RecordAttempt(ctx context.Context, o webhook.Outcome) (bool, error) {
-	var ok bool
-	err := s.webhookTx(ctx, fmt.Sprintf("record attempt of %s/%d", o.WebhookID, o.Pos), func(tx pgx.Tx) error {
-		ok = false
-		if found, err := lockWebhook(ctx, tx, o.WebhookID); err != nil || !found {
-			return err
+// RecordAttempts records attempts made under their leases, in one
+// transaction: the endpoints' rows locked first, in order (the lock that
+// orders a queue's promotion against the scheduling of its next
+// delivery), then each delivery's outcome, then, for those whose lease
+// still held, their attempts, promotions and the endpoints' state.
+func (s *Store) RecordAttempts(ctx context.Context, os []webhook.Outcome) ([]bool, error) {
+	oks := make([]bool, len(os))
+	if len(os) == 0 {
+		return oks, nil
+	}
+	ids := make([]string, 0, 1)
+	for _, o := range os {
+		if !slices.Contains(ids, o.WebhookID) {
+			ids = append(ids, o.WebhookID)
 		}
-		var nextAt, doneAt int64
-		if o.State == webhook.Pending {
-			nextAt = micros(o.NextAt)
-		} else {
-			doneAt = micros(o.Attempt.At)
-		}
-		a := o.Attempt
-		tag, err := tx.Exec(ctx, sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
-			o.WebhookID, o.Pos, o.Owner, micros(a.At))
-		if err != nil || tag.RowsAffected() == 0 {
+	}
+	slices.Sort(ids)
+	err := s.webhookTx(ctx, fmt.Sprintf("record %d attempts", len(os)), func(tx pgx.Tx) error {
+		clear(oks)
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR NO KEY UPDATE`,
+			ids); err != nil {
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(sqlInsertAttempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, o.WebhookID, o.Pos)
-		if o.State != webhook.Pending {
-			b.Queue(sqlPromote, o.WebhookID, o.BrandID, o.Subject, micros(a.At), int64(blocked))
-		}
-		if o.State == webhook.Delivered {
-			b.Queue(sqlEndpointSucceeded, o.WebhookID)
-		} else {
-			b.Queue(sqlEndpointFailed, o.WebhookID, micros(a.At), micros(o.DisableBefore), o.DisableReason)
+		for i, o := range os {
+			var nextAt, doneAt int64
+			if o.State == webhook.Pending {
+				nextAt = micros(o.NextAt)
+			} else {
+				doneAt = micros(o.Attempt.At)
+			}
+			a := o.Attempt
+			b.Queue(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
+				o.WebhookID, o.Pos, o.Owner, micros(a.At)).Exec(func(tag pgconn.CommandTag) error {
+				oks[i] = tag.RowsAffected() == 1
+				return nil
+			})
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		ok = true
-		return nil
+		b = &pgx.Batch{}
+		for i, o := range os {
+			if !oks[i] {
+				continue
+			}
+			a := o.Attempt
+			b.Queue(sqlInsertAttempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, o.WebhookID, o.Pos)
+			if o.State != webhook.Pending {
+				b.Queue(sqlPromote, o.WebhookID, o.BrandID, o.Subject, micros(a.At), int64(blocked))
+			}
+			if o.State == webhook.Delivered {
+				b.Queue(sqlEndpointSucceeded, o.WebhookID)
+			} else {
+				b.Queue(sqlEndpointFailed, o.WebhookID, micros(a.At), micros(o.DisableBefore), o.DisableReason)
+			}
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
-	return ok, err
+	if err != nil {
+		return nil, err
+	}
+	return oks, nil
 }
 
 // CountDeliveries counts an endpoint's pending and failed deliveries,
@@ -346,9 +436,15 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 		limit = math.MaxInt32
 	}
 	where, args := "d.webhook_id = $1", []any{q.WebhookID}
-	if q.State != "" {
-		args = append(args, q.State)
-		where += fmt.Sprintf(" AND d.state = $%d", len(args))
+	switch q.State {
+	case "":
+	case webhook.Pending, webhook.Delivered, webhook.Failed:
+		// A literal: the index of delivered and failed ones
+		// (webhook_deliveries_state) holds no pending one, and a plan
+		// can use it only for a state it knows.
+		where += " AND d.state = '" + q.State + "'"
+	default:
+		return nil, fmt.Errorf("postgres: deliveries of webhook %q: no state %q", q.WebhookID, q.State)
 	}
 	if q.Before > 0 {
 		args = append(args, q.Before)

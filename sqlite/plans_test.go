@@ -170,9 +170,9 @@ func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
 	if err != nil || len(cs) != 1 {
 		t.Fatal(cs, err)
 	}
-	if ok, err := s.RecordAttempt(ctx, webhook.Outcome{WebhookID: "h", Pos: evs[0].Pos, BrandID: "B1", Subject: "C2", Owner: "o",
-		State: webhook.Failed, Attempt: webhook.Attempt{At: now, Error: "x"}, DisableBefore: now.Add(-time.Hour)}); err != nil || !ok {
-		t.Fatal(ok, err)
+	if oks, err := s.RecordAttempts(ctx, []webhook.Outcome{{WebhookID: "h", Pos: evs[0].Pos, BrandID: "B1", Subject: "C2", Owner: "o",
+		State: webhook.Failed, Attempt: webhook.Attempt{At: now, Error: "x"}, DisableBefore: now.Add(-time.Hour)}}); err != nil || !oks[0] {
+		t.Fatal(oks, err)
 	}
 	for _, read := range []func() error{
 		func() error { _, err := s.Webhooks(ctx); return err },

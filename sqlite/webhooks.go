@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,24 +144,58 @@ func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int6
 	return ok, nil
 }
 
-// dueDeliveries selects the deliveries a claim at now (given twice) may
-// take, up to a limit:
-// pending, due, not leased, of an active endpoint, and the oldest pending
-// one of their queue.
-const dueDeliveries = `SELECT d.webhook_id, d.pos FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
-	WHERE d.state = 'pending' AND d.next_at <= +? AND d.lease_until <= +? AND w.disabled_at = 0
-		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.brand_id = d.brand_id
-			AND p.subject = d.subject AND p.state = 'pending' AND p.pos < d.pos)
-	ORDER BY d.next_at LIMIT +?`
+// dueDeliveries selects the deliveries of one endpoint (?1) a claim at
+// now (?2) may take, up to a limit (?3), in due order through
+// webhook_deliveries_due: pending, due, not leased, and the oldest pending
+// one of their queue (a queue's later deliveries wait at the largest
+// next_at and are not due, except after an operator's redelivery of an
+// older one, which then goes first).
+const dueDeliveries = `SELECT d.webhook_id, d.pos, d.next_at FROM webhook_deliveries d
+	WHERE d.webhook_id = +?1 AND d.state = 'pending' AND d.next_at <= +?2 AND d.lease_until <= +?2
+		AND d.pos = (SELECT MIN(p.pos) FROM webhook_deliveries p WHERE p.webhook_id = +?1 AND p.brand_id = d.brand_id
+			AND p.subject = d.subject AND p.state = 'pending')
+	ORDER BY d.next_at LIMIT +?3`
 
 type deliveryKey struct {
 	webhookID string
 	pos       int64
+	nextAt    int64
 }
 
 func scanDeliveryKey(sc scanner) (deliveryKey, error) {
 	var k deliveryKey
-	return k, sc.Scan(&k.webhookID, &k.pos)
+	return k, sc.Scan(&k.webhookID, &k.pos, &k.nextAt)
+}
+
+// due lists up to limit deliveries a claim at now may take, of every
+// active endpoint, in due order: each endpoint's read through its own
+// keys, so a disabled endpoint's backlog is never read.
+func due(ctx context.Context, q queryer, now time.Time, limit int) ([]deliveryKey, error) {
+	type endpoint struct {
+		id     string
+		active bool
+	}
+	eps, err := all(ctx, q, func(sc scanner) (endpoint, error) {
+		var e endpoint
+		return e, sc.Scan(&e.id, &e.active)
+	}, "SELECT webhook_id, disabled_at = 0 FROM webhooks")
+	if err != nil {
+		return nil, err
+	}
+	var ks []deliveryKey
+	for _, e := range eps {
+		if !e.active {
+			continue
+		}
+		id := e.id
+		got, err := all(ctx, q, scanDeliveryKey, dueDeliveries, id, micros(now), limit)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, got...)
+	}
+	slices.SortFunc(ks, func(a, b deliveryKey) int { return cmp.Compare(a.nextAt, b.nextAt) })
+	return ks[:min(len(ks), limit)], nil
 }
 
 const claimedCols = `d.webhook_id, w.url, w.secret, d.attempts, d.since, d.lease_owner,
@@ -181,21 +217,21 @@ func scanClaimed(sc scanner) (webhook.Claimed, error) {
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]webhook.Claimed, error) {
 	// Most polls find nothing due: ask the read pool first, so they
 	// cost no write.
-	due, err := all(ctx, s.rdb, scanDeliveryKey, dueDeliveries, micros(now), micros(now), limit)
+	ks, err := due(ctx, s.rdb, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: due deliveries: %w", err)
 	}
-	if len(due) == 0 {
+	if len(ks) == 0 {
 		return nil, nil
 	}
 	var claimed []webhook.Claimed
 	err = s.writeTx(ctx, func(t *Tx) error {
 		claimed = claimed[:0]
-		due, err := all(ctx, t.w, scanDeliveryKey, dueDeliveries, micros(now), micros(now), limit)
+		ks, err := due(ctx, t.w, now, limit)
 		if err != nil {
 			return err
 		}
-		for _, k := range due {
+		for _, k := range ks {
 			if _, err := t.w.exec(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?
 				WHERE webhook_id = ? AND pos = ?`, owner, micros(until), k.webhookID, k.pos); err != nil {
 				return err
@@ -219,7 +255,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 	return claimed, nil
 }
 
-// Statements of RecordAttempt.
+// Statements of RecordAttempts.
 const (
 	// The first attempt of a retry window starts it (since).
 	sqlRecordDelivery = `UPDATE webhook_deliveries SET state = ?1, attempts = attempts + 1, next_at = ?2, lease_owner = '',
@@ -245,46 +281,57 @@ const (
 		WHERE webhook_id = ?1`
 )
 
-// RecordAttempt records an attempt made under o.Owner's lease.
-func (s *Store) RecordAttempt(ctx context.Context, o webhook.Outcome) (bool, error) {
-	var ok bool
+// RecordAttempts records attempts made under their leases, in one write.
+func (s *Store) RecordAttempts(ctx context.Context, os []webhook.Outcome) ([]bool, error) {
+	oks := make([]bool, len(os))
+	if len(os) == 0 {
+		return oks, nil
+	}
 	err := s.writeTx(ctx, func(t *Tx) error {
-		ok = false
-		var nextAt, doneAt int64
-		if o.State == webhook.Pending {
-			nextAt = micros(o.NextAt)
-		} else {
-			doneAt = micros(o.Attempt.At)
-		}
-		a := o.Attempt
-		n, err := t.w.exec(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
-			o.WebhookID, o.Pos, o.Owner, micros(a.At))
-		if err != nil || n == 0 {
-			return err
-		}
-		if _, err := t.w.exec(sqlInsertAttempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, o.WebhookID, o.Pos); err != nil {
-			return err
-		}
-		if o.State != webhook.Pending {
-			if _, err := t.w.exec(sqlPromote, o.WebhookID, o.BrandID, o.Subject, micros(a.At), int64(blocked)); err != nil {
-				return err
+		clear(oks)
+		for i, o := range os {
+			ok, err := recordAttempt(t, o)
+			if err != nil {
+				return fmt.Errorf("%s/%d: %w", o.WebhookID, o.Pos, err)
 			}
+			oks[i] = ok
 		}
-		if o.State == webhook.Delivered {
-			_, err = t.w.exec(sqlEndpointSucceeded, o.WebhookID)
-		} else {
-			_, err = t.w.exec(sqlEndpointFailed, o.WebhookID, micros(a.At), micros(o.DisableBefore), o.DisableReason)
-		}
-		if err != nil {
-			return err
-		}
-		ok = true
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: record attempt of %s/%d: %w", o.WebhookID, o.Pos, err)
+		return nil, fmt.Errorf("sqlite: record %d attempts: %w", len(os), err)
 	}
-	return ok, nil
+	return oks, nil
+}
+
+// recordAttempt records o in t; false where its lease no longer holds.
+func recordAttempt(t *Tx, o webhook.Outcome) (bool, error) {
+	var nextAt, doneAt int64
+	if o.State == webhook.Pending {
+		nextAt = micros(o.NextAt)
+	} else {
+		doneAt = micros(o.Attempt.At)
+	}
+	a := o.Attempt
+	n, err := t.w.exec(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
+		o.WebhookID, o.Pos, o.Owner, micros(a.At))
+	if err != nil || n == 0 {
+		return false, err
+	}
+	if _, err := t.w.exec(sqlInsertAttempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, o.WebhookID, o.Pos); err != nil {
+		return false, err
+	}
+	if o.State != webhook.Pending {
+		if _, err := t.w.exec(sqlPromote, o.WebhookID, o.BrandID, o.Subject, micros(a.At), int64(blocked)); err != nil {
+			return false, err
+		}
+	}
+	if o.State == webhook.Delivered {
+		_, err = t.w.exec(sqlEndpointSucceeded, o.WebhookID)
+	} else {
+		_, err = t.w.exec(sqlEndpointFailed, o.WebhookID, micros(a.At), micros(o.DisableBefore), o.DisableReason)
+	}
+	return err == nil, err
 }
 
 // CountDeliveries counts an endpoint's pending and failed deliveries,

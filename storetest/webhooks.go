@@ -199,14 +199,15 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	// A record under another lease changes nothing.
 	out := webhook.Outcome{WebhookID: "crm", Pos: c.Event.Pos, BrandID: "B1", Subject: "C1", Owner: "B",
 		Attempt: webhook.Attempt{N: 1, At: now, Status: 204, Latency: 3 * time.Millisecond}, State: webhook.Delivered}
-	if ok, err := ws.RecordAttempt(ctx, out); err != nil || ok {
-		t.Fatalf("record under another lease: %v, %v; want false", ok, err)
+	// Recorded with others in one transaction, each outcome is checked
+	// against its own lease.
+	mine := out
+	mine.Owner = "A"
+	if oks, err := ws.RecordAttempts(ctx, []webhook.Outcome{out, mine}); err != nil || len(oks) != 2 || oks[0] || !oks[1] {
+		t.Fatalf("record under another lease, then under its own: %v, %v; want [false true]", oks, err)
 	}
-	out.Owner = "A"
-	if ok, err := ws.RecordAttempt(ctx, out); err != nil || !ok {
-		t.Fatalf("record: %v, %v", ok, err)
-	}
-	if ok, err := ws.RecordAttempt(ctx, out); err != nil || ok {
+	out = mine
+	if ok, err := recordAttempt(ctx, ws, out); err != nil || ok {
 		t.Fatalf("record twice: %v, %v; want false", ok, err)
 	}
 	// The other one fails; its endpoint starts failing.
@@ -214,7 +215,7 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	fail := webhook.Outcome{WebhookID: "crm", Pos: cs[1].Event.Pos, BrandID: "B1", Subject: "C2", Owner: "A",
 		Attempt: webhook.Attempt{N: 1, At: later, Status: 500, Latency: time.Millisecond, Error: "HTTP 500: boom"},
 		State:   webhook.Pending, NextAt: later.Add(time.Second), DisableBefore: later.Add(-time.Hour), DisableReason: "r"}
-	if ok, err := ws.RecordAttempt(ctx, fail); err != nil || !ok {
+	if ok, err := recordAttempt(ctx, ws, fail); err != nil || !ok {
 		t.Fatalf("record failure: %v, %v", ok, err)
 	}
 	if ep, _ = ws.Webhook(ctx, "crm"); !ep.FailingSince.Equal(later) || !ep.Active() {
@@ -267,13 +268,13 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 		t.Fatalf("claim after the lease ran out: %+v, %v", got2, err)
 	}
 	fail.Owner, fail.Attempt.At = "A2", at2
-	if ok, err := ws.RecordAttempt(ctx, fail); err != nil || ok {
+	if ok, err := recordAttempt(ctx, ws, fail); err != nil || ok {
 		t.Fatalf("record after the lease ran out: %v, %v; want false", ok, err)
 	}
 	// Failing since before the window: the endpoint is disabled.
 	fail.Owner, fail.DisableBefore, fail.DisableReason = "B2", at2, "failed for the whole window"
 	fail.State, fail.NextAt = webhook.Failed, time.Time{}
-	if ok, err := ws.RecordAttempt(ctx, fail); err != nil || !ok {
+	if ok, err := recordAttempt(ctx, ws, fail); err != nil || !ok {
 		t.Fatalf("record: %v, %v", ok, err)
 	}
 	ep, _ = ws.Webhook(ctx, "crm")
@@ -401,7 +402,7 @@ func testWebhookQueues(t *testing.T, open WebhookOpener) {
 		if state == webhook.Delivered {
 			o.Attempt.Status, o.Attempt.Error = 200, ""
 		}
-		if ok, err := ws.RecordAttempt(ctx, o); err != nil || !ok {
+		if ok, err := recordAttempt(ctx, ws, o); err != nil || !ok {
 			t.Fatalf("record %d: %v, %v", pos, ok, err)
 		}
 	}
@@ -459,7 +460,7 @@ func testWebhookRedeliver(t *testing.T, open WebhookOpener) {
 			t.Fatalf("claim: %+v, %v", cs, err)
 		}
 		c := cs[0]
-		if ok, err := ws.RecordAttempt(ctx, webhook.Outcome{WebhookID: "h", Pos: c.Event.Pos, BrandID: "B1", Subject: c.Event.Subject,
+		if ok, err := recordAttempt(ctx, ws, webhook.Outcome{WebhookID: "h", Pos: c.Event.Pos, BrandID: "B1", Subject: c.Event.Subject,
 			Owner: "o", State: webhook.Failed, Attempt: webhook.Attempt{At: now, Error: "down"}, DisableBefore: now.Add(-time.Hour)}); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -944,4 +945,13 @@ func testWebhookRetryWindow(t *testing.T, open WebhookOpener) {
 	}
 	r.WaitAcked(t, EventsFor(t, e, ep, ep.ScheduledPos), 30*time.Second)
 	_ = second
+}
+
+// recordAttempt records one outcome.
+func recordAttempt(ctx context.Context, ws webhook.Store, o webhook.Outcome) (bool, error) {
+	oks, err := ws.RecordAttempts(ctx, []webhook.Outcome{o})
+	if err != nil {
+		return false, err
+	}
+	return oks[0], nil
 }

@@ -44,7 +44,7 @@ type Options struct {
 	// jitter below min(BackoffMax, BackoffBase × 2^(attempts−1))
 	// (defaults 5s and 1h).
 	BackoffBase, BackoffMax time.Duration
-	// Workers bounds the attempts in flight (default 16).
+	// Workers bounds the attempts in flight (default 64).
 	Workers int
 	// AllowPrivate lets deliveries reach loopback, link-local, private
 	// and unspecified addresses.
@@ -84,7 +84,7 @@ func (o Options) withDefaults() Options {
 		o.BackoffMax = time.Hour
 	}
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = 64
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -127,22 +127,33 @@ func NewDispatcher(src Source, store Store, o Options) *Dispatcher {
 // in flight to end and be recorded. Failures of the database are logged
 // and tried again at the next poll.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	rec := make(chan record)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.recordAll(ctx, rec)
+	}()
+	// Scheduling runs beside claiming: with writes committing all the
+	// time, scheduling their events is never done, and claims made only
+	// between its rounds left the workers idle.
+	scheduled := make(chan struct{}, 1)
+	scheduling := make(chan struct{})
+	go func() {
+		defer close(scheduling)
+		d.scheduleAll(ctx, scheduled)
+	}()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		<-scheduling
+		wg.Wait() // every attempt recorded (or failed to be)
+		close(rec)
+		<-recorded
+	}()
 	done := make(chan struct{}, d.opts.Workers)
 	inFlight := 0
 	tick := time.NewTicker(d.opts.Poll)
 	defer tick.Stop()
-	schedule := true
 	for {
-		changed := d.src.EventsChanged()
-		if schedule {
-			more, err := d.schedule(ctx)
-			if err != nil && ctx.Err() == nil {
-				d.opts.Log.Error("webhooks: schedule", "error", err)
-			}
-			schedule = more
-		}
 		if n := d.opts.Workers - inFlight; n > 0 && ctx.Err() == nil {
 			cs, err := d.claim(ctx, n)
 			if err != nil && ctx.Err() == nil {
@@ -153,21 +164,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					d.deliver(ctx, c)
+					d.deliver(ctx, c, rec)
 					done <- struct{}{}
 				}()
 			}
 		}
-		if schedule {
-			continue // more events to schedule than one read holds
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changed:
-			schedule = true
+		case <-scheduled:
 		case <-tick.C:
-			schedule = true
 		case <-done:
 			inFlight--
 		drain:
@@ -183,12 +189,42 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
+// scheduleAll schedules the deliveries of new events until ctx ends, and
+// tells of those it recorded on scheduled.
+func (d *Dispatcher) scheduleAll(ctx context.Context, scheduled chan<- struct{}) {
+	tick := time.NewTicker(d.opts.Poll)
+	defer tick.Stop()
+	for {
+		changed := d.src.EventsChanged()
+		more, n, err := d.schedule(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.opts.Log.Error("webhooks: schedule", "error", err)
+		}
+		if n > 0 {
+			select {
+			case scheduled <- struct{}{}:
+			default:
+			}
+		}
+		if more && ctx.Err() == nil {
+			continue // more events to schedule than one read holds
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
 // schedule records the deliveries of the events after each active
-// endpoint's position; more says a read was full and more may follow.
-func (d *Dispatcher) schedule(ctx context.Context) (more bool, err error) {
+// endpoint's position, n of them; more says a read was full and more may
+// follow.
+func (d *Dispatcher) schedule(ctx context.Context) (more bool, n int, err error) {
 	eps, err := d.store.Webhooks(ctx)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	var active []Endpoint
 	from := int64(-1)
@@ -201,12 +237,12 @@ func (d *Dispatcher) schedule(ctx context.Context) (more bool, err error) {
 		}
 	}
 	if len(active) == 0 {
-		return false, nil
+		return false, 0, nil
 	}
 	const batch = points.MaxEventsPerRead
 	evs, err := d.src.Events(ctx, points.EventQuery{After: from, Limit: batch})
 	if err != nil || len(evs) == 0 {
-		return false, err
+		return false, 0, err
 	}
 	now := d.opts.Now()
 	var errs []error
@@ -227,11 +263,14 @@ func (d *Dispatcher) schedule(ctx context.Context) (more bool, err error) {
 		}
 		// false: another server moved the position first (it recorded
 		// these deliveries), or the endpoint changed; read again next time.
-		if _, err := d.store.ScheduleDeliveries(ctx, e.ID, e.ScheduledPos, to, ds, now); err != nil {
+		ok, err := d.store.ScheduleDeliveries(ctx, e.ID, e.ScheduledPos, to, ds, now)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("webhook %s: %w", e.ID, err))
+		} else if ok {
+			n += len(ds)
 		}
 	}
-	return len(evs) == batch, errors.Join(errs...)
+	return len(evs) == batch, n, errors.Join(errs...)
 }
 
 // claim leases up to n due deliveries.
@@ -241,9 +280,61 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]Claimed, error) {
 	return d.store.ClaimDeliveries(ctx, owner, now, now.Add(d.opts.Lease), n)
 }
 
-// deliver attempts c and records the attempt. The attempt runs to its
-// end when ctx ends (a shutdown waits for it), bounded by the timeout.
-func (d *Dispatcher) deliver(ctx context.Context, c Claimed) {
+// maxRecords bounds the outcomes recorded in one transaction.
+const maxRecords = 64
+
+// record is an outcome to record, and where to say how it went.
+type record struct {
+	o    Outcome
+	done chan<- recorded
+}
+
+type recorded struct {
+	ok  bool
+	err error
+}
+
+// recordAll records the outcomes sent on rec until it is closed: those
+// that arrive while a transaction commits are recorded together in the
+// next (one endpoint lock and one commit for all of them, rather than
+// one after another each waiting for its own commit).
+func (d *Dispatcher) recordAll(ctx context.Context, rec <-chan record) {
+	ctx = context.WithoutCancel(ctx)
+	for r := range rec {
+		batch := []record{r}
+	more:
+		for len(batch) < maxRecords {
+			select {
+			case r, open := <-rec:
+				if !open {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		os := make([]Outcome, len(batch))
+		for i, r := range batch {
+			os[i] = r.o
+		}
+		rctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+		oks, err := d.store.RecordAttempts(rctx, os)
+		cancel()
+		for i, r := range batch {
+			res := recorded{err: err}
+			if err == nil {
+				res.ok = oks[i]
+			}
+			r.done <- res
+		}
+	}
+}
+
+// deliver attempts c and has the attempt recorded (on rec). The attempt
+// runs to its end when ctx ends (a shutdown waits for it), bounded by the
+// timeout.
+func (d *Dispatcher) deliver(ctx context.Context, c Claimed, rec chan<- record) {
 	ctx = context.WithoutCancel(ctx)
 	at := d.opts.Now()
 	a := d.attempt(ctx, c, at)
@@ -270,16 +361,16 @@ func (d *Dispatcher) deliver(ctx context.Context, c Claimed) {
 	if d.opts.OnAttempt != nil {
 		d.opts.OnAttempt(o.State, a.Latency)
 	}
-	rctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-	defer cancel()
-	ok, err := d.store.RecordAttempt(rctx, o)
+	done := make(chan recorded, 1)
+	rec <- record{o: o, done: done}
+	res := <-done
 	log := d.opts.Log.With("webhook_id", c.WebhookID, "event_id", c.Event.ID, "pos", c.Event.Pos, "attempt", a.N)
 	switch {
-	case err != nil:
+	case res.err != nil:
 		// The lease runs out and the delivery is attempted again: a
 		// receiver may see an event twice, never not at all.
-		log.Error("webhooks: record attempt", "error", err)
-	case !ok:
+		log.Error("webhooks: record attempt", "error", res.err)
+	case !res.ok:
 		log.Warn("webhooks: attempt made after its lease ran out; another server has the delivery")
 	case o.State == Failed:
 		log.Warn("webhooks: delivery failed for its whole retry window", "error", a.Error)

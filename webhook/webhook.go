@@ -162,11 +162,11 @@ type Store interface {
 	// endpoints to owner until until: pending, due at now, not leased, and
 	// the oldest pending one of their queue.
 	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]Claimed, error)
-	// RecordAttempt records an attempt made under o.Owner's lease and
-	// ends the lease; false, recording nothing, where the lease is no
-	// longer o.Owner's. A delivery that ends makes the next of its queue
-	// due.
-	RecordAttempt(ctx context.Context, o Outcome) (bool, error)
+	// RecordAttempts records attempts, each made under its Owner's lease,
+	// in one transaction, and ends the leases; ok[i] is false, recording
+	// nothing of os[i], where its lease is no longer its Owner's. A
+	// delivery that ends makes the next of its queue due.
+	RecordAttempts(ctx context.Context, os []Outcome) (ok []bool, err error)
 	// CountDeliveries counts an endpoint's pending and failed deliveries,
 	// each up to limit+1.
 	CountDeliveries(ctx context.Context, id string, limit int) (pending, failed int, err error)

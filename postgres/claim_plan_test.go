@@ -1,0 +1,161 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestClaim_ReadsOnlyActiveEndpointsDueDeliveries: a claim reads the due
+// deliveries of the active endpoints through their keys, whatever their
+// backlog. An endpoint disabled after days of failing has a due delivery
+// for every member with events; the claim that picked due deliveries of
+// every endpoint in due order and dropped the disabled one's read all of
+// them at every claim, and its check that each is the oldest of its
+// member's queue ran on all due deliveries rather than on the few taken
+// (328 ms a claim with 2,000 due and 23,000 waiting, where this plan takes
+// under a millisecond: docs/benchmarks.md).
+func TestClaim_ReadsOnlyActiveEndpointsDueDeliveries(t *testing.T) {
+	ctx := context.Background()
+	s := OpenTest(t)
+	for _, q := range []string{
+		`INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at, disabled_reason, failing_since,
+			scheduled_pos, created_at, updated_at)
+		VALUES ('dead', 'https://a.example/h', 's', '[]', '[]', 5, 'failing', 1, 0, 1, 1),
+			('live', 'https://b.example/h', 's', '[]', '[]', 0, '', 0, 0, 1, 1)`,
+		// The disabled endpoint: 20,000 members' heads due long ago.
+		`INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since, next_at,
+			lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+		SELECT 'dead', i, 'B', 'c' || i, 'pending', 3, 1, i, '', 0, 500, 1, 'x', 0 FROM generate_series(1, 20000) AS i`,
+		// The active one: 100 members' heads due, each with 20 waiting.
+		`INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since, next_at,
+			lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+		SELECT 'live', i, 'B', 'c' || (i % 100), 'pending', 0, 0,
+			CASE WHEN i <= 100 THEN 100000 + i ELSE ` + strconv.FormatInt(blocked, 10) + ` END, '', 0, 0, 0, '', 0
+		FROM generate_series(1, 2100) AS i`,
+		"ANALYZE webhooks",
+		"ANALYZE webhook_deliveries",
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, mode := range []string{"force_generic_plan", "force_custom_plan"} {
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "PREPARE claim(bigint, int, text, bigint) AS "+sqlClaim); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE claim(200000, 16, 'me', 300000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		tx.Rollback(ctx)
+		conn.Exec(ctx, "DEALLOCATE claim")
+		p := strings.Join(plan, "\n")
+		if !strings.Contains(p, "webhook_deliveries_due") {
+			t.Errorf("%s: the claim does not read through webhook_deliveries_due:\n%s", mode, p)
+		}
+		// No node reads (or filters out) more rows than a few claims' worth.
+		for _, m := range regexp.MustCompile(`(?:rows=|Removed by [A-Za-z ]+: )(\d+)`).FindAllStringSubmatch(p, -1) {
+			if n, _ := strconv.Atoi(m[1]); n > 200 {
+				t.Errorf("%s: a node of the claim handles %d rows:\n%s", mode, n, p)
+				break
+			}
+		}
+	}
+	conn.Exec(ctx, "RESET plan_cache_mode")
+}
+
+// TestSchedule_FindsQueueByItsIndex: scheduling a delivery and promoting
+// the next of a queue find a member's pending deliveries through the
+// queue's index even when the statements were prepared, and planned
+// generically, while the table was nearly empty — as a server's are when a
+// burst of writes makes a backlog within seconds, before the table's first
+// ANALYZE. A due index usable for that lookup was taken for it and read
+// every pending delivery of the endpoint at each scheduled event.
+func TestSchedule_FindsQueueByItsIndex(t *testing.T) {
+	ctx := context.Background()
+	s := OpenTest(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
+		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
+		VALUES ('h', 'https://a.example/h', 's', '[]', '[]', 0, '', 0, 0, 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, q := range []string{
+		"PREPARE sched(text, bigint, text, text, bigint, bigint) AS " + sqlScheduleDelivery,
+		"PREPARE promote(text, text, text, bigint, bigint) AS " + sqlPromote,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 {
+		for _, q := range []string{
+			fmt.Sprintf("EXECUTE sched('h', %d, 'B', 'c', 1, %d)", i+1, int64(blocked)),
+			fmt.Sprintf("EXECUTE promote('h', 'B', 'c', 1, %d)", int64(blocked)),
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts,
+		since, next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+		SELECT 'h', i, 'B', 'c' || (i % 2000), 'pending', 0, 0, CASE WHEN i < 2100 THEN i ELSE $1::bigint END, '', 0, 0, 0, '', 0
+		FROM generate_series(100, 30000) AS i`, int64(blocked)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		fmt.Sprintf("EXPLAIN EXECUTE sched('h', 40000, 'B', 'c7', 1, %d)", int64(blocked)),
+		fmt.Sprintf("EXPLAIN EXECUTE promote('h', 'B', 'c7', 1, %d)", int64(blocked)),
+	} {
+		rows, err := tx.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, "webhook_deliveries_queue") {
+			t.Errorf("%s: a member's pending deliveries are not found through the queue's index:\n%s", q, plan)
+		}
+	}
+}
