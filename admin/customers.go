@@ -23,7 +23,7 @@ func (api *API) searchCustomers(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	cs, err := searchCustomers(r.Context(), api.admin, principal(r), q.Get("brand_id"), q.Get("q"), int(limit))
+	cs, err := SearchCustomers(r.Context(), api.admin, principal(r), q.Get("brand_id"), q.Get("q"), int(limit))
 	if err != nil {
 		api.failErr(w, r, err)
 		return
@@ -51,9 +51,9 @@ func (api *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, customerViewOut(v))
 }
 
-// searchCustomers searches in brandID, which p must act in, or in every
+// SearchCustomers searches in brandID, which p must act in, or in every
 // brand p acts in.
-func searchCustomers(ctx context.Context, a *backoffice.Office, p operator.Principal, brandID, q string, limit int) ([]ledger.Customer, error) {
+func SearchCustomers(ctx context.Context, a *backoffice.Office, p operator.Principal, brandID, q string, limit int) ([]ledger.Customer, error) {
 	if strings.TrimSpace(brandID) != "" || p.AllBrands() {
 		if err := p.NeedBrand(brandID); brandID != "" && err != nil {
 			return nil, err
