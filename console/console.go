@@ -199,7 +199,7 @@ func formError(err error) error {
 // page is what every template gets.
 type page struct {
 	Title    string
-	Operator string                       // "" on the sign-in page
+	Operator string          // "" on the sign-in page
 	Can      map[string]bool // what the operator may do: only those actions are shown
 	CSRF     string
 	Error    string // an error to show above the content

@@ -317,7 +317,7 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 		}
 		if err == nil {
 			out, err = c.admin.Adjust(r.Context(), req.actor(), points.AdjustRequest{CustomerID: id, Points: n,
-			Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+				Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
 		}
 		if err == nil {
 			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
