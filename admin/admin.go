@@ -3,16 +3,21 @@
 // record, read their points and flows, look at an order, preview and
 // perform a reversal, adjust points, release holds, read and write the
 // tenant records, follow daily totals, and manage webhooks and their
-// deliveries. Every request carries the admin bearer token.
+// deliveries, and manage operators. Every request carries an operator's
+// API token (or the bootstrap admin token), and every route names the
+// permission it needs (package operator).
 //
 // Handlers are linear (decode → validate → act → respond) over
 // backoffice.Office; errors are answered from one table (ProblemOf).
 package admin
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,15 +25,18 @@ import (
 	"time"
 
 	"jifen/backoffice"
+	"jifen/operator"
+	"jifen/points"
 	"jifen/webhook"
 )
 
 // API serves /admin/v1/.
 type API struct {
 	admin    *backoffice.Office
-	token    string
+	ops      *operator.Service
 	log      *slog.Logger
 	mux      *http.ServeMux
+	routes   []route
 	throttle *Throttle      // failed tokens, per client
 	hooks    *webhook.Admin // nil: webhooks are not served
 
@@ -36,55 +44,117 @@ type API struct {
 	drainOnce sync.Once
 }
 
-// New returns the admin API over a, for bearer token token (which must not
-// be empty). Wrong tokens are counted by th (nil: a throttle of its own,
-// NewThrottle(time.Second, 10)).
-func New(a *backoffice.Office, token string, log *slog.Logger, th *Throttle) *API {
+// New returns the admin API over a, authenticating requests through ops
+// (operators' tokens and the bootstrap admin token). Wrong tokens are
+// counted by th (nil: a throttle of its own, NewThrottle(time.Second,
+// 10)).
+func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *Throttle) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if th == nil {
 		th = NewThrottle(time.Second, 10)
 	}
-	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
-	api.routes()
+	api := &API{admin: a, ops: ops, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
+	api.route()
 	return api
 }
 
-// routes is the API's one table of paths.
-func (api *API) routes() {
-	m := api.mux
-	m.HandleFunc("GET /admin/v1/customers", api.searchCustomers)
-	m.HandleFunc("GET /admin/v1/customers/{id}", api.getCustomer)
-	m.HandleFunc("PUT /admin/v1/customers/{id}", api.updateCustomer)
-	m.HandleFunc("POST /admin/v1/customers/{id}/adjustments", api.adjust)
-	m.HandleFunc("GET /admin/v1/flows", api.listFlows)
-	m.HandleFunc("GET /admin/v1/brands", api.listBrands)
-	m.HandleFunc("GET /admin/v1/brands/{brand}", api.getBrand)
-	m.HandleFunc("PUT /admin/v1/brands/{brand}", api.putBrand)
-	m.HandleFunc("GET /admin/v1/brands/{brand}/shops", api.listShops)
-	m.HandleFunc("PUT /admin/v1/brands/{brand}/shops/{shop}", api.putShop)
-	m.HandleFunc("GET /admin/v1/brands/{brand}/rule", api.getRule)
-	m.HandleFunc("PUT /admin/v1/brands/{brand}/rule", api.putRule)
-	m.HandleFunc("GET /admin/v1/brands/{brand}/orders/{order}", api.getOrder)
-	m.HandleFunc("POST /admin/v1/brands/{brand}/orders/{order}/reversal-preview", api.previewReversal)
-	m.HandleFunc("POST /admin/v1/brands/{brand}/orders/{order}/reversals", api.reverse)
-	m.HandleFunc("POST /admin/v1/brands/{brand}/holds/{order}/release", api.releaseHold)
-	m.HandleFunc("GET /admin/v1/brands/{brand}/totals", api.totals)
-	m.HandleFunc("GET /admin/v1/apps", api.listApps)
-	m.HandleFunc("PUT /admin/v1/apps/{key}", api.putApp)
-	m.HandleFunc("POST /admin/v1/tenant", api.applyTenant)
-	m.HandleFunc("GET /admin/v1/events", api.listEvents)
-	m.HandleFunc("GET /admin/v1/webhooks", api.listWebhooks)
-	m.HandleFunc("POST /admin/v1/webhooks", api.createWebhook)
-	m.HandleFunc("GET /admin/v1/webhooks/{id}", api.getWebhook)
-	m.HandleFunc("PUT /admin/v1/webhooks/{id}", api.putWebhook)
-	m.HandleFunc("DELETE /admin/v1/webhooks/{id}", api.deleteWebhook)
-	m.HandleFunc("POST /admin/v1/webhooks/{id}/rotate-secret", api.rotateWebhookSecret)
-	m.HandleFunc("GET /admin/v1/webhooks/{id}/deliveries", api.listDeliveries)
-	m.HandleFunc("POST /admin/v1/webhooks/{id}/deliveries/{pos}/redeliver", api.redeliver)
-	m.HandleFunc("POST /admin/v1/webhooks/{id}/redeliver-failed", api.redeliverFailed)
-	m.HandleFunc("/admin/v1/", api.noRoute)
+// route is one entry of the route table: a pattern, the permission it
+// needs, and whether it spans every brand (then only an operator of
+// every brand may use it). A pattern with {brand} is checked against the
+// operator's brands before its handler runs; handlers that name a brand
+// otherwise (a customer's, a query's) check it themselves.
+type route struct {
+	pattern string
+	perm    operator.Permission
+	wide    bool
+	handler http.HandlerFunc
+}
+
+// route is the API's one table of paths, each with the permission it
+// needs (TestRoleMatrix has a row for each).
+func (api *API) route() {
+	const wide = true
+	api.routes = []route{
+		{"GET /admin/v1/me", operator.Self, false, api.me},
+		{"POST /admin/v1/me/password", operator.Self, false, api.changePassword},
+		{"GET /admin/v1/customers", operator.Read, false, api.searchCustomers},
+		{"GET /admin/v1/customers/{id}", operator.Read, false, api.getCustomer},
+		{"PUT /admin/v1/customers/{id}", operator.EditCustomer, false, api.updateCustomer},
+		{"POST /admin/v1/customers/{id}/adjustments", operator.Adjust, false, api.adjust},
+		{"GET /admin/v1/flows", operator.Read, false, api.listFlows},
+		{"GET /admin/v1/brands", operator.Read, false, api.listBrands},
+		{"GET /admin/v1/brands/{brand}", operator.Read, false, api.getBrand},
+		{"PUT /admin/v1/brands/{brand}", operator.Tenant, false, api.putBrand},
+		{"GET /admin/v1/brands/{brand}/shops", operator.Read, false, api.listShops},
+		{"PUT /admin/v1/brands/{brand}/shops/{shop}", operator.Tenant, false, api.putShop},
+		{"GET /admin/v1/brands/{brand}/rule", operator.Read, false, api.getRule},
+		{"PUT /admin/v1/brands/{brand}/rule", operator.Tenant, false, api.putRule},
+		{"GET /admin/v1/brands/{brand}/orders/{order}", operator.Read, false, api.getOrder},
+		{"POST /admin/v1/brands/{brand}/orders/{order}/reversal-preview", operator.Read, false, api.previewReversal},
+		{"POST /admin/v1/brands/{brand}/orders/{order}/reversals", operator.Refund, false, api.reverse},
+		{"POST /admin/v1/brands/{brand}/holds/{order}/release", operator.ReleaseHold, false, api.releaseHold},
+		{"GET /admin/v1/brands/{brand}/totals", operator.Read, false, api.totals},
+		{"GET /admin/v1/apps", operator.Tenant, wide, api.listApps},
+		{"PUT /admin/v1/apps/{key}", operator.Tenant, wide, api.putApp},
+		{"POST /admin/v1/tenant", operator.Tenant, wide, api.applyTenant},
+		{"GET /admin/v1/events", operator.Read, false, api.listEvents},
+		{"GET /admin/v1/webhooks", operator.Webhooks, wide, api.listWebhooks},
+		{"POST /admin/v1/webhooks", operator.Webhooks, wide, api.createWebhook},
+		{"GET /admin/v1/webhooks/{id}", operator.Webhooks, wide, api.getWebhook},
+		{"PUT /admin/v1/webhooks/{id}", operator.Webhooks, wide, api.putWebhook},
+		{"DELETE /admin/v1/webhooks/{id}", operator.Webhooks, wide, api.deleteWebhook},
+		{"POST /admin/v1/webhooks/{id}/rotate-secret", operator.Webhooks, wide, api.rotateWebhookSecret},
+		{"GET /admin/v1/webhooks/{id}/deliveries", operator.Webhooks, wide, api.listDeliveries},
+		{"POST /admin/v1/webhooks/{id}/deliveries/{pos}/redeliver", operator.Webhooks, wide, api.redeliver},
+		{"POST /admin/v1/webhooks/{id}/redeliver-failed", operator.Webhooks, wide, api.redeliverFailed},
+		{"GET /admin/v1/operators", operator.Operators, wide, api.listOperators},
+		{"POST /admin/v1/operators", operator.Operators, wide, api.addOperator},
+		{"GET /admin/v1/operators/{id}", operator.Operators, wide, api.getOperator},
+		{"PUT /admin/v1/operators/{id}", operator.Operators, wide, api.putOperator},
+		{"POST /admin/v1/operators/{id}/reset-password", operator.Operators, wide, api.resetPassword},
+		{"GET /admin/v1/operators/{id}/tokens", operator.Operators, wide, api.listTokens},
+		{"POST /admin/v1/operators/{id}/tokens", operator.Operators, wide, api.createToken},
+		{"DELETE /admin/v1/operators/{id}/tokens/{token}", operator.Operators, wide, api.revokeToken},
+	}
+	for _, rt := range api.routes {
+		api.mux.HandleFunc(rt.pattern, api.need(rt))
+	}
+	api.mux.HandleFunc("/admin/v1/", api.noRoute)
+}
+
+// need lets a request through to rt's handler when its operator has rt's
+// permission, every brand where rt spans them, and the brand its path
+// names; otherwise it answers 403 naming what is missing.
+func (api *API) need(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		err := p.Need(rt.perm)
+		if err == nil && rt.wide {
+			err = p.NeedAllBrands()
+		}
+		if b := r.PathValue("brand"); err == nil && b != "" {
+			err = p.NeedBrand(b)
+		}
+		if err != nil {
+			api.failErr(w, r, err)
+			return
+		}
+		rt.handler(w, r)
+	}
+}
+
+// principal is the authenticated operator of r (ServeHTTP put it there).
+func principal(r *http.Request) operator.Principal {
+	p, _ := operator.PrincipalFrom(r.Context())
+	return p
+}
+
+// actor is who r's writes are recorded under: its authenticated operator.
+func actor(r *http.Request) points.Actor {
+	p := principal(r)
+	return points.Actor{ID: p.OperatorID, Name: p.Name}
 }
 
 // noRoute answers a path no route serves (404), or serves with other
@@ -107,23 +177,41 @@ func (api *API) noRoute(w http.ResponseWriter, r *http.Request) {
 	api.fail(w, r, Problem{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 }
 
-// ServeHTTP checks the bearer token, then routes.
+// ServeHTTP authenticates the bearer token — an operator's API token or
+// the bootstrap admin token — then routes with its operator in the
+// request's context. Wrong tokens are counted by the throttle; a request
+// without one is answered 401 and not counted.
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	right, allowed := api.throttle.Check(r, Bearer(r), api.token)
+	unauthorized := func() {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="jifen admin"`)
+		api.fail(w, r, Problem{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+			Message: "a valid operator token (or the bootstrap admin token) is required: Authorization: Bearer …"})
+	}
+	tok := Bearer(r)
+	if tok == "" {
+		unauthorized()
+		return
+	}
+	done, allowed := api.throttle.Begin(r)
 	if !allowed {
 		w.Header().Set("Retry-After", "1")
 		api.fail(w, r, Problem{Status: http.StatusTooManyRequests, Code: "TOO_MANY_FAILURES",
 			Message: "too many requests with a wrong admin token from this client; retry later"})
 		return
 	}
-	if !right {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="jifen admin"`)
-		api.fail(w, r, Problem{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-			Message: "a valid admin bearer token is required (Authorization: Bearer …)"})
+	p, err := api.ops.Authenticate(r.Context(), tok)
+	// A failure to look the token up is no wrong guess.
+	done(err == nil || !errors.Is(err, operator.ErrUnauthenticated))
+	if errors.Is(err, operator.ErrUnauthenticated) {
+		unauthorized()
 		return
 	}
-	api.mux.ServeHTTP(w, r)
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	api.mux.ServeHTTP(w, r.WithContext(operator.WithPrincipal(r.Context(), p)))
 }
 
 // Bearer is r's bearer token; "" if it has none.
@@ -173,6 +261,19 @@ func (api *API) failErr(w http.ResponseWriter, r *http.Request, err error) {
 
 // maxBody bounds a request body (a whole tenant file fits).
 const maxBody = 4 << 20
+
+// decodeOptional reads a JSON body into v (DecodeJSON) if there is one:
+// no body at all is an empty one.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return invalidBody(err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return DecodeJSON(bytes.NewReader(data), v)
+}
 
 // decode reads a JSON body into v (DecodeJSON).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {

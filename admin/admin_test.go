@@ -20,7 +20,9 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
+	"jifen/postgres"
 	"jifen/sqlite"
 	"jifen/storetest"
 )
@@ -30,24 +32,51 @@ const token = "s3cret-admin-token"
 // apiEnv is the admin API over a real SQLite store holding the suite's
 // standard world (storetest.NewEnv); every invariant is checked when the
 // test ends.
+//
+// Requests go with the API token of lead, an admin of every brand named
+// 小李 (do), or with another (doAuth); token is the bootstrap admin token.
 type apiEnv struct {
 	*storetest.Env
-	t   *testing.T
-	url string
+	t    *testing.T
+	url  string
+	ops  *operator.Service
+	lead operator.Added
 }
 
-func newAPIEnv(t *testing.T) *apiEnv {
+// openSQLite opens a fresh SQLite store.
+func openSQLite(t testing.TB) storetest.OperatorStore {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openPostgres opens a fresh PostgreSQL store (skipped without one).
+func openPostgres(t testing.TB) storetest.OperatorStore { return postgres.OpenTest(t) }
+
+// stores are the stores the role tests run on.
+var stores = []struct {
+	name string
+	open storetest.OperatorOpener
+}{{"SQLite", openSQLite}, {"PostgreSQL", openPostgres}}
+
+func newAPIEnv(t *testing.T) *apiEnv { return newAPIEnvOn(t, openSQLite) }
+
+func newAPIEnvOn(t *testing.T, open storetest.OperatorOpener) *apiEnv {
 	t.Helper()
+	var os operator.Store
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := open(t)
+		os = s
 		return s
 	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil, nil))
+	ops := operator.New(os, e.Svc, token)
+	ops.SetPasswordCost(4)
+	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil))
 	t.Cleanup(ts.Close)
-	return &apiEnv{Env: e, t: t, url: ts.URL}
+	lead := storetest.MustAddOperator(t, e, ops, operator.NewOperator{Name: "小李", Role: operator.Admin})
+	return &apiEnv{Env: e, t: t, url: ts.URL, ops: ops, lead: lead}
 }
 
 // answer is a decoded JSON answer.
@@ -62,7 +91,7 @@ type answer struct {
 // as is, when it is a string).
 func (e *apiEnv) do(method, path string, body any) answer {
 	e.t.Helper()
-	return e.doAuth(method, path, body, "Bearer "+token)
+	return e.doAuth(method, path, body, "Bearer "+e.lead.Secret)
 }
 
 func (e *apiEnv) doAuth(method, path string, body any, auth string) answer {
@@ -306,7 +335,7 @@ func TestAPI_OrderPreviewReverse(t *testing.T) {
 	}
 
 	// The reversal, attributed to the operator, idempotent by request_id.
-	rev := map[string]any{"points": 80, "reason": "退菜", "operator": "小李", "request_id": "req-a"}
+	rev := map[string]any{"points": 80, "reason": "退菜", "request_id": "req-a"}
 	a = e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", rev).want(t, http.StatusCreated)
 	flowID := a.get(t, "flow_id")
 	if a.get(t, "replayed") != false || a.num(t, "order.reversible") != 70 {
@@ -317,22 +346,25 @@ func TestAPI_OrderPreviewReverse(t *testing.T) {
 		t.Fatalf("replay: %s", a.body)
 	}
 	f := e.Flows("C1")[0]
-	if f.ID != flowID || f.OperatorName != "小李" || f.AppKey != points.AdminAppKey || f.Reason != "退菜" || f.Amount != 80 {
+	if f.ID != flowID || f.OperatorName != "小李" || f.OperatorID != e.lead.Operator.ID || f.AppKey != points.AdminAppKey || f.Reason != "退菜" || f.Amount != 80 {
 		t.Fatalf("flow %+v", f)
 	}
 	rev["points"] = 81
 	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", rev).wantError(t, http.StatusConflict, ledger.CodeIdempotencyConflict)
-	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"points": 71, "operator": "小李", "request_id": "req-b"}).
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"points": 71, "request_id": "req-b"}).
 		wantError(t, http.StatusUnprocessableEntity, ledger.CodeReverseExceedsSpent)
-	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"request_id": "req-c"}).
-		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("POST", "/admin/v1/brands/B1/orders/none/reversals", map[string]any{"operator": "小李", "request_id": "req-d"}).
+	// Who reverses is the authenticated operator: a body naming one is refused.
+	if f := e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "张三", "request_id": "req-c"}).
+		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")["field"]; f != "body" {
+		t.Fatalf("operator in the body: field %v, want body", f)
+	}
+	e.do("POST", "/admin/v1/brands/B1/orders/none/reversals", map[string]any{"request_id": "req-d"}).
 		wantError(t, http.StatusNotFound, ledger.CodeConsumeOrderNotFound)
-	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-e", "type": "NOPE"}).
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"request_id": "req-e", "type": "NOPE"}).
 		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
 	// The rest, then nothing is left.
-	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-f"}).want(t, http.StatusCreated)
-	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"operator": "小李", "request_id": "req-g"}).
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"request_id": "req-f"}).want(t, http.StatusCreated)
+	e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals", map[string]any{"request_id": "req-g"}).
 		wantError(t, http.StatusUnprocessableEntity, ledger.CodeAlreadyFullyReversed)
 	if got := e.Available("C1"); got != 200 {
 		t.Fatalf("available %d, want 200", got)
@@ -353,7 +385,7 @@ func TestAPI_ReverseConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			a := e.do("POST", "/admin/v1/brands/B1/orders/o1/reversals",
-				map[string]any{"points": 25, "operator": "op", "request_id": fmt.Sprintf("r%d", i)})
+				map[string]any{"points": 25, "request_id": fmt.Sprintf("r%d", i)})
 			mu.Lock()
 			codes[a.status]++
 			mu.Unlock()
@@ -368,19 +400,19 @@ func TestAPI_ReverseConcurrent(t *testing.T) {
 func TestAPI_AdjustHold(t *testing.T) {
 	e := newAPIEnv(t)
 	e.MustCharge("C1", "g1", 100)
-	a := e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -30, "reason": "录入错误", "operator": "小李", "request_id": "adj-1"}).
+	a := e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -30, "reason": "录入错误", "request_id": "adj-1"}).
 		want(t, http.StatusCreated)
 	if a.num(t, "account.available") != 70 {
 		t.Fatalf("adjust: %s", a.body)
 	}
-	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 10, "operator": "小李", "request_id": "adj-2"}).
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 10, "request_id": "adj-2"}).
 		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"reason": "x", "operator": "小李", "request_id": "adj-3"}).
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"reason": "x", "request_id": "adj-3"}).
 		wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -71, "reason": "x", "operator": "小李", "request_id": "adj-4"}).
+	e.do("POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": -71, "reason": "x", "request_id": "adj-4"}).
 		wantError(t, http.StatusUnprocessableEntity, ledger.CodePointNotEnough)
 	e.do("POST", "/admin/v1/customers/C1/adjustments", "{not json").wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	if f := e.Flows("C1")[0]; f.Type != ledger.Adjust || f.ChangePoint() != -30 || f.Reason != "录入错误" || f.OperatorName != "小李" {
+	if f := e.Flows("C1")[0]; f.Type != ledger.Adjust || f.ChangePoint() != -30 || f.Reason != "录入错误" || f.OperatorName != "小李" || f.OperatorID != e.lead.Operator.ID {
 		t.Fatalf("adjust flow %+v", f)
 	}
 
@@ -392,12 +424,12 @@ func TestAPI_AdjustHold(t *testing.T) {
 	if a.get(t, "hold.status") != ledger.HoldActive || a.num(t, "hold.remaining") != 20 {
 		t.Fatalf("hold: %s", a.body)
 	}
-	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
-	a = e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{"operator": "小李"}).want(t, http.StatusOK)
+	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{"operator": "张三"}).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+	a = e.do("POST", "/admin/v1/brands/B1/holds/h1/release", nil).want(t, http.StatusOK)
 	if a.get(t, "hold.status") != ledger.HoldReleased {
 		t.Fatalf("released: %s", a.body)
 	}
-	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", map[string]any{"operator": "小李"}).
+	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", nil).
 		wantError(t, http.StatusNotFound, ledger.CodeHoldNotFound)
 	if got := e.Available("C1"); got != 70 {
 		t.Fatalf("available %d, want 70", got)
@@ -408,7 +440,7 @@ func TestAPI_UpdateCustomer(t *testing.T) {
 	e := newAPIEnv(t)
 	put := func(body any) answer { return e.do("PUT", "/admin/v1/customers/C1", body) }
 	first := map[string]any{"name": "张三丰", "gender": "1", "birthday": "1990-05-01", "level_id": "L2", "remark": "常客",
-		"customer_type": 0, "operator": "小李", "request_id": "u1"}
+		"customer_type": 0, "request_id": "u1"}
 	a := put(first).want(t, http.StatusOK)
 	if a.get(t, "replayed") != false || a.get(t, "customer.name") != "张三丰" || a.get(t, "customer.gender") != "1" ||
 		a.get(t, "customer.birthday") != "1990-05-01" || a.get(t, "customer.level_id") != "L2" ||
@@ -422,7 +454,7 @@ func TestAPI_UpdateCustomer(t *testing.T) {
 	put(first).wantError(t, http.StatusConflict, ledger.CodeIdempotencyConflict)
 
 	// "" clears, null and absent leave as is.
-	a = put(map[string]any{"remark": "", "name": nil, "operator": "小李", "request_id": "u2"}).want(t, http.StatusOK)
+	a = put(map[string]any{"remark": "", "name": nil, "request_id": "u2"}).want(t, http.StatusOK)
 	if a.get(t, "customer.remark") != "" || a.get(t, "customer.name") != "张三丰" || a.get(t, "customer.level_id") != "L2" {
 		t.Fatalf("clearing the remark: %s", a.body)
 	}
@@ -436,20 +468,20 @@ func TestAPI_UpdateCustomer(t *testing.T) {
 		body  any
 		field string
 	}{
-		{map[string]any{"gender": "2", "operator": "小李", "request_id": "u3"}, "gender"},
-		{map[string]any{"birthday": "1990-02-30", "operator": "小李", "request_id": "u3"}, "birthday"},
-		{map[string]any{"customer_type": 2, "operator": "小李", "request_id": "u3"}, "customer_type"},
-		{map[string]any{"name": "x", "request_id": "u3"}, "operator"},
-		{map[string]any{"name": "x", "operator": "小李"}, "request_id"},
-		{map[string]any{"nickname": "x", "operator": "小李", "request_id": "u3"}, "body"},
-		{map[string]any{"gender": 1, "operator": "小李", "request_id": "u3"}, "body"},
+		{map[string]any{"gender": "2", "request_id": "u3"}, "gender"},
+		{map[string]any{"birthday": "1990-02-30", "request_id": "u3"}, "birthday"},
+		{map[string]any{"customer_type": 2, "request_id": "u3"}, "customer_type"},
+		{map[string]any{"name": "x", "operator": "张三", "request_id": "u3"}, "body"}, // the operator is who signed in
+		{map[string]any{"name": "x"}, "request_id"},
+		{map[string]any{"nickname": "x", "request_id": "u3"}, "body"},
+		{map[string]any{"gender": 1, "request_id": "u3"}, "body"},
 		{"{not json", "body"},
 	} {
 		if got := put(c.body).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")["field"]; got != c.field {
 			t.Fatalf("%v: field %v, want %s", c.body, got, c.field)
 		}
 	}
-	e.do("PUT", "/admin/v1/customers/nobody", map[string]any{"name": "x", "operator": "小李", "request_id": "u4"}).
+	e.do("PUT", "/admin/v1/customers/nobody", map[string]any{"name": "x", "request_id": "u4"}).
 		wantError(t, http.StatusNotFound, ledger.CodeCustomerNotFound)
 	if e.Snapshot() != before || string(e.do("GET", "/admin/v1/customers/C1", nil).body) != string(stored) {
 		t.Fatal("refused updates wrote")
@@ -559,7 +591,7 @@ func TestAPI_Totals(t *testing.T) {
 // nothing is written.
 func TestAPI_BodyNotHeld(t *testing.T) {
 	e := newAPIEnv(t)
-	api := New(e.Admin(), token, nil, nil)
+	api := New(e.Admin(), e.ops, nil, nil)
 	send := func(method, path, prefix string, err error) (int, Problem) {
 		t.Helper()
 		req := httptest.NewRequest(method, path, io.MultiReader(strings.NewReader(prefix), iotest.ErrReader(err)))
@@ -634,14 +666,14 @@ func TestAPI_ControlCharacters(t *testing.T) {
 		body         any
 		field        string
 	}{
-		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补\u0000偿", "operator": "小李", "request_id": "a1"}, "reason"},
-		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补偿", "operator": "小李", "request_id": "a\u007f1"}, "request_id"},
+		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补\u0000偿", "request_id": "a1"}, "reason"},
+		{"POST", "/admin/v1/customers/C1/adjustments", map[string]any{"points": 5, "reason": "补偿", "request_id": "a\u007f1"}, "request_id"},
 		{"POST", "/admin/v1/brands/B1/orders/g1/reversal-preview", map[string]any{"type": "EXTRA_CHARGE_REVERSE", "reverse_order_id": "r\u00011"}, "reverse_order_id"},
 		{"GET", "/admin/v1/customers/C1%00", nil, "customer_id"},
 		{"GET", "/admin/v1/customers?q=C%FF", nil, "q"},
 		{"GET", "/admin/v1/flows?brand_id=B1&out_biz_id=g%001", nil, "out_biz_id"},
 		{"PUT", "/admin/v1/brands/B1/shops/S1", map[string]any{"name": "西湖\u0000店"}, "brands[0].shops[0].name"},
-		{"PUT", "/admin/v1/customers/C1", map[string]any{"remark": "常\u0000客", "operator": "小李", "request_id": "u1"}, "remark"},
+		{"PUT", "/admin/v1/customers/C1", map[string]any{"remark": "常\u0000客", "request_id": "u1"}, "remark"},
 		{"PUT", "/admin/v1/apps/@pos", map[string]any{"name": "x"}, "apps[0].app_key"},
 		{"POST", "/admin/v1/tenant", map[string]any{"apps": []map[string]any{{"app_key": "@admin", "name": "x"}}}, "apps[0].app_key"},
 	} {

@@ -1,13 +1,16 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -20,7 +23,7 @@ func (api *API) searchCustomers(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	cs, err := api.admin.SearchCustomers(r.Context(), q.Get("brand_id"), q.Get("q"), int(limit))
+	cs, err := SearchCustomers(r.Context(), api.admin, principal(r), q.Get("brand_id"), q.Get("q"), int(limit))
 	if err != nil {
 		api.failErr(w, r, err)
 		return
@@ -38,6 +41,9 @@ func (api *API) searchCustomers(w http.ResponseWriter, r *http.Request) {
 // (expiring soon marked) and latest holds.
 func (api *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = principal(r).NeedBrand(v.Brand.ID)
+	}
 	if err != nil {
 		api.failErr(w, r, err)
 		return
@@ -45,15 +51,51 @@ func (api *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, customerViewOut(v))
 }
 
-// writeBody is what every write carries: who does it, and the key that
-// makes sending it twice harmless.
+// SearchCustomers searches in brandID, which p must act in, or in every
+// brand p acts in.
+func SearchCustomers(ctx context.Context, a *backoffice.Office, p operator.Principal, brandID, q string, limit int) ([]ledger.Customer, error) {
+	if strings.TrimSpace(brandID) != "" || p.AllBrands() {
+		if err := p.NeedBrand(brandID); brandID != "" && err != nil {
+			return nil, err
+		}
+		return a.SearchCustomers(ctx, brandID, q, limit)
+	}
+	if limit <= 0 || limit > backoffice.MaxSearch {
+		limit = 50
+	}
+	var out []ledger.Customer
+	for _, b := range p.Brands {
+		cs, err := a.SearchCustomers(ctx, b, q, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, cs...); len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// writeBody is what every write carries: the key that makes sending it
+// twice harmless. Who does it is the authenticated operator: a body that
+// names one ("operator") is refused as having an unknown field.
 type writeBody struct {
-	Operator  string `json:"operator"`
 	RequestID string `json:"request_id"`
 }
 
+// customerBrand refuses, before a write, a customer whose brand r's
+// operator does not act in.
+func customerBrand(r *http.Request, a *backoffice.Office) error {
+	b, err := a.CustomerBrand(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return principal(r).NeedBrand(b)
+}
+
 // POST /admin/v1/customers/{id}/adjustments
-// {"points": -30, "reason": "…", "operator": "…", "request_id": "…"}
+// {"points": -30, "reason": "…", "request_id": "…"}: in the name of the
+// authenticated operator, within a support operator's points limit.
 func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Points *int64 `json:"points"`
@@ -68,7 +110,15 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, ledger.Invalid("points", "不可为空: 正数增加, 负数扣减"))
 		return
 	}
-	out, err := api.admin.Adjust(r.Context(), body.Operator, points.AdjustRequest{CustomerID: r.PathValue("id"),
+	if err := principal(r).NeedPoints(*body.Points); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	if err := customerBrand(r, api.admin); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	out, err := api.admin.Adjust(r.Context(), actor(r), points.AdjustRequest{CustomerID: r.PathValue("id"),
 		Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
 	if err != nil {
 		api.failErr(w, r, err)
@@ -89,9 +139,9 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 // PUT /admin/v1/customers/{id}
 // {"name": "…", "mobile": "…", "level_id": "…", "gender": "1", "email": "…",
 // "birthday": "1990-05-01", "address": "…", "remark": "…", "customer_type": 1,
-// "operator": "…", "request_id": "…"}: a field absent (or null) is left as
-// it is, "" clears it; customer.update in the operator's name. The answer
-// is the customer as stored now.
+// "request_id": "…"}: a field absent (or null) is left as it is, ""
+// clears it; customer.update in the authenticated operator's name. The
+// answer is the customer as stored now.
 func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Mobile       *string `json:"mobile"`
@@ -109,7 +159,11 @@ func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	out, err := api.admin.UpdateCustomer(r.Context(), body.Operator, points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
+	if err := customerBrand(r, api.admin); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	out, err := api.admin.UpdateCustomer(r.Context(), actor(r), points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
 		Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
 		Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
 		RequestID: body.RequestID})

@@ -8,6 +8,7 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/webhook"
 )
@@ -20,6 +21,9 @@ type Problem struct {
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"` // the offending field, for INVALID_PARAMETER
 	View    string `json:"view,omitempty"`  // a short Chinese sentence, for business outcomes
+	// Missing is what an operator lacks, for FORBIDDEN: "role support",
+	// "brand B1", "every brand", "limit 500".
+	Missing string `json:"missing,omitempty"`
 	// Internal is set for errors the client must not see the text of; the
 	// edge logs them.
 	Internal bool `json:"-"`
@@ -55,12 +59,20 @@ var (
 		webhook.CodeDeliveryNotFound:    http.StatusNotFound,
 		webhook.CodeEventNotFound:       http.StatusNotFound,
 		webhook.CodeWebhookExists:       http.StatusConflict,
+		operator.CodeOperatorNotFound:   http.StatusNotFound,
+		operator.CodeTokenNotFound:      http.StatusNotFound,
+		operator.CodeOperatorExists:     http.StatusConflict,
 	}
 )
 
 // ProblemOf maps err to its answer. It is the only place that decides it;
 // the console shows the same codes and messages.
 func ProblemOf(err error, requestID string) Problem {
+	// An authenticated operator's missing role, brand or points limit.
+	var fb *operator.Forbidden
+	if errors.As(err, &fb) {
+		return Problem{Status: http.StatusForbidden, Code: "FORBIDDEN", Message: fb.Message, Missing: fb.Missing}
+	}
 	if le, ok := ledger.AsError(err); ok {
 		if k, ok := kindProblem[le.Kind]; ok {
 			p := Problem{Status: k.status, Code: k.code, Field: le.Field, Message: le.Message, View: le.View}

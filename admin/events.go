@@ -85,6 +85,11 @@ type eventsJSON struct {
 // comes (or wait passes, or the server stops).
 func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseEventFilter(r.URL.Query())
+	if err == nil && f.Query.BrandID != "" {
+		err = principal(r).NeedBrand(f.Query.BrandID)
+	} else if err == nil {
+		err = principal(r).NeedAllBrands() // name one of yours with brand_id
+	}
 	if err != nil {
 		api.failErr(w, r, err)
 		return

@@ -70,7 +70,7 @@ func TestAPI_Events(t *testing.T) {
 // TestAPI_EventsDrain: a server that stops answers its long polls at once.
 func TestAPI_EventsDrain(t *testing.T) {
 	e := newAPIEnv(t)
-	api := New(e.Admin(), token, nil, nil)
+	api := New(e.Admin(), e.ops, nil, nil)
 	ts := httptest.NewServer(api)
 	defer ts.Close()
 	e.url = ts.URL

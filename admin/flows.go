@@ -60,6 +60,9 @@ func parseTime(field, s string, end bool) (time.Time, error) {
 // customers, newest first; with format=csv, every matching flow as CSV.
 func (api *API) listFlows(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseFlowFilter(r.URL.Query())
+	if err == nil && strings.TrimSpace(f.BrandID) != "" {
+		err = principal(r).NeedBrand(f.BrandID)
+	}
 	if err != nil {
 		api.failErr(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 
 	"jifen/backoffice"
 	"jifen/ledger"
+	"jifen/operator"
 )
 
 // GET /admin/v1/brands/{brand}/orders/{order}: everything recorded for
@@ -19,8 +20,8 @@ func (api *API) getOrder(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, orderOut(v))
 }
 
-// reverseBody asks for a reversal of an order (and, without operator and
-// request_id, for its preview).
+// reverseBody asks for a reversal of an order (and, without request_id,
+// for its preview).
 type reverseBody struct {
 	// Type is DEDUCT_FROM_CONSUME_REVERSE (the default: refund points
 	// spent) or EXTRA_CHARGE_REVERSE (claw back points earned).
@@ -63,7 +64,11 @@ func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	out, err := api.admin.Reverse(r.Context(), body.Operator, body.request(r))
+	if err := api.withinLimit(r, body); err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	out, err := api.admin.Reverse(r.Context(), actor(r), body.request(r))
 	if err != nil {
 		api.failErr(w, r, err)
 		return
@@ -80,17 +85,44 @@ func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 	}{out.FlowID, out.Replayed, orderOut(v)})
 }
 
-// POST /admin/v1/brands/{brand}/holds/{order}/release {"operator": "…"}:
-// gives back what is still frozen for the order (UNFREEZE).
-func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Operator string `json:"operator"`
+// withinLimit refuses a reversal that would move more points than r's
+// operator may in one action: the points asked for, or, for "all that is
+// left", what the reversal's preview would move.
+func (api *API) withinLimit(r *http.Request, body reverseBody) error {
+	p := principal(r)
+	if p.Role == operator.Admin {
+		return nil
 	}
-	if err := decode(w, r, &body); err != nil {
+	if body.Points != nil {
+		return p.NeedPoints(*body.Points)
+	}
+	pv, err := api.admin.PreviewReversal(r.Context(), body.request(r))
+	if err != nil {
+		return err
+	}
+	return p.NeedPoints(pv.Points)
+}
+
+// POST /admin/v1/brands/{brand}/holds/{order}/release (no body, or {}):
+// gives back what is still frozen for the order (UNFREEZE), in the
+// authenticated operator's name, within a support operator's limit.
+func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if err := decodeOptional(w, r, &body); err != nil {
 		api.failErr(w, r, err)
 		return
 	}
-	if err := api.admin.ReleaseHold(r.Context(), body.Operator, r.PathValue("brand"), r.PathValue("order")); err != nil {
+	if p := principal(r); p.Role != operator.Admin {
+		v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+		if err == nil {
+			err = p.NeedPoints(v.Hold.Remaining)
+		}
+		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
+			api.failErr(w, r, err)
+			return
+		}
+	}
+	if err := api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order")); err != nil {
 		api.failErr(w, r, err)
 		return
 	}

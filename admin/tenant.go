@@ -126,6 +126,9 @@ func (api *API) listBrands(w http.ResponseWriter, r *http.Request) {
 		Brands []brandJSON `json:"brands"`
 	}{Brands: []brandJSON{}}
 	for _, b := range bs {
+		if !principal(r).CanBrand(b.ID) {
+			continue
+		}
 		out.Brands = append(out.Brands, brandOut(b))
 	}
 	reply(w, http.StatusOK, out)

@@ -166,7 +166,7 @@ func TestThrottle_BoundedMemory(t *testing.T) {
 // — and serves other clients.
 func TestAPI_WrongTokensThrottled(t *testing.T) {
 	e := newAPIEnv(t)
-	api := New(e.Admin(), token, nil, nil)
+	api := New(e.Admin(), e.ops, nil, nil)
 	call := func(addr, tok string) int {
 		r := httptest.NewRequest(http.MethodGet, "/admin/v1/brands", nil)
 		r.RemoteAddr = addr
@@ -203,7 +203,7 @@ func TestAPI_WrongTokensThrottled(t *testing.T) {
 // up none of the client's allowance for wrong tokens.
 func TestAPI_NoTokenNotCounted(t *testing.T) {
 	e := newAPIEnv(t)
-	api := New(e.Admin(), token, nil, nil)
+	api := New(e.Admin(), e.ops, nil, nil)
 	call := func(auth string) int {
 		r := httptest.NewRequest(http.MethodGet, "/admin/v1/brands", nil)
 		r.RemoteAddr = "192.0.2.1:5000"

@@ -19,7 +19,7 @@ import (
 func newWebhookAPIEnv(t *testing.T) (*apiEnv, *sqlite.Store) {
 	t.Helper()
 	var st *sqlite.Store
-	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+	e := newAPIEnvOn(t, func(t testing.TB) storetest.OperatorStore {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -27,9 +27,10 @@ func newWebhookAPIEnv(t *testing.T) (*apiEnv, *sqlite.Store) {
 		st = s
 		return s
 	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
+	ts := httptest.NewServer(New(e.Admin(), e.ops, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
 	t.Cleanup(ts.Close)
-	return &apiEnv{Env: e, t: t, url: ts.URL}, st
+	e.url = ts.URL
+	return e, st
 }
 
 func TestAPI_Webhooks(t *testing.T) {

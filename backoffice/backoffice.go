@@ -201,6 +201,20 @@ func (o *Office) SearchCustomers(ctx context.Context, brandID, text string, limi
 	return o.read.SearchCustomers(ctx, CustomerSearch{BrandID: brandID, Text: text, Limit: limit})
 }
 
+// CustomerBrand is the brand of customer id, for deciding whether an
+// operator may act on them before acting.
+func (o *Office) CustomerBrand(ctx context.Context, id string) (string, error) {
+	if err := points.Required("customer_id", id); err != nil {
+		return "", err
+	}
+	id = strings.TrimSpace(id)
+	cust, err := o.read.Customer(ctx, id)
+	if errors.Is(err, points.ErrNotFound) {
+		return "", notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", id)
+	}
+	return cust.BrandID, err
+}
+
 // LotView is a lot as shown to operators.
 type LotView struct {
 	ledger.Lot
@@ -295,8 +309,8 @@ func ruleLevels(r ledger.Rule) []string {
 // fields as points.UpdateCustomerRequest says (nil unchanged, "" cleared),
 // idempotent by (points.AdminAppKey, request_id) like every operator's
 // write.
-func (o *Office) UpdateCustomer(ctx context.Context, operator string, r points.UpdateCustomerRequest) (points.Outcome, error) {
-	if err := points.CheckOperator(operator); err != nil {
+func (o *Office) UpdateCustomer(ctx context.Context, by points.Actor, r points.UpdateCustomerRequest) (points.Outcome, error) {
+	if err := points.CheckOperator(by.Name); err != nil {
 		return points.Outcome{}, err
 	}
 	if err := points.Required("customer_id", r.CustomerID); err != nil {
@@ -311,8 +325,9 @@ func (o *Office) UpdateCustomer(ctx context.Context, operator string, r points.U
 		return points.Outcome{}, err
 	}
 	r.Target = points.Target{BrandID: cust.BrandID}
-	r.OperatorID, r.OperatorName = operator, operator
-	return o.svc.UpdateCustomer(ctx, points.OperatorCaller(operator), r)
+	c := points.OperatorCaller(by)
+	r.OperatorID, r.OperatorName = c.OperatorID, c.Operator
+	return o.svc.UpdateCustomer(ctx, c, r)
 }
 
 // FlowFilter filters flows across a brand's customers, like
@@ -459,8 +474,8 @@ func (o *Office) Apply(ctx context.Context, t points.Tenant) (points.ApplyReport
 
 // ReleaseHold releases what is still frozen for an order, in the
 // operator's name (UNFREEZE).
-func (o *Office) ReleaseHold(ctx context.Context, operator, brandID, order string) error {
-	if err := points.CheckOperator(operator); err != nil {
+func (o *Office) ReleaseHold(ctx context.Context, by points.Actor, brandID, order string) error {
+	if err := points.CheckOperator(by.Name); err != nil {
 		return err
 	}
 	if err := points.Required("outer_order_id", order); err != nil {
@@ -470,7 +485,7 @@ func (o *Office) ReleaseHold(ctx context.Context, operator, brandID, order strin
 	if err != nil {
 		return err
 	}
-	return o.svc.ReleaseHold(ctx, brand.ID, strings.TrimSpace(order), operator)
+	return o.svc.ReleaseHold(ctx, brand.ID, strings.TrimSpace(order), by)
 }
 
 // EndSession records that the console session nonce, valid until until,

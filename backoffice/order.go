@@ -235,7 +235,7 @@ func (o *Office) PreviewReversal(ctx context.Context, r ReverseRequest) (Reversa
 		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID, Reason: r.Reason, RequestID: r.RequestID}
 	res := points.Resolved{Brand: brand, Shop: ledger.Shop{ID: r.ShopID}}
 	// The write's own decision over the same reads, rolled back.
-	d, err := o.svc.PreviewReverse(ctx, points.OperatorCaller(""), res, rr)
+	d, err := o.svc.PreviewReverse(ctx, points.OperatorCaller(points.Actor{}), res, rr)
 	if err != nil {
 		return p, err
 	}
@@ -315,8 +315,8 @@ func lotChanges(loaded []ledger.Lot, ch ledger.Changes, flowID string, now time.
 // Reverse performs an operator's reversal through the service's own
 // Reverse: the same rules, the same database guarantees, idempotent by
 // (points.AdminAppKey, request_id), the flow attributed to the operator.
-func (o *Office) Reverse(ctx context.Context, operator string, r ReverseRequest) (points.Outcome, error) {
-	if err := points.CheckOperator(operator); err != nil {
+func (o *Office) Reverse(ctx context.Context, by points.Actor, r ReverseRequest) (points.Outcome, error) {
+	if err := points.CheckOperator(by.Name); err != nil {
 		return points.Outcome{}, err
 	}
 	if err := r.normalize(); err != nil {
@@ -345,16 +345,17 @@ func (o *Office) Reverse(ctx context.Context, operator string, r ReverseRequest)
 	if r.ReverseOrderID == "" {
 		r.ReverseOrderID = "admin-" + r.RequestID
 	}
-	return o.svc.Reverse(ctx, points.OperatorCaller(operator), points.ReverseRequest{
+	c := points.OperatorCaller(by)
+	return o.svc.Reverse(ctx, c, points.ReverseRequest{
 		Target: points.Target{BrandID: r.BrandID, ShopID: r.ShopID}, Type: r.Type, CustomerID: r.CustomerID,
 		Points: r.Points, OutBizID: r.OutBizID, ReverseOrderID: r.ReverseOrderID,
-		OperatorID: operator, OperatorName: operator, Reason: r.Reason, RequestID: r.RequestID,
+		OperatorID: c.OperatorID, OperatorName: c.Operator, Reason: r.Reason, RequestID: r.RequestID,
 	})
 }
 
 // Adjust performs an ADJUST in the operator's name through the service
 // (points.Service.Adjust): idempotent by (points.AdminAppKey,
 // request_id), a reason required.
-func (o *Office) Adjust(ctx context.Context, operator string, r points.AdjustRequest) (points.Outcome, error) {
-	return o.svc.Adjust(ctx, points.OperatorCaller(operator), r)
+func (o *Office) Adjust(ctx context.Context, by points.Actor, r points.AdjustRequest) (points.Outcome, error) {
+	return o.svc.Adjust(ctx, points.OperatorCaller(by), r)
 }

@@ -29,6 +29,8 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/operator"
+	"jifen/points"
 	"jifen/webhook"
 )
 
@@ -41,8 +43,7 @@ var staticFS embed.FS
 // Console serves /console/.
 type Console struct {
 	admin  *backoffice.Office
-	token  string
-	key    []byte
+	ops    *operator.Service
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
@@ -50,16 +51,17 @@ type Console struct {
 	hooks  *webhook.Admin  // nil: webhooks are not served
 }
 
-// New returns the console over a for admin token token (not empty).
-// Wrong tokens at sign-in are counted by th (nil: a throttle of its own).
-func New(a *backoffice.Office, token string, log *slog.Logger, th *admin.Throttle) *Console {
+// New returns the console over a, signing operators in through ops.
+// Failed sign-ins are counted per client by th (nil: a throttle of its
+// own), besides each operator's own count (operator.Service.SignIn).
+func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *admin.Throttle) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if th == nil {
 		th = admin.NewThrottle(time.Second, 10)
 	}
-	c := &Console{admin: a, token: token, key: sessionKey(token), log: log, pages: parsePages(),
+	c := &Console{admin: a, ops: ops, log: log, pages: parsePages(),
 		mux: http.NewServeMux(), logins: th}
 	c.routes()
 	return c
@@ -75,26 +77,31 @@ func (c *Console) routes() {
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /console/login", c.loginPage)
 	m.HandleFunc("POST /console/login", c.login)
-	m.HandleFunc("POST /console/logout", c.signedIn(c.logout))
-	m.HandleFunc("GET /console/{$}", c.signedIn(c.home))
-	m.HandleFunc("GET /console/customers", c.signedIn(c.searchCustomers))
-	m.HandleFunc("GET /console/customers/{id}", c.signedIn(c.customer))
-	m.HandleFunc("POST /console/customers/{id}/adjust", c.signedIn(c.adjust))
-	m.HandleFunc("POST /console/customers/{id}/edit", c.signedIn(c.editCustomer))
-	m.HandleFunc("GET /console/orders", c.signedIn(c.findOrder))
-	m.HandleFunc("GET /console/brands/{brand}/orders/{order}", c.signedIn(c.order))
-	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/preview", c.signedIn(c.preview))
-	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/reverse", c.signedIn(c.reverse))
-	m.HandleFunc("POST /console/brands/{brand}/holds/{order}/release", c.signedIn(c.releaseHold))
-	m.HandleFunc("GET /console/flows", c.signedIn(c.flows))
-	m.HandleFunc("GET /console/flows.csv", c.signedIn(c.flowsCSV))
-	m.HandleFunc("GET /console/brands/{brand}", c.signedIn(c.dashboard))
-	m.HandleFunc("GET /console/brands/{brand}/flows/{flow}", c.signedIn(c.flow))
-	m.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
-	m.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
-	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(c.redeliver))
-	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(c.redeliverFailed))
-	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
+	m.HandleFunc("POST /console/logout", c.signedIn(operator.Self, c.logout))
+	m.HandleFunc("GET /console/{$}", c.signedIn(operator.Read, c.home))
+	m.HandleFunc("GET /console/customers", c.signedIn(operator.Read, c.searchCustomers))
+	m.HandleFunc("GET /console/customers/{id}", c.signedIn(operator.Read, c.customer))
+	m.HandleFunc("POST /console/customers/{id}/adjust", c.signedIn(operator.Adjust, c.adjust))
+	m.HandleFunc("POST /console/customers/{id}/edit", c.signedIn(operator.EditCustomer, c.editCustomer))
+	m.HandleFunc("GET /console/orders", c.signedIn(operator.Read, c.findOrder))
+	m.HandleFunc("GET /console/brands/{brand}/orders/{order}", c.signedIn(operator.Read, c.order))
+	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/preview", c.signedIn(operator.Read, c.preview))
+	m.HandleFunc("POST /console/brands/{brand}/orders/{order}/reverse", c.signedIn(operator.Refund, c.reverse))
+	m.HandleFunc("POST /console/brands/{brand}/holds/{order}/release", c.signedIn(operator.ReleaseHold, c.releaseHold))
+	m.HandleFunc("GET /console/flows", c.signedIn(operator.Read, c.flows))
+	m.HandleFunc("GET /console/flows.csv", c.signedIn(operator.Read, c.flowsCSV))
+	m.HandleFunc("GET /console/brands/{brand}", c.signedIn(operator.Read, c.dashboard))
+	m.HandleFunc("GET /console/brands/{brand}/flows/{flow}", c.signedIn(operator.Read, c.flow))
+	m.HandleFunc("GET /console/webhooks", c.signedIn(operator.Webhooks, c.webhooks))
+	m.HandleFunc("GET /console/webhooks/{id}", c.signedIn(operator.Webhooks, c.webhook))
+	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(operator.Webhooks, c.redeliver))
+	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(operator.Webhooks, c.redeliverFailed))
+	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(operator.Webhooks, c.enableWebhook))
+	m.HandleFunc("GET /console/password", c.signedIn(operator.Self, c.passwordPage))
+	m.HandleFunc("POST /console/password", c.signedIn(operator.Self, c.changePassword))
+	m.HandleFunc("GET /console/operators", c.signedIn(operator.Operators, c.operators))
+	m.HandleFunc("POST /console/operators", c.signedIn(operator.Operators, c.addOperator))
+	m.HandleFunc("POST /console/operators/{id}/{action}", c.signedIn(operator.Operators, c.operatorAction))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -116,14 +123,23 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request is what a signed-in handler gets besides the request.
 type request struct {
 	session session
+	who     operator.Principal
 	csrf    string
 }
 
+// actor is who the request's writes are recorded under: the signed-in
+// operator.
+func (req request) actor() points.Actor {
+	return points.Actor{ID: req.who.OperatorID, Name: req.who.Name}
+}
+
 // signedIn lets through requests with a valid session (and, for posts,
-// the session's CSRF token); others go to the sign-in page.
-func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
+// the session's CSRF token) of an operator with permission perm — of
+// every brand for the webhooks and operators pages, and of the brand a
+// path names; others go to the sign-in page, or are refused (403).
+func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok, err := c.liveSession(r)
+		s, who, ok, err := c.liveSession(r)
 		if err != nil {
 			c.fail(w, r, request{}, "error", "暂时无法核对登录", nil, err)
 			return
@@ -136,20 +152,36 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, request)) 
 			c.render(w, r, http.StatusUnauthorized, "login", page{Title: "登录", Error: "登录已失效, 请重新登录"})
 			return
 		}
-		req := request{session: s, csrf: c.csrfToken(s)}
+		key, err := c.ops.SessionKey(r.Context())
+		if err != nil {
+			c.fail(w, r, request{}, "error", "暂时无法核对登录", nil, err)
+			return
+		}
+		req := request{session: s, who: who, csrf: csrfToken(key, s)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
 				c.fail(w, r, req, "error", "请求未能读取", nil, formError(err))
 				return
 			}
-			if !c.checkCSRF(r, s) {
-				c.render(w, r, http.StatusForbidden, "error", page{Title: "请求被拒绝", Operator: s.Operator, CSRF: req.csrf,
+			if !checkCSRF(r, key, s) {
+				c.render(w, r, http.StatusForbidden, "error", page{Title: "请求被拒绝", Operator: who.Name, CSRF: req.csrf,
 					Error: "表单已过期或来源不明 (CSRF 校验失败), 请返回页面重新提交"})
 				return
 			}
 		}
-		h(w, r, req)
+		err = who.Need(perm)
+		if err == nil && (perm == operator.Webhooks || perm == operator.Operators) {
+			err = who.NeedAllBrands()
+		}
+		if b := r.PathValue("brand"); err == nil && b != "" {
+			err = who.NeedBrand(b)
+		}
+		if err != nil {
+			c.fail(w, r, req, "error", "无权操作", nil, err)
+			return
+		}
+		h(w, r.WithContext(operator.WithPrincipal(r.Context(), who)), req)
 	}
 }
 
@@ -167,7 +199,8 @@ func formError(err error) error {
 // page is what every template gets.
 type page struct {
 	Title    string
-	Operator string // "" on the sign-in page
+	Operator string          // "" on the sign-in page
+	Can      map[string]bool // what the operator may do: only those actions are shown
 	CSRF     string
 	Error    string // an error to show above the content
 	Notice   string // a success to show above the content
@@ -175,7 +208,34 @@ type page struct {
 }
 
 func (c *Console) page(req request, title string, data any) page {
-	return page{Title: title, Operator: req.session.Operator, CSRF: req.csrf, Data: data}
+	return page{Title: title, Operator: req.who.Name, Can: can(req.who), CSRF: req.csrf, Data: data}
+}
+
+// who is the signed-in operator of r (signedIn put it there).
+func (c *Console) who(r *http.Request) operator.Principal {
+	p, _ := operator.PrincipalFrom(r.Context())
+	return p
+}
+
+// customerBrand refuses, before a write, a customer whose brand req's
+// operator does not act in.
+func (c *Console) customerBrand(r *http.Request, req request, id string) error {
+	b, err := c.admin.CustomerBrand(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return req.who.NeedBrand(b)
+}
+
+// can is what p may do, by permission (of every brand for the pages
+// that span them).
+func can(p operator.Principal) map[string]bool {
+	m := map[string]bool{}
+	for _, perm := range []operator.Permission{operator.Read, operator.Refund, operator.ReleaseHold, operator.Adjust,
+		operator.EditCustomer, operator.Tenant, operator.Webhooks, operator.Operators} {
+		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || perm != operator.Webhooks && perm != operator.Operators)
+	}
+	return m
 }
 
 // render executes a page template into a buffer first, so a failure is an

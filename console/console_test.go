@@ -18,6 +18,7 @@ import (
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/sqlite"
 	"jifen/storetest"
@@ -27,30 +28,40 @@ const token = "console-test-token-0123456789"
 
 // consoleEnv is the console over a real SQLite store with the suite's
 // standard world; every invariant is checked when the test ends.
+//
+// lead is an admin of every brand named 小李, whom signIn signs in; token
+// is the bootstrap admin token.
 type consoleEnv struct {
 	*storetest.Env
 	t      *testing.T
 	url    string
 	client *http.Client
+	ops    *operator.Service
+	lead   operator.Added
 }
 
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
+	var os operator.Store
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		os = s
 		return s
 	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil, nil))
+	ops := operator.New(os, e.Svc, token)
+	ops.SetPasswordCost(4)
+	lead := storetest.MustAddOperator(t, e, ops, operator.NewOperator{Name: "小李", Role: operator.Admin})
+	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil))
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &consoleEnv{Env: e, t: t, url: ts.URL, client: client}
+	return &consoleEnv{Env: e, t: t, url: ts.URL, client: client, ops: ops, lead: lead}
 }
 
 type resp struct {
@@ -125,14 +136,21 @@ func field(t *testing.T, re *regexp.Regexp, page string) string {
 	return m[1]
 }
 
-// signIn signs in and returns the session's CSRF token.
+// signIn signs in as 小李 and returns the session's CSRF token.
 func (e *consoleEnv) signIn() string {
 	e.t.Helper()
-	r := e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}, "next": {"/console/"}})
+	return e.signInAs("小李", e.lead.Password)
+}
+
+// signInAs signs in as name with password and returns the session's CSRF
+// token.
+func (e *consoleEnv) signInAs(name, password string) string {
+	e.t.Helper()
+	r := e.post("/console/login", url.Values{"name": {name}, "password": {password}, "next": {"/console/"}})
 	if r.status != http.StatusSeeOther || r.location != "/console/" {
 		e.t.Fatalf("sign in: %d %s\n%s", r.status, r.location, r.body)
 	}
-	return field(e.t, csrfRE, e.get("/console/").want(e.t, http.StatusOK, "小李").body)
+	return field(e.t, csrfRE, e.get("/console/").want(e.t, http.StatusOK, name).body)
 }
 
 func TestConsole_SignIn(t *testing.T) {
@@ -141,13 +159,14 @@ func TestConsole_SignIn(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.location != "/console/login?next=%2Fconsole%2Fcustomers%2FC1" {
 		t.Fatalf("without a session: %d %s", r.status, r.location)
 	}
-	e.get("/console/login").want(t, http.StatusOK, `name="token"`, `type="password"`)
-	e.post("/console/login", url.Values{"token": {"wrong"}, "operator": {"小李"}}).want(t, http.StatusUnauthorized, "管理令牌不正确")
-	e.post("/console/login", url.Values{"token": {token}}).want(t, http.StatusBadRequest, "操作员")
-	e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}}, "Origin", "https://evil.example").
+	e.get("/console/login").want(t, http.StatusOK, `name="name"`, `name="password"`, `type="password"`)
+	e.post("/console/login", url.Values{"name": {"小李"}, "password": {"wrong"}}).want(t, http.StatusUnauthorized, "姓名或密码不正确")
+	e.post("/console/login", url.Values{"name": {"nobody"}, "password": {e.lead.Password}}).want(t, http.StatusUnauthorized, "姓名或密码不正确")
+	e.post("/console/login", url.Values{"password": {e.lead.Password}}).want(t, http.StatusUnauthorized, "请输入操作员姓名与密码")
+	e.post("/console/login", url.Values{"name": {"小李"}, "password": {e.lead.Password}}, "Origin", "https://evil.example").
 		want(t, http.StatusForbidden)
 
-	r = e.post("/console/login", url.Values{"token": {token}, "operator": {"小李"}, "next": {"/console/customers/C1"}})
+	r = e.post("/console/login", url.Values{"name": {"小李"}, "password": {e.lead.Password}, "next": {"/console/customers/C1"}})
 	if r.status != http.StatusSeeOther || r.location != "/console/customers/C1" {
 		t.Fatalf("sign in: %d %s", r.status, r.location)
 	}
@@ -157,8 +176,8 @@ func TestConsole_SignIn(t *testing.T) {
 			t.Errorf("cookie %q lacks %s", ck, want)
 		}
 	}
-	if strings.Contains(ck, token) {
-		t.Fatal("the cookie holds the token")
+	if strings.Contains(ck, e.lead.Password) {
+		t.Fatal("the cookie holds the password")
 	}
 	e.get("/console/customers/C1").want(t, http.StatusOK, "张三")
 
@@ -180,12 +199,18 @@ func TestConsole_SignIn(t *testing.T) {
 			t.Errorf("next %q → %q", next, got)
 		}
 	}
-	// A different token signs different sessions: changing the token ends them.
-	other := New(e.Admin(), "another-token-0123456789", nil, nil)
+	// Sessions are signed with the database's key, not the admin token.
+	key, err := e.ops.SessionKey(e.Ctx)
+	if err != nil || len(key) < 32 {
+		t.Fatalf("session key %x, %v", key, err)
+	}
 	req := httptest.NewRequest("GET", "/console/", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: value})
-	if _, ok := other.sessionOf(req); ok {
-		t.Fatal("a session survived a change of token")
+	if _, ok := sessionOf(req, []byte(token)); ok {
+		t.Fatal("a session signed by the admin token")
+	}
+	if _, ok := sessionOf(req, key); !ok {
+		t.Fatal("the session is not signed by the database's key")
 	}
 }
 
@@ -193,7 +218,7 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 	e := newConsoleEnv(t)
 	limited := false
 	for range 30 {
-		r := e.post("/console/login", url.Values{"token": {"guess"}, "operator": {"x"}})
+		r := e.post("/console/login", url.Values{"name": {"bootstrap"}, "password": {"guess"}})
 		if r.status == http.StatusTooManyRequests {
 			limited = true
 			break
@@ -203,10 +228,10 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 		t.Fatal("30 wrong tokens in a row were all checked")
 	}
 	// Only the guessing client is held back: another signs in.
-	c := New(e.Admin(), token, nil, nil)
+	c := New(e.Admin(), e.ops, nil, nil)
 	login := func(addr, tok string) int {
 		r := httptest.NewRequest(http.MethodPost, "/console/login",
-			strings.NewReader(url.Values{"token": {tok}, "operator": {"x"}}.Encode()))
+			strings.NewReader(url.Values{"name": {"bootstrap"}, "password": {tok}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.RemoteAddr = addr
 		w := httptest.NewRecorder()
@@ -229,10 +254,10 @@ func TestConsole_SignInRateLimited(t *testing.T) {
 func TestConsole_EmptySignInNotCounted(t *testing.T) {
 	e := newConsoleEnv(t)
 	for range 30 {
-		e.post("/console/login", url.Values{"token": {""}, "operator": {"小李"}}).want(t, http.StatusUnauthorized)
-		e.post("/console/login", url.Values{"operator": {"小李"}}).want(t, http.StatusUnauthorized)
+		e.post("/console/login", url.Values{"password": {""}, "name": {"小李"}}).want(t, http.StatusUnauthorized)
+		e.post("/console/login", url.Values{"name": {"小李"}}).want(t, http.StatusUnauthorized)
 	}
-	e.post("/console/login", url.Values{"token": {""}, "operator": {"小李"}}).want(t, http.StatusUnauthorized, "请输入管理令牌")
+	e.post("/console/login", url.Values{"password": {""}, "name": {"小李"}}).want(t, http.StatusUnauthorized, "请输入操作员姓名与密码")
 	e.signIn()
 }
 
@@ -264,7 +289,7 @@ func TestConsole_BodyNotHeld(t *testing.T) {
 	e := newConsoleEnv(t)
 	csrf := e.signIn()
 	e.MustCharge("C1", "g1", 100)
-	c := New(e.Admin(), token, nil, nil)
+	c := New(e.Admin(), e.ops, nil, nil)
 	base, err := url.Parse(e.url + "/console/")
 	if err != nil {
 		t.Fatal(err)
@@ -564,11 +589,10 @@ func TestCharts(t *testing.T) {
 // TestConsole_ControlCharacters: a form field holding NUL (which
 // PostgreSQL refuses, where SQLite stored it) or another control
 // character is refused naming the field, and nothing is written; an
-// operator name with one does not sign in, since every write in it would
-// be refused.
+// operator name with one signs in as no one (no operator may have one).
 func TestConsole_ControlCharacters(t *testing.T) {
 	e := newConsoleEnv(t)
-	e.post("/console/login", url.Values{"token": {token}, "operator": {"小\x00李"}}).want(t, http.StatusBadRequest, "操作员")
+	e.post("/console/login", url.Values{"name": {"小\x00李"}, "password": {e.lead.Password}}).want(t, http.StatusUnauthorized, "姓名或密码不正确")
 	if r := e.get("/console/"); r.status != http.StatusSeeOther {
 		t.Fatalf("an operator name with a NUL signed in: %d", r.status)
 	}

@@ -1,10 +1,13 @@
 package console
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"jifen/admin"
 	"jifen/backoffice"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -29,15 +33,16 @@ func safeNext(next string) string {
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, ok, _ := c.liveSession(r); ok {
+	if _, _, ok, _ := c.liveSession(r); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	c.render(w, r, http.StatusOK, "login", page{Title: "登录", Data: loginData{Next: next}})
 }
 
-// login checks the admin token and starts a session in the operator's
-// name. The token is posted in the form body, never put in a URL.
+// login checks an operator's name and password and starts a session for
+// the operator. The password is posted in the form body, never put in a
+// URL. The bootstrap admin token signs in with the name "bootstrap".
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
@@ -55,33 +60,47 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// A form without a token (sent empty) is no guess, as a request
+	// A form without a password (sent empty) is no guess, as a request
 	// without an Authorization header is none for the API: it is not
-	// counted against the client's allowance (admin.Throttle.Check).
-	tok := r.PostFormValue("token")
-	if tok == "" {
-		fail(http.StatusUnauthorized, "请输入管理令牌")
+	// counted against the client's allowance (admin.Throttle).
+	name, password := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
+	if name == "" || password == "" {
+		fail(http.StatusUnauthorized, "请输入操作员姓名与密码")
 		return
 	}
-	right, allowed := c.logins.Check(r, tok, c.token)
+	done, allowed := c.logins.Begin(r)
 	if !allowed {
 		fail(http.StatusTooManyRequests, "登录失败次数过多, 请稍后再试")
 		return
 	}
-	operator := strings.TrimSpace(r.PostFormValue("operator"))
-	if !right {
-		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
-		fail(http.StatusUnauthorized, "管理令牌不正确")
+	who, err := c.ops.SignIn(r.Context(), name, password)
+	done(err == nil || !errors.Is(err, operator.ErrBadCredentials) && !errors.Is(err, operator.ErrLocked))
+	switch {
+	case errors.Is(err, operator.ErrBadCredentials):
+		c.log.Warn("console sign-in refused", "operator", name, "remote", r.RemoteAddr)
+		fail(http.StatusUnauthorized, "操作员姓名或密码不正确")
+		return
+	case errors.Is(err, operator.ErrLocked):
+		c.log.Warn("console sign-in refused: locked", "operator", name, "remote", r.RemoteAddr)
+		fail(http.StatusTooManyRequests, fmt.Sprintf("连续 %d 次密码错误, 账号已锁定 %d 分钟 (%v)", operator.MaxFailedSignIns,
+			int(operator.LockFor.Minutes()), err))
+		return
+	case errors.Is(err, operator.ErrDisabled):
+		fail(http.StatusForbidden, "该操作员已停用")
+		return
+	case err != nil:
+		p := c.problem(r, err)
+		fail(p.Status, problemText(p))
 		return
 	}
-	// The writes check the name again; a session whose every write would
-	// be refused is not started.
-	if points.CheckOperator(operator) != nil {
-		fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节, 不含控制字符): 退款与调整将记录在此姓名下")
+	key, err := c.ops.SessionKey(r.Context())
+	if err != nil {
+		p := c.problem(r, err)
+		fail(p.Status, problemText(p))
 		return
 	}
-	c.newSession(w, r, operator)
-	c.log.Info("console sign-in", "operator", operator, "remote", r.RemoteAddr)
+	c.newSession(w, r, key, who.OperatorID)
+	c.log.Info("console sign-in", "operator", who.Name, "operator_id", who.OperatorID, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -100,8 +119,17 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
 
 type homeData struct{ Brands []ledger.Brand }
 
-func (c *Console) home(w http.ResponseWriter, r *http.Request, req request) {
+// brands are the brands req's operator acts in.
+func (c *Console) brands(r *http.Request, req request) ([]ledger.Brand, error) {
 	bs, err := c.admin.Brands(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(bs, func(b ledger.Brand) bool { return !req.who.CanBrand(b.ID) }), nil
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, req request) {
+	bs, err := c.brands(r, req)
 	if err != nil {
 		c.fail(w, r, req, "home", "首页", homeData{}, err)
 		return
@@ -121,7 +149,7 @@ type searchData struct {
 func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req request) {
 	d := searchData{Q: strings.TrimSpace(r.URL.Query().Get("q")), BrandID: r.URL.Query().Get("brand_id")}
 	var err error
-	if d.Brands, err = c.admin.Brands(r.Context()); err != nil {
+	if d.Brands, err = c.brands(r, req); err != nil {
 		c.fail(w, r, req, "customers", "查找顾客", d, err)
 		return
 	}
@@ -130,7 +158,7 @@ func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req re
 		return
 	}
 	d.Searched = true
-	if d.Customers, err = c.admin.SearchCustomers(r.Context(), d.BrandID, d.Q, 100); err != nil {
+	if d.Customers, err = admin.SearchCustomers(r.Context(), c.admin, req.who, d.BrandID, d.Q, 100); err != nil {
 		c.fail(w, r, req, "customers", "查找顾客", d, err)
 		return
 	}
@@ -254,6 +282,10 @@ func (c *Console) customerData(r *http.Request, id string) (customerData, error)
 	if d.View, err = c.admin.Customer(r.Context(), id); err != nil {
 		return d, err
 	}
+	if err = c.who(r).NeedBrand(d.View.Brand.ID); err != nil {
+		d.View = backoffice.CustomerView{}
+		return d, err
+	}
 	d.Found = true
 	d.Edit = newCustomerForm(d.View.Account.Customer, "console-"+c.admin.Service().NewID())
 	pageNo, _ := strconv.ParseInt(r.URL.Query().Get("page"), 10, 64)
@@ -280,8 +312,13 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
 	} else {
 		var out points.Outcome
-		out, err = c.admin.Adjust(r.Context(), req.session.Operator, points.AdjustRequest{CustomerID: id, Points: n,
-			Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+		if err = c.customerBrand(r, req, id); err == nil {
+			err = req.who.NeedPoints(n)
+		}
+		if err == nil {
+			out, err = c.admin.Adjust(r.Context(), req.actor(), points.AdjustRequest{CustomerID: id, Points: n,
+				Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+		}
 		if err == nil {
 			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
 			return
@@ -302,7 +339,10 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 	form := readCustomerForm(r)
 	u, err := form.request(id)
 	if err == nil {
-		if _, err = c.admin.UpdateCustomer(r.Context(), req.session.Operator, u); err == nil {
+		err = c.customerBrand(r, req, id)
+	}
+	if err == nil {
+		if _, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u); err == nil {
 			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
 			return
 		}
@@ -446,9 +486,19 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
 	ar, err := form.request(r)
+	if err == nil && req.who.Role != operator.Admin {
+		if ar.Points != nil {
+			err = req.who.NeedPoints(*ar.Points)
+		} else {
+			var p backoffice.ReversalPreview
+			if p, err = c.admin.PreviewReversal(r.Context(), ar); err == nil {
+				err = req.who.NeedPoints(p.Points)
+			}
+		}
+	}
 	if err == nil {
 		var out points.Outcome
-		if out, err = c.admin.Reverse(r.Context(), req.session.Operator, ar); err == nil {
+		if out, err = c.admin.Reverse(r.Context(), req.actor(), ar); err == nil {
 			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
 			return
 		}
@@ -462,7 +512,18 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
-	if err := c.admin.ReleaseHold(r.Context(), req.session.Operator, brand, order); err != nil {
+	if req.who.Role != operator.Admin {
+		v, err := c.admin.Order(r.Context(), brand, order)
+		if err == nil {
+			err = req.who.NeedPoints(v.Hold.Remaining)
+		}
+		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
+			d, _ := c.orderData(r, reverseForm{})
+			c.fail(w, r, req, "order", "订单 "+order, d, err)
+			return
+		}
+	}
+	if err := c.admin.ReleaseHold(r.Context(), req.actor(), brand, order); err != nil {
 		d, _ := c.orderData(r, reverseForm{})
 		c.fail(w, r, req, "order", "订单 "+order, d, err)
 		return
@@ -506,11 +567,14 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 	d := flowsData{Types: ledger.FlowTypes()}
 	var err error
-	if d.Brands, err = c.admin.Brands(r.Context()); err != nil {
+	if d.Brands, err = c.brands(r, req); err != nil {
 		c.fail(w, r, req, "flows", "积分流水", d, err)
 		return
 	}
 	f, err := c.flowsFilter(r, &d)
+	if err == nil && f.BrandID != "" {
+		err = req.who.NeedBrand(f.BrandID)
+	}
 	if err == nil && f.BrandID == "" {
 		c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
 		return
@@ -544,6 +608,9 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
 	var d flowsData
 	f, err := admin.ParseFlowFilter(r.URL.Query())
+	if err == nil && strings.TrimSpace(f.BrandID) != "" {
+		err = req.who.NeedBrand(f.BrandID)
+	}
 	if err == nil {
 		err = admin.WriteFlowsCSV(w, r, c.admin, f, c.log)
 	}

@@ -2,10 +2,8 @@ package console
 
 import (
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -18,23 +16,12 @@ import (
 
 func newWebhookConsoleEnv(t *testing.T) (*consoleEnv, *sqlite.Store) {
 	t.Helper()
-	var st *sqlite.Store
-	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st = s
-		return s
-	})
-	ts := httptest.NewServer(New(e.Admin(), token, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
+	e := newConsoleEnv(t)
+	st := e.Store.(*sqlite.Store)
+	ts := httptest.NewServer(New(e.Admin(), e.ops, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
 	t.Cleanup(ts.Close)
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &consoleEnv{Env: e, t: t, url: ts.URL, client: client}, st
+	e.url = ts.URL
+	return e, st
 }
 
 // TestConsole_Webhooks: the webhooks page lists endpoints and says

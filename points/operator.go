@@ -28,17 +28,41 @@ const AdminAppKey = "@admin"
 // refuse it, and the gateway treats a stored one as unknown.
 func ReservedAppKey(key string) bool { return strings.HasPrefix(key, "@") }
 
-// OperatorCaller is who an operator's write is attributed to: the
-// operators' app (AdminAppKey), acting for every brand, in the name of
-// operator ("" for a preview, which is no one's act).
-func OperatorCaller(operator string) Caller {
-	return Caller{App: ledger.App{Key: AdminAppKey, Name: "运营后台", Active: true}, Operator: operator}
+// Actor is the operator a write is recorded under: the flows' operator_id
+// (ID; the name when it is empty) and operator_name (Name). The admin API
+// and console take it from the authenticated operator (package operator),
+// never from what a request says.
+type Actor struct{ ID, Name string }
+
+// id is the actor's operator_id.
+func (a Actor) id() string {
+	if a.ID == "" {
+		return a.Name
+	}
+	return a.ID
 }
 
-// CheckOperator refuses an operator name that writes could not be
+// check refuses an actor writes could not be recorded under.
+func (a Actor) check() error {
+	if err := CheckOperator(a.Name); err != nil {
+		return err
+	}
+	return CheckOperator(a.id())
+}
+
+// OperatorCaller is who an operator's write is attributed to: the
+// operators' app (AdminAppKey), acting for every brand, in the name of
+// a (the zero Actor for a preview, which is no one's act).
+func OperatorCaller(a Actor) Caller {
+	return Caller{App: ledger.App{Key: AdminAppKey, Name: "运营后台", Active: true}, Operator: a.Name, OperatorID: a.id()}
+}
+
+// Actor is the operator c acts for.
+func (c Caller) Actor() Actor { return Actor{ID: c.OperatorID, Name: c.Operator} }
+
+// CheckOperator refuses an operator name (or id) that writes could not be
 // recorded under: blank, longer than 64 bytes, or with characters
-// CheckChars refuses (it is the flows' operator_id as well as their
-// operator_name). The console checks it at sign-in.
+// CheckChars refuses (the flows' operator_id and operator_name).
 func CheckOperator(operator string) error {
 	if strings.TrimSpace(operator) == "" {
 		return ledger.Invalid("operator", "不可为空: 请填写操作员")
@@ -64,7 +88,7 @@ type AdjustRequest struct {
 // customer is named by id alone: operators act for every brand.
 func (s *Service) Adjust(ctx context.Context, c Caller, r AdjustRequest) (Outcome, error) {
 	operator := c.Operator
-	if err := CheckOperator(operator); err != nil {
+	if err := c.Actor().check(); err != nil {
 		return Outcome{}, err
 	}
 	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)
@@ -98,7 +122,7 @@ func (s *Service) Adjust(ctx context.Context, c Caller, r AdjustRequest) (Outcom
 		AdjustRequest
 		Operator string
 	}{r, operator})
-	info := ledger.Info{AppKey: c.App.Key, RequestID: r.RequestID, OperatorID: operator, OperatorName: operator, Reason: r.Reason}
+	info := ledger.Info{AppKey: c.App.Key, RequestID: r.RequestID, OperatorID: c.Actor().id(), OperatorName: operator, Reason: r.Reason}
 	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fp, Lookup{BrandID: brand.ID},
 		func(w *write) (Outcome, ledger.Changes, error) {
 			q := AccountQuery{CustomerID: cust.ID}

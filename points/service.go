@@ -124,8 +124,10 @@ func (s *Service) NewID() string {
 // Caller is the app on whose behalf the service acts.
 type Caller struct {
 	App ledger.App
-	// Operator is set when a person acts through the admin console.
-	Operator string
+	// Operator is set when a person acts through the admin API or
+	// console: their name, and their id (OperatorCaller).
+	Operator   string
+	OperatorID string
 }
 
 // Target names a brand and optionally a shop, as a POS knows them.

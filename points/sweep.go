@@ -102,15 +102,16 @@ func (s *Service) releaseHold(ctx context.Context, brandID, order string, info l
 	})
 }
 
-// ReleaseHold is an operator's early release of an order's hold.
-func (s *Service) ReleaseHold(ctx context.Context, brandID, order, operator string) error {
-	if err := CheckOperator(operator); err != nil {
+// ReleaseHold is an operator's early release of an order's hold, recorded
+// under a.
+func (s *Service) ReleaseHold(ctx context.Context, brandID, order string, a Actor) error {
+	if err := a.check(); err != nil {
 		return err
 	}
 	if err := check([]field{{"brand_id", brandID}, {"outer_order_id", order}}); err != nil {
 		return err
 	}
-	return s.releaseHold(ctx, brandID, order, ledger.Info{OutBizID: order, OperatorName: operator, Reason: "操作员释放冻结"})
+	return s.releaseHold(ctx, brandID, order, ledger.Info{OutBizID: order, OperatorID: a.id(), OperatorName: a.Name, Reason: "操作员释放冻结"})
 }
 
 // SweepEvery runs Sweep every interval until ctx ends, reporting each

@@ -16,3 +16,8 @@ func TestConformance(t *testing.T) {
 func TestWebhooks(t *testing.T) {
 	storetest.RunWebhooks(t, func(t testing.TB) storetest.WebhookStore { return OpenTest(t) })
 }
+
+// TestOperators runs the operators' conformance tests against PostgreSQL.
+func TestOperators(t *testing.T) {
+	storetest.RunOperators(t, func(t testing.TB) storetest.OperatorStore { return OpenTest(t) })
+}

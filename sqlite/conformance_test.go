@@ -29,3 +29,14 @@ func TestWebhooks(t *testing.T) {
 		return s
 	})
 }
+
+// TestOperators runs the operators' conformance tests against SQLite.
+func TestOperators(t *testing.T) {
+	storetest.RunOperators(t, func(t testing.TB) storetest.OperatorStore {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

@@ -208,7 +208,7 @@ func testAdminOrderHoldEnd(t *testing.T, open Opener) {
 
 	e.Clock.Advance(time.Minute)
 	releasedAt := e.Clock.Now()
-	if err := a.ReleaseHold(e.Ctx, "小李", "B1", "h2"); err != nil {
+	if err := a.ReleaseHold(e.Ctx, points.Actor{Name: "小李"}, "B1", "h2"); err != nil {
 		t.Fatal(err)
 	}
 	v = order("h2")
@@ -260,7 +260,7 @@ func testAdminPreview(t *testing.T, open Opener) {
 		t.Fatalf("a preview wrote:\nbefore %s\nafter %s", before, after)
 	}
 	// The reversal does what the preview said.
-	out, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(80), RequestID: "pv-1"})
+	out, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(80), RequestID: "pv-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func testAdminPreviewExpired(t *testing.T, open Opener) {
 	if e.Snapshot() != before {
 		t.Fatal("a preview wrote")
 	}
-	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "x1"}); err != nil {
+	if _, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "x1"}); err != nil {
 		t.Fatal(err)
 	}
 	if v := e.View("C1"); v.Available != 60 {
@@ -329,7 +329,7 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 	e.MustCharge("C1", "g1", 200)
 	e.MustConsume("C1", "o1", 100)
 	r := backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(40), Reason: "顾客退菜", RequestID: "console-1"}
-	out, err := a.Reverse(e.Ctx, "小李", r)
+	out, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,30 +339,30 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 		t.Fatalf("reversal flow %+v", f)
 	}
 	// The same form sent twice is one reversal.
-	again, err := a.Reverse(e.Ctx, "小李", r)
+	again, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, r)
 	if err != nil || again.FlowID != out.FlowID || !again.Replayed {
 		t.Fatalf("replay %+v %v", again, err)
 	}
 	r2 := r
 	r2.Points = P(41)
-	_, err = a.Reverse(e.Ctx, "小李", r2)
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: "小李"}, r2)
 	WantCode(t, err, ledger.CodeIdempotencyConflict)
 	// Every rule of the gateway's reversal holds.
-	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(61), RequestID: "console-2"})
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(61), RequestID: "console-2"})
 	WantCode(t, err, ledger.CodeReverseExceedsSpent)
-	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-3"}); err != nil {
+	if _, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-3"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-4"})
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-4"})
 	WantCode(t, err, ledger.CodeAlreadyFullyReversed)
-	_, err = a.Reverse(e.Ctx, "", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-5"})
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: ""}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: "console-5"})
 	WantInvalid(t, err, "operator")
-	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1"})
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1"})
 	WantInvalid(t, err, "request_id")
-	_, err = a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "nothing", RequestID: "console-6"})
+	_, err = a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "nothing", RequestID: "console-6"})
 	WantCode(t, err, ledger.CodeConsumeOrderNotFound)
 	// Claw-back through the same path.
-	if _, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "g1", Type: ledger.ExtraChargeReverse,
+	if _, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "g1", Type: ledger.ExtraChargeReverse,
 		Points: P(50), RequestID: "console-7"}); err != nil {
 		t.Fatal(err)
 	}
@@ -372,22 +372,22 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 
 	// Adjustments: a reason is required; they add a lot or take earliest
 	// expiry first; taking more than there is fails and writes nothing.
-	_, err = a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: 10, RequestID: "adj-0"})
+	_, err = a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: 10, RequestID: "adj-0"})
 	WantInvalid(t, err, "reason")
-	_, err = a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: 0, Reason: "x", RequestID: "adj-0"})
+	_, err = a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: 0, Reason: "x", RequestID: "adj-0"})
 	WantInvalid(t, err, "points")
-	up, err := a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: 25, Reason: "补偿", RequestID: "adj-1"})
+	up, err := a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: 25, Reason: "补偿", RequestID: "adj-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: 25, Reason: "补偿", RequestID: "adj-1"}); err != nil || again.FlowID != up.FlowID {
+	if again, err := a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: 25, Reason: "补偿", RequestID: "adj-1"}); err != nil || again.FlowID != up.FlowID {
 		t.Fatalf("adjust replay %+v %v", again, err)
 	}
-	if _, err := a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: -75, Reason: "录入错误", RequestID: "adj-2"}); err != nil {
+	if _, err := a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: -75, Reason: "录入错误", RequestID: "adj-2"}); err != nil {
 		t.Fatal(err)
 	}
 	n := e.FlowCount("C1")
-	_, err = a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: -101, Reason: "x", RequestID: "adj-3"})
+	_, err = a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: -101, Reason: "x", RequestID: "adj-3"})
 	WantCode(t, err, ledger.CodePointNotEnough)
 	if e.FlowCount("C1") != n {
 		t.Fatal("a refused adjustment wrote a flow")
@@ -399,17 +399,17 @@ func testAdminReverseAdjust(t *testing.T, open Opener) {
 	if got := e.Available("C1"); got != 100 {
 		t.Fatalf("available %d, want 100", got)
 	}
-	_, err = a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "nobody", Points: 1, Reason: "x", RequestID: "adj-4"})
+	_, err = a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "nobody", Points: 1, Reason: "x", RequestID: "adj-4"})
 	WantCode(t, err, ledger.CodeCustomerNotFound)
 
 	// Hold release in an operator's name.
 	if _, err := e.operate(points.OperateFreeze, 30, "h1", points.CustomerLookup{CustomerID: "C1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ReleaseHold(e.Ctx, "小李", "B1", "h1"); err != nil {
+	if err := a.ReleaseHold(e.Ctx, points.Actor{Name: "小李"}, "B1", "h1"); err != nil {
 		t.Fatal(err)
 	}
-	err = a.ReleaseHold(e.Ctx, "小李", "B1", "h1")
+	err = a.ReleaseHold(e.Ctx, points.Actor{Name: "小李"}, "B1", "h1")
 	WantCode(t, err, ledger.CodeHoldNotFound)
 	if f := e.Flows("C1")[0]; f.Type != ledger.Unfreeze || f.OperatorName != "小李" {
 		t.Fatalf("release flow %+v", f)
@@ -428,7 +428,7 @@ func testAdminReverseConcurrent(t *testing.T, open Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := a.Reverse(e.Ctx, "小李", backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(30),
+			_, err := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(30),
 				RequestID: fmt.Sprintf("c-%d", i)})
 			if err != nil {
 				if !ledger.IsCode(err, ledger.CodeReverseExceedsSpent) {
@@ -479,7 +479,7 @@ func testAdminFlowsTotals(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	e.Clock.Advance(24 * time.Hour)
-	if _, err := a.Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C2", Points: -30, Reason: "x", RequestID: "a1"}); err != nil {
+	if _, err := a.Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C2", Points: -30, Reason: "x", RequestID: "a1"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -361,14 +361,14 @@ func testAdminUpdateCustomer(t *testing.T, open Opener) {
 	a := e.Admin()
 	start := e.lastPos()
 	r := points.UpdateCustomerRequest{CustomerID: "X1", Name: S("乙"), LevelID: S("VIP"), Birthday: S("2000-02-29"), RequestID: "edit-1"}
-	out, err := a.UpdateCustomer(e.Ctx, "小李", r)
+	out, err := a.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, r)
 	if err != nil || out.Result != "X1" || out.Replayed {
 		t.Fatalf("edit: %+v %v", out, err)
 	}
 	if c := e.mustCustomer("X1"); c.Name != "乙" || c.LevelID != "VIP" || c.Birthday != "2000-02-29" || c.BrandID != "B2" {
 		t.Fatalf("stored %+v", c)
 	}
-	if again, err := a.UpdateCustomer(e.Ctx, "小李", r); err != nil || !again.Replayed {
+	if again, err := a.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, r); err != nil || !again.Replayed {
 		t.Fatalf("the same edit again: %+v %v", again, err)
 	}
 	// The key is the operators': a POS's request_id of the same name is
@@ -377,7 +377,7 @@ func testAdminUpdateCustomer(t *testing.T, open Opener) {
 		CustomerID: "C1", Name: S("甲"), RequestID: "edit-1"}); err != nil {
 		t.Fatalf("a POS's edit-1: %v", err)
 	}
-	_, err = a.UpdateCustomer(e.Ctx, "小张", r)
+	_, err = a.UpdateCustomer(e.Ctx, points.Actor{Name: "小张"}, r)
 	WantCode(t, err, ledger.CodeIdempotencyConflict)
 	var found bool
 	if err := e.Store.EachIdempotency(e.Ctx, func(rec ledger.Idempotency) error {
@@ -388,11 +388,11 @@ func testAdminUpdateCustomer(t *testing.T, open Opener) {
 	}); err != nil || !found {
 		t.Fatalf("no idempotency record of edit-1 under %s for B2 (%v)", points.AdminAppKey, err)
 	}
-	_, err = a.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: "nope", Name: S("x"), RequestID: "edit-2"})
+	_, err = a.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, points.UpdateCustomerRequest{CustomerID: "nope", Name: S("x"), RequestID: "edit-2"})
 	WantCode(t, err, ledger.CodeCustomerNotFound)
-	_, err = a.UpdateCustomer(e.Ctx, " ", points.UpdateCustomerRequest{CustomerID: "X1", Name: S("x"), RequestID: "edit-3"})
+	_, err = a.UpdateCustomer(e.Ctx, points.Actor{Name: " "}, points.UpdateCustomerRequest{CustomerID: "X1", Name: S("x"), RequestID: "edit-3"})
 	WantInvalid(t, err, "operator")
-	_, err = a.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: "X1", Gender: S("9"), RequestID: "edit-4"})
+	_, err = a.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, points.UpdateCustomerRequest{CustomerID: "X1", Gender: S("9"), RequestID: "edit-4"})
 	WantInvalid(t, err, "gender")
 	if subjects, _ := e.customerUpdates(start); fmt.Sprint(subjects) != "[X1 C1]" {
 		t.Fatalf("customer.updated events for %v, want X1 then C1", subjects)

@@ -91,7 +91,7 @@ func testOperateHolds(t *testing.T, open Opener) {
 	if _, err := e.operate(points.OperateFreeze, 5, "H3", byID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Svc.ReleaseHold(e.Ctx, "B1", "H3", "tester"); err != nil {
+	if err := e.Svc.ReleaseHold(e.Ctx, "B1", "H3", points.Actor{Name: "tester"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.operate(5, 1, "x", byID)

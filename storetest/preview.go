@@ -5,6 +5,7 @@ import (
 
 	"jifen/backoffice"
 	"jifen/ledger"
+	"jifen/points"
 )
 
 // The operators' refund preview runs the write's own decision: on every
@@ -78,7 +79,7 @@ func testPreviewAgrees(t *testing.T, open Opener) {
 				r.ReverseOrderID = "admin-" + r.RequestID
 			}
 			p, perr := a.PreviewReversal(e.Ctx, r)
-			out, werr := a.Reverse(e.Ctx, "小李", r)
+			out, werr := a.Reverse(e.Ctx, points.Actor{Name: "小李"}, r)
 			switch {
 			case c.code != "":
 				WantCode(t, perr, c.code)

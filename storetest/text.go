@@ -151,7 +151,7 @@ func testTextRefused(t *testing.T, open Opener) {
 		return func(bad string) error {
 			r := points.AdjustRequest{CustomerID: "C1", Points: 5, Reason: "r", RequestID: e.ReqID()}
 			set(&r, bad)
-			_, err := admin.Adjust(e.Ctx, "小李", r)
+			_, err := admin.Adjust(e.Ctx, points.Actor{Name: "小李"}, r)
 			return err
 		}
 	}
@@ -159,7 +159,7 @@ func testTextRefused(t *testing.T, open Opener) {
 		return func(bad string) error {
 			r := backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", Points: P(10), Reason: "r", RequestID: e.ReqID()}
 			set(&r, bad)
-			_, err := admin.Reverse(e.Ctx, "小李", r)
+			_, err := admin.Reverse(e.Ctx, points.Actor{Name: "小李"}, r)
 			return err
 		}
 	}
@@ -251,9 +251,9 @@ func testTextRefused(t *testing.T, open Opener) {
 			return err
 		}},
 		// `jifen hold release`.
-		{"operator", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, "B1", "H1", bad) }},
-		{"outer_order_id", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, "B1", bad, "cli") }},
-		{"brand_id", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, bad, "H1", "cli") }},
+		{"operator", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, "B1", "H1", points.Actor{Name: bad}) }},
+		{"outer_order_id", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, "B1", bad, points.Actor{Name: "cli"}) }},
+		{"brand_id", func(bad string) error { return e.Svc.ReleaseHold(e.Ctx, bad, "H1", points.Actor{Name: "cli"}) }},
 		// The tenant file (and the admin API's tenant writes).
 		{"brands[0].brand_id", apply(brand(func(b *points.TenantBrand, v string) { b.ID = v }))},
 		{"brands[0].name", apply(brand(func(b *points.TenantBrand, v string) { b.Name = v }))},
@@ -280,26 +280,26 @@ func testTextRefused(t *testing.T, open Opener) {
 		{"customers[0].outer_id", apply(customer(func(c *ledger.Customer, v string) { c.OuterID = v }))},
 		// The operators' side.
 		{"operator", func(bad string) error {
-			_, err := admin.Adjust(e.Ctx, bad, points.AdjustRequest{CustomerID: "C1", Points: 5, Reason: "r", RequestID: e.ReqID()})
+			_, err := admin.Adjust(e.Ctx, points.Actor{Name: bad}, points.AdjustRequest{CustomerID: "C1", Points: 5, Reason: "r", RequestID: e.ReqID()})
 			return err
 		}},
 		{"reason", adjust(func(r *points.AdjustRequest, v string) { r.Reason = v })},
 		{"operator", func(bad string) error {
-			_, err := admin.UpdateCustomer(e.Ctx, bad, points.UpdateCustomerRequest{CustomerID: "C1", Name: S("n"), RequestID: e.ReqID()})
+			_, err := admin.UpdateCustomer(e.Ctx, points.Actor{Name: bad}, points.UpdateCustomerRequest{CustomerID: "C1", Name: S("n"), RequestID: e.ReqID()})
 			return err
 		}},
 		{"customer_id", func(bad string) error {
-			_, err := admin.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: bad, Name: S("n"), RequestID: e.ReqID()})
+			_, err := admin.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, points.UpdateCustomerRequest{CustomerID: bad, Name: S("n"), RequestID: e.ReqID()})
 			return err
 		}},
 		{"remark", func(bad string) error {
-			_, err := admin.UpdateCustomer(e.Ctx, "小李", points.UpdateCustomerRequest{CustomerID: "C1", Remark: &bad, RequestID: e.ReqID()})
+			_, err := admin.UpdateCustomer(e.Ctx, points.Actor{Name: "小李"}, points.UpdateCustomerRequest{CustomerID: "C1", Remark: &bad, RequestID: e.ReqID()})
 			return err
 		}},
 		{"request_id", adjust(func(r *points.AdjustRequest, v string) { r.RequestID = v })},
 		{"customer_id", adjust(func(r *points.AdjustRequest, v string) { r.CustomerID = v })},
 		{"operator", func(bad string) error {
-			_, err := admin.Reverse(e.Ctx, bad, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: e.ReqID()})
+			_, err := admin.Reverse(e.Ctx, points.Actor{Name: bad}, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", RequestID: e.ReqID()})
 			return err
 		}},
 		{"reason", adminReverse(func(r *backoffice.ReverseRequest, v string) { r.Reason = v })},
@@ -313,8 +313,8 @@ func testTextRefused(t *testing.T, open Opener) {
 			_, err := admin.PreviewReversal(e.Ctx, backoffice.ReverseRequest{BrandID: "B1", OutBizID: "o1", ReverseOrderID: bad})
 			return err
 		}},
-		{"operator", func(bad string) error { return admin.ReleaseHold(e.Ctx, bad, "B1", "H1") }},
-		{"outer_order_id", func(bad string) error { return admin.ReleaseHold(e.Ctx, "小李", "B1", bad) }},
+		{"operator", func(bad string) error { return admin.ReleaseHold(e.Ctx, points.Actor{Name: bad}, "B1", "H1") }},
+		{"outer_order_id", func(bad string) error { return admin.ReleaseHold(e.Ctx, points.Actor{Name: "小李"}, "B1", bad) }},
 		{"out_biz_id", func(bad string) error { _, err := admin.Order(e.Ctx, "B1", bad); return err }},
 		{"brand_id", func(bad string) error { _, err := admin.Order(e.Ctx, bad, "o1"); return err }},
 		{"brand_id", func(bad string) error { _, err := admin.Brand(e.Ctx, bad); return err }},
@@ -409,7 +409,7 @@ func testReservedAppKeys(t *testing.T, open Opener) {
 		}
 	}
 	// An operator's write is still its own.
-	out, err := e.Admin().Adjust(e.Ctx, "小李", points.AdjustRequest{CustomerID: "C1", Points: 5, Reason: "补偿", RequestID: "adj-1"})
+	out, err := e.Admin().Adjust(e.Ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "C1", Points: 5, Reason: "补偿", RequestID: "adj-1"})
 	if err != nil || e.Flows("C1")[0].AppKey != points.AdminAppKey || out.FlowID == "" {
 		t.Fatalf("operator adjustment: %+v %v", out, err)
 	}

@@ -97,7 +97,7 @@ func CheckUpgraded(t *testing.T, st DumpStore, v1 []byte) {
 	}); err != nil || adj.FlowID == "" {
 		t.Fatalf("adjustment adj-1 = %+v, %v", adj, err)
 	}
-	out, err = backoffice.New(svc, st).Adjust(ctx, "小李", points.AdjustRequest{CustomerID: "fx-c2", Points: 25, Reason: "补偿",
+	out, err = backoffice.New(svc, st).Adjust(ctx, points.Actor{Name: "小李"}, points.AdjustRequest{CustomerID: "fx-c2", Points: 25, Reason: "补偿",
 		RequestID: "adj-1"})
 	if err != nil || !out.Replayed || out.FlowID != adj.FlowID {
 		t.Errorf("adjustment adj-1 again = %+v, %v; want a replay of flow %s", out, err, adj.FlowID)

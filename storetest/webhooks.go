@@ -611,7 +611,7 @@ func mixedWrites(t testing.TB, e *Env, workers, rounds int) {
 					return
 				}
 				if i%3 == 0 {
-					_, err := e.Svc.Adjust(e.Ctx, points.OperatorCaller("小李"), points.AdjustRequest{CustomerID: "X1",
+					_, err := e.Svc.Adjust(e.Ctx, points.OperatorCaller(points.Actor{Name: "小李"}), points.AdjustRequest{CustomerID: "X1",
 						Points: 7, Reason: "补偿", RequestID: fmt.Sprintf("adj-%d-%d", w, i)})
 					if err != nil {
 						fail(err)

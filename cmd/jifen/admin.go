@@ -7,6 +7,7 @@ import (
 	"jifen/admin"
 	"jifen/backoffice"
 	"jifen/console"
+	"jifen/operator"
 	"jifen/webhook"
 )
 
@@ -14,23 +15,24 @@ import (
 const minAdminToken = 16
 
 // mountAdmin serves the admin JSON API (/admin/v1/) and the operators'
-// console (/console/) when an admin token is configured, and says at start
-// whether they are on.
+// console (/console/), for named operators (jifen operator add) and, with
+// --admin-token, the bootstrap operator.
 func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	log := c.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if c.adminToken == "" {
-		log.Info("admin API and console are off: no --admin-token")
+	if c.store == nil {
+		log.Info("admin API and console are off: no store to read")
 		return
 	}
 	a := backoffice.New(c.svc, c.store)
-	api := admin.New(a, c.adminToken, log, c.throttle)
+	ops := operator.New(c.store, c.svc, c.adminToken)
+	api := admin.New(a, ops, log, c.throttle)
 	if c.onShutdown != nil {
 		c.onShutdown(api.Drain) // long polls of events answer at once
 	}
-	con := console.New(a, c.adminToken, log, c.throttle)
+	con := console.New(a, ops, log, c.throttle)
 	if c.hooks != nil {
 		h := webhook.NewAdmin(c.svc, c.hooks)
 		api.WithWebhooks(h)
@@ -38,5 +40,5 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	}
 	mux.Handle("/admin/v1/", api)
 	mux.Handle("/console/", con)
-	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/")
+	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/", "bootstrap_token", c.adminToken != "")
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,7 @@ func chromium(t *testing.T) string {
 func TestConsoleBrowser(t *testing.T) {
 	exe := chromium(t)
 	s := startServer(t)
+	password := addOperator(t, s.db, "--name", "小李", "--role", "support", "--limit", "1000")
 	const order = "browser-order-1"
 	res := s.call(top.MethodConsumePoint, map[string]any{"param_consume_point_open_req": with(kry,
 		"customer_id", "demo-c1", "change_point", 120, "out_biz_id", order, "operator_id", "pos1", "operator_name", "收银员",
@@ -105,16 +108,16 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 
 	// Any console page sends a visitor without a session to sign in.
-	do("open the console", chromedp.Navigate(s.url+"/console/customers/demo-c1"), chromedp.WaitVisible(chromedp.ID("token")))
+	do("open the console", chromedp.Navigate(s.url+"/console/customers/demo-c1"), chromedp.WaitVisible(chromedp.ID("password")))
 	screenshot("01-login")
-	do("sign in with a wrong token",
-		chromedp.SendKeys(chromedp.ID("token"), "not-the-token"), chromedp.SetValue(chromedp.ID("operator"), "小李"),
+	do("sign in with a wrong password",
+		chromedp.SetValue(chromedp.ID("name"), "小李"), chromedp.SendKeys(chromedp.ID("password"), "not-the-password"),
 		chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("error")))
-	if got := text("#error"); !strings.Contains(got, "令牌不正确") {
-		t.Fatalf("wrong token: %q", got)
+	if got := text("#error"); !strings.Contains(got, "姓名或密码不正确") {
+		t.Fatalf("wrong password: %q", got)
 	}
 	do("sign in",
-		chromedp.SendKeys(chromedp.ID("token"), adminToken), chromedp.SetValue(chromedp.ID("operator"), "小李"),
+		chromedp.SetValue(chromedp.ID("name"), "小李"), chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("available")))
 	// Back where it was going: the customer, 500 − 120.
 	if got := text("#available"); got != "380" {
@@ -216,4 +219,19 @@ func TestConsoleBrowser(t *testing.T) {
 	if shot != 8 {
 		t.Fatalf("%d screenshots", shot)
 	}
+}
+
+// addOperator runs jifen operator add on db and returns the password it
+// prints.
+func addOperator(t *testing.T, db string, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), append([]string{"operator", "add", "--db", db}, args...), &out, &errb); err != nil {
+		t.Fatalf("operator add: %v\n%s", err, errb.String())
+	}
+	m := regexp.MustCompile(`(?m)^password: (\S+)$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no password in %q", out.String())
+	}
+	return m[1]
 }

@@ -84,7 +84,7 @@ jifen demo tenant is ready.
   brand:      demo-brand (KRY out_brand_id kry-demo, CS out_brand_id cs-demo)
   shops:      demo-shop-1 西湖店 (KRY kry-shop-1), demo-shop-2 滨江店 (KRY kry-shop-2)
   customers:  demo-c1 (500 points), demo-c2 (1200), demo-c3 (3000)
-  console:    %s/console/  (sign in with the admin token)
+  console:    %s/console/  (sign in as bootstrap, the admin token as password)
   admin API:  %s/admin/v1/  (Authorization: Bearer <admin token>)
   admin token: %s
 

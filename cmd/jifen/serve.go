@@ -21,6 +21,7 @@ import (
 	"jifen/bodylimit"
 	"jifen/metrics"
 	"jifen/natsout"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/top"
 	"jifen/webhook"
@@ -257,12 +258,18 @@ func (c *serveCmd) checkNATS() error {
 	return nil
 }
 
+// adminStore is what the admin API and console need of a store.
+type adminStore interface {
+	backoffice.Reader
+	operator.Store
+}
+
 // handlerConfig is what the HTTP side of jifen is built from.
 type handlerConfig struct {
 	svc *points.Service
 	// store is the service's store, which the admin API and console read
-	// (backoffice.Reader); needed with adminToken.
-	store backoffice.Reader
+	// (backoffice.Reader) and keeps the operators in (operator.Store).
+	store adminStore
 	// hooks keeps the webhooks' state, for the admin API and console; nil:
 	// they do not serve webhooks.
 	hooks   webhook.Store

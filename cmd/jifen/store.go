@@ -10,6 +10,7 @@ import (
 
 	"jifen/backoffice"
 	"jifen/metrics"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/postgres"
 	"jifen/sqlite"
@@ -26,6 +27,7 @@ type ledgerStore interface {
 	points.Auditor
 	backoffice.Reader
 	webhook.Store
+	operator.Store
 	Ready(context.Context) error // for /readyz
 }
 

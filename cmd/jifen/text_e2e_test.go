@@ -146,9 +146,7 @@ func TestE2E_ControlCharacters(t *testing.T) {
 				field        string
 			}{
 				{"POST", "/admin/v1/customers/demo-c1/adjustments",
-					map[string]any{"points": 5, "reason": "补\u0000偿", "operator": "小李", "request_id": "adj-nul"}, "reason"},
-				{"POST", "/admin/v1/customers/demo-c1/adjustments",
-					map[string]any{"points": 5, "reason": "补偿", "operator": "小\u0001李", "request_id": "adj-ctl"}, "operator"},
+					map[string]any{"points": 5, "reason": "补\u0000偿", "request_id": "adj-nul"}, "reason"},
 				{"GET", "/admin/v1/customers/demo-c1%00", nil, "customer_id"},
 				{"GET", "/admin/v1/customers/demo-c1%FF", nil, "customer_id"},
 				{"PUT", "/admin/v1/apps/@pos", map[string]any{"name": "x"}, "apps[0].app_key"},

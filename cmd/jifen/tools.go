@@ -132,7 +132,7 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	if err := points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, *operator); err != nil {
+	if err := points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, points.Actor{Name: *operator}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "released the hold of order %s of brand %s\n", *order, *brand)

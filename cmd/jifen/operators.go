@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"jifen/ledger"
+	"jifen/operator"
+	"jifen/points"
+)
+
+const operatorUsage = `usage:
+  jifen operator add --name N --role viewer|support|admin [--brands B1,B2] [--limit N] [--db …]
+  jifen operator list [--db …]
+  jifen operator disable|enable|reset --name N [--db …]
+  jifen operator passwd --name N [--db …]          (the new password is read from standard input)
+  jifen operator token create --name N --token-name T [--db …]
+  jifen operator token list|revoke --name N [--id TOKEN_ID] [--db …]
+`
+
+// operatorCmd manages the operators of the admin API and console. Secrets
+// (a password, a token) are printed once.
+type operatorCmd struct{}
+
+func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, operatorUsage)
+		return exitError(2)
+	}
+	sub, rest := args[0], args[1:]
+	if sub == "token" {
+		if len(rest) == 0 {
+			fmt.Fprint(stderr, operatorUsage)
+			return exitError(2)
+		}
+		sub, rest = "token "+rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet("operator "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "the operator's name")
+	role := fs.String("role", "", "viewer, support or admin")
+	brands := fs.String("brands", "", "the brands the operator acts in, comma-separated (empty: every brand)")
+	limit := fs.Int64("limit", 0, "the most points one refund, adjustment or release of a support operator may move")
+	tokenName := fs.String("token-name", "", "what the token is for")
+	tokenID := fs.String("id", "", "the token's id")
+	var sf storeFlags
+	sf.register(fs)
+	if err := fs.Parse(rest); err != nil {
+		return exitError(2)
+	}
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ops := operator.New(store, points.New(store, nil, nil), "")
+	byName := func() (operator.Operator, error) {
+		if strings.TrimSpace(*name) == "" {
+			return operator.Operator{}, fmt.Errorf("operator %s: --name is required", sub)
+		}
+		return ops.ByName(ctx, *name)
+	}
+	switch sub {
+	case "add":
+		var bs []string
+		for b := range strings.SplitSeq(*brands, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				bs = append(bs, b)
+			}
+		}
+		a, err := ops.Add(ctx, operator.NewOperator{Name: *name, Role: operator.Role(*role), Brands: bs, Limit: *limit})
+		if err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "operator %s added (id %s, %s)\n", a.Operator.Name, a.Operator.ID, describe(a.Operator))
+		fmt.Fprintf(stdout, "password: %s\n", a.Password)
+		fmt.Fprintf(stdout, "token:    %s\n", a.Secret)
+		fmt.Fprintln(stdout, "(shown once: hand them to the operator now)")
+	case "list":
+		list, err := ops.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tBRANDS\tLIMIT\tSTATE\tID")
+		now := time.Now()
+		for _, o := range list {
+			state := "active"
+			if o.Disabled {
+				state = "disabled"
+			} else if o.Locked(now) {
+				state = "locked until " + o.LockedUntil.In(ledger.Shanghai).Format(time.DateTime)
+			}
+			bs := strings.Join(o.Brands, ",")
+			if bs == "" {
+				bs = "(all)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", o.Name, o.Role, bs, o.Limit, state, o.ID)
+		}
+		return tw.Flush()
+	case "disable", "enable":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		disabled := sub == "disable"
+		if _, err := ops.Update(ctx, o.ID, operator.Change{Disabled: &disabled}); err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "operator %s %sd\n", o.Name, sub)
+	case "reset":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		p, err := ops.ResetPassword(ctx, o.ID)
+		if err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "operator %s: new password %s (shown once)\n", o.Name, p)
+	case "passwd":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if err := ops.SetPassword(ctx, o.ID, strings.TrimRight(line, "\r\n")); err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "operator %s: password changed\n", o.Name)
+	case "token create":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		t, secret, err := ops.CreateToken(ctx, o.ID, *tokenName)
+		if err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "token %s (%s) of %s: %s (shown once)\n", t.ID, t.Name, o.Name, secret)
+	case "token list":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		ts, err := ops.Tokens(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+		at := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.In(ledger.Shanghai).Format(time.DateTime)
+		}
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, at(t.CreatedAt), at(t.LastUsedAt), at(t.RevokedAt))
+		}
+		return tw.Flush()
+	case "token revoke":
+		o, err := byName()
+		if err != nil {
+			return cliErr(err)
+		}
+		if err := ops.RevokeToken(ctx, o.ID, *tokenID); err != nil {
+			return cliErr(err)
+		}
+		fmt.Fprintf(stdout, "token %s of %s revoked\n", *tokenID, o.Name)
+	default:
+		fmt.Fprintf(stderr, "jifen operator: unknown command %q\n\n%s", sub, operatorUsage)
+		return exitError(2)
+	}
+	return nil
+}
+
+// describe is an operator's role, brands and limit, in a few words.
+func describe(o operator.Operator) string {
+	s := "role " + string(o.Role)
+	if len(o.Brands) > 0 {
+		s += ", brands " + strings.Join(o.Brands, ",")
+	} else {
+		s += ", every brand"
+	}
+	if o.Role == operator.Support {
+		s += fmt.Sprintf(", at most %d points per action", o.Limit)
+	}
+	return s
+}
+
+// cliErr is err as a person reads it: bad input names its field.
+func cliErr(err error) error {
+	if le, ok := ledger.AsError(err); ok && le.Field != "" {
+		return fmt.Errorf("%s: %s", le.Field, le.Message)
+	}
+	return err
+}

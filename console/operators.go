@@ -1,0 +1,159 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"jifen/ledger"
+	"jifen/operator"
+)
+
+// The operator's own password, and the operators page of admins (of
+// every brand): list, add, disable and enable, reset a password, create
+// and revoke API tokens. Secrets are shown once, on the page that makes
+// them.
+
+// passwordPage is the form to change one's own password.
+func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, req request) {
+	c.render(w, r, http.StatusOK, "password", c.page(req, "修改密码", nil))
+}
+
+// changePassword changes the signed-in operator's password; the session
+// goes on (a new one is started), others of the operator end.
+func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, req request) {
+	err := c.ops.ChangePassword(r.Context(), req.who.OperatorID, r.PostFormValue("old_password"), r.PostFormValue("new_password"))
+	if err == nil && r.PostFormValue("new_password") != r.PostFormValue("confirm_password") {
+		err = ledger.Invalid("confirm_password", "两次输入的新密码不一致")
+	}
+	if err != nil {
+		c.fail(w, r, req, "password", "修改密码", nil, err)
+		return
+	}
+	key, err := c.ops.SessionKey(r.Context())
+	if err != nil {
+		c.fail(w, r, req, "password", "修改密码", nil, err)
+		return
+	}
+	c.newSession(w, r, key, req.who.OperatorID)
+	p := c.page(req, "修改密码", nil)
+	p.Notice = "密码已修改; 其他已登录的会话已失效"
+	c.render(w, r, http.StatusOK, "password", p)
+}
+
+type operatorsData struct {
+	Operators []operatorRow
+	Roles     []operator.Role
+	Secret    *shownOnce // the secrets just made, shown once
+}
+
+type operatorRow struct {
+	operator.Operator
+	Tokens []operator.Token
+	Locked bool
+}
+
+// shownOnce is what a page shows once: a password, a token.
+type shownOnce struct {
+	Name, Password, Token string
+}
+
+func (c *Console) operatorsData(r *http.Request) (operatorsData, error) {
+	d := operatorsData{Roles: operator.Roles()}
+	os, err := c.ops.List(r.Context())
+	if err != nil {
+		return d, err
+	}
+	now := c.admin.Service().Now()
+	for _, o := range os {
+		ts, err := c.ops.Tokens(r.Context(), o.ID)
+		if err != nil {
+			return d, err
+		}
+		d.Operators = append(d.Operators, operatorRow{Operator: o, Tokens: ts, Locked: o.Locked(now)})
+	}
+	return d, nil
+}
+
+func (c *Console) operators(w http.ResponseWriter, r *http.Request, req request) {
+	d, err := c.operatorsData(r)
+	if err != nil {
+		c.fail(w, r, req, "operators", "操作员", d, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "operators", c.page(req, "操作员", d))
+}
+
+// addOperator adds an operator and shows its password and token once.
+func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req request) {
+	n := operator.NewOperator{Name: r.PostFormValue("name"), Role: operator.Role(r.PostFormValue("role"))}
+	for b := range strings.FieldsFuncSeq(r.PostFormValue("brands"), func(r rune) bool { return r == ',' || r == ' ' || r == '，' }) {
+		n.Brands = append(n.Brands, b)
+	}
+	var err error
+	if s := strings.TrimSpace(r.PostFormValue("limit")); s != "" {
+		if n.Limit, err = strconv.ParseInt(s, 10, 64); err != nil {
+			err = ledger.Invalidf("limit", "应为整数, 收到 %q", s)
+		}
+	}
+	var a operator.Added
+	if err == nil {
+		a, err = c.ops.Add(r.Context(), n)
+	}
+	c.operatorsAfter(w, r, req, err, func() *shownOnce { return &shownOnce{Name: a.Operator.Name, Password: a.Password, Token: a.Secret} })
+}
+
+// operatorAction is one action on an operator: disable, enable, reset
+// (password), token (create), revoke (token_id).
+func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req request) {
+	ctx, id := r.Context(), r.PathValue("id")
+	var shown *shownOnce
+	var err error
+	switch r.PathValue("action") {
+	case "disable", "enable":
+		disabled := r.PathValue("action") == "disable"
+		if disabled && id == req.who.OperatorID {
+			err = ledger.Invalid("operator", "不能停用自己")
+			break
+		}
+		_, err = c.ops.Update(ctx, id, operator.Change{Disabled: &disabled})
+	case "reset":
+		var o operator.Operator
+		if o, err = c.ops.Get(ctx, id); err == nil {
+			var p string
+			p, err = c.ops.ResetPassword(ctx, id)
+			shown = &shownOnce{Name: o.Name, Password: p}
+		}
+	case "token":
+		var o operator.Operator
+		if o, err = c.ops.Get(ctx, id); err == nil {
+			var secret string
+			_, secret, err = c.ops.CreateToken(ctx, id, r.PostFormValue("token_name"))
+			shown = &shownOnce{Name: o.Name, Token: secret}
+		}
+	case "revoke":
+		err = c.ops.RevokeToken(ctx, id, r.PostFormValue("token_id"))
+	default:
+		c.render(w, r, http.StatusNotFound, "error", page{Title: "页面不存在", Operator: req.who.Name, Error: "页面不存在: " + r.URL.Path})
+		return
+	}
+	c.operatorsAfter(w, r, req, err, func() *shownOnce { return shown })
+}
+
+// operatorsAfter shows the operators page after an action: its error, or
+// what it made, once.
+func (c *Console) operatorsAfter(w http.ResponseWriter, r *http.Request, req request, err error, shown func() *shownOnce) {
+	d, derr := c.operatorsData(r)
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		c.fail(w, r, req, "operators", "操作员", d, err)
+		return
+	}
+	d.Secret = shown()
+	p := c.page(req, "操作员", d)
+	p.Notice = "已保存"
+	c.log.Info("console operators", "by", req.who.Name, "path", r.URL.Path)
+	c.render(w, r, http.StatusOK, "operators", p)
+}
