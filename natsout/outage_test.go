@@ -131,6 +131,10 @@ func TestPublisher_ServerDown(t *testing.T) {
 			time.Sleep(150 * time.Millisecond)
 			srv.stop(syscall.SIGKILL)
 			<-done
+			// Writes while it is dead: on a fast machine the load above
+			// may be published in full before the kill, and the outage
+			// would then go unseen.
+			l.run(t, "dead", 2, 5)
 			time.Sleep(500 * time.Millisecond)
 			srv.start()
 			f.waitFor(newest(t, e.Svc), 30*time.Second)

@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"jifen/webhook"
 )
 
 // TestClaim_ReadsOnlyActiveEndpointsDueDeliveries: a claim reads the due
@@ -156,6 +159,52 @@ func TestSchedule_FindsQueueByItsIndex(t *testing.T) {
 		}
 		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, "webhook_deliveries_queue") {
 			t.Errorf("%s: a member's pending deliveries are not found through the queue's index:\n%s", q, plan)
+		}
+	}
+}
+
+// TestSchedule_AnalyzesAsDeliveriesGrow: a server that schedules a
+// thousand deliveries into a table never analyzed gathers its statistics,
+// rather than waiting for autovacuum (a minute or more away), so that the
+// plans of a young backlog are made for its size (see analyzer).
+func TestSchedule_AnalyzesAsDeliveriesGrow(t *testing.T) {
+	ctx := context.Background()
+	s := OpenTest(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
+		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
+		VALUES ('h', 'https://a.example/h', 's', '[]', '[]', 0, '', 0, 0, 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	analyzed := func() bool {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
+			WHERE relname = 'webhook_deliveries' AND schemaname = current_schema()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	var pos int64
+	schedule := func(n int) {
+		ds := make([]webhook.NewDelivery, n)
+		for i := range ds {
+			ds[i] = webhook.NewDelivery{Pos: pos + int64(i) + 1, BrandID: "B", Subject: fmt.Sprint("c", i%50)}
+		}
+		if ok, err := s.ScheduleDeliveries(ctx, "h", pos, pos+int64(n), ds, time.Now()); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		pos += int64(n)
+	}
+	schedule(analyzeFirst - 1)
+	s.analyze.wg.Wait()
+	if analyzed() {
+		t.Skip("autovacuum analyzed the table first")
+	}
+	schedule(1)
+	s.analyze.wg.Wait()
+	// The statistics collector reports with a delay.
+	for deadline := time.Now().Add(5 * time.Second); !analyzed(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the deliveries were not analyzed after 1,000 were scheduled")
 		}
 	}
 }
