@@ -37,7 +37,7 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	if c.onShutdown != nil {
 		c.onShutdown(api.Drain) // long polls of events answer at once
 	}
-	con := console.New(a, ops, log, c.throttle)
+	con := console.New(a, ops, log, c.throttle).WithApprovals(ap)
 	if c.hooks != nil {
 		h := webhook.NewAdmin(c.svc, c.hooks)
 		api.WithWebhooks(h)
