@@ -3,7 +3,8 @@
 // record, read their points and flows, look at an order, preview and
 // perform a reversal, adjust points, release holds, read and write the
 // tenant records, follow daily totals, and manage webhooks and their
-// deliveries, and manage operators. Every request carries an operator's
+// deliveries, manage operators, and approve or reject another operator's
+// refund or adjustment above its brand's approval_above. Every request carries an operator's
 // API token (or the bootstrap admin token), and every route names the
 // permission it needs (package operator).
 //
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/operator"
 	"jifen/points"
@@ -39,6 +41,8 @@ type API struct {
 	routes   []route
 	throttle *Throttle      // failed tokens, per client
 	hooks    *webhook.Admin // nil: webhooks are not served
+	// approvals is four eyes; nil: not served, every write at once.
+	approvals *approval.Service
 
 	draining  chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -109,6 +113,10 @@ func (api *API) route() {
 		{"GET /admin/v1/webhooks/{id}/deliveries", operator.Webhooks, wide, api.listDeliveries},
 		{"POST /admin/v1/webhooks/{id}/deliveries/{pos}/redeliver", operator.Webhooks, wide, api.redeliver},
 		{"POST /admin/v1/webhooks/{id}/redeliver-failed", operator.Webhooks, wide, api.redeliverFailed},
+		{"GET /admin/v1/approvals", operator.Approve, false, api.listApprovals},
+		{"GET /admin/v1/approvals/{id}", operator.Approve, false, api.getApproval},
+		{"POST /admin/v1/approvals/{id}/approve", operator.Approve, false, api.approve},
+		{"POST /admin/v1/approvals/{id}/reject", operator.Approve, false, api.reject},
 		{"GET /admin/v1/operators", operator.Operators, wide, api.listOperators},
 		{"POST /admin/v1/operators", operator.Operators, wide, api.addOperator},
 		{"GET /admin/v1/operators/{id}", operator.Operators, wide, api.getOperator},

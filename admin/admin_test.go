@@ -17,6 +17,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -65,7 +66,7 @@ func newAPIEnv(t *testing.T) *apiEnv { return newAPIEnvOn(t, openSQLite) }
 
 func newAPIEnvOn(t *testing.T, open storetest.OperatorOpener) *apiEnv {
 	t.Helper()
-	var os operator.Store
+	var os storetest.OperatorStore
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
 		s := open(t)
 		os = s
@@ -73,7 +74,7 @@ func newAPIEnvOn(t *testing.T, open storetest.OperatorOpener) *apiEnv {
 	})
 	ops := operator.New(os, e.Svc, token)
 	ops.SetPasswordCost(4)
-	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil))
+	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil).WithApprovals(approval.New(os, e.Admin())))
 	t.Cleanup(ts.Close)
 	lead := storetest.MustAddOperator(t, e, ops, operator.NewOperator{Name: "小李", Role: operator.Admin})
 	return &apiEnv{Env: e, t: t, url: ts.URL, ops: ops, lead: lead}

@@ -95,7 +95,9 @@ func customerBrand(r *http.Request, a *backoffice.Office) error {
 
 // POST /admin/v1/customers/{id}/adjustments
 // {"points": -30, "reason": "…", "request_id": "…"}: in the name of the
-// authenticated operator, within a support operator's points limit.
+// authenticated operator, within a support operator's points limit; a
+// support operator's above the brand's approval_above is recorded for
+// approval instead (202).
 func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Points *int64 `json:"points"`
@@ -118,10 +120,14 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	out, err := api.admin.Adjust(r.Context(), actor(r), points.AdjustRequest{CustomerID: r.PathValue("id"),
+	out, asked, err := api.adjustOrAsk(r, points.AdjustRequest{CustomerID: r.PathValue("id"),
 		Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
 	if err != nil {
 		api.failErr(w, r, err)
+		return
+	}
+	if asked != nil {
+		pending(w, *asked)
 		return
 	}
 	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -62,6 +63,9 @@ var (
 		operator.CodeOperatorNotFound:   http.StatusNotFound,
 		operator.CodeTokenNotFound:      http.StatusNotFound,
 		operator.CodeOperatorExists:     http.StatusConflict,
+		approval.CodeApprovalNotFound:   http.StatusNotFound,
+		approval.CodeApprovalDecided:    http.StatusConflict,
+		approval.CodeApprovalExpired:    http.StatusConflict,
 	}
 )
 

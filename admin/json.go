@@ -299,6 +299,7 @@ type settingsJSON struct {
 	ClawbackShortfall string `json:"clawback_shortfall"`
 	HoldTimeout       string `json:"hold_timeout"`
 	ExpiryReminders   []int  `json:"expiry_reminders,omitempty"`
+	ApprovalAbove     int64  `json:"approval_above,omitempty"`
 }
 
 type shopJSON struct {
@@ -329,7 +330,8 @@ func brandOut(b ledger.Brand) brandJSON {
 	s := b.Settings
 	return brandJSON{BrandID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: b.OutIDs,
 		Settings: settingsJSON{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders}}
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders,
+			ApprovalAbove: s.ApprovalAbove}}
 }
 
 // yuan writes fen as a JSON number of yuan, as the tenant file does.

@@ -57,7 +57,8 @@ func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /admin/v1/brands/{brand}/orders/{order}/reversals: the reversal,
-// in the operator's name, idempotent by request_id.
+// in the operator's name, idempotent by request_id; a support operator's
+// above the brand's approval_above is recorded for approval instead (202).
 func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 	var body reverseBody
 	if err := decode(w, r, &body); err != nil {
@@ -68,9 +69,13 @@ func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 		api.failErr(w, r, err)
 		return
 	}
-	out, err := api.admin.Reverse(r.Context(), actor(r), body.request(r))
+	out, asked, err := api.reverseOrAsk(r, body.request(r))
 	if err != nil {
 		api.failErr(w, r, err)
+		return
+	}
+	if asked != nil {
+		pending(w, *asked)
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -49,6 +50,8 @@ type Console struct {
 	mux    *http.ServeMux
 	logins *admin.Throttle // failed sign-ins per client, against guessing the token
 	hooks  *webhook.Admin  // nil: webhooks are not served
+	// approvals is four eyes; nil: not served, every write at once.
+	approvals *approval.Service
 }
 
 // New returns the console over a, signing operators in through ops.
@@ -97,6 +100,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(operator.Webhooks, c.redeliver))
 	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(operator.Webhooks, c.redeliverFailed))
 	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(operator.Webhooks, c.enableWebhook))
+	m.HandleFunc("GET /console/approvals", c.signedIn(operator.Approve, c.approvalsPage))
+	m.HandleFunc("POST /console/approvals/{id}/{action}", c.signedIn(operator.Approve, c.decide))
 	m.HandleFunc("GET /console/password", c.signedIn(operator.Self, c.passwordPage))
 	m.HandleFunc("POST /console/password", c.signedIn(operator.Self, c.changePassword))
 	m.HandleFunc("GET /console/operators", c.signedIn(operator.Operators, c.operators))
@@ -125,6 +130,7 @@ type request struct {
 	session session
 	who     operator.Principal
 	csrf    string
+	pending int // approvals the operator may decide (the navigation's count)
 }
 
 // actor is who the request's writes are recorded under: the signed-in
@@ -181,6 +187,9 @@ func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter,
 			c.fail(w, r, req, "error", "无权操作", nil, err)
 			return
 		}
+		if r.Method == http.MethodGet {
+			req.pending = c.pendingFor(r, who)
+		}
 		h(w, r.WithContext(operator.WithPrincipal(r.Context(), who)), req)
 	}
 }
@@ -204,11 +213,12 @@ type page struct {
 	CSRF     string
 	Error    string // an error to show above the content
 	Notice   string // a success to show above the content
+	Pending  int    // approvals waiting for the operator (the navigation's count)
 	Data     any
 }
 
 func (c *Console) page(req request, title string, data any) page {
-	return page{Title: title, Operator: req.who.Name, Can: can(req.who), CSRF: req.csrf, Data: data}
+	return page{Title: title, Operator: req.who.Name, Can: can(req.who), CSRF: req.csrf, Pending: req.pending, Data: data}
 }
 
 // who is the signed-in operator of r (signedIn put it there).
@@ -232,7 +242,7 @@ func (c *Console) customerBrand(r *http.Request, req request, id string) error {
 func can(p operator.Principal) map[string]bool {
 	m := map[string]bool{}
 	for _, perm := range []operator.Permission{operator.Read, operator.Refund, operator.ReleaseHold, operator.Adjust,
-		operator.EditCustomer, operator.Tenant, operator.Webhooks, operator.Operators} {
+		operator.EditCustomer, operator.Approve, operator.Tenant, operator.Webhooks, operator.Operators} {
 		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || perm != operator.Webhooks && perm != operator.Operators)
 	}
 	return m

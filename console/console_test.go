@@ -15,6 +15,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -42,7 +43,7 @@ type consoleEnv struct {
 
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
-	var os operator.Store
+	var os *sqlite.Store
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
 		if err != nil {
@@ -54,7 +55,7 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	ops := operator.New(os, e.Svc, token)
 	ops.SetPasswordCost(4)
 	lead := storetest.MustAddOperator(t, e, ops, operator.NewOperator{Name: "小李", Role: operator.Admin})
-	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil))
+	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil).WithApprovals(approval.New(os, e.Admin())))
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/operator"
@@ -266,6 +267,8 @@ func notice(q url.Values) string {
 	switch q.Get("ok") {
 	case "reversed":
 		return "退回成功, 流水号 " + flow
+	case "asked":
+		return "已提交审批: 超过品牌审批阈值, 须另一位操作员在「待审批」中批准后执行"
 	case "adjusted":
 		return "调整成功, 流水号 " + flow
 	case "released":
@@ -315,9 +318,14 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 		if err = c.customerBrand(r, req, id); err == nil {
 			err = req.who.NeedPoints(n)
 		}
+		var asked *approval.Approval
 		if err == nil {
-			out, err = c.admin.Adjust(r.Context(), req.actor(), points.AdjustRequest{CustomerID: id, Points: n,
+			out, asked, err = c.adjustOrAsk(r, req, points.AdjustRequest{CustomerID: id, Points: n,
 				Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+		}
+		if err == nil && asked != nil {
+			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=asked", http.StatusSeeOther)
+			return
 		}
 		if err == nil {
 			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
@@ -498,7 +506,12 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	if err == nil {
 		var out points.Outcome
-		if out, err = c.admin.Reverse(r.Context(), req.actor(), ar); err == nil {
+		var asked *approval.Approval
+		if out, asked, err = c.reverseOrAsk(r, req, ar); err == nil && asked != nil {
+			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=asked", http.StatusSeeOther)
+			return
+		}
+		if err == nil {
 			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
 			return
 		}

@@ -116,6 +116,7 @@ type settingsRecord struct {
 	ClawbackShortfall string `json:"clawback_shortfall"`
 	HoldTimeout       string `json:"hold_timeout"` // a Go duration: "30m0s"
 	ExpiryReminders   []int  `json:"expiry_reminders,omitempty"`
+	ApprovalAbove     int64  `json:"approval_above,omitempty"`
 }
 
 type brandRecord struct {
@@ -131,7 +132,8 @@ func brandOut(b ledger.Brand) brandRecord {
 	s := b.Settings
 	return brandRecord{Kind: kindBrand, ID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: ids(b.OutIDs),
 		Settings: settingsRecord{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders}}
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: s.HoldTimeout.String(), ExpiryReminders: s.ExpiryReminders,
+			ApprovalAbove: s.ApprovalAbove}}
 }
 
 func (r brandRecord) brand() (ledger.Brand, error) {
@@ -142,7 +144,8 @@ func (r brandRecord) brand() (ledger.Brand, error) {
 	}
 	return ledger.Brand{ID: r.ID, Name: r.Name, TimeZone: r.TimeZone, OutIDs: ids(r.OutIDs),
 		Settings: ledger.Settings{RefundOfExpired: s.RefundOfExpired, GraceDays: s.GraceDays,
-			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: hold, ExpiryReminders: s.ExpiryReminders}}, nil
+			ClawbackShortfall: s.ClawbackShortfall, HoldTimeout: hold, ExpiryReminders: s.ExpiryReminders,
+			ApprovalAbove: s.ApprovalAbove}}, nil
 }
 
 // Shops.

@@ -112,6 +112,10 @@ type Settings struct {
 	// ExpiryReminders are the days before a lot expires (in the brand's
 	// time zone) on which a point.expiring event is sent; none if empty.
 	ExpiryReminders []int `json:"expiry_reminders,omitempty"`
+	// ApprovalAbove, when positive, is the most points a support
+	// operator's refund or adjustment may move without a second operator
+	// approving it (package approval); 0: no approval is ever needed.
+	ApprovalAbove int64 `json:"approval_above,omitempty"`
 }
 
 // DefaultSettings are the policies of a brand that sets none.

@@ -63,6 +63,9 @@ const (
 	ReleaseHold  Permission = "release_hold"
 	Adjust       Permission = "adjust"
 	EditCustomer Permission = "edit_customer"
+	// Approve: reading a brand's approval requests and approving or
+	// rejecting another operator's (package approval). Support.
+	Approve Permission = "approve"
 	// Tenant: brands, shops, rules, apps, the tenant file. Webhooks: the
 	// webhooks and their deliveries. Operators: operators and their
 	// tokens. Admin.
@@ -74,7 +77,7 @@ const (
 // least is the least role with each permission.
 var least = map[Permission]Role{
 	Self: Viewer, Read: Viewer,
-	Refund: Support, ReleaseHold: Support, Adjust: Support, EditCustomer: Support,
+	Refund: Support, ReleaseHold: Support, Adjust: Support, EditCustomer: Support, Approve: Support,
 	Tenant: Admin, Webhooks: Admin, Operators: Admin,
 }
 

@@ -83,6 +83,23 @@ type AdjustRequest struct {
 	RequestID  string `json:"-"`
 }
 
+// Normalize trims r's fields and checks them as Adjust does: a request
+// id, a customer and a reason are required, and the points are not 0 and
+// within MaxPoints either way.
+func (r *AdjustRequest) Normalize() error {
+	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)
+	if err := check([]field{{"request_id", r.RequestID}, {"customer_id", r.CustomerID}, {"reason", r.Reason}}); err != nil {
+		return err
+	}
+	if r.Points == 0 {
+		return ledger.Invalid("points", "不可为 0: 正数增加, 负数扣减")
+	}
+	if r.Points > MaxPoints || r.Points < -MaxPoints {
+		return ledger.Invalidf("points", "超出范围: 最大 %d, 收到 %d", int64(MaxPoints), r.Points)
+	}
+	return nil
+}
+
 // Adjust performs an ADJUST in the name of c's operator (OperatorCaller),
 // idempotent by (c's app key, request_id). A reason is required. The
 // customer is named by id alone: operators act for every brand.
@@ -91,15 +108,8 @@ func (s *Service) Adjust(ctx context.Context, c Caller, r AdjustRequest) (Outcom
 	if err := c.Actor().check(); err != nil {
 		return Outcome{}, err
 	}
-	r.CustomerID, r.Reason, r.RequestID = strings.TrimSpace(r.CustomerID), strings.TrimSpace(r.Reason), strings.TrimSpace(r.RequestID)
-	if err := check([]field{{"request_id", r.RequestID}, {"customer_id", r.CustomerID}, {"reason", r.Reason}}); err != nil {
+	if err := r.Normalize(); err != nil {
 		return Outcome{}, err
-	}
-	if r.Points == 0 {
-		return Outcome{}, ledger.Invalid("points", "不可为 0: 正数增加, 负数扣减")
-	}
-	if r.Points > MaxPoints || r.Points < -MaxPoints {
-		return Outcome{}, ledger.Invalidf("points", "超出范围: 最大 %d, 收到 %d", int64(MaxPoints), r.Points)
 	}
 	cust, err := s.store.Customer(ctx, r.CustomerID)
 	if errors.Is(err, ErrNotFound) {

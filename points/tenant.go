@@ -386,6 +386,9 @@ func validateSettings(where string, s ledger.Settings) error {
 	if s.HoldTimeout < 0 {
 		return ledger.Invalid(where+".hold_timeout", "不可为负")
 	}
+	if s.ApprovalAbove < 0 || s.ApprovalAbove > MaxPoints {
+		return ledger.Invalidf(where+".approval_above", "应为 1 到 %d 的积分数 (0 或不填: 不需审批), 收到 %d", int64(MaxPoints), s.ApprovalAbove)
+	}
 	seen := map[int]bool{}
 	for i, d := range s.ExpiryReminders {
 		field := fmt.Sprintf("%s.expiry_reminders[%d]", where, i)

@@ -21,3 +21,8 @@ func TestWebhooks(t *testing.T) {
 func TestOperators(t *testing.T) {
 	storetest.RunOperators(t, func(t testing.TB) storetest.OperatorStore { return OpenTest(t) })
 }
+
+// TestApprovals runs the four-eyes conformance tests against PostgreSQL.
+func TestApprovals(t *testing.T) {
+	storetest.RunApprovals(t, func(t testing.TB) storetest.OperatorStore { return OpenTest(t) })
+}

@@ -40,3 +40,14 @@ func TestOperators(t *testing.T) {
 		return s
 	})
 }
+
+// TestApprovals runs the four-eyes conformance tests against SQLite.
+func TestApprovals(t *testing.T) {
+	storetest.RunApprovals(t, func(t testing.TB) storetest.OperatorStore {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

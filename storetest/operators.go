@@ -8,14 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"jifen/approval"
 	"jifen/ledger"
 	"jifen/operator"
 )
 
-// OperatorStore is a store that keeps operators too.
+// OperatorStore is a store that keeps operators, and their approvals,
+// too.
 type OperatorStore interface {
 	Store
 	operator.Store
+	approval.Store
 }
 
 // OperatorOpener opens a fresh, empty store for one test.

@@ -80,6 +80,9 @@ type Settings struct {
 	HoldTimeout       string `yaml:"hold_timeout,omitempty"`
 	// ExpiryReminders: days before a lot expires to send point.expiring.
 	ExpiryReminders []int `yaml:"expiry_reminders,omitempty"`
+	// ApprovalAbove: a support operator's refund or adjustment of more
+	// points than this waits for another operator's approval; absent: off.
+	ApprovalAbove *int64 `yaml:"approval_above,omitempty"`
 }
 
 // Rule is shaped like PointRuleOpenInfo of rule.get.
@@ -237,6 +240,14 @@ func (f File) Tenant() (points.Tenant, error) {
 				tb.Settings.HoldTimeout = d
 			}
 			tb.Settings.ExpiryReminders = s.ExpiryReminders
+			if s.ApprovalAbove != nil {
+				// 0 would read as "off", which is what leaving it out says.
+				if *s.ApprovalAbove < 1 {
+					return t, ledger.Invalidf(fmt.Sprintf("brands[%d].settings.approval_above", i),
+						"应为正整数 (积分), 收到 %d; 不需审批请删去此项", *s.ApprovalAbove)
+				}
+				tb.Settings.ApprovalAbove = *s.ApprovalAbove
+			}
 		}
 		for _, s := range b.Shops {
 			tb.Shops = append(tb.Shops, ledger.Shop{ID: s.ShopID, BrandID: b.BrandID, Name: s.Name, OutIDs: s.OutIDs})

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"time"
+
+	"jifen/approval"
 	"log/slog"
 	"net/http"
 
@@ -28,11 +32,12 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	}
 	a := backoffice.New(c.svc, c.store)
 	ops := operator.New(c.store, c.svc, c.adminToken)
-	api := admin.New(a, ops, log, c.throttle)
+	ap := approval.New(c.store, a)
+	api := admin.New(a, ops, log, c.throttle).WithApprovals(ap)
 	if c.onShutdown != nil {
 		c.onShutdown(api.Drain) // long polls of events answer at once
 	}
-	con := console.New(a, ops, log, c.throttle)
+	con := console.New(a, ops, log, c.throttle).WithApprovals(ap)
 	if c.hooks != nil {
 		h := webhook.NewAdmin(c.svc, c.hooks)
 		api.WithWebhooks(h)
@@ -41,4 +46,25 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 	mux.Handle("/admin/v1/", api)
 	mux.Handle("/console/", con)
 	log.Info("admin API and console are on", "admin_api", "/admin/v1/", "console", "/console/", "bootstrap_token", c.adminToken != "")
+}
+
+// retryApprovals expires the approvals that waited too long and executes
+// again those approved whose execution was cut short (approval.Service.Retry),
+// every interval until ctx ends.
+func retryApprovals(ctx context.Context, ap *approval.Service, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		expired, executed, err := ap.Retry(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("approvals", "error", err)
+		} else if expired+executed > 0 {
+			log.Info("approvals", "expired", expired, "executed", executed)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"jifen/approval"
 	"log/slog"
 	"net"
 	"net/http"
@@ -166,6 +167,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			log.Info("sweep", "expired_accounts", r.Expired, "released_holds", r.Released, "expiry_reminders", r.Reminded, "lag", r.Lag)
 		}
 	})
+	go retryApprovals(sweepCtx, approval.New(store, backoffice.New(svc, store)), c.sweep, log)
 
 	// The publisher stops after the HTTP server (its last writes may
 	// still be published) and before the store closes; stopping at any
@@ -262,6 +264,7 @@ func (c *serveCmd) checkNATS() error {
 type adminStore interface {
 	backoffice.Reader
 	operator.Store
+	approval.Store
 }
 
 // handlerConfig is what the HTTP side of jifen is built from.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"jifen/approval"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type ledgerStore interface {
 	backoffice.Reader
 	webhook.Store
 	operator.Store
+	approval.Store
 	Ready(context.Context) error // for /readyz
 }
 

@@ -1,0 +1,119 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"jifen/approval"
+	"jifen/backoffice"
+	"jifen/operator"
+	"jifen/points"
+)
+
+// reverseOrAsk performs the reversal, or records it for approval.
+func (c *Console) reverseOrAsk(r *http.Request, req request, ar backoffice.ReverseRequest) (points.Outcome, *approval.Approval, error) {
+	if c.approvals == nil {
+		out, err := c.admin.Reverse(r.Context(), req.actor(), ar)
+		return out, nil, err
+	}
+	return c.approvals.Reverse(r.Context(), req.who, ar)
+}
+
+// adjustOrAsk performs the adjustment, or records it for approval.
+func (c *Console) adjustOrAsk(r *http.Request, req request, ar points.AdjustRequest) (points.Outcome, *approval.Approval, error) {
+	if c.approvals == nil {
+		out, err := c.admin.Adjust(r.Context(), req.actor(), ar)
+		return out, nil, err
+	}
+	return c.approvals.Adjust(r.Context(), req.who, ar)
+}
+
+// WithApprovals serves four eyes over s: the 待审批 page, and refunds and
+// adjustments of support operators above their brand's approval_above
+// recorded for approval. Without it every write is made at once. Call it
+// before serving.
+func (c *Console) WithApprovals(s *approval.Service) *Console {
+	c.approvals = s
+	return c
+}
+
+// pendingFor counts the pending approvals p may decide: of p's brands,
+// asked by others. Shown in the navigation; 0 where none are served.
+func (c *Console) pendingFor(r *http.Request, p operator.Principal) int {
+	if c.approvals == nil || !p.Allows(operator.Approve) {
+		return 0
+	}
+	as, err := c.approvals.List(r.Context(), p, "", approval.Pending, 0)
+	if err != nil {
+		c.log.Error("console: pending approvals", "operator", p.Name, "error", err)
+		return 0
+	}
+	n := 0
+	for _, a := range as {
+		if a.RequesterID != p.OperatorID {
+			n++
+		}
+	}
+	return n
+}
+
+type approvalsData struct {
+	Pending []approval.Approval
+	Me      string // the signed-in operator's id: its own requests have no buttons
+}
+
+// approvalsPage lists the pending approvals of the operator's brands,
+// with approve and reject buttons on those others asked for.
+func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, req request) {
+	d := approvalsData{Me: req.who.OperatorID}
+	if c.approvals == nil {
+		c.fail(w, r, req, "approvals", "待审批", d, approvalsOff)
+		return
+	}
+	var err error
+	if d.Pending, err = c.approvals.List(r.Context(), req.who, "", approval.Pending, 0); err != nil {
+		c.fail(w, r, req, "approvals", "待审批", d, err)
+		return
+	}
+	p := c.page(req, "待审批", d)
+	switch r.URL.Query().Get("ok") {
+	case "approved":
+		p.Notice = "已批准并执行"
+	case "rejected":
+		p.Notice = "已驳回"
+	}
+	c.render(w, r, http.StatusOK, "approvals", p)
+}
+
+// approvalsOff is the error of the approvals' pages where none are served.
+var approvalsOff = &operator.Forbidden{Missing: "approvals", Message: "此服务未启用审批"}
+
+// decide approves or rejects (with the form's reason) one approval.
+func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
+	if c.approvals == nil {
+		c.fail(w, r, req, "approvals", "待审批", approvalsData{Me: req.who.OperatorID}, approvalsOff)
+		return
+	}
+	var err error
+	ok := ""
+	switch r.PathValue("action") {
+	case "approve":
+		_, err = c.approvals.Approve(r.Context(), req.who, r.PathValue("id"))
+		ok = "approved"
+	case "reject":
+		_, err = c.approvals.Reject(r.Context(), req.who, r.PathValue("id"), r.PostFormValue("reason"))
+		ok = "rejected"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/approvals?ok="+url.QueryEscape(ok), http.StatusSeeOther)
+		return
+	}
+	d := approvalsData{Me: req.who.OperatorID}
+	if as, lerr := c.approvals.List(r.Context(), req.who, "", approval.Pending, 0); lerr == nil {
+		d.Pending = as
+	}
+	c.fail(w, r, req, "approvals", "待审批", d, err)
+}
