@@ -19,7 +19,7 @@ var migrationFS embed.FS
 var migrations = sqlmigrate.MustLoad(migrationFS, "migrations")
 
 // LatestSchemaVersion is the newest schema version this program knows.
-func LatestSchemaVersion() int { return len(migrations) }
+func LatestSchemaVersion() int { return sqlmigrate.Latest(migrations) }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER NOT NULL,
@@ -67,18 +67,25 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
 		return false, failure(err, "lift the statement timeout")
 	}
-	var current int
-	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return false, failure(err, "read the schema version")
+	var applied []int
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations ORDER BY version")
+	if err == nil {
+		applied, err = pgx.CollectRows(rows, pgx.RowTo[int])
 	}
-	switch {
-	case current > LatestSchemaVersion():
+	if err != nil {
+		return false, failure(err, "read the schema versions")
+	}
+	if len(applied) > 0 && applied[len(applied)-1] > LatestSchemaVersion() {
 		return false, fmt.Errorf("%w: the database is at version %d, this program knows up to %d",
-			ErrSchemaTooNew, current, LatestSchemaVersion())
-	case current == LatestSchemaVersion():
+			ErrSchemaTooNew, applied[len(applied)-1], LatestSchemaVersion())
+	}
+	// Every migration the database lacks, not only those above its
+	// newest: versions may skip numbers (see sqlmigrate.MustLoad).
+	pending := sqlmigrate.Pending(migrations, applied)
+	if len(pending) == 0 {
 		return true, failure(tx.Commit(ctx), "end migration")
 	}
-	m := migrations[current]
+	m := pending[0]
 	// The migration's row goes in before its statements run: a server
 	// migrating at the same moment waits on that row's key until this
 	// transaction ends, then finds the key taken and reads the version

@@ -22,7 +22,7 @@ var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this pro
 var migrations = sqlmigrate.MustLoad(migrationFS, "migrations")
 
 // LatestSchemaVersion is the newest schema version this program knows.
-func LatestSchemaVersion() int { return len(migrations) }
+func LatestSchemaVersion() int { return sqlmigrate.Latest(migrations) }
 
 // migrate applies the migrations the database lacks, recording each in
 // schema_migrations. It reads the version and migrates in one write
@@ -45,15 +45,15 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 			}
 		}
 	}()
-	var current int
-	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	applied, err := all(ctx, conn, scanVersion, "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return fmt.Errorf("read schema versions: %w", err)
 	}
-	if current > LatestSchemaVersion() {
+	if len(applied) > 0 && applied[len(applied)-1] > LatestSchemaVersion() {
 		return fmt.Errorf("%w: database is at version %d, this program knows up to %d",
-			ErrSchemaTooNew, current, LatestSchemaVersion())
+			ErrSchemaTooNew, applied[len(applied)-1], LatestSchemaVersion())
 	}
-	for _, m := range migrations[current:] {
+	for _, m := range sqlmigrate.Pending(migrations, applied) {
 		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
@@ -66,4 +66,10 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 		return fmt.Errorf("commit migrations: %w", err)
 	}
 	return nil
+}
+
+func scanVersion(sc scanner) (int, error) {
+	var v int
+	err := sc.Scan(&v)
+	return v, err
 }
