@@ -16,3 +16,21 @@ func TestConformance(t *testing.T) {
 func TestWebhooks(t *testing.T) {
 	storetest.RunWebhooks(t, func(t testing.TB) storetest.WebhookStore { return OpenTest(t) })
 }
+
+// TestAudit runs the audit log's conformance tests against PostgreSQL;
+// the second server is a second Store (its own pool) on the same schema.
+func TestAudit(t *testing.T) {
+	storetest.RunAudit(t, func(t testing.TB) storetest.AuditDB {
+		dsn := TestDSN(t)
+		open := func(t testing.TB) storetest.AuditStore {
+			s, err := Open(t.Context(), dsn, Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		s := open(t).(*Store)
+		return storetest.AuditDB{Store: s, Another: open, Exec: func(t testing.TB, query string) { mustExec(t, s, query) }}
+	})
+}
