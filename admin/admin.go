@@ -2,8 +2,9 @@
 // brand's operators do outside the POS — find a customer, edit their
 // record, read their points and flows, look at an order, preview and
 // perform a reversal, adjust points, release holds, read and write the
-// tenant records, follow daily totals, and manage webhooks and their
-// deliveries. Every request carries the admin bearer token.
+// tenant records, follow daily totals, manage webhooks and their
+// deliveries, and read the audit log, in which every write is recorded.
+// Every request carries the admin bearer token.
 //
 // Handlers are linear (decode → validate → act → respond) over
 // backoffice.Office; errors are answered from one table (ProblemOf).
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/webhook"
 )
@@ -31,6 +33,10 @@ type API struct {
 	mux      *http.ServeMux
 	throttle *Throttle      // failed tokens, per client
 	hooks    *webhook.Admin // nil: webhooks are not served
+	// audits is the log of the service's store; nil if the store keeps
+	// none, and then every write is answered 500, as when the log cannot
+	// be written.
+	audits *audit.Log
 
 	draining  chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -47,6 +53,9 @@ func New(a *backoffice.Office, token string, log *slog.Logger, th *Throttle) *AP
 		th = NewThrottle(time.Second, 10)
 	}
 	api := &API{admin: a, token: token, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
+	if s, ok := a.Service().Store().(audit.Store); ok {
+		api.audits = audit.New(s, a.Service().Now)
+	}
 	api.routes()
 	return api
 }
@@ -84,6 +93,7 @@ func (api *API) routes() {
 	m.HandleFunc("GET /admin/v1/webhooks/{id}/deliveries", api.listDeliveries)
 	m.HandleFunc("POST /admin/v1/webhooks/{id}/deliveries/{pos}/redeliver", api.redeliver)
 	m.HandleFunc("POST /admin/v1/webhooks/{id}/redeliver-failed", api.redeliverFailed)
+	m.HandleFunc("GET /admin/v1/audit", api.listAudit)
 	m.HandleFunc("/admin/v1/", api.noRoute)
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"jifen/audit"
+	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
 	"jifen/points"
@@ -60,23 +62,38 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 		Reason string `json:"reason"`
 		writeBody
 	}
+	e := audit.Entry{Action: audit.Adjustment, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	if body.Points == nil {
-		api.failErr(w, r, ledger.Invalid("points", "不可为空: 正数增加, 负数扣减"))
+	e.Request = audit.JSON(body)
+	before, err := api.admin.Customer(r.Context(), r.PathValue("id"))
+	if err == nil {
+		e.BrandID, e.Before = before.Brand.ID, audit.JSON(customerViewOut(before).Account)
+		if body.Points == nil {
+			err = ledger.Invalid("points", "不可为空: 正数增加, 负数扣减")
+		}
+	}
+	var out points.Outcome
+	if err == nil {
+		out, err = api.admin.Adjust(r.Context(), body.Operator, points.AdjustRequest{CustomerID: r.PathValue("id"),
+			Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
+	}
+	// The account after, read before the entry is recorded so that the
+	// entry holds it; a failure to read it is not the adjustment's.
+	var v backoffice.CustomerView
+	var readErr error
+	if err == nil {
+		if v, readErr = api.admin.Customer(r.Context(), r.PathValue("id")); readErr == nil {
+			e.After = audit.JSON(customerViewOut(v).Account)
+		}
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
-	out, err := api.admin.Adjust(r.Context(), body.Operator, points.AdjustRequest{CustomerID: r.PathValue("id"),
-		Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
-	if err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, written(out), struct {
@@ -105,21 +122,33 @@ func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		CustomerType *int    `json:"customer_type"`
 		writeBody
 	}
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	out, err := api.admin.UpdateCustomer(r.Context(), body.Operator, points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
-		Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
-		Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
-		RequestID: body.RequestID})
-	if err != nil {
-		api.failErr(w, r, err)
+	e.Request = audit.JSON(body)
+	before, err := api.admin.Customer(r.Context(), r.PathValue("id"))
+	var out points.Outcome
+	if err == nil {
+		e.BrandID, e.Before = before.Brand.ID, audit.JSON(customerOut(before.Account.Customer))
+		out, err = api.admin.UpdateCustomer(r.Context(), body.Operator, points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
+			Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
+			Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
+			RequestID: body.RequestID})
+	}
+	var v backoffice.CustomerView
+	var readErr error
+	if err == nil {
+		if v, readErr = api.admin.Customer(r.Context(), out.Result); readErr == nil {
+			e.After = audit.JSON(customerOut(v.Account.Customer))
+		}
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
-	v, err := api.admin.Customer(r.Context(), out.Result)
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, http.StatusOK, struct {

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 )
@@ -59,13 +60,17 @@ func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
 // in the operator's name, idempotent by request_id.
 func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 	var body reverseBody
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
+	e.Request = audit.JSON(body)
 	out, err := api.admin.Reverse(r.Context(), body.Operator, body.request(r))
-	if err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
@@ -86,12 +91,13 @@ func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Operator string `json:"operator"`
 	}
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	if err := api.admin.ReleaseHold(r.Context(), body.Operator, r.PathValue("brand"), r.PathValue("order")); err != nil {
-		api.failErr(w, r, err)
+	e.Request = audit.JSON(body)
+	if !api.audited(w, r, e, api.admin.ReleaseHold(r.Context(), body.Operator, r.PathValue("brand"), r.PathValue("order"))) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
