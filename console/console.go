@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -48,6 +49,10 @@ type Console struct {
 	mux    *http.ServeMux
 	logins *admin.Throttle // failed sign-ins per client, against guessing the token
 	hooks  *webhook.Admin  // nil: webhooks are not served
+	// audits is the log of the service's store; nil if it keeps none,
+	// and then every action is answered 500, as when the log cannot be
+	// written.
+	audits *audit.Log
 }
 
 // New returns the console over a for admin token token (not empty).
@@ -61,6 +66,9 @@ func New(a *backoffice.Office, token string, log *slog.Logger, th *admin.Throttl
 	}
 	c := &Console{admin: a, token: token, key: sessionKey(token), log: log, pages: parsePages(),
 		mux: http.NewServeMux(), logins: th}
+	if s, ok := a.Service().Store().(audit.Store); ok {
+		c.audits = audit.New(s, a.Service().Now)
+	}
 	c.routes()
 	return c
 }
@@ -95,6 +103,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(c.redeliver))
 	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(c.redeliverFailed))
 	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
+	m.HandleFunc("GET /console/audit", c.signedIn(c.auditLog))
 }
 
 // ServeHTTP sets the headers every page shares and routes.

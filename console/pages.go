@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
@@ -69,15 +70,27 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	operator := strings.TrimSpace(r.PostFormValue("operator"))
+	// The entry's actor is the name typed, as far as it may be stored.
+	who := request{session: session{Operator: operator}}
+	if points.CheckOperator(operator) != nil {
+		who.session.Operator = ""
+	}
 	if !right {
 		c.log.Warn("console sign-in refused", "operator", operator, "remote", r.RemoteAddr)
-		fail(http.StatusUnauthorized, "管理令牌不正确")
+		if c.audited(w, r, who, audit.Entry{Action: audit.SignInFailed, Outcome: "UNAUTHORIZED", Message: "wrong admin token"}, nil) {
+			fail(http.StatusUnauthorized, "管理令牌不正确")
+		}
 		return
 	}
 	// The writes check the name again; a session whose every write would
 	// be refused is not started.
-	if points.CheckOperator(operator) != nil {
-		fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节, 不含控制字符): 退款与调整将记录在此姓名下")
+	if err := points.CheckOperator(operator); err != nil {
+		if c.audited(w, r, who, audit.Entry{Action: audit.SignInFailed}, err) {
+			fail(http.StatusBadRequest, "请填写操作员姓名 (最多 64 字节, 不含控制字符): 退款与调整将记录在此姓名下")
+		}
+		return
+	}
+	if !c.audited(w, r, who, audit.Entry{Action: audit.SignIn}, nil) {
 		return
 	}
 	c.newSession(w, r, operator)
@@ -88,7 +101,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
 	// Ended for every server, not only in this browser: a copy of the
 	// cookie is refused from now on.
-	if err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0)); err != nil {
+	err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0))
+	if !c.audited(w, r, req, audit.Entry{Action: audit.SignOut}, err) {
+		return
+	}
+	if err != nil {
 		c.fail(w, r, req, "error", "退出失败", nil, err)
 		return
 	}
@@ -275,17 +292,28 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request, req request) 
 
 func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
+	e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(map[string]string{
+		"points": r.PostFormValue("points"), "reason": r.PostFormValue("reason"), "request_id": r.PostFormValue("request_id")})}
+	if cu, err := c.admin.Service().Store().Customer(r.Context(), id); err == nil {
+		e.BrandID = cu.BrandID
+	}
+	var out points.Outcome
 	n, err := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("points")), 10, 64)
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
 	} else {
-		var out points.Outcome
 		out, err = c.admin.Adjust(r.Context(), req.session.Operator, points.AdjustRequest{CustomerID: id, Points: n,
 			Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
 		if err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+		return
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
@@ -300,12 +328,26 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := readCustomerForm(r)
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(form)}
+	before, berr := c.admin.Service().Store().Customer(r.Context(), id)
+	if berr == nil {
+		e.BrandID, e.Before = before.BrandID, audit.JSON(before)
+	}
 	u, err := form.request(id)
 	if err == nil {
-		if _, err = c.admin.UpdateCustomer(r.Context(), req.session.Operator, u); err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
-			return
+		_, err = c.admin.UpdateCustomer(r.Context(), req.session.Operator, u)
+	}
+	if err == nil {
+		if after, aerr := c.admin.Service().Store().Customer(r.Context(), id); aerr == nil {
+			e.After = audit.JSON(after)
 		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
+		return
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
@@ -445,13 +487,20 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"), Request: audit.JSON(form)}
 	ar, err := form.request(r)
+	var out points.Outcome
 	if err == nil {
-		var out points.Outcome
 		if out, err = c.admin.Reverse(r.Context(), req.session.Operator, ar); err == nil {
-			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+		return
 	}
 	d, derr := c.orderData(r, form)
 	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
@@ -462,7 +511,11 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
-	if err := c.admin.ReleaseHold(r.Context(), req.session.Operator, brand, order); err != nil {
+	err := c.admin.ReleaseHold(r.Context(), req.session.Operator, brand, order)
+	if !c.audited(w, r, req, audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}, err) {
+		return
+	}
+	if err != nil {
 		d, _ := c.orderData(r, reverseForm{})
 		c.fail(w, r, req, "order", "订单 "+order, d, err)
 		return
