@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"jifen/audit"
 	"jifen/dump"
 	"jifen/points"
 )
@@ -46,6 +47,18 @@ func (exportCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	// The summary goes to stderr: stdout may be the dump.
 	fmt.Fprintf(stderr, "exported %v from %s\n", c, redact(sf.db))
+	// The export is in the audit log, after it (so the dump does not hold
+	// its own entry), by the operator "cli": whoever runs the command on
+	// the server.
+	as, ok := store.(audit.Store)
+	if !ok {
+		return fmt.Errorf("export: the dump was written, but the store %T keeps no audit log to record it in", store)
+	}
+	_, err = audit.New(as, nil).Record(ctx, audit.Entry{OperatorName: "cli", Action: audit.Export,
+		Request: audit.JSON(map[string]string{"output": *out}), After: audit.JSON(c)})
+	if err != nil {
+		return fmt.Errorf("export: the dump was written, but recording it in the audit log failed: %w", err)
+	}
 	return nil
 }
 
