@@ -47,7 +47,7 @@ func TestConsole_Audit(t *testing.T) {
 	if strings.Contains(page, `id="audit-2"`) {
 		t.Error("the action filter let a sign-in through")
 	}
-	page = e.get("/console/audit?outcome=failed&operator=" + url.QueryEscape("小李")).want(t, http.StatusOK, `id="audit-4"`).body
+	page = e.get("/console/audit?outcome=failed&operator="+url.QueryEscape("小李")).want(t, http.StatusOK, `id="audit-4"`).body
 	if strings.Contains(page, `id="audit-3"`) {
 		t.Error("the outcome filter let a success through")
 	}
