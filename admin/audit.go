@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,9 @@ func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, e
 	if l := api.audits; l == nil {
 		aerr = errNoAuditStore
 	} else {
-		_, aerr = l.Record(r.Context(), e)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), AuditTimeout)
+		_, aerr = l.Record(ctx, e)
+		cancel()
 	}
 	if aerr != nil {
 		id := api.admin.Service().NewID()
@@ -66,6 +69,12 @@ func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, e
 	}
 	return true
 }
+
+// AuditTimeout bounds the recording of an audit entry. An entry is
+// recorded without the request's cancellation: the action has run (or
+// been refused) by then, and a client that went away, or a body that did
+// not come in time, must not keep it out of the log.
+const AuditTimeout = 10 * time.Second
 
 // ParseAuditQuery reads an audit query from r's parameters: operator,
 // action, brand_id, outcome, from, to (times as the flows' filter reads

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -35,7 +36,10 @@ func (c *Console) audited(w http.ResponseWriter, r *http.Request, req request, e
 	}
 	aerr := errors.New("the store keeps no audit log")
 	if c.audits != nil {
-		_, aerr = c.audits.Record(r.Context(), e)
+		// Recorded even if the browser went away: the action has run.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), admin.AuditTimeout)
+		_, aerr = c.audits.Record(ctx, e)
+		cancel()
 	}
 	if aerr == nil {
 		return true

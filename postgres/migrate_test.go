@@ -24,10 +24,10 @@ func TestMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 15 tables of the ledger, the events and their last position, the
-	// console's ended sessions, the webhooks' three, and
-	// schema_migrations.
-	if n != 22 {
-		t.Errorf("%d tables in the schema, want 22", n)
+	// console's ended sessions, the webhooks' three, the audit log and
+	// its head, and schema_migrations.
+	if n != 24 {
+		t.Errorf("%d tables in the schema, want 24", n)
 	}
 	var recorded int
 	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&recorded); err != nil || recorded != len(migrations) {
