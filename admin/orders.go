@@ -3,9 +3,11 @@ package admin
 import (
 	"net/http"
 
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/operator"
+	"jifen/points"
 )
 
 // GET /admin/v1/brands/{brand}/orders/{order}: everything recorded for
@@ -57,20 +59,24 @@ func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /admin/v1/brands/{brand}/orders/{order}/reversals: the reversal,
-// in the operator's name, idempotent by request_id.
+// in the authenticated operator's name, idempotent by request_id.
 func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 	var body reverseBody
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	if err := api.withinLimit(r, body); err != nil {
-		api.failErr(w, r, err)
-		return
+	e.Request = audit.JSON(body)
+	var out points.Outcome
+	err := api.withinLimit(r, body)
+	if err == nil {
+		out, err = api.admin.Reverse(r.Context(), actor(r), body.request(r))
 	}
-	out, err := api.admin.Reverse(r.Context(), actor(r), body.request(r))
-	if err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
@@ -108,22 +114,24 @@ func (api *API) withinLimit(r *http.Request, body reverseBody) error {
 // authenticated operator's name, within a support operator's limit.
 func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
 	var body struct{}
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decodeOptional(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
+	var err error
 	if p := principal(r); p.Role != operator.Admin {
-		v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
-		if err == nil {
+		v, verr := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+		if verr == nil {
 			err = p.NeedPoints(v.Hold.Remaining)
-		}
-		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
-			api.failErr(w, r, err)
-			return
+		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
+			err = verr
 		}
 	}
-	if err := api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order")); err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		err = api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order"))
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -49,6 +50,10 @@ type Console struct {
 	mux    *http.ServeMux
 	logins *admin.Throttle // failed sign-ins per client, against guessing the token
 	hooks  *webhook.Admin  // nil: webhooks are not served
+	// audits is the log of the service's store; nil if it keeps none,
+	// and then every action is answered 500, as when the log cannot be
+	// written.
+	audits *audit.Log
 }
 
 // New returns the console over a, signing operators in through ops.
@@ -63,6 +68,9 @@ func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *admi
 	}
 	c := &Console{admin: a, ops: ops, log: log, pages: parsePages(),
 		mux: http.NewServeMux(), logins: th}
+	if s, ok := a.Service().Store().(audit.Store); ok {
+		c.audits = audit.New(s, a.Service().Now)
+	}
 	c.routes()
 	return c
 }
@@ -102,6 +110,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/operators", c.signedIn(operator.Operators, c.operators))
 	m.HandleFunc("POST /console/operators", c.signedIn(operator.Operators, c.addOperator))
 	m.HandleFunc("POST /console/operators/{id}/{action}", c.signedIn(operator.Operators, c.operatorAction))
+	m.HandleFunc("GET /console/audit", c.signedIn(operator.Audit, c.auditLog))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -135,7 +144,7 @@ func (req request) actor() points.Actor {
 
 // signedIn lets through requests with a valid session (and, for posts,
 // the session's CSRF token) of an operator with permission perm — of
-// every brand for the webhooks and operators pages, and of the brand a
+// every brand for the pages that span them (wide), and of the brand a
 // path names; others go to the sign-in page, or are refused (403).
 func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +180,7 @@ func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter,
 			}
 		}
 		err = who.Need(perm)
-		if err == nil && (perm == operator.Webhooks || perm == operator.Operators) {
+		if err == nil && wide(perm) {
 			err = who.NeedAllBrands()
 		}
 		if b := r.PathValue("brand"); err == nil && b != "" {
@@ -232,10 +241,17 @@ func (c *Console) customerBrand(r *http.Request, req request, id string) error {
 func can(p operator.Principal) map[string]bool {
 	m := map[string]bool{}
 	for _, perm := range []operator.Permission{operator.Read, operator.Refund, operator.ReleaseHold, operator.Adjust,
-		operator.EditCustomer, operator.Tenant, operator.Webhooks, operator.Operators} {
-		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || perm != operator.Webhooks && perm != operator.Operators)
+		operator.EditCustomer, operator.Tenant, operator.Webhooks, operator.Operators, operator.Audit} {
+		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || !wide(perm))
 	}
 	return m
+}
+
+// wide reports whether the pages of perm span every brand (then only an
+// operator of every brand may see them): the webhooks, the operators and
+// the audit log.
+func wide(perm operator.Permission) bool {
+	return perm == operator.Webhooks || perm == operator.Operators || perm == operator.Audit
 }
 
 // render executes a page template into a buffer first, so a failure is an

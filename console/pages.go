@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"jifen/admin"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/operator"
@@ -75,6 +76,29 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := c.ops.SignIn(r.Context(), name, password)
 	done(err == nil || !errors.Is(err, operator.ErrBadCredentials) && !errors.Is(err, operator.ErrLocked))
+	if err != nil {
+		// The entry names the name tried, as far as it may be stored; it
+		// has no operator id.
+		tried := request{who: operator.Principal{Name: name}}
+		if points.CheckOperator(name) != nil {
+			tried.who.Name = ""
+		}
+		// A refusal is the outcome the entry names; any other error is
+		// the entry's error.
+		e := audit.Entry{Action: audit.SignInFailed, Request: audit.JSON(map[string]string{"name": tried.who.Name})}
+		failed := err
+		for _, o := range []struct {
+			err     error
+			outcome string
+		}{{operator.ErrBadCredentials, "UNAUTHORIZED"}, {operator.ErrLocked, "LOCKED"}, {operator.ErrDisabled, "DISABLED"}} {
+			if errors.Is(err, o.err) {
+				e.Outcome, e.Message, failed = o.outcome, err.Error(), nil
+			}
+		}
+		if !c.audited(w, r, tried, e, failed) {
+			return
+		}
+	}
 	switch {
 	case errors.Is(err, operator.ErrBadCredentials):
 		c.log.Warn("console sign-in refused", "operator", name, "remote", r.RemoteAddr)
@@ -99,6 +123,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		fail(p.Status, problemText(p))
 		return
 	}
+	if !c.audited(w, r, request{who: who}, audit.Entry{Action: audit.SignIn}, nil) {
+		return
+	}
 	c.newSession(w, r, key, who.OperatorID)
 	c.log.Info("console sign-in", "operator", who.Name, "operator_id", who.OperatorID, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -107,7 +134,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
 	// Ended for every server, not only in this browser: a copy of the
 	// cookie is refused from now on.
-	if err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0)); err != nil {
+	err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0))
+	if !c.audited(w, r, req, audit.Entry{Action: audit.SignOut}, err) {
+		return
+	}
+	if err != nil {
 		c.fail(w, r, req, "error", "退出失败", nil, err)
 		return
 	}
@@ -307,11 +338,16 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request, req request) 
 
 func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
+	e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(map[string]string{
+		"points": r.PostFormValue("points"), "reason": r.PostFormValue("reason"), "request_id": r.PostFormValue("request_id")})}
+	if cu, err := c.admin.Service().Store().Customer(r.Context(), id); err == nil {
+		e.BrandID = cu.BrandID
+	}
+	var out points.Outcome
 	n, err := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("points")), 10, 64)
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
 	} else {
-		var out points.Outcome
 		if err = c.customerBrand(r, req, id); err == nil {
 			err = req.who.NeedPoints(n)
 		}
@@ -320,9 +356,15 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 				Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
 		}
 		if err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+		return
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
@@ -337,15 +379,30 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := readCustomerForm(r)
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(form)}
 	u, err := form.request(id)
 	if err == nil {
 		err = c.customerBrand(r, req, id)
 	}
 	if err == nil {
-		if _, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u); err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
-			return
+		// The record before, once the operator may see it.
+		before, berr := c.admin.Service().Store().Customer(r.Context(), id)
+		if berr == nil {
+			e.BrandID, e.Before = before.BrandID, audit.JSON(before)
 		}
+		_, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u)
+	}
+	if err == nil {
+		if after, aerr := c.admin.Service().Store().Customer(r.Context(), id); aerr == nil {
+			e.After = audit.JSON(after)
+		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
+		return
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
@@ -485,6 +542,7 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"), Request: audit.JSON(form)}
 	ar, err := form.request(r)
 	if err == nil && req.who.Role != operator.Admin {
 		if ar.Points != nil {
@@ -496,12 +554,18 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 			}
 		}
 	}
+	var out points.Outcome
 	if err == nil {
-		var out points.Outcome
 		if out, err = c.admin.Reverse(r.Context(), req.actor(), ar); err == nil {
-			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+		return
 	}
 	d, derr := c.orderData(r, form)
 	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
@@ -512,18 +576,22 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
+	var err error
 	if req.who.Role != operator.Admin {
-		v, err := c.admin.Order(r.Context(), brand, order)
-		if err == nil {
+		v, verr := c.admin.Order(r.Context(), brand, order)
+		if verr == nil {
 			err = req.who.NeedPoints(v.Hold.Remaining)
-		}
-		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
-			d, _ := c.orderData(r, reverseForm{})
-			c.fail(w, r, req, "order", "订单 "+order, d, err)
-			return
+		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
+			err = verr
 		}
 	}
-	if err := c.admin.ReleaseHold(r.Context(), req.actor(), brand, order); err != nil {
+	if err == nil {
+		err = c.admin.ReleaseHold(r.Context(), req.actor(), brand, order)
+	}
+	if !c.audited(w, r, req, audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}, err) {
+		return
+	}
+	if err != nil {
 		d, _ := c.orderData(r, reverseForm{})
 		c.fail(w, r, req, "order", "订单 "+order, d, err)
 		return

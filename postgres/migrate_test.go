@@ -25,9 +25,10 @@ func TestMigrate(t *testing.T) {
 	}
 	// 15 tables of the ledger, the events and their last position, the
 	// console's ended sessions, the webhooks' three, the operators' two
-	// and the console's key, and schema_migrations.
-	if n != 25 {
-		t.Errorf("%d tables in the schema, want 25", n)
+	// and the console's key, the audit log and its head, and
+	// schema_migrations.
+	if n != 27 {
+		t.Errorf("%d tables in the schema, want 27", n)
 	}
 	var recorded int
 	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&recorded); err != nil || recorded != LatestSchemaVersion() {
