@@ -21,7 +21,7 @@ import (
 // means its end).
 func ParseFlowFilter(q url.Values) (backoffice.FlowFilter, error) {
 	f := backoffice.FlowFilter{BrandID: q.Get("brand_id"), CustomerID: q.Get("customer_id"), ShopID: q.Get("shop_id"),
-		OutBizLike: q.Get("out_biz_id"), Type: q.Get("type"), Channel: q.Get("channel")}
+		OutBizLike: q.Get("out_biz_id"), Type: q.Get("type"), Channel: q.Get("channel"), Operator: q.Get("operator")}
 	var err error
 	if f.Start, err = parseTime("start", q.Get("start"), false); err != nil {
 		return f, err
