@@ -170,6 +170,7 @@ type page struct {
 	Operator string // "" on the sign-in page
 	CSRF     string
 	Error    string // an error to show above the content
+	Code     string // the API's code of Error (admin.ProblemOf)
 	Notice   string // a success to show above the content
 	Data     any
 }
@@ -197,7 +198,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, req request, name, title string, data any, err error) {
 	p := c.problem(r, err)
 	pg := c.page(req, title, data)
-	pg.Error = problemText(p)
+	pg.Error, pg.Code = problemText(p), p.Code
 	c.render(w, r, p.Status, name, pg)
 }
 
@@ -210,19 +211,6 @@ func (c *Console) problem(r *http.Request, err error) admin.Problem {
 		c.log.Error("console", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
 	}
 	return p
-}
-
-// problemText is an error as the console shows it: the Chinese view where
-// the ledger has one, the field and reason for bad input, and the code.
-func problemText(p admin.Problem) string {
-	msg := p.Message
-	if p.View != "" && p.View != p.Message {
-		msg = p.View + " — " + p.Message
-	}
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return fmt.Sprintf("%s (%s)", msg, p.Code)
 }
 
 // parsePages parses each page template with the layout.
@@ -258,6 +246,7 @@ func parsePages() map[string]*template.Template {
 			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 		},
 		"list":      func(s ...string) []string { return s },
+		"bad":       badAttr,
 		"stateName": func(s string) string { return stateNames[s] },
 		"count": func(n int) string {
 			if n > webhook.CountCap {

@@ -157,16 +157,6 @@ var customerFields = []struct{ Name, Label string }{
 	{"gender", "性别"}, {"birthday", "生日"}, {"email", "邮箱"}, {"address", "地址"}, {"remark", "备注"},
 }
 
-// fieldLabels names in Chinese the fields an edit of a customer may be
-// refused for.
-var fieldLabels = map[string]string{"operator": "操作员", "request_id": "请求号", "customer_id": "顾客编号"}
-
-func init() {
-	for _, f := range customerFields {
-		fieldLabels[f.Name] = f.Label
-	}
-}
-
 // customerForm is the edit form of a customer's record: the values shown
 // (as stored, or as typed when a submission failed) and those the form
 // was opened with. Only a field whose value differs from the one it was
@@ -313,9 +303,8 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 		return
 	}
 	p := c.problem(r, err)
-	if label, ok := fieldLabels[p.Field]; ok {
+	if _, ok := fieldLabels[p.Field]; ok {
 		form.Field = p.Field
-		p.Field = label + " (" + p.Field + ")"
 	}
 	if ledger.IsCode(err, ledger.CodeIdempotencyConflict) {
 		// The form's request id went with another edit (sent again from
@@ -324,7 +313,7 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 	}
 	d.Edit = form
 	pg := c.page(req, "顾客 "+d.View.Account.Customer.Name, d)
-	pg.Error = problemText(p)
+	pg.Error, pg.Code = problemText(p), p.Code
 	c.render(w, r, p.Status, "customer", pg)
 }
 
