@@ -95,6 +95,16 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{pos}/redeliver", c.signedIn(c.redeliver))
 	m.HandleFunc("POST /console/webhooks/{id}/redeliver-failed", c.signedIn(c.redeliverFailed))
 	m.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
+	// Tenant pages (tenant.go).
+	m.HandleFunc("GET /console/brands/{brand}/settings", c.signedIn(c.brandSettings))
+	m.HandleFunc("POST /console/brands/{brand}/settings", c.signedIn(c.saveBrandSettings))
+	m.HandleFunc("POST /console/brands/{brand}/shops", c.signedIn(c.saveShop))
+	m.HandleFunc("GET /console/brands/{brand}/rule", c.signedIn(c.rulePage))
+	m.HandleFunc("POST /console/brands/{brand}/rule/preview", c.signedIn(c.previewRule))
+	m.HandleFunc("POST /console/brands/{brand}/rule", c.signedIn(c.saveRule))
+	m.HandleFunc("GET /console/apps", c.signedIn(c.apps))
+	m.HandleFunc("POST /console/apps", c.signedIn(c.saveApp))
+	m.HandleFunc("POST /console/apps/{key}/rotate", c.signedIn(c.rotateSecret))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -224,6 +234,7 @@ func parsePages() map[string]*template.Template {
 		"yuan":        fmtYuan,
 		"liability":   fmtLiability,
 		"add":         func(a, b int64) int64 { return a + b },
+		"int64":       func(i int) int64 { return int64(i) },
 		"neg":         func(n int64) int64 { return -n },
 		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"sub":         func(a, b float64) float64 { return a - b },
@@ -232,6 +243,11 @@ func parsePages() map[string]*template.Template {
 		"reclaimable": func(o ledger.Order) int64 { return o.Granted - o.ClawedBack },
 		"customerURL": func(id string) string { return "/console/customers/" + url.PathEscape(id) },
 		"brandURL":    func(id string) string { return "/console/brands/" + url.PathEscape(id) },
+		"settingsURL": brandSettingsPath,
+		"ruleURL":     rulePath,
+		"yuanText":    yuanText,
+		"levelName":   levelName,
+		"clearText":   clearText,
 		"orderURL":    orderPath,
 		"holdURL": func(brand, order string) string {
 			return "/console/brands/" + url.PathEscape(brand) + "/holds/" + url.PathEscape(order) + "/release"
