@@ -148,3 +148,12 @@ func safeName(s string) string {
 		return -1
 	}, s)
 }
+
+// CSVCell is a text cell of a CSV export, kept from being read as a
+// formula (cell): the console's export writes its cells with it too.
+func CSVCell(s string) string { return cell(s) }
+
+// CSVFileName is the download name of a brand's flow export.
+func CSVFileName(brandID string) string {
+	return fmt.Sprintf("jifen-flows-%s-%s.csv", safeName(brandID), time.Now().In(ledger.Shanghai).Format("20060102-150405"))
+}

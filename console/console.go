@@ -183,6 +183,8 @@ type page struct {
 	Code     string // the API's code of Error (admin.ProblemOf)
 	Notice   string // a success to show above the content
 	Data     any
+	Names    map[string]ledger.Customer // the customers the page names, by id
+
 }
 
 func (c *Console) page(req request, title string, data any) page {

@@ -452,7 +452,8 @@ func TestConsole_Pages(t *testing.T) {
 	export := html.UnescapeString(field(t, exportRE, page.body))
 	r = e.get(export)
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") ||
-		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "EXTRA_CHARGE") {
+		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "积分补录") || !strings.HasPrefix(r.body, "\ufeff时间,顾客姓名,手机号,") ||
+		!strings.Contains(r.body, ",张三,13800000001,C1,") {
 		t.Fatalf("csv: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 	}
 

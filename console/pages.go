@@ -116,7 +116,12 @@ type searchData struct {
 	Brands     []ledger.Brand
 	Customers  []ledger.Customer
 	Searched   bool
+	More       bool // more customers match than are shown
 }
+
+// searchShown is how many customers a search shows; one more is read to
+// tell whether there are more.
+const searchShown = 100
 
 func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req request) {
 	d := searchData{Q: strings.TrimSpace(r.URL.Query().Get("q")), BrandID: r.URL.Query().Get("brand_id")}
@@ -130,9 +135,12 @@ func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req re
 		return
 	}
 	d.Searched = true
-	if d.Customers, err = c.admin.SearchCustomers(r.Context(), d.BrandID, d.Q, 100); err != nil {
+	if d.Customers, err = c.admin.SearchCustomers(r.Context(), d.BrandID, d.Q, searchShown+1); err != nil {
 		c.fail(w, r, req, "customers", "查找顾客", d, err)
 		return
+	}
+	if len(d.Customers) > searchShown {
+		d.Customers, d.More = d.Customers[:searchShown], true
 	}
 	if len(d.Customers) == 1 {
 		http.Redirect(w, r, "/console/customers/"+url.PathEscape(d.Customers[0].ID), http.StatusSeeOther)
@@ -396,6 +404,7 @@ func (c *Console) order(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	p := c.page(req, "订单 "+d.View.OutBizID, d)
 	p.Notice = notice(r.URL.Query())
+	p.Names = c.orderNames(r, d.View)
 	c.render(w, r, http.StatusOK, "order", p)
 }
 
@@ -429,7 +438,9 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), orderData{Form: form}, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "preview", c.page(req, "退回预览 "+v.OutBizID, previewData{Order: v, Preview: p, Form: form}))
+	pg := c.page(req, "退回预览 "+v.OutBizID, previewData{Order: v, Preview: p, Form: form})
+	pg.Names = c.names(r, p.CustomerID)
+	c.render(w, r, http.StatusOK, "preview", pg)
 }
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
@@ -462,14 +473,17 @@ func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req reques
 // Flows.
 
 type flowsData struct {
-	Brands []ledger.Brand
-	Types  []ledger.FlowType
+	Brands   []ledger.Brand
+	Shops    []ledger.Shop // of the brand chosen
+	Channels []string
+	Types    []ledger.FlowType
 	Filter url.Values // as given, for the form, the pages and the export
 	Page   points.FlowPage
 	Ready  bool // a brand is chosen and the filter is valid
 	Prev   string
 	Next   string
 	Export string // the CSV of every match
+	Bad    string // the filter input an error named
 }
 
 func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFilter, error) {
@@ -478,7 +492,7 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 		q.Set("brand_id", d.Brands[0].ID)
 	}
 	d.Filter = url.Values{}
-	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "start", "end"} {
+	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"} {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			d.Filter.Set(k, v)
 		}
@@ -493,13 +507,18 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 }
 
 func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
-	d := flowsData{Types: ledger.FlowTypes()}
+	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
 	var err error
 	if d.Brands, err = c.admin.Brands(r.Context()); err != nil {
 		c.fail(w, r, req, "flows", "积分流水", d, err)
 		return
 	}
 	f, err := c.flowsFilter(r, &d)
+	if f.BrandID != "" {
+		if v, berr := c.admin.Brand(r.Context(), f.BrandID); berr == nil {
+			d.Shops = v.Shops
+		}
+	}
 	if err == nil && f.BrandID == "" {
 		c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
 		return
@@ -508,7 +527,11 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 		d.Page, err = c.admin.Flows(r.Context(), f)
 	}
 	if err != nil {
-		c.fail(w, r, req, "flows", "积分流水", d, err)
+		p := c.page(req, "积分流水", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "flows", p)
 		return
 	}
 	d.Ready = true
@@ -527,18 +550,20 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 		d.Next = link(d.Page.PageNo + 1)
 	}
 	d.Export = "/console/flows.csv?" + d.Filter.Encode()
-	c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
+	p := c.page(req, "积分流水", d)
+	p.Names = c.names(r, flowCustomers(d.Page.Flows)...)
+	c.render(w, r, http.StatusOK, "flows", p)
 }
 
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
-	var d flowsData
+	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
 	f, err := admin.ParseFlowFilter(r.URL.Query())
 	if err == nil {
-		err = admin.WriteFlowsCSV(w, r, c.admin, f, c.log)
+		err = c.writeFlowsCSV(w, r, f)
 	}
 	if err != nil {
 		d.Brands, _ = c.admin.Brands(r.Context())
-		d.Types = ledger.FlowTypes()
+		d.Filter = r.URL.Query()
 		c.fail(w, r, req, "flows", "积分流水", d, err)
 	}
 }
