@@ -44,7 +44,7 @@ func TestConsole_SearchByOuterIDAndMore(t *testing.T) {
 		t.Fatalf("search by outer id: %d %s", r.status, r.location)
 	}
 	// More than are shown: said, not silently cut.
-	r := e.get("/console/customers?q=" + url.QueryEscape("同名")).want(t, http.StatusOK, `id="more"`, "前 100 位")
+	r := e.get("/console/customers?q="+url.QueryEscape("同名")).want(t, http.StatusOK, `id="more"`, "前 100 位")
 	if n := strings.Count(r.body, `data-label="姓名"`); n != searchShown {
 		t.Fatalf("%d rows shown", n)
 	}
@@ -63,7 +63,7 @@ func TestConsole_FlowFilters(t *testing.T) {
 		"confirm": {"1"}}).want(t, http.StatusSeeOther)
 	// By member mobile, by operator, by shop (chosen by name), by channel.
 	e.get("/console/flows?brand_id=B1&customer_id=13800000002").want(t, http.StatusOK, "共 2 条")
-	r := e.get("/console/flows?brand_id=B1&operator=" + url.QueryEscape("小李")).want(t, http.StatusOK, "共 1 条", "补偿")
+	r := e.get("/console/flows?brand_id=B1&operator="+url.QueryEscape("小李")).want(t, http.StatusOK, "共 1 条", "补偿")
 	export := field(t, exportRE, r.body)
 	if !strings.Contains(export, "operator=") {
 		t.Fatalf("the export drops the operator: %s", export)

@@ -477,13 +477,13 @@ type flowsData struct {
 	Shops    []ledger.Shop // of the brand chosen
 	Channels []string
 	Types    []ledger.FlowType
-	Filter url.Values // as given, for the form, the pages and the export
-	Page   points.FlowPage
-	Ready  bool // a brand is chosen and the filter is valid
-	Prev   string
-	Next   string
-	Export string // the CSV of every match
-	Bad    string // the filter input an error named
+	Filter   url.Values // as given, for the form, the pages and the export
+	Page     points.FlowPage
+	Ready    bool // a brand is chosen and the filter is valid
+	Prev     string
+	Next     string
+	Export   string // the CSV of every match
+	Bad      string // the filter input an error named
 }
 
 func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFilter, error) {

@@ -82,7 +82,7 @@ func alertText(page string) string {
 // ruleForm is the rule editor as posted: one default level and VIP.
 func ruleFormValues(csrf string) url.Values {
 	return url.Values{"csrf": {csrf}, "name": {"春季规则"}, "clear_type": {"DAYS_AFTER_EARN"}, "clear_days": {"365"},
-		"ded_rows": {"3"},
+		"ded_rows":       {"3"},
 		"ded_level_id_0": {""}, "ded_deducted_point_0": {"100"}, "ded_consume_money_0": {"1"}, "ded_enable_0": {"1"},
 		"ded_level_id_1": {"VIP"}, "ded_deducted_point_1": {"50"}, "ded_consume_money_1": {"1.5"}, "ded_enable_1": {"1"},
 		"ded_has_upper_limit_1": {"1"}, "ded_max_point_1": {"500"},
