@@ -199,3 +199,32 @@ func (o *Office) RotateSecret(ctx context.Context, operator, key string) (string
 	}
 	return a.Secret, nil
 }
+
+// AdjustPreview is what an adjustment would do, decided by the write's
+// own code and rolled back (points.Service.PreviewAdjust).
+type AdjustPreview struct {
+	Customer ledger.Customer
+	Before   ledger.Account // the account as the decision read it
+	After    ledger.Account // as the adjustment would leave it
+	Flow     ledger.Flow    // the ADJUST flow it would write
+}
+
+// PreviewAdjust shows what an adjustment in the operator's name would do,
+// writing nothing.
+func (o *Office) PreviewAdjust(ctx context.Context, operator string, r points.AdjustRequest) (AdjustPreview, error) {
+	var p AdjustPreview
+	d, err := o.svc.PreviewAdjust(ctx, points.OperatorCaller(operator), r)
+	if err != nil {
+		return p, err
+	}
+	if p.Customer, err = o.read.Customer(ctx, strings.TrimSpace(r.CustomerID)); err != nil {
+		return p, err
+	}
+	p.Before, p.After = d.Snapshot.Account, d.Changes.Account
+	for _, f := range d.Changes.Flows {
+		if f.ID == d.Outcome.FlowID {
+			p.Flow = f
+		}
+	}
+	return p, nil
+}

@@ -240,7 +240,7 @@ func TestConsole_CSRF(t *testing.T) {
 	e := newConsoleEnv(t)
 	csrf := e.signIn()
 	e.MustCharge("C1", "g1", 100)
-	form := url.Values{"points": {"10"}, "reason": {"x"}, "request_id": {"r1"}}
+	form := url.Values{"points": {"10"}, "reason": {"x"}, "request_id": {"r1"}, "confirm": {"1"}}
 	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden, "CSRF")
 	form.Set("csrf", "not-it")
 	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden)

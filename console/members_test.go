@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,5 +77,47 @@ func TestConsole_FlowFilters(t *testing.T) {
 		`id="flt-member" value="13999999999" placeholder="13800000001" class="bad" aria-invalid="true"`)
 	if strings.Contains(alertText(r.body), "customer_id") {
 		t.Fatalf("wire name in %q", alertText(r.body))
+	}
+}
+
+// An adjustment is previewed (the write's decision, rolled back), then
+// confirmed; a refused one keeps what was typed.
+func TestConsole_AdjustPreviewConfirm(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	e.MustCharge("C1", "g1", 100)
+	rid := field(t, requestRE, e.get("/console/customers/C1").body)
+	before := e.Snapshot()
+	form := url.Values{"csrf": {csrf}, "points": {"-30"}, "reason": {"扣回多发"}, "request_id": {rid}}
+	r := e.post("/console/customers/C1/adjust", form).want(t, http.StatusOK, `id="adjust-preview"`, "100 → <b id=\"adjust-after\">70</b>",
+		"张三", `id="adjust-confirm"`, `name="confirm" value="1"`)
+	if got := e.Snapshot(); got != before {
+		t.Fatal("the preview wrote")
+	}
+	confirm := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(r.body, -1) {
+		confirm.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if confirm.Get("request_id") != rid || confirm.Get("points") != "-30" {
+		t.Fatalf("confirm form %v", confirm)
+	}
+	for range 2 { // sent twice: adjusted once
+		e.post("/console/customers/C1/adjust", confirm).want(t, http.StatusSeeOther)
+	}
+	if got := e.Available("C1"); got != 70 {
+		t.Fatalf("available %d after the confirmed adjustment, want 70", got)
+	}
+	// More than is available: refused by the write's own rule, in Chinese,
+	// with the form as typed; nothing written.
+	form.Set("points", "-500")
+	r = e.post("/console/customers/C1/adjust", form).want(t, http.StatusUnprocessableEntity, "积分不足", `value="-500"`, `value="扣回多发"`)
+	if strings.Contains(alertText(r.body), "available points") {
+		t.Fatalf("English ledger text shown: %s", alertText(r.body))
+	}
+	form.Set("points", "abc")
+	e.post("/console/customers/C1/adjust", form).want(t, http.StatusBadRequest, "积分: 应为整数",
+		`value="abc" placeholder="正数增加, 负数扣减" class="bad" aria-invalid="true"`)
+	if got := e.Available("C1"); got != 70 {
+		t.Fatalf("available %d after refusals", got)
 	}
 }

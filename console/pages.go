@@ -156,7 +156,11 @@ type customerData struct {
 	Found     bool
 	Flow      string // the flow just written, highlighted
 	Edit      customerForm
+	Adjust    adjustForm
 }
+
+// adjustForm is the adjustment form as typed, shown again when refused.
+type adjustForm struct{ Points, Reason, Bad string }
 
 // customerFields are the fields of a customer an operator edits, in the
 // form's order, with their Chinese labels.
@@ -271,25 +275,51 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request, req request) 
 	c.render(w, r, http.StatusOK, "customer", p)
 }
 
+type adjustPreviewData struct {
+	Preview   backoffice.AdjustPreview
+	Points    int64
+	Reason    string
+	RequestID string
+}
+
+// adjust previews an adjustment (the write's own decision, rolled back)
+// and, once confirmed from the preview, performs it. The preview's form
+// carries the request id of the customer page: sending it twice adjusts
+// once.
 func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
-	n, err := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("points")), 10, 64)
+	form := adjustForm{Points: strings.TrimSpace(r.PostFormValue("points")), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	n, err := strconv.ParseInt(form.Points, 10, 64)
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
 	} else {
-		var out points.Outcome
-		out, err = c.admin.Adjust(r.Context(), req.session.Operator, points.AdjustRequest{CustomerID: id, Points: n,
-			Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
-		if err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
+		ar := points.AdjustRequest{CustomerID: id, Points: n, Reason: form.Reason, RequestID: r.PostFormValue("request_id")}
+		if r.PostFormValue("confirm") != "1" {
+			var p backoffice.AdjustPreview
+			if p, err = c.admin.PreviewAdjust(r.Context(), req.session.Operator, ar); err == nil {
+				pg := c.page(req, "调整预览", adjustPreviewData{Preview: p, Points: n, Reason: form.Reason, RequestID: ar.RequestID})
+				c.render(w, r, http.StatusOK, "adjust", pg)
+				return
+			}
+		} else {
+			var out points.Outcome
+			if out, err = c.admin.Adjust(r.Context(), req.session.Operator, ar); err == nil {
+				http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=adjusted&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+				return
+			}
 		}
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
-		err = derr
+		c.fail(w, r, req, "customer", "顾客", d, derr)
+		return
 	}
-	c.fail(w, r, req, "customer", "顾客", d, err)
+	pg := c.page(req, "顾客 "+d.View.Account.Customer.Name, nil)
+	status, bad := c.refused(r, &pg, err)
+	form.Bad = bad
+	d.Adjust = form
+	pg.Data = d
+	c.render(w, r, status, "customer", pg)
 }
 
 // editCustomer saves the fields of the edit form that the operator
