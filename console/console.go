@@ -105,6 +105,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/apps", c.signedIn(c.apps))
 	m.HandleFunc("POST /console/apps", c.signedIn(c.saveApp))
 	m.HandleFunc("POST /console/apps/{key}/rotate", c.signedIn(c.rotateSecret))
+	m.HandleFunc("GET /console/brands/{brand}/totals.csv", c.signedIn(c.totalsCSV))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -240,6 +241,8 @@ func parsePages() map[string]*template.Template {
 		"neg":         func(n int64) int64 { return -n },
 		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"sub":         func(a, b float64) float64 { return a - b },
+		"add2":        func(a, b float64) float64 { return a + b },
+		"mul":         func(a, b float64) float64 { return a * b },
 		"short":       func(id string) string { return id[max(0, len(id)-8):] },
 		"dict":        dict,
 		"reclaimable": func(o ledger.Order) int64 { return o.Granted - o.ClawedBack },

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/csv"
 	"maps"
 	"net/http"
 	"net/url"
@@ -604,6 +605,7 @@ type dashboardData struct {
 	Totals  backoffice.Totals
 	Charts  charts
 	Reverse []backoffice.DayTotal // newest day first, for the table
+	Active  bool                  // some day of the range has flows
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {
@@ -616,6 +618,44 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 	d := dashboardData{Totals: t, Charts: buildCharts(t)}
 	for i := len(t.Days) - 1; i >= 0; i-- {
 		d.Reverse = append(d.Reverse, t.Days[i])
+		d.Active = d.Active || t.Days[i].Flows > 0
 	}
 	c.render(w, r, http.StatusOK, "dashboard", c.page(req, "品牌看板 "+t.Brand.Name, d))
+}
+
+// totalsCSV answers the dashboard's daily table as CSV, with Chinese
+// headers: the brand's days with flows, then each shop's.
+func (c *Console) totalsCSV(w http.ResponseWriter, r *http.Request, req request) {
+	q := r.URL.Query()
+	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	if err != nil {
+		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="jifen-daily-`+url.PathEscape(t.Brand.ID)+"-"+t.From+"-"+t.To+`.csv"`)
+	w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"日期", "门店", "发放", "消费", "退回", "收回", "过期", "调整", "还欠分", "流水数", "日终待兑付", "折合 (元)"})
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	row := func(shop string, d backoffice.DayTotal, liability bool) {
+		l, v := "", ""
+		if liability {
+			l = n(d.Liability)
+			if t.Valued {
+				v = fmtLiability(d.LiabilityFen, d.LiabilityFenCapped)
+			}
+		}
+		cw.Write([]string{d.Day, admin.CSVCell(shop), n(d.Issued), n(d.Spent), n(d.Reversed), n(d.ClawedBack), n(d.Expired),
+			n(d.Adjusted), n(d.DebtRepaid), n(d.Flows), l, v})
+	}
+	for _, d := range t.Days {
+		if d.Flows > 0 {
+			row("全部门店", d, true)
+		}
+	}
+	for _, s := range t.Shops {
+		row(s.ShopName, s.DayTotal, false)
+	}
+	cw.Flush()
 }
