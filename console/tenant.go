@@ -673,9 +673,7 @@ func (c *Console) saveApp(w http.ResponseWriter, r *http.Request, req request) {
 			a.Channels = append(a.Channels, ch)
 		}
 	}
-	for _, b := range strings.FieldsFunc(f["brands"], func(r rune) bool { return r == ',' || r == '，' || r == ' ' }) {
-		a.Brands = append(a.Brands, b)
-	}
+	a.Brands = strings.FieldsFunc(f["brands"], func(r rune) bool { return r == ',' || r == '，' || r == ' ' })
 	var err error
 	if f["rate_limit"] != "" {
 		if a.RateLimit, err = strconv.ParseFloat(f["rate_limit"], 64); err != nil {
