@@ -374,8 +374,11 @@ func (o *Office) query(ctx context.Context, f FlowFilter) (points.FlowQuery, err
 	}
 	if id := strings.TrimSpace(f.CustomerID); id != "" {
 		// A customer id, else a mobile of the brand's.
+		if err := points.CheckText("customer_id", id); err != nil {
+			return q, err
+		}
 		c, err := o.svc.CustomerOf(ctx, brand, id)
-		if err != nil {
+		if le, ok := ledger.AsError(err); ok && le.Kind == ledger.KindInvalid { // not found by id
 			if byMobile, merr := o.svc.Store().CustomerByMobile(ctx, brand.ID, id); merr == nil {
 				c, err = byMobile, nil
 			} else if !errors.Is(merr, points.ErrNotFound) {
