@@ -19,12 +19,12 @@ func TestConsole_Audit(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.post("/console/login", url.Values{"name": {"小王"}, "password": {"wrong-password"}}).want(t, http.StatusUnauthorized)
 	csrf := e.signIn()
-	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"30"}, "reason": {"补偿"},
+	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"30"}, "reason": {"补偿"}, "confirm": {"1"},
 		"request_id": {"adj-1"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("adjust: %d\n%s", r.status, r.body)
 	}
-	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"x"}, "request_id": {"adj-2"}}).
+	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"x"}, "confirm": {"1"}, "request_id": {"adj-2"}}).
 		want(t, http.StatusBadRequest)
 
 	es, _, err := audit.New(e.Store.(audit.Store), nil).List(context.Background(), audit.Query{})

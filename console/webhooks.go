@@ -256,7 +256,9 @@ func (c *Console) flow(w http.ResponseWriter, r *http.Request, req request) {
 		c.fail(w, r, req, "error", "流水", nil, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "flow", c.page(req, "流水 "+d.Flow.FlowID, d))
+	p := c.page(req, "流水 "+d.Flow.FlowID, d)
+	p.Names = c.names(r, d.Flow.CustomerID)
+	c.render(w, r, http.StatusOK, "flow", p)
 }
 
 // deliveryState is a delivery's state as the console says it.

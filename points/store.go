@@ -108,6 +108,9 @@ type FlowQuery struct {
 	Type       ledger.FlowType
 	ShopID     string
 	Channel    string
+	// Operator, when set, keeps the flows whose operator_id or
+	// operator_name is exactly it (as the flow recorded them).
+	Operator   string
 	Start, End time.Time // inclusive bounds on the flow's time
 	Offset     int
 	Limit      int // 0: no limit
