@@ -2,11 +2,13 @@
 // brand's operators do outside the POS — find a customer, edit their
 // record, read their points and flows, look at an order, preview and
 // perform a reversal, adjust points, release holds, read and write the
-// tenant records, follow daily totals, and manage webhooks and their
-// deliveries, manage operators, and approve or reject another operator's
-// refund or adjustment above its brand's approval_above. Every request carries an operator's
-// API token (or the bootstrap admin token), and every route names the
-// permission it needs (package operator).
+// tenant records, follow daily totals, manage webhooks and their
+// deliveries, manage operators, approve or reject another operator's
+// refund or adjustment above its brand's approval_above, and read the
+// audit log, in which every write is recorded under the operator who made
+// it. Every request carries an operator's API token (or the bootstrap
+// admin token), and every route names the permission it needs (package
+// operator).
 //
 // Handlers are linear (decode → validate → act → respond) over
 // backoffice.Office; errors are answered from one table (ProblemOf).
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/operator"
 	"jifen/points"
@@ -43,6 +46,10 @@ type API struct {
 	hooks    *webhook.Admin // nil: webhooks are not served
 	// approvals is four eyes; nil: not served, every write at once.
 	approvals *approval.Service
+	// audits is the log of the service's store; nil if the store keeps
+	// none, and then every write is answered 500, as when the log cannot
+	// be written.
+	audits *audit.Log
 
 	draining  chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -60,6 +67,9 @@ func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *Thro
 		th = NewThrottle(time.Second, 10)
 	}
 	api := &API{admin: a, ops: ops, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
+	if s, ok := a.Service().Store().(audit.Store); ok {
+		api.audits = audit.New(s, a.Service().Now)
+	}
 	api.route()
 	return api
 }
@@ -125,6 +135,7 @@ func (api *API) route() {
 		{"GET /admin/v1/operators/{id}/tokens", operator.Operators, wide, api.listTokens},
 		{"POST /admin/v1/operators/{id}/tokens", operator.Operators, wide, api.createToken},
 		{"DELETE /admin/v1/operators/{id}/tokens/{token}", operator.Operators, wide, api.revokeToken},
+		{"GET /admin/v1/audit", operator.Audit, wide, api.listAudit},
 	}
 	for _, rt := range api.routes {
 		api.mux.HandleFunc(rt.pattern, api.need(rt))
@@ -159,7 +170,8 @@ func principal(r *http.Request) operator.Principal {
 	return p
 }
 
-// actor is who r's writes are recorded under: its authenticated operator.
+// actor is who r's writes are recorded under, in the ledger and the audit
+// log: its authenticated operator ("bootstrap" for the bootstrap token).
 func actor(r *http.Request) points.Actor {
 	p := principal(r)
 	return points.Actor{ID: p.OperatorID, Name: p.Name}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/points"
 )
@@ -169,14 +170,18 @@ func (api *API) approve(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
+	e := audit.Entry{Action: audit.ApprovalApprove, Target: r.PathValue("id")}
 	var body struct{}
 	if err := decodeOptional(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
 	a, err := s.Approve(r.Context(), principal(r), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	e.BrandID = a.BrandID
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -193,13 +198,18 @@ func (api *API) reject(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
+	e := audit.Entry{Action: audit.ApprovalReject, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
+	e.Request = audit.JSON(body)
 	a, err := s.Reject(r.Context(), principal(r), r.PathValue("id"), body.Reason)
-	if err != nil {
-		api.failErr(w, r, err)
+	e.BrandID = a.BrandID
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {

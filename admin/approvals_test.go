@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/operator"
 	"jifen/storetest"
 )
@@ -64,6 +66,27 @@ func TestFourEyes(t *testing.T) {
 			}
 			if f := e.Flows("C1")[0]; f.OperatorName != "asker" || f.ID != ok.get(t, "approval.flow_id") {
 				t.Fatalf("flow %+v: want asker's", f)
+			}
+			// The audit log has the request (by the asker, nothing
+			// written), the refused self-approval and the approval (by the
+			// checker, with the flow it wrote).
+			log := e.do("GET", "/admin/v1/audit?limit=10", nil).want(t, http.StatusOK)
+			want := []struct{ action, by, outcome string }{
+				{audit.ApprovalApprove, "checker", audit.OK}, // the second approval: nothing more, still recorded
+				{audit.ApprovalApprove, "checker", audit.OK},
+				{audit.ApprovalApprove, "asker", "FORBIDDEN"},
+				{audit.Adjustment, "asker", audit.OK},
+				{audit.Adjustment, "asker", audit.OK},
+			}
+			for i, w := range want {
+				p := fmt.Sprintf("entries.%d.", i)
+				if log.get(t, p+"action") != w.action || log.get(t, p+"operator_name") != w.by || log.get(t, p+"outcome") != w.outcome {
+					t.Fatalf("audit entry %d: want %v\n%s", i, w, log.body)
+				}
+			}
+			if log.get(t, "entries.1.after.result") != ok.get(t, "approval.flow_id") || log.get(t, "entries.3.after.approval_id") != id ||
+				log.get(t, "entries.3.after.flow_id") != nil {
+				t.Fatalf("audit entries' after: %s", log.body)
 			}
 
 			// A refund of all that is left: 202; rejected.

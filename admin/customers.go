@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -83,14 +85,14 @@ type writeBody struct {
 	RequestID string `json:"request_id"`
 }
 
-// customerBrand refuses, before a write, a customer whose brand r's
-// operator does not act in.
-func customerBrand(r *http.Request, a *backoffice.Office) error {
-	b, err := a.CustomerBrand(r.Context(), r.PathValue("id"))
+// customerBrand is the brand of the customer r's path names; it refuses,
+// before a write, a customer whose brand r's operator does not act in.
+func (api *API) customerBrand(r *http.Request) (string, error) {
+	b, err := api.admin.CustomerBrand(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return err
+		return "", err
 	}
-	return principal(r).NeedBrand(b)
+	return b, principal(r).NeedBrand(b)
 }
 
 // POST /admin/v1/customers/{id}/adjustments
@@ -104,35 +106,54 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 		Reason string `json:"reason"`
 		writeBody
 	}
+	e := audit.Entry{Action: audit.Adjustment, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
+	e.Request = audit.JSON(body)
+	var err error
 	if body.Points == nil {
-		api.failErr(w, r, ledger.Invalid("points", "不可为空: 正数增加, 负数扣减"))
+		err = ledger.Invalid("points", "不可为空: 正数增加, 负数扣减")
+	} else {
+		err = principal(r).NeedPoints(*body.Points)
+	}
+	if err == nil {
+		e.BrandID, err = api.customerBrand(r)
+	}
+	var before backoffice.CustomerView
+	if err == nil {
+		before, err = api.admin.Customer(r.Context(), r.PathValue("id"))
+	}
+	var out points.Outcome
+	var asked *approval.Approval
+	if err == nil {
+		e.Before = audit.JSON(customerViewOut(before).Account)
+		out, asked, err = api.adjustOrAsk(r, points.AdjustRequest{CustomerID: r.PathValue("id"),
+			Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
+	}
+	if err == nil && asked != nil {
+		// Recorded for approval: nothing is written yet.
+		e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+		if api.audited(w, r, e, nil) {
+			pending(w, *asked)
+		}
 		return
 	}
-	if err := principal(r).NeedPoints(*body.Points); err != nil {
-		api.failErr(w, r, err)
+	// The account after, read before the entry is recorded so that the
+	// entry holds it; a failure to read it is not the adjustment's.
+	var v backoffice.CustomerView
+	var readErr error
+	if err == nil {
+		if v, readErr = api.admin.Customer(r.Context(), r.PathValue("id")); readErr == nil {
+			e.After = audit.JSON(customerViewOut(v).Account)
+		}
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
-	if err := customerBrand(r, api.admin); err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	out, asked, err := api.adjustOrAsk(r, points.AdjustRequest{CustomerID: r.PathValue("id"),
-		Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
-	if err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	if asked != nil {
-		pending(w, *asked)
-		return
-	}
-	v, err := api.admin.Customer(r.Context(), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, written(out), struct {
@@ -161,25 +182,38 @@ func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		CustomerType *int    `json:"customer_type"`
 		writeBody
 	}
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	if err := customerBrand(r, api.admin); err != nil {
-		api.failErr(w, r, err)
+	e.Request = audit.JSON(body)
+	var err error
+	e.BrandID, err = api.customerBrand(r)
+	var before backoffice.CustomerView
+	if err == nil {
+		before, err = api.admin.Customer(r.Context(), r.PathValue("id"))
+	}
+	var out points.Outcome
+	if err == nil {
+		e.Before = audit.JSON(customerOut(before.Account.Customer))
+		out, err = api.admin.UpdateCustomer(r.Context(), actor(r), points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
+			Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
+			Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
+			RequestID: body.RequestID})
+	}
+	var v backoffice.CustomerView
+	var readErr error
+	if err == nil {
+		if v, readErr = api.admin.Customer(r.Context(), out.Result); readErr == nil {
+			e.After = audit.JSON(customerOut(v.Account.Customer))
+		}
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
-	out, err := api.admin.UpdateCustomer(r.Context(), actor(r), points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
-		Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
-		Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
-		RequestID: body.RequestID})
-	if err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	v, err := api.admin.Customer(r.Context(), out.Result)
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, http.StatusOK, struct {

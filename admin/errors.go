@@ -52,6 +52,7 @@ var (
 		ledger.CodeRuleNotFound:         http.StatusNotFound,
 		backoffice.CodeBrandNotFound:    http.StatusNotFound,
 		backoffice.CodeOrderNotFound:    http.StatusNotFound,
+		backoffice.CodeAppNotFound:      http.StatusNotFound,
 		ledger.CodeIdempotencyConflict:  http.StatusConflict,
 		ledger.CodeReverseOrderConflict: http.StatusConflict,
 		ledger.CodeHoldConflict:         http.StatusConflict,

@@ -21,7 +21,7 @@ import (
 // means its end).
 func ParseFlowFilter(q url.Values) (backoffice.FlowFilter, error) {
 	f := backoffice.FlowFilter{BrandID: q.Get("brand_id"), CustomerID: q.Get("customer_id"), ShopID: q.Get("shop_id"),
-		OutBizLike: q.Get("out_biz_id"), Type: q.Get("type"), Channel: q.Get("channel")}
+		OutBizLike: q.Get("out_biz_id"), Type: q.Get("type"), Channel: q.Get("channel"), Operator: q.Get("operator")}
 	var err error
 	if f.Start, err = parseTime("start", q.Get("start"), false); err != nil {
 		return f, err
@@ -150,4 +150,13 @@ func safeName(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// CSVCell is a text cell of a CSV export, kept from being read as a
+// formula (cell): the console's export writes its cells with it too.
+func CSVCell(s string) string { return cell(s) }
+
+// CSVFileName is the download name of a brand's flow export.
+func CSVFileName(brandID string) string {
+	return fmt.Sprintf("jifen-flows-%s-%s.csv", safeName(brandID), time.Now().In(ledger.Shanghai).Format("20060102-150405"))
 }

@@ -4,12 +4,15 @@ import (
 	"net/http"
 	"time"
 
+	"jifen/audit"
 	"jifen/operator"
 )
 
 // Operators: an operator's own record and password (every operator), and
 // the operators and their API tokens (admins of every brand). Secrets — a
 // generated password, a token — are in the answer that makes them, once.
+// Every change is recorded in the audit log (its secrets redacted, or
+// never in the entry at all).
 
 type operatorJSON struct {
 	ID                string    `json:"id"`
@@ -69,15 +72,15 @@ func (api *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		Old string `json:"old_password"`
 		New string `json:"new_password"`
 	}
-	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
-		return
+	e := audit.Entry{Action: audit.OperatorPasswordChange, Target: principal(r).OperatorID}
+	err := decode(w, r, &body)
+	if err == nil {
+		e.Request = audit.JSON(body) // both passwords redacted
+		err = api.ops.ChangePassword(r.Context(), principal(r).OperatorID, body.Old, body.New)
 	}
-	if err := api.ops.ChangePassword(r.Context(), principal(r).OperatorID, body.Old, body.New); err != nil {
-		api.failErr(w, r, err)
-		return
+	if api.audited(w, r, e, err) {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // GET /admin/v1/operators: every operator, by name.
@@ -106,13 +109,19 @@ func (api *API) addOperator(w http.ResponseWriter, r *http.Request) {
 		Brands []string `json:"brands"`
 		Limit  int64    `json:"limit"`
 	}
-	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
-		return
+	e := audit.Entry{Action: audit.OperatorCreate}
+	err := decode(w, r, &body)
+	var a operator.Added
+	if err == nil {
+		e.Request = audit.JSON(body)
+		a, err = api.ops.Add(r.Context(), operator.NewOperator{Name: body.Name, Role: operator.Role(body.Role), Brands: body.Brands, Limit: body.Limit})
 	}
-	a, err := api.ops.Add(r.Context(), operator.NewOperator{Name: body.Name, Role: operator.Role(body.Role), Brands: body.Brands, Limit: body.Limit})
-	if err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		// The operator and its first token's id: never the password or
+		// the token's secret.
+		e.Target, e.After = a.Operator.ID, audit.JSON(operatorOut(a.Operator))
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	api.log.Info("operator added", "by", principal(r).Name, "operator", a.Operator.Name, "role", a.Operator.Role)
@@ -143,18 +152,26 @@ func (api *API) putOperator(w http.ResponseWriter, r *http.Request) {
 		Limit    *int64    `json:"limit"`
 		Disabled *bool     `json:"disabled"`
 	}
-	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
-		return
+	e := audit.Entry{Action: audit.OperatorUpdate, Target: r.PathValue("id")}
+	err := decode(w, r, &body)
+	var o operator.Operator
+	if err == nil {
+		e.Request = audit.JSON(body)
+		e.Action = operatorChange(body.Role == nil && body.Brands == nil && body.Limit == nil, body.Disabled)
+		c := operator.Change{Brands: body.Brands, Limit: body.Limit, Disabled: body.Disabled}
+		if body.Role != nil {
+			role := operator.Role(*body.Role)
+			c.Role = &role
+		}
+		if old, gerr := api.ops.Get(r.Context(), r.PathValue("id")); gerr == nil {
+			e.Before = audit.JSON(operatorOut(old))
+		}
+		o, err = api.ops.Update(r.Context(), r.PathValue("id"), c)
 	}
-	c := operator.Change{Brands: body.Brands, Limit: body.Limit, Disabled: body.Disabled}
-	if body.Role != nil {
-		role := operator.Role(*body.Role)
-		c.Role = &role
+	if err == nil {
+		e.After = audit.JSON(operatorOut(o))
 	}
-	o, err := api.ops.Update(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		api.failErr(w, r, err)
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	api.log.Info("operator changed", "by", principal(r).Name, "operator", o.Name, "role", o.Role, "disabled", o.Disabled)
@@ -164,9 +181,9 @@ func (api *API) putOperator(w http.ResponseWriter, r *http.Request) {
 // POST /admin/v1/operators/{id}/reset-password: a new generated password,
 // shown once; the operator's console sessions end and a lock is lifted.
 func (api *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	// The entry never holds the new password.
 	p, err := api.ops.ResetPassword(r.Context(), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	if !api.audited(w, r, audit.Entry{Action: audit.OperatorPasswordReset, Target: r.PathValue("id")}, err) {
 		return
 	}
 	api.log.Info("operator password reset", "by", principal(r).Name, "operator_id", r.PathValue("id"))
@@ -198,13 +215,18 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
-		return
+	e := audit.Entry{Action: audit.OperatorTokenCreate, Target: r.PathValue("id")}
+	err := decode(w, r, &body)
+	var t operator.Token
+	var secret string
+	if err == nil {
+		e.Request = audit.JSON(body)
+		t, secret, err = api.ops.CreateToken(r.Context(), r.PathValue("id"), body.Name)
 	}
-	t, secret, err := api.ops.CreateToken(r.Context(), r.PathValue("id"), body.Name)
-	if err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		e.After = audit.JSON(tokenOut(t, "")) // without its secret
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	reply(w, http.StatusCreated, tokenOut(t, secret))
@@ -212,9 +234,22 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /admin/v1/operators/{id}/tokens/{token}: revokes the token.
 func (api *API) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if err := api.ops.RevokeToken(r.Context(), r.PathValue("id"), r.PathValue("token")); err != nil {
-		api.failErr(w, r, err)
-		return
+	err := api.ops.RevokeToken(r.Context(), r.PathValue("id"), r.PathValue("token"))
+	e := audit.Entry{Action: audit.OperatorTokenRevoke, Target: r.PathValue("id"),
+		Request: audit.JSON(map[string]string{"id": r.PathValue("token")})} // a token's id is no secret, but its key would read as one
+	if api.audited(w, r, e, err) {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
+}
+
+// operatorChange is the audit action of a change to an operator: disable
+// or enable when that is all it changes, update otherwise.
+func operatorChange(onlyDisabled bool, disabled *bool) string {
+	switch {
+	case !onlyDisabled || disabled == nil:
+		return audit.OperatorUpdate
+	case *disabled:
+		return audit.OperatorDisable
+	}
+	return audit.OperatorEnable
 }

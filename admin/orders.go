@@ -3,9 +3,12 @@ package admin
 import (
 	"net/http"
 
+	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/operator"
+	"jifen/points"
 )
 
 // GET /admin/v1/brands/{brand}/orders/{order}: everything recorded for
@@ -57,25 +60,35 @@ func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /admin/v1/brands/{brand}/orders/{order}/reversals: the reversal,
-// in the operator's name, idempotent by request_id; a support operator's
-// above the brand's approval_above is recorded for approval instead (202).
+// in the authenticated operator's name, idempotent by request_id; a
+// support operator's above the brand's approval_above is recorded for
+// approval instead (202).
 func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 	var body reverseBody
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decode(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
-	if err := api.withinLimit(r, body); err != nil {
-		api.failErr(w, r, err)
+	e.Request = audit.JSON(body)
+	var out points.Outcome
+	var asked *approval.Approval
+	err := api.withinLimit(r, body)
+	if err == nil {
+		out, asked, err = api.reverseOrAsk(r, body.request(r))
+	}
+	if err == nil && asked != nil {
+		// Recorded for approval: nothing is written yet.
+		e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+		if api.audited(w, r, e, nil) {
+			pending(w, *asked)
+		}
 		return
 	}
-	out, asked, err := api.reverseOrAsk(r, body.request(r))
-	if err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 	}
-	if asked != nil {
-		pending(w, *asked)
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
@@ -113,22 +126,24 @@ func (api *API) withinLimit(r *http.Request, body reverseBody) error {
 // authenticated operator's name, within a support operator's limit.
 func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
 	var body struct{}
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decodeOptional(w, r, &body); err != nil {
-		api.failErr(w, r, err)
+		api.audited(w, r, e, err)
 		return
 	}
+	var err error
 	if p := principal(r); p.Role != operator.Admin {
-		v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
-		if err == nil {
+		v, verr := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+		if verr == nil {
 			err = p.NeedPoints(v.Hold.Remaining)
-		}
-		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
-			api.failErr(w, r, err)
-			return
+		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
+			err = verr
 		}
 	}
-	if err := api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order")); err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		err = api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order"))
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))

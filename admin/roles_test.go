@@ -74,6 +74,7 @@ func matrix() []matrixRow {
 		{"GET /admin/v1/operators/{id}/tokens", "/admin/v1/operators/nobody/tokens", nil, operator.Admin},
 		{"POST /admin/v1/operators/{id}/tokens", "/admin/v1/operators/nobody/tokens", map[string]any{"name": "t"}, operator.Admin},
 		{"DELETE /admin/v1/operators/{id}/tokens/{token}", "/admin/v1/operators/nobody/tokens/t", nil, operator.Admin},
+		{"GET /admin/v1/audit", "/admin/v1/audit", nil, operator.Admin},
 	}
 }
 

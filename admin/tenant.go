@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
@@ -80,24 +81,35 @@ func (api *API) listApps(w http.ResponseWriter, r *http.Request) {
 // tenant file's apps). A secret generated for a new app without one is
 // in the answer, once.
 func (api *API) putApp(w http.ResponseWriter, r *http.Request) {
+	e := audit.Entry{Action: audit.AppPut, Target: r.PathValue("key")}
 	var a tenant.App
-	if err := decodeTenant(w, r, &a); err != nil {
-		api.failErr(w, r, err)
+	err := decodeTenant(w, r, &a)
+	if err == nil {
+		e.Request = audit.JSON(a)
+		a.AppKey, err = pathKey("app_key", a.AppKey, r.PathValue("key"))
+	}
+	store := api.admin.Service().Store()
+	if err == nil {
+		var old ledger.App
+		if old, err = store.App(r.Context(), a.AppKey); err == nil {
+			e.Before = audit.JSON(appOut(old))
+		} else if errors.Is(err, points.ErrNotFound) {
+			err = nil // a new app
+		}
+	}
+	var rep points.ApplyReport
+	if err == nil {
+		rep, err = api.apply(r, tenant.File{Apps: []tenant.App{a}})
+	}
+	stored, readErr := store.App(r.Context(), a.AppKey)
+	if err == nil && readErr == nil {
+		e.After = audit.JSON(appOut(stored))
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
-	var err error
-	if a.AppKey, err = pathKey("app_key", a.AppKey, r.PathValue("key")); err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	rep, err := api.apply(r, tenant.File{Apps: []tenant.App{a}})
-	if err != nil {
-		api.failErr(w, r, err)
-		return
-	}
-	stored, err := api.admin.Service().Store().App(r.Context(), a.AppKey)
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -157,21 +169,42 @@ func (api *API) getBrand(w http.ResponseWriter, r *http.Request) {
 // the tenant file's brands: settings absent are the defaults; shops and a
 // rule, when given, are created or updated too).
 func (api *API) putBrand(w http.ResponseWriter, r *http.Request) {
+	e := audit.Entry{Action: audit.BrandPut, BrandID: r.PathValue("brand"), Target: r.PathValue("brand")}
 	var b tenant.Brand
-	if err := decodeTenant(w, r, &b); err != nil {
-		api.failErr(w, r, err)
-		return
+	err := decodeTenant(w, r, &b)
+	if err == nil {
+		e.Request = audit.JSON(b)
+		b.BrandID, err = pathKey("brand_id", b.BrandID, r.PathValue("brand"))
 	}
-	var err error
-	if b.BrandID, err = pathKey("brand_id", b.BrandID, r.PathValue("brand")); err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		e.Before, err = api.brandState(r, true)
 	}
-	if _, err := api.apply(r, tenant.File{Brands: []tenant.Brand{b}}); err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		_, err = api.apply(r, tenant.File{Brands: []tenant.Brand{b}})
 	}
-	api.getBrand(w, r)
+	if err == nil {
+		if after, aerr := api.brandState(r, false); aerr == nil {
+			e.After = after
+		}
+	}
+	if api.audited(w, r, e, err) {
+		api.getBrand(w, r)
+	}
+}
+
+// brandState is the brand of r's path as GET answers it, for an audit
+// entry's Before or After; nil for a brand not stored. A failure to read
+// it is an error before a change (the change would fail too) and, after
+// one, is left to the answer, which reads the brand again.
+func (api *API) brandState(r *http.Request, before bool) (json.RawMessage, error) {
+	v, err := api.admin.Brand(r.Context(), r.PathValue("brand"))
+	if before && ledger.IsCode(err, backoffice.CodeBrandNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return audit.JSON(brandViewOut(v)), nil
 }
 
 // GET /admin/v1/brands/{brand}/shops
@@ -207,25 +240,32 @@ func (api *API) existingBrand(r *http.Request, piece tenant.Brand) error {
 // PUT /admin/v1/brands/{brand}/shops/{shop}: creates or updates a shop
 // (an entry of a brand's shops in the tenant file).
 func (api *API) putShop(w http.ResponseWriter, r *http.Request) {
+	e := audit.Entry{Action: audit.ShopPut, BrandID: r.PathValue("brand"), Target: r.PathValue("shop")}
 	var s tenant.Shop
-	if err := decodeTenant(w, r, &s); err != nil {
-		api.failErr(w, r, err)
-		return
+	err := decodeTenant(w, r, &s)
+	if err == nil {
+		e.Request = audit.JSON(s)
+		s.ShopID, err = pathKey("shop_id", s.ShopID, r.PathValue("shop"))
 	}
-	var err error
-	if s.ShopID, err = pathKey("shop_id", s.ShopID, r.PathValue("shop")); err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		if sh, serr := api.admin.Service().Store().Shop(r.Context(), s.ShopID); serr == nil {
+			e.Before = audit.JSON(shopsOut([]ledger.Shop{sh}))
+			if sh.BrandID != strings.TrimSpace(r.PathValue("brand")) {
+				err = ledger.Invalidf("shop_id", "门店 %s 属于品牌 %s", s.ShopID, sh.BrandID)
+			}
+		}
 	}
-	if sh, err := api.admin.Service().Store().Shop(r.Context(), s.ShopID); err == nil && sh.BrandID != strings.TrimSpace(r.PathValue("brand")) {
-		api.failErr(w, r, ledger.Invalidf("shop_id", "门店 %s 属于品牌 %s", s.ShopID, sh.BrandID))
-		return
+	if err == nil {
+		err = api.existingBrand(r, tenant.Brand{Shops: []tenant.Shop{s}})
 	}
-	if err := api.existingBrand(r, tenant.Brand{Shops: []tenant.Shop{s}}); err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		if sh, serr := api.admin.Service().Store().Shop(r.Context(), s.ShopID); serr == nil {
+			e.After = audit.JSON(shopsOut([]ledger.Shop{sh}))
+		}
 	}
-	api.listShops(w, r)
+	if api.audited(w, r, e, err) {
+		api.listShops(w, r)
+	}
 }
 
 // GET /admin/v1/brands/{brand}/rule: the rule in force.
@@ -246,29 +286,49 @@ func (api *API) getRule(w http.ResponseWriter, r *http.Request) {
 // PUT /admin/v1/brands/{brand}/rule: a new rule version (the tenant
 // file's rule of a brand), unless it equals the one in force.
 func (api *API) putRule(w http.ResponseWriter, r *http.Request) {
+	e := audit.Entry{Action: audit.RulePut, BrandID: r.PathValue("brand"), Target: r.PathValue("brand")}
 	var rule tenant.Rule
-	if err := decodeTenant(w, r, &rule); err != nil {
-		api.failErr(w, r, err)
-		return
+	err := decodeTenant(w, r, &rule)
+	if err == nil {
+		e.Request = audit.JSON(rule)
+		e.Before = api.ruleState(r)
+		err = api.existingBrand(r, tenant.Brand{Rule: &rule})
 	}
-	if err := api.existingBrand(r, tenant.Brand{Rule: &rule}); err != nil {
-		api.failErr(w, r, err)
-		return
+	if err == nil {
+		e.After = api.ruleState(r)
 	}
-	api.getRule(w, r)
+	if api.audited(w, r, e, err) {
+		api.getRule(w, r)
+	}
+}
+
+// ruleState is the rule in force of r's brand as GET answers it, for an
+// audit entry; nil when there is none, or it cannot be read (the change
+// then fails, or its answer does, reading it again).
+func (api *API) ruleState(r *http.Request) json.RawMessage {
+	v, err := api.admin.Brand(r.Context(), r.PathValue("brand"))
+	if err != nil || v.Rule == nil {
+		return nil
+	}
+	return audit.JSON(ruleOut(*v.Rule))
 }
 
 // POST /admin/v1/tenant: a whole tenant file (YAML or JSON), applied as
 // `jifen apply` applies it, in one transaction.
 func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
+	e := audit.Entry{Action: audit.TenantApply}
 	var f tenant.File
-	if err := decodeTenant(w, r, &f); err != nil {
-		api.failErr(w, r, err)
-		return
+	err := decodeTenant(w, r, &f)
+	var rep points.ApplyReport
+	if err == nil {
+		e.Request = audit.JSON(f)
+		rep, err = api.apply(r, f)
 	}
-	rep, err := api.apply(r, f)
-	if err != nil {
-		api.failErr(w, r, err)
+	if err == nil {
+		e.After = audit.JSON(map[string]int{"apps": rep.Apps, "brands": rep.Brands, "shops": rep.Shops,
+			"customers": rep.Customers, "rules": rep.Rules, "webhooks": rep.Webhooks})
+	}
+	if !api.audited(w, r, e, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {

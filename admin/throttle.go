@@ -132,6 +132,30 @@ func (t *Throttle) forgetWhole() {
 // rightmost X-Forwarded-For address that is not a trusted proxy; an IPv4
 // address as itself, an IPv6 one as its /64.
 func (t *Throttle) client(r *http.Request) netip.Prefix {
+	addr := t.addr(r)
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{} // no address at all: one shared client
+	}
+	return p
+}
+
+// ClientAddr is the address of who sent r, as client reads it (through
+// trusted proxies); "" if r has none. The audit log records it.
+func (t *Throttle) ClientAddr(r *http.Request) string {
+	if a := t.addr(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// addr is the client's address: r's, or through trusted proxies the
+// rightmost X-Forwarded-For address that is not a trusted proxy.
+func (t *Throttle) addr(r *http.Request) netip.Addr {
 	addr := parseAddr(r.RemoteAddr)
 	if t.isTrusted(addr) {
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -146,16 +170,7 @@ func (t *Throttle) client(r *http.Request) netip.Prefix {
 			}
 		}
 	}
-	addr = addr.Unmap()
-	bits := 32
-	if addr.Is6() {
-		bits = 64
-	}
-	p, err := addr.Prefix(bits)
-	if err != nil {
-		return netip.Prefix{} // no address at all: one shared client
-	}
-	return p
+	return addr.Unmap()
 }
 
 func (t *Throttle) isTrusted(a netip.Addr) bool {

@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"time"
 
+	"jifen/audit"
 	"jifen/ledger"
+	"jifen/points"
 	"jifen/tenant"
 	"jifen/webhook"
 )
@@ -158,31 +160,43 @@ func (api *API) putWebhookWith(w http.ResponseWriter, r *http.Request, create bo
 	if h == nil {
 		return
 	}
-	var tw tenant.Webhook
-	if err := decodeTenant(w, r, &tw); err != nil {
-		api.failErr(w, r, err)
-		return
+	entry := audit.Entry{Action: audit.WebhookUpdate, Target: r.PathValue("id")}
+	if create {
+		entry.Action = audit.WebhookCreate
 	}
-	if !create {
-		var err error
-		if tw.WebhookID, err = pathKey("webhook_id", tw.WebhookID, r.PathValue("id")); err != nil {
-			api.failErr(w, r, err)
-			return
+	var tw tenant.Webhook
+	err := decodeTenant(w, r, &tw)
+	if err == nil {
+		entry.Request = audit.JSON(tw)
+		if create {
+			entry.Target = tw.WebhookID
+		} else {
+			tw.WebhookID, err = pathKey("webhook_id", tw.WebhookID, r.PathValue("id"))
 		}
 	}
-	t, err := tenant.File{Webhooks: []tenant.Webhook{tw}}.Tenant()
-	if err != nil {
-		api.failErr(w, r, err)
-		return
+	var t points.Tenant
+	if err == nil {
+		t, err = tenant.File{Webhooks: []tenant.Webhook{tw}}.Tenant()
+	}
+	if err == nil {
+		if old, oerr := h.Webhook(r.Context(), tw.WebhookID); oerr == nil {
+			entry.Before = audit.JSON(webhookOut(old))
+		}
 	}
 	put := h.Put
 	status := http.StatusOK
 	if create {
 		put, status = h.Create, http.StatusCreated
 	}
-	e, secret, err := put(r.Context(), t.Webhooks[0])
-	if err != nil {
-		api.failErr(w, r, err)
+	var e webhook.Endpoint
+	var secret string
+	if err == nil {
+		e, secret, err = put(r.Context(), t.Webhooks[0])
+	}
+	if err == nil {
+		entry.After = audit.JSON(webhookOut(e))
+	}
+	if !api.audited(w, r, entry, err) {
 		return
 	}
 	reply(w, status, struct {
@@ -198,8 +212,11 @@ func (api *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := h.Delete(r.Context(), id); err != nil {
-		api.failErr(w, r, err)
+	entry := audit.Entry{Action: audit.WebhookDelete, Target: id}
+	if old, err := h.Webhook(r.Context(), id); err == nil {
+		entry.Before = audit.JSON(webhookOut(old))
+	}
+	if !api.audited(w, r, entry, h.Delete(r.Context(), id)) {
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -215,8 +232,7 @@ func (api *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret, err := h.RotateSecret(r.Context(), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	if !api.audited(w, r, audit.Entry{Action: audit.WebhookRotate, Target: r.PathValue("id")}, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -278,13 +294,15 @@ func (api *API) redeliver(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
+	entry := audit.Entry{Action: audit.WebhookRedeliver, Target: r.PathValue("id"),
+		Request: audit.JSON(map[string]string{"pos": r.PathValue("pos")})}
 	pos, err := strconv.ParseInt(r.PathValue("pos"), 10, 64)
 	if err != nil || pos <= 0 {
-		api.failErr(w, r, ledger.Invalidf("pos", "应为事件位置 (正整数), 收到 %q", r.PathValue("pos")))
-		return
+		err = ledger.Invalidf("pos", "应为事件位置 (正整数), 收到 %q", r.PathValue("pos"))
+	} else {
+		err = h.Redeliver(r.Context(), r.PathValue("id"), pos)
 	}
-	if err := h.Redeliver(r.Context(), r.PathValue("id"), pos); err != nil {
-		api.failErr(w, r, err)
+	if !api.audited(w, r, entry, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -300,8 +318,9 @@ func (api *API) redeliverFailed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := h.RedeliverFailed(r.Context(), r.PathValue("id"))
-	if err != nil {
-		api.failErr(w, r, err)
+	entry := audit.Entry{Action: audit.WebhookRedeliver, Target: r.PathValue("id"),
+		Request: audit.JSON(map[string]string{"pos": "failed"}), After: audit.JSON(map[string]int{"redelivered": n})}
+	if !api.audited(w, r, entry, err) {
 		return
 	}
 	reply(w, http.StatusOK, struct {

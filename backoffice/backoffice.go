@@ -45,11 +45,17 @@ type Reader interface {
 	// Flows lists flows matching q, newest first, and how many match.
 	Flows(ctx context.Context, q points.FlowQuery) ([]ledger.Flow, int, error)
 
-	// SearchCustomers lists up to q.Limit customers whose id starts with
-	// q.Text or whose mobile or name contains it (ASCII letters in any
-	// case), in brand q.BrandID when set: those whose id or mobile equals
-	// q.Text first, then by brand, registration and id.
+	// SearchCustomers lists up to q.Limit customers whose id or outer_id
+	// (the POS's member id) starts with q.Text or whose mobile or name
+	// contains it (ASCII letters in any case), in brand q.BrandID when
+	// set: those whose id, mobile or outer_id equals q.Text first, then by
+	// brand, registration and id.
 	SearchCustomers(ctx context.Context, q CustomerSearch) ([]ledger.Customer, error)
+	// CustomersByID reads the customers of ids that exist, by id.
+	CustomersByID(ctx context.Context, ids []string) ([]ledger.Customer, error)
+	// RuleVersions lists up to limit (0: every) versions of the brand's
+	// rule, newest first.
+	RuleVersions(ctx context.Context, brandID string, limit int) ([]ledger.Rule, error)
 	// CustomerHolds lists up to limit holds of the account, newest first.
 	CustomerHolds(ctx context.Context, brandID, customerID string, limit int) ([]ledger.Hold, error)
 	// OrderRows reads everything stored for the order (brand, outBizID),
@@ -151,6 +157,7 @@ func (o *Office) brandOf(ctx context.Context, id string) (ledger.Brand, error) {
 const (
 	CodeBrandNotFound = "BRAND_NOT_FOUND"
 	CodeOrderNotFound = "ORDER_NOT_FOUND"
+	CodeAppNotFound   = "APP_NOT_FOUND"
 )
 
 // notFoundErr is the business outcome code (one of the *_NOT_FOUND codes)
@@ -339,6 +346,8 @@ type FlowFilter struct {
 	OutBizLike string
 	Type       string
 	Channel    string
+	// Operator keeps the flows whose operator_id or operator_name is it.
+	Operator   string
 	Start, End time.Time
 	PageNo     int64 // from 1; 0 means 1
 	PageSize   int64 // 0 means 50
@@ -346,7 +355,7 @@ type FlowFilter struct {
 
 // query validates f and turns it into a store query (without paging).
 func (o *Office) query(ctx context.Context, f FlowFilter) (points.FlowQuery, error) {
-	if err := checkText(field{"shop_id", f.ShopID}, field{"out_biz_id", f.OutBizLike}); err != nil {
+	if err := checkText(field{"shop_id", f.ShopID}, field{"out_biz_id", f.OutBizLike}, field{"operator", f.Operator}); err != nil {
 		return points.FlowQuery{}, err
 	}
 	brand, err := o.brandOf(ctx, f.BrandID)
@@ -364,7 +373,7 @@ func (o *Office) query(ctx context.Context, f FlowFilter) (points.FlowQuery, err
 		return points.FlowQuery{}, ledger.Invalid("end", "截止时间早于开始时间")
 	}
 	q := points.FlowQuery{BrandID: brand.ID, OutBizLike: strings.TrimSpace(f.OutBizLike), Type: t,
-		Channel: strings.TrimSpace(f.Channel), Start: f.Start, End: f.End}
+		Channel: strings.TrimSpace(f.Channel), Operator: strings.TrimSpace(f.Operator), Start: f.Start, End: f.End}
 	if id := strings.TrimSpace(f.ShopID); id != "" {
 		sh, err := o.svc.Shop(ctx, id)
 		if err != nil {
@@ -379,7 +388,18 @@ func (o *Office) query(ctx context.Context, f FlowFilter) (points.FlowQuery, err
 		q.ShopID = sh.ID
 	}
 	if id := strings.TrimSpace(f.CustomerID); id != "" {
+		// A customer id, else a mobile of the brand's.
+		if err := points.CheckText("customer_id", id); err != nil {
+			return q, err
+		}
 		c, err := o.svc.CustomerOf(ctx, brand, id)
+		if le, ok := ledger.AsError(err); ok && le.Kind == ledger.KindInvalid { // not found by id
+			if byMobile, merr := o.svc.Store().CustomerByMobile(ctx, brand.ID, id); merr == nil {
+				c, err = byMobile, nil
+			} else if !errors.Is(merr, points.ErrNotFound) {
+				err = merr
+			}
+		}
 		if err != nil {
 			return q, err
 		}

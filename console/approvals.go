@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/operator"
 	"jifen/points"
@@ -95,16 +96,28 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
 		return
 	}
 	var err error
+	var a approval.Approval
 	ok := ""
+	e := audit.Entry{Target: r.PathValue("id")}
 	switch r.PathValue("action") {
 	case "approve":
-		_, err = c.approvals.Approve(r.Context(), req.who, r.PathValue("id"))
+		e.Action = audit.ApprovalApprove
+		a, err = c.approvals.Approve(r.Context(), req.who, r.PathValue("id"))
 		ok = "approved"
 	case "reject":
-		_, err = c.approvals.Reject(r.Context(), req.who, r.PathValue("id"), r.PostFormValue("reason"))
+		e.Action = audit.ApprovalReject
+		e.Request = audit.JSON(map[string]string{"reason": r.PostFormValue("reason")})
+		a, err = c.approvals.Reject(r.Context(), req.who, r.PathValue("id"), r.PostFormValue("reason"))
 		ok = "rejected"
 	default:
 		http.NotFound(w, r)
+		return
+	}
+	e.BrandID = a.BrandID
+	if err == nil {
+		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
+	}
+	if !c.audited(w, r, req, e, err) {
 		return
 	}
 	if err == nil {

@@ -34,7 +34,7 @@ func TestConsole_FourEyes(t *testing.T) {
 	before, flows := e.Available("C1"), e.FlowCount("C1")
 
 	csrf := e.signInAs("客服甲", asker.Password)
-	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"300"}, "reason": {"补偿"}, "request_id": {"c-1"}})
+	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "confirm": {"1"}, "points": {"300"}, "reason": {"补偿"}, "request_id": {"c-1"}})
 	if r.status != http.StatusSeeOther || !strings.Contains(r.location, "ok=asked") {
 		t.Fatalf("adjust above: %d %s", r.status, r.location)
 	}

@@ -18,7 +18,6 @@ const (
 	maxXLabels             = 10
 	gridLines              = 5
 	barFill                = 0.8 // of a day's width, the rest is the gap between days
-	activitySeries         = 4
 )
 
 type charts struct {
@@ -42,8 +41,20 @@ type gridLine struct {
 }
 
 type xLabel struct {
-	X    float64
-	Text string
+	X     float64
+	Text  string
+	Today bool
+}
+
+// nearToday reports whether day i is within step days of today's label,
+// whose place it leaves free.
+func nearToday(days []backoffice.DayTotal, i int, today string, step int) bool {
+	for j := max(i-step+1, 0); j < min(i+step, len(days)); j++ {
+		if j != i && days[j].Day == today {
+			return true
+		}
+	}
+	return false
 }
 
 type legendItem struct {
@@ -56,6 +67,7 @@ type bar struct {
 	X, Y, W, H float64
 	Class      string
 	Title      string
+	Value      string // written on the bar
 }
 
 type barChart struct {
@@ -81,62 +93,117 @@ func buildCharts(t backoffice.Totals) charts {
 
 // frame lays out the axes for n days and values up to top.
 func frame(t backoffice.Totals, top int64, legend []legendItem) chartFrame {
-	f := chartFrame{W: chartW, H: chartH, Left: padL, Top: padT, Right: padL + plotW, Bot: padT + plotH, Legend: legend}
+	return frameW(t, top, legend, chartW)
+}
+
+// frameW is frame for a chart width wide; today's day (in the brand's
+// time zone) is labelled 今天, whatever labels are skipped.
+func frameW(t backoffice.Totals, top int64, legend []legendItem, width float64) chartFrame {
+	pw := width - padL - padR
+	f := chartFrame{W: width, H: chartH, Left: padL, Top: padT, Right: padL + pw, Bot: padT + plotH, Legend: legend}
 	for i := 0; i <= gridLines; i++ {
 		v := top * int64(i) / gridLines
 		f.Grid = append(f.Grid, gridLine{Y: padT + plotH - plotH*float64(i)/gridLines, Label: compact(v)})
 	}
 	n := len(t.Days)
-	step := (n + maxXLabels - 1) / maxXLabels
-	for i := 0; i < n; i += max(step, 1) {
-		f.Labels = append(f.Labels, xLabel{X: padL + plotW*(float64(i)+0.5)/float64(n), Text: t.Days[i].Day[5:]})
+	labels := max(maxXLabels, int(pw/70))
+	step := max((n+labels-1)/labels, 1)
+	today := ""
+	if !t.Now.IsZero() {
+		today = t.Now.In(t.Brand.Location()).Format("2006-01-02")
+	}
+	for i := 0; i < n; i++ {
+		x := padL + pw*(float64(i)+0.5)/float64(n)
+		if t.Days[i].Day == today {
+			f.Labels = append(f.Labels, xLabel{X: x, Text: "今天", Today: true})
+		} else if i%step == 0 && (today == "" || !nearToday(t.Days, i, today, step)) {
+			f.Labels = append(f.Labels, xLabel{X: x, Text: t.Days[i].Day[5:]})
+		}
 	}
 	return f
 }
 
-// activityChart draws, for each day, bars of points issued, spent,
-// reversed and expired.
+// barMin is the narrowest a bar is drawn, so that its value fits above
+// it (written upward); a range of many days makes the chart wider, and
+// the page scrolls it inside its card.
+const barMin = 13.0
+
+// activitySeries are the movements the activity chart draws, each day:
+// every kind of flow that moves points.
+var activitySeries = []struct {
+	class, name string
+	v           func(backoffice.DayTotal) int64
+}{
+	{"issued", "发放", func(d backoffice.DayTotal) int64 { return d.Issued }},
+	{"spent", "消费", func(d backoffice.DayTotal) int64 { return d.Spent }},
+	{"reversed", "退回", func(d backoffice.DayTotal) int64 { return d.Reversed }},
+	{"clawed", "收回", func(d backoffice.DayTotal) int64 { return d.ClawedBack }},
+	{"expired", "过期", func(d backoffice.DayTotal) int64 { return d.Expired }},
+	{"adjusted", "调整", func(d backoffice.DayTotal) int64 { return d.Adjusted }},
+	{"repaid", "还欠分", func(d backoffice.DayTotal) int64 { return d.DebtRepaid }},
+}
+
+// activityChart draws, for each day, a bar per kind of movement with its
+// value written on it; adjustments are drawn by size and written with
+// their sign. Kinds with nothing in the range are left out (not in the
+// legend either). Today's day is labelled so.
 func activityChart(t backoffice.Totals) barChart {
-	series := []struct {
-		class, name string
-		v           func(backoffice.DayTotal) int64
-	}{
-		{"issued", "发放", func(d backoffice.DayTotal) int64 { return d.Issued }},
-		{"spent", "消费", func(d backoffice.DayTotal) int64 { return d.Spent }},
-		{"reversed", "退回", func(d backoffice.DayTotal) int64 { return d.Reversed }},
-		{"expired", "过期", func(d backoffice.DayTotal) int64 { return d.Expired }},
-	}
 	var top int64
-	for _, d := range t.Days {
-		for _, s := range series {
-			top = max(top, s.v(d))
+	var shown []int
+	for i, s := range activitySeries {
+		any := false
+		for _, d := range t.Days {
+			v := abs(s.v(d))
+			top = max(top, v)
+			any = any || v != 0
+		}
+		if any {
+			shown = append(shown, i)
 		}
 	}
 	var legend []legendItem
-	for i, s := range series {
+	for i, k := range shown {
+		s := activitySeries[k]
 		legend = append(legend, legendItem{X: padL + float64(i)*80, Class: s.class, Text: s.name})
 	}
-	c := barChart{chartFrame: frame(t, niceCeil(top), legend)}
-	c.Empty = top == 0
 	n := float64(len(t.Days))
-	if n == 0 {
+	width := chartW
+	if k := float64(max(len(shown), 1)); n*k*barMin/barFill > plotW {
+		width = padL + padR + n*k*barMin/barFill
+	}
+	c := barChart{chartFrame: frameW(t, niceCeil(top), legend, width)}
+	c.Empty = top == 0
+	if n == 0 || len(shown) == 0 {
 		return c
 	}
-	day := plotW / n
-	w := day * barFill / activitySeries
+	pw := c.Right - c.Left
+	day := pw / n
+	w := day * barFill / float64(len(shown))
 	scale := plotH / float64(niceCeil(top))
 	for i, d := range t.Days {
-		for j, s := range series {
+		for j, k := range shown {
+			s := activitySeries[k]
 			v := s.v(d)
 			if v == 0 {
 				continue
 			}
-			h := max(float64(v)*scale, 1)
+			h := max(float64(abs(v))*scale, 1)
+			label := compact(abs(v))
+			if s.class == "adjusted" && v < 0 {
+				label = "-" + label
+			}
 			c.Bars = append(c.Bars, bar{X: padL + day*float64(i) + day*(1-barFill)/2 + w*float64(j), Y: padT + plotH - h, W: w, H: h,
-				Class: s.class, Title: fmt.Sprintf("%s %s %d", d.Day, s.name, v)})
+				Class: s.class, Title: fmt.Sprintf("%s %s %d", d.Day, s.name, v), Value: label})
 		}
 	}
 	return c
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // liabilityChart draws the points outstanding at the end of each day.

@@ -27,6 +27,7 @@ import (
 
 	"jifen/admin"
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -52,6 +53,10 @@ type Console struct {
 	hooks  *webhook.Admin  // nil: webhooks are not served
 	// approvals is four eyes; nil: not served, every write at once.
 	approvals *approval.Service
+	// audits is the log of the service's store; nil if it keeps none,
+	// and then every action is answered 500, as when the log cannot be
+	// written.
+	audits *audit.Log
 }
 
 // New returns the console over a, signing operators in through ops.
@@ -66,6 +71,9 @@ func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *admi
 	}
 	c := &Console{admin: a, ops: ops, log: log, pages: parsePages(),
 		mux: http.NewServeMux(), logins: th}
+	if s, ok := a.Service().Store().(audit.Store); ok {
+		c.audits = audit.New(s, a.Service().Now)
+	}
 	c.routes()
 	return c
 }
@@ -107,6 +115,19 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/operators", c.signedIn(operator.Operators, c.operators))
 	m.HandleFunc("POST /console/operators", c.signedIn(operator.Operators, c.addOperator))
 	m.HandleFunc("POST /console/operators/{id}/{action}", c.signedIn(operator.Operators, c.operatorAction))
+	m.HandleFunc("GET /console/audit", c.signedIn(operator.Audit, c.auditLog))
+	// Tenant pages (tenant.go): reads for viewers of the brand, writes
+	// for its admins; the apps span every brand.
+	m.HandleFunc("GET /console/brands/{brand}/settings", c.signedIn(operator.Read, c.brandSettings))
+	m.HandleFunc("POST /console/brands/{brand}/settings", c.signedIn(operator.Tenant, c.saveBrandSettings))
+	m.HandleFunc("POST /console/brands/{brand}/shops", c.signedIn(operator.Tenant, c.saveShop))
+	m.HandleFunc("GET /console/brands/{brand}/rule", c.signedIn(operator.Read, c.rulePage))
+	m.HandleFunc("POST /console/brands/{brand}/rule/preview", c.signedIn(operator.Read, c.previewRule))
+	m.HandleFunc("POST /console/brands/{brand}/rule", c.signedIn(operator.Tenant, c.saveRule))
+	m.HandleFunc("GET /console/apps", c.signedIn(operator.Tenant, c.everyBrand(c.apps)))
+	m.HandleFunc("POST /console/apps", c.signedIn(operator.Tenant, c.everyBrand(c.saveApp)))
+	m.HandleFunc("POST /console/apps/{key}/rotate", c.signedIn(operator.Tenant, c.everyBrand(c.rotateSecret)))
+	m.HandleFunc("GET /console/brands/{brand}/totals.csv", c.signedIn(operator.Read, c.totalsCSV))
 }
 
 // ServeHTTP sets the headers every page shares and routes.
@@ -141,7 +162,7 @@ func (req request) actor() points.Actor {
 
 // signedIn lets through requests with a valid session (and, for posts,
 // the session's CSRF token) of an operator with permission perm — of
-// every brand for the webhooks and operators pages, and of the brand a
+// every brand for the pages that span them (wide), and of the brand a
 // path names; others go to the sign-in page, or are refused (403).
 func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +198,7 @@ func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter,
 			}
 		}
 		err = who.Need(perm)
-		if err == nil && (perm == operator.Webhooks || perm == operator.Operators) {
+		if err == nil && wide(perm) {
 			err = who.NeedAllBrands()
 		}
 		if b := r.PathValue("brand"); err == nil && b != "" {
@@ -191,6 +212,18 @@ func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter,
 			req.pending = c.pendingFor(r, who)
 		}
 		h(w, r.WithContext(operator.WithPrincipal(r.Context(), who)), req)
+	}
+}
+
+// everyBrand lets only an operator of every brand through to h: the apps
+// span the brands.
+func (c *Console) everyBrand(h func(http.ResponseWriter, *http.Request, request)) func(http.ResponseWriter, *http.Request, request) {
+	return func(w http.ResponseWriter, r *http.Request, req request) {
+		if err := req.who.NeedAllBrands(); err != nil {
+			c.fail(w, r, req, "error", "无权操作", nil, err)
+			return
+		}
+		h(w, r, req)
 	}
 }
 
@@ -212,9 +245,11 @@ type page struct {
 	Can      map[string]bool // what the operator may do: only those actions are shown
 	CSRF     string
 	Error    string // an error to show above the content
+	Code     string // the API's code of Error (admin.ProblemOf)
 	Notice   string // a success to show above the content
 	Pending  int    // approvals waiting for the operator (the navigation's count)
 	Data     any
+	Names    map[string]ledger.Customer // the customers the page names, by id
 }
 
 func (c *Console) page(req request, title string, data any) page {
@@ -242,10 +277,18 @@ func (c *Console) customerBrand(r *http.Request, req request, id string) error {
 func can(p operator.Principal) map[string]bool {
 	m := map[string]bool{}
 	for _, perm := range []operator.Permission{operator.Read, operator.Refund, operator.ReleaseHold, operator.Adjust,
-		operator.EditCustomer, operator.Approve, operator.Tenant, operator.Webhooks, operator.Operators} {
-		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || perm != operator.Webhooks && perm != operator.Operators)
+		operator.EditCustomer, operator.Approve, operator.Tenant, operator.Webhooks, operator.Operators, operator.Audit} {
+		m[string(perm)] = p.Allows(perm) && (p.AllBrands() || !wide(perm))
 	}
+	m["apps"] = m[string(operator.Tenant)] && p.AllBrands() // the apps span the brands
 	return m
+}
+
+// wide reports whether the pages of perm span every brand (then only an
+// operator of every brand may see them): the webhooks, the operators and
+// the audit log.
+func wide(perm operator.Permission) bool {
+	return perm == operator.Webhooks || perm == operator.Operators || perm == operator.Audit
 }
 
 // render executes a page template into a buffer first, so a failure is an
@@ -267,7 +310,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, req request, name, title string, data any, err error) {
 	p := c.problem(r, err)
 	pg := c.page(req, title, data)
-	pg.Error = problemText(p)
+	pg.Error, pg.Code = problemText(p), p.Code
 	c.render(w, r, p.Status, name, pg)
 }
 
@@ -282,19 +325,6 @@ func (c *Console) problem(r *http.Request, err error) admin.Problem {
 	return p
 }
 
-// problemText is an error as the console shows it: the Chinese view where
-// the ledger has one, the field and reason for bad input, and the code.
-func problemText(p admin.Problem) string {
-	msg := p.Message
-	if p.View != "" && p.View != p.Message {
-		msg = p.View + " — " + p.Message
-	}
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return fmt.Sprintf("%s (%s)", msg, p.Code)
-}
-
 // parsePages parses each page template with the layout.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -306,14 +336,22 @@ func parsePages() map[string]*template.Template {
 		"yuan":        fmtYuan,
 		"liability":   fmtLiability,
 		"add":         func(a, b int64) int64 { return a + b },
+		"int64":       func(i int) int64 { return int64(i) },
 		"neg":         func(n int64) int64 { return -n },
 		"f1":          func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"sub":         func(a, b float64) float64 { return a - b },
+		"add2":        func(a, b float64) float64 { return a + b },
+		"mul":         func(a, b float64) float64 { return a * b },
 		"short":       func(id string) string { return id[max(0, len(id)-8):] },
 		"dict":        dict,
 		"reclaimable": func(o ledger.Order) int64 { return o.Granted - o.ClawedBack },
 		"customerURL": func(id string) string { return "/console/customers/" + url.PathEscape(id) },
 		"brandURL":    func(id string) string { return "/console/brands/" + url.PathEscape(id) },
+		"settingsURL": brandSettingsPath,
+		"ruleURL":     rulePath,
+		"yuanText":    yuanText,
+		"levelName":   levelName,
+		"clearText":   clearText,
 		"orderURL":    orderPath,
 		"holdURL": func(brand, order string) string {
 			return "/console/brands/" + url.PathEscape(brand) + "/holds/" + url.PathEscape(order) + "/release"
@@ -328,6 +366,7 @@ func parsePages() map[string]*template.Template {
 			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 		},
 		"list":      func(s ...string) []string { return s },
+		"bad":       badAttr,
 		"stateName": func(s string) string { return stateNames[s] },
 		"count": func(n int) string {
 			if n > webhook.CountCap {

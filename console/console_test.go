@@ -266,7 +266,7 @@ func TestConsole_CSRF(t *testing.T) {
 	e := newConsoleEnv(t)
 	csrf := e.signIn()
 	e.MustCharge("C1", "g1", 100)
-	form := url.Values{"points": {"10"}, "reason": {"x"}, "request_id": {"r1"}}
+	form := url.Values{"points": {"10"}, "reason": {"x"}, "request_id": {"r1"}, "confirm": {"1"}}
 	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden, "CSRF")
 	form.Set("csrf", "not-it")
 	e.post("/console/customers/C1/adjust", form).want(t, http.StatusForbidden)
@@ -315,8 +315,8 @@ func TestConsole_BodyNotHeld(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"sign-in, not received in time", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
-		{"sign-in, busy", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
+		{"sign-in, not received in time", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrTimeout, http.StatusRequestTimeout, "表单没有及时送达"},
+		{"sign-in, busy", "/console/login", "operator=x&token=" + token, false, bodylimit.ErrBusy, http.StatusServiceUnavailable, "服务繁忙"},
 		{"adjust, not received in time", "/console/customers/C1/adjust", "points=10&reason=x&request_id=r1&csrf=" + csrf, true, bodylimit.ErrTimeout, http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
 		{"adjust, busy", "/console/customers/C1/adjust", "points=10&reason=x&request_id=r1&csrf=" + csrf, true, bodylimit.ErrBusy, http.StatusServiceUnavailable, "UNAVAILABLE"},
 	} {
@@ -478,7 +478,8 @@ func TestConsole_Pages(t *testing.T) {
 	export := html.UnescapeString(field(t, exportRE, page.body))
 	r = e.get(export)
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") ||
-		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "EXTRA_CHARGE") {
+		strings.Count(r.body, "\n") != 2 || !strings.Contains(r.body, "积分补录") || !strings.HasPrefix(r.body, "\ufeff时间,顾客姓名,手机号,") ||
+		!strings.Contains(r.body, ",张三,13800000001,C1,") {
 		t.Fatalf("csv: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 	}
 
@@ -601,13 +602,16 @@ func TestConsole_ControlCharacters(t *testing.T) {
 	e.MustCharge("C1", "g1", 100)
 	before := e.Snapshot()
 	for name, form := range map[string]url.Values{
-		"reason":     {"points": {"5"}, "reason": {"补\x00偿"}, "request_id": {"a1"}},
-		"request_id": {"points": {"5"}, "reason": {"补偿"}, "request_id": {"a\x1b2"}},
+		"原因":  {"points": {"5"}, "reason": {"补\x00偿"}, "request_id": {"a1"}},
+		"请求号": {"points": {"5"}, "reason": {"补偿"}, "request_id": {"a\x1b2"}},
 	} {
 		form.Set("csrf", csrf)
-		e.post("/console/customers/C1/adjust", form).want(t, http.StatusBadRequest, name+": ", "INVALID_PARAMETER")
+		e.post("/console/customers/C1/adjust", form).want(t, http.StatusBadRequest, name+": ", `data-code="INVALID_PARAMETER"`)
 	}
-	e.get("/console/customers/C1%00").want(t, http.StatusBadRequest, "customer_id: ", "INVALID_PARAMETER")
+	r := e.get("/console/customers/C1%00").want(t, http.StatusBadRequest, "顾客: ", `data-code="INVALID_PARAMETER"`)
+	if strings.Contains(r.body, "customer_id:") {
+		t.Fatalf("the error names the wire field:\n%s", r.body)
+	}
 	if got := e.Snapshot(); got != before {
 		t.Fatalf("refused forms wrote:\n%s\nwas:\n%s", got, before)
 	}
@@ -682,7 +686,7 @@ func TestConsole_EditCustomer(t *testing.T) {
 	form.Set("gender", "1")
 	form.Set("birthday", "1990-02-30")
 	form.Set("remark", "常客\r\n爱吃辣")
-	r := e.post("/console/customers/C1/edit", form).want(t, http.StatusBadRequest, "生日 (birthday)", "INVALID_PARAMETER",
+	r := e.post("/console/customers/C1/edit", form).want(t, http.StatusBadRequest, "生日: ", `data-code="INVALID_PARAMETER"`,
 		`value="张三丰"`, `value="1990-02-30" class="bad" aria-invalid="true"`, ">常客\n爱吃辣</textarea>")
 	again := formValues(t, r.body)
 	for _, k := range []string{"name", "level_id", "gender", "birthday", "request_id", "orig_name", "orig_mobile"} {
@@ -733,7 +737,7 @@ func TestConsole_EditCustomer(t *testing.T) {
 	// A customer type that is no number: named in Chinese.
 	form = e.editForm("C2")
 	form.Set("customer_type", "x")
-	e.post("/console/customers/C2/edit", form).want(t, http.StatusBadRequest, "顾客类型 (customer_type)")
+	e.post("/console/customers/C2/edit", form).want(t, http.StatusBadRequest, "顾客类型: 应为", `id="edit-type" class="bad" aria-invalid="true"`)
 
 	// One event per saved change: the POS's, the operator's two.
 	var n int

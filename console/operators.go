@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
 )
@@ -12,7 +13,7 @@ import (
 // The operator's own password, and the operators page of admins (of
 // every brand): list, add, disable and enable, reset a password, create
 // and revoke API tokens. Secrets are shown once, on the page that makes
-// them.
+// them. Every change is recorded in the audit log, its secrets never.
 
 // passwordPage is the form to change one's own password.
 func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, req request) {
@@ -22,9 +23,15 @@ func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, req reque
 // changePassword changes the signed-in operator's password; the session
 // goes on (a new one is started), others of the operator end.
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, req request) {
-	err := c.ops.ChangePassword(r.Context(), req.who.OperatorID, r.PostFormValue("old_password"), r.PostFormValue("new_password"))
-	if err == nil && r.PostFormValue("new_password") != r.PostFormValue("confirm_password") {
+	// The confirmation is checked first: a mistyped one changes nothing.
+	var err error
+	if r.PostFormValue("new_password") != r.PostFormValue("confirm_password") {
 		err = ledger.Invalid("confirm_password", "两次输入的新密码不一致")
+	} else {
+		err = c.ops.ChangePassword(r.Context(), req.who.OperatorID, r.PostFormValue("old_password"), r.PostFormValue("new_password"))
+	}
+	if !c.audited(w, r, req, audit.Entry{Action: audit.OperatorPasswordChange, Target: req.who.OperatorID}, err) {
+		return
 	}
 	if err != nil {
 		c.fail(w, r, req, "password", "修改密码", nil, err)
@@ -100,6 +107,15 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req reques
 	if err == nil {
 		a, err = c.ops.Add(r.Context(), n)
 	}
+	e := audit.Entry{Action: audit.OperatorCreate, Request: audit.JSON(map[string]string{"name": r.PostFormValue("name"),
+		"role": r.PostFormValue("role"), "brands": r.PostFormValue("brands"), "limit": r.PostFormValue("limit")})}
+	if err == nil {
+		// The operator as stored: never its password or token.
+		e.Target, e.After = a.Operator.ID, audit.JSON(auditOperator(a.Operator))
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
 	c.operatorsAfter(w, r, req, err, func() *shownOnce { return &shownOnce{Name: a.Operator.Name, Password: a.Password, Token: a.Secret} })
 }
 
@@ -109,15 +125,27 @@ func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req req
 	ctx, id := r.Context(), r.PathValue("id")
 	var shown *shownOnce
 	var err error
+	e := audit.Entry{Target: id}
 	switch r.PathValue("action") {
 	case "disable", "enable":
 		disabled := r.PathValue("action") == "disable"
+		e.Action = audit.OperatorEnable
+		if disabled {
+			e.Action = audit.OperatorDisable
+		}
 		if disabled && id == req.who.OperatorID {
 			err = ledger.Invalid("operator", "不能停用自己")
 			break
 		}
-		_, err = c.ops.Update(ctx, id, operator.Change{Disabled: &disabled})
+		if old, gerr := c.ops.Get(ctx, id); gerr == nil {
+			e.Before = audit.JSON(auditOperator(old))
+		}
+		var o operator.Operator
+		if o, err = c.ops.Update(ctx, id, operator.Change{Disabled: &disabled}); err == nil {
+			e.After = audit.JSON(auditOperator(o))
+		}
 	case "reset":
+		e.Action = audit.OperatorPasswordReset
 		var o operator.Operator
 		if o, err = c.ops.Get(ctx, id); err == nil {
 			var p string
@@ -125,16 +153,26 @@ func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req req
 			shown = &shownOnce{Name: o.Name, Password: p}
 		}
 	case "token":
+		e.Action = audit.OperatorTokenCreate
+		e.Request = audit.JSON(map[string]string{"name": r.PostFormValue("token_name")})
 		var o operator.Operator
 		if o, err = c.ops.Get(ctx, id); err == nil {
+			var t operator.Token
 			var secret string
-			_, secret, err = c.ops.CreateToken(ctx, id, r.PostFormValue("token_name"))
+			t, secret, err = c.ops.CreateToken(ctx, id, r.PostFormValue("token_name"))
 			shown = &shownOnce{Name: o.Name, Token: secret}
+			e.After = audit.JSON(map[string]string{"id": t.ID, "name": t.Name}) // not its secret
 		}
 	case "revoke":
+		e.Action = audit.OperatorTokenRevoke
+		// A token's id is no secret, but a key naming a token reads as one.
+		e.Request = audit.JSON(map[string]string{"id": r.PostFormValue("token_id")})
 		err = c.ops.RevokeToken(ctx, id, r.PostFormValue("token_id"))
 	default:
 		c.render(w, r, http.StatusNotFound, "error", page{Title: "页面不存在", Operator: req.who.Name, Error: "页面不存在: " + r.URL.Path})
+		return
+	}
+	if !c.audited(w, r, req, e, err) {
 		return
 	}
 	c.operatorsAfter(w, r, req, err, func() *shownOnce { return shown })
@@ -156,4 +194,14 @@ func (c *Console) operatorsAfter(w http.ResponseWriter, r *http.Request, req req
 	p.Notice = "已保存"
 	c.log.Info("console operators", "by", req.who.Name, "path", r.URL.Path)
 	c.render(w, r, http.StatusOK, "operators", p)
+}
+
+// auditOperator is an operator as an audit entry holds it: what the API
+// shows of it, never its password hash.
+func auditOperator(o operator.Operator) map[string]any {
+	bs := o.Brands
+	if bs == nil {
+		bs = []string{}
+	}
+	return map[string]any{"id": o.ID, "name": o.Name, "role": o.Role, "brands": bs, "limit": o.Limit, "disabled": o.Disabled}
 }

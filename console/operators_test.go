@@ -38,7 +38,7 @@ func TestConsole_Roles(t *testing.T) {
 	csrf = e.signInAs("客服小王", support.Password)
 	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"11"}, "reason": {"r"}, "request_id": {"s1"}}).
 		want(t, http.StatusForbidden, "10")
-	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"10"}, "reason": {"r"}, "request_id": {"s2"}})
+	r := e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"10"}, "reason": {"r"}, "request_id": {"s2"}, "confirm": {"1"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("adjust within the limit: %d %s", r.status, r.body)
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,6 +15,7 @@ import (
 
 	"jifen/admin"
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/operator"
@@ -76,6 +78,29 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := c.ops.SignIn(r.Context(), name, password)
 	done(err == nil || !errors.Is(err, operator.ErrBadCredentials) && !errors.Is(err, operator.ErrLocked))
+	if err != nil {
+		// The entry names the name tried, as far as it may be stored; it
+		// has no operator id.
+		tried := request{who: operator.Principal{Name: name}}
+		if points.CheckOperator(name) != nil {
+			tried.who.Name = ""
+		}
+		// A refusal is the outcome the entry names; any other error is
+		// the entry's error.
+		e := audit.Entry{Action: audit.SignInFailed, Request: audit.JSON(map[string]string{"name": tried.who.Name})}
+		failed := err
+		for _, o := range []struct {
+			err     error
+			outcome string
+		}{{operator.ErrBadCredentials, "UNAUTHORIZED"}, {operator.ErrLocked, "LOCKED"}, {operator.ErrDisabled, "DISABLED"}} {
+			if errors.Is(err, o.err) {
+				e.Outcome, e.Message, failed = o.outcome, err.Error(), nil
+			}
+		}
+		if !c.audited(w, r, tried, e, failed) {
+			return
+		}
+	}
 	switch {
 	case errors.Is(err, operator.ErrBadCredentials):
 		c.log.Warn("console sign-in refused", "operator", name, "remote", r.RemoteAddr)
@@ -100,6 +125,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		fail(p.Status, problemText(p))
 		return
 	}
+	if !c.audited(w, r, request{who: who}, audit.Entry{Action: audit.SignIn}, nil) {
+		return
+	}
 	c.newSession(w, r, key, who.OperatorID)
 	c.log.Info("console sign-in", "operator", who.Name, "operator_id", who.OperatorID, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -108,7 +136,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, req request) {
 	// Ended for every server, not only in this browser: a copy of the
 	// cookie is refused from now on.
-	if err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0)); err != nil {
+	err := c.admin.EndSession(r.Context(), req.session.Nonce, time.Unix(req.session.Expires, 0))
+	if !c.audited(w, r, req, audit.Entry{Action: audit.SignOut}, err) {
+		return
+	}
+	if err != nil {
 		c.fail(w, r, req, "error", "退出失败", nil, err)
 		return
 	}
@@ -145,7 +177,12 @@ type searchData struct {
 	Brands     []ledger.Brand
 	Customers  []ledger.Customer
 	Searched   bool
+	More       bool // more customers match than are shown
 }
+
+// searchShown is how many customers a search shows; one more is read to
+// tell whether there are more.
+const searchShown = 100
 
 func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req request) {
 	d := searchData{Q: strings.TrimSpace(r.URL.Query().Get("q")), BrandID: r.URL.Query().Get("brand_id")}
@@ -159,9 +196,12 @@ func (c *Console) searchCustomers(w http.ResponseWriter, r *http.Request, req re
 		return
 	}
 	d.Searched = true
-	if d.Customers, err = admin.SearchCustomers(r.Context(), c.admin, req.who, d.BrandID, d.Q, 100); err != nil {
+	if d.Customers, err = admin.SearchCustomers(r.Context(), c.admin, req.who, d.BrandID, d.Q, searchShown+1); err != nil {
 		c.fail(w, r, req, "customers", "查找顾客", d, err)
 		return
+	}
+	if len(d.Customers) > searchShown {
+		d.Customers, d.More = d.Customers[:searchShown], true
 	}
 	if len(d.Customers) == 1 {
 		http.Redirect(w, r, "/console/customers/"+url.PathEscape(d.Customers[0].ID), http.StatusSeeOther)
@@ -177,23 +217,17 @@ type customerData struct {
 	Found     bool
 	Flow      string // the flow just written, highlighted
 	Edit      customerForm
+	Adjust    adjustForm
 }
+
+// adjustForm is the adjustment form as typed, shown again when refused.
+type adjustForm struct{ Points, Reason, Bad string }
 
 // customerFields are the fields of a customer an operator edits, in the
 // form's order, with their Chinese labels.
 var customerFields = []struct{ Name, Label string }{
 	{"name", "姓名"}, {"mobile", "手机号"}, {"level_id", "等级"}, {"customer_type", "顾客类型"},
 	{"gender", "性别"}, {"birthday", "生日"}, {"email", "邮箱"}, {"address", "地址"}, {"remark", "备注"},
-}
-
-// fieldLabels names in Chinese the fields an edit of a customer may be
-// refused for.
-var fieldLabels = map[string]string{"operator": "操作员", "request_id": "请求号", "customer_id": "顾客编号"}
-
-func init() {
-	for _, f := range customerFields {
-		fieldLabels[f.Name] = f.Label
-	}
 }
 
 // customerForm is the edit form of a customer's record: the values shown
@@ -308,20 +342,58 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request, req request) 
 	c.render(w, r, http.StatusOK, "customer", p)
 }
 
+type adjustPreviewData struct {
+	Preview   backoffice.AdjustPreview
+	Points    int64
+	Reason    string
+	RequestID string
+}
+
+// adjust previews an adjustment (the write's own decision, rolled back)
+// and, once confirmed from the preview, performs it. The preview's form
+// carries the request id of the customer page: sending it twice adjusts
+// once.
 func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
-	n, err := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("points")), 10, 64)
+	form := adjustForm{Points: strings.TrimSpace(r.PostFormValue("points")), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	n, err := strconv.ParseInt(form.Points, 10, 64)
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
-	} else {
-		var out points.Outcome
-		if err = c.customerBrand(r, req, id); err == nil {
-			err = req.who.NeedPoints(n)
+	} else if err = c.customerBrand(r, req, id); err == nil {
+		err = req.who.NeedPoints(n)
+	}
+	ar := points.AdjustRequest{CustomerID: id, Points: n, Reason: form.Reason, RequestID: r.PostFormValue("request_id")}
+	if r.PostFormValue("confirm") != "1" {
+		// A preview writes nothing, and is not recorded.
+		var p backoffice.AdjustPreview
+		if err == nil {
+			p, err = c.admin.PreviewAdjust(r.Context(), req.actor(), ar)
 		}
+		if err == nil {
+			pg := c.page(req, "调整预览", adjustPreviewData{Preview: p, Points: n, Reason: form.Reason, RequestID: ar.RequestID})
+			c.render(w, r, http.StatusOK, "adjust", pg)
+			return
+		}
+	} else {
+		e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(map[string]string{
+			"points": r.PostFormValue("points"), "reason": r.PostFormValue("reason"), "request_id": r.PostFormValue("request_id")})}
+		if cu, cerr := c.admin.Service().Store().Customer(r.Context(), id); cerr == nil {
+			e.BrandID = cu.BrandID
+		}
+		var out points.Outcome
 		var asked *approval.Approval
 		if err == nil {
-			out, asked, err = c.adjustOrAsk(r, req, points.AdjustRequest{CustomerID: id, Points: n,
-				Reason: r.PostFormValue("reason"), RequestID: r.PostFormValue("request_id")})
+			out, asked, err = c.adjustOrAsk(r, req, ar)
+		}
+		switch {
+		case err == nil && asked != nil:
+			// Recorded for approval: nothing is written yet.
+			e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+		case err == nil:
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
+		}
+		if !c.audited(w, r, req, e, err) {
+			return
 		}
 		if err == nil && asked != nil {
 			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=asked", http.StatusSeeOther)
@@ -334,9 +406,15 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
-		err = derr
+		c.fail(w, r, req, "customer", "顾客", d, derr)
+		return
 	}
-	c.fail(w, r, req, "customer", "顾客", d, err)
+	pg := c.page(req, "顾客 "+d.View.Account.Customer.Name, nil)
+	status, bad := c.refused(r, &pg, err)
+	form.Bad = bad
+	d.Adjust = form
+	pg.Data = d
+	c.render(w, r, status, "customer", pg)
 }
 
 // editCustomer saves the fields of the edit form that the operator
@@ -345,15 +423,30 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := readCustomerForm(r)
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(form)}
 	u, err := form.request(id)
 	if err == nil {
 		err = c.customerBrand(r, req, id)
 	}
 	if err == nil {
-		if _, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u); err == nil {
-			http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
-			return
+		// The record before, once the operator may see it.
+		before, berr := c.admin.Service().Store().Customer(r.Context(), id)
+		if berr == nil {
+			e.BrandID, e.Before = before.BrandID, audit.JSON(before)
 		}
+		_, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u)
+	}
+	if err == nil {
+		if after, aerr := c.admin.Service().Store().Customer(r.Context(), id); aerr == nil {
+			e.After = audit.JSON(after)
+		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, "/console/customers/"+url.PathEscape(id)+"?ok=updated", http.StatusSeeOther)
+		return
 	}
 	d, derr := c.customerData(r, id)
 	if derr != nil {
@@ -361,9 +454,8 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 		return
 	}
 	p := c.problem(r, err)
-	if label, ok := fieldLabels[p.Field]; ok {
+	if _, ok := fieldLabels[p.Field]; ok {
 		form.Field = p.Field
-		p.Field = label + " (" + p.Field + ")"
 	}
 	if ledger.IsCode(err, ledger.CodeIdempotencyConflict) {
 		// The form's request id went with another edit (sent again from
@@ -372,7 +464,7 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 	}
 	d.Edit = form
 	pg := c.page(req, "顾客 "+d.View.Account.Customer.Name, d)
-	pg.Error = problemText(p)
+	pg.Error, pg.Code = problemText(p), p.Code
 	c.render(w, r, p.Status, "customer", pg)
 }
 
@@ -455,6 +547,7 @@ func (c *Console) order(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	p := c.page(req, "订单 "+d.View.OutBizID, d)
 	p.Notice = notice(r.URL.Query())
+	p.Names = c.orderNames(r, d.View)
 	c.render(w, r, http.StatusOK, "order", p)
 }
 
@@ -488,11 +581,14 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), orderData{Form: form}, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "preview", c.page(req, "退回预览 "+v.OutBizID, previewData{Order: v, Preview: p, Form: form}))
+	pg := c.page(req, "退回预览 "+v.OutBizID, previewData{Order: v, Preview: p, Form: form})
+	pg.Names = c.names(r, p.CustomerID)
+	c.render(w, r, http.StatusOK, "preview", pg)
 }
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"), Request: audit.JSON(form)}
 	ar, err := form.request(r)
 	if err == nil && req.who.Role != operator.Admin {
 		if ar.Points != nil {
@@ -504,17 +600,26 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 			}
 		}
 	}
+	var out points.Outcome
+	var asked *approval.Approval
 	if err == nil {
-		var out points.Outcome
-		var asked *approval.Approval
 		if out, asked, err = c.reverseOrAsk(r, req, ar); err == nil && asked != nil {
-			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=asked", http.StatusSeeOther)
-			return
+			// Recorded for approval: nothing is written yet.
+			e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+		} else if err == nil {
+			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
-		if err == nil {
-			http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
-			return
-		}
+	}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
+	if err == nil && asked != nil {
+		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=asked", http.StatusSeeOther)
+		return
+	}
+	if err == nil {
+		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
+		return
 	}
 	d, derr := c.orderData(r, form)
 	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
@@ -525,18 +630,22 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
+	var err error
 	if req.who.Role != operator.Admin {
-		v, err := c.admin.Order(r.Context(), brand, order)
-		if err == nil {
+		v, verr := c.admin.Order(r.Context(), brand, order)
+		if verr == nil {
 			err = req.who.NeedPoints(v.Hold.Remaining)
-		}
-		if err != nil && !ledger.IsCode(err, backoffice.CodeOrderNotFound) {
-			d, _ := c.orderData(r, reverseForm{})
-			c.fail(w, r, req, "order", "订单 "+order, d, err)
-			return
+		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
+			err = verr
 		}
 	}
-	if err := c.admin.ReleaseHold(r.Context(), req.actor(), brand, order); err != nil {
+	if err == nil {
+		err = c.admin.ReleaseHold(r.Context(), req.actor(), brand, order)
+	}
+	if !c.audited(w, r, req, audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}, err) {
+		return
+	}
+	if err != nil {
 		d, _ := c.orderData(r, reverseForm{})
 		c.fail(w, r, req, "order", "订单 "+order, d, err)
 		return
@@ -547,14 +656,17 @@ func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req reques
 // Flows.
 
 type flowsData struct {
-	Brands []ledger.Brand
-	Types  []ledger.FlowType
-	Filter url.Values // as given, for the form, the pages and the export
-	Page   points.FlowPage
-	Ready  bool // a brand is chosen and the filter is valid
-	Prev   string
-	Next   string
-	Export string // the CSV of every match
+	Brands   []ledger.Brand
+	Shops    []ledger.Shop // of the brand chosen
+	Channels []string
+	Types    []ledger.FlowType
+	Filter   url.Values // as given, for the form, the pages and the export
+	Page     points.FlowPage
+	Ready    bool // a brand is chosen and the filter is valid
+	Prev     string
+	Next     string
+	Export   string // the CSV of every match
+	Bad      string // the filter input an error named
 }
 
 func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFilter, error) {
@@ -563,7 +675,7 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 		q.Set("brand_id", d.Brands[0].ID)
 	}
 	d.Filter = url.Values{}
-	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "start", "end"} {
+	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"} {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			d.Filter.Set(k, v)
 		}
@@ -578,7 +690,7 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 }
 
 func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
-	d := flowsData{Types: ledger.FlowTypes()}
+	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
 	var err error
 	if d.Brands, err = c.brands(r, req); err != nil {
 		c.fail(w, r, req, "flows", "积分流水", d, err)
@@ -588,6 +700,11 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 	if err == nil && f.BrandID != "" {
 		err = req.who.NeedBrand(f.BrandID)
 	}
+	if err == nil && f.BrandID != "" {
+		if v, berr := c.admin.Brand(r.Context(), f.BrandID); berr == nil {
+			d.Shops = v.Shops
+		}
+	}
 	if err == nil && f.BrandID == "" {
 		c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
 		return
@@ -596,7 +713,11 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 		d.Page, err = c.admin.Flows(r.Context(), f)
 	}
 	if err != nil {
-		c.fail(w, r, req, "flows", "积分流水", d, err)
+		p := c.page(req, "积分流水", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "flows", p)
 		return
 	}
 	d.Ready = true
@@ -615,21 +736,23 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 		d.Next = link(d.Page.PageNo + 1)
 	}
 	d.Export = "/console/flows.csv?" + d.Filter.Encode()
-	c.render(w, r, http.StatusOK, "flows", c.page(req, "积分流水", d))
+	p := c.page(req, "积分流水", d)
+	p.Names = c.names(r, flowCustomers(d.Page.Flows)...)
+	c.render(w, r, http.StatusOK, "flows", p)
 }
 
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
-	var d flowsData
+	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
 	f, err := admin.ParseFlowFilter(r.URL.Query())
 	if err == nil && strings.TrimSpace(f.BrandID) != "" {
 		err = req.who.NeedBrand(f.BrandID)
 	}
 	if err == nil {
-		err = admin.WriteFlowsCSV(w, r, c.admin, f, c.log)
+		err = c.writeFlowsCSV(w, r, f)
 	}
 	if err != nil {
 		d.Brands, _ = c.admin.Brands(r.Context())
-		d.Types = ledger.FlowTypes()
+		d.Filter = r.URL.Query()
 		c.fail(w, r, req, "flows", "积分流水", d, err)
 	}
 }
@@ -640,6 +763,7 @@ type dashboardData struct {
 	Totals  backoffice.Totals
 	Charts  charts
 	Reverse []backoffice.DayTotal // newest day first, for the table
+	Active  bool                  // some day of the range has flows
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {
@@ -652,6 +776,44 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 	d := dashboardData{Totals: t, Charts: buildCharts(t)}
 	for i := len(t.Days) - 1; i >= 0; i-- {
 		d.Reverse = append(d.Reverse, t.Days[i])
+		d.Active = d.Active || t.Days[i].Flows > 0
 	}
 	c.render(w, r, http.StatusOK, "dashboard", c.page(req, "品牌看板 "+t.Brand.Name, d))
+}
+
+// totalsCSV answers the dashboard's daily table as CSV, with Chinese
+// headers: the brand's days with flows, then each shop's.
+func (c *Console) totalsCSV(w http.ResponseWriter, r *http.Request, req request) {
+	q := r.URL.Query()
+	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	if err != nil {
+		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="jifen-daily-`+url.PathEscape(t.Brand.ID)+"-"+t.From+"-"+t.To+`.csv"`)
+	w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"日期", "门店", "发放", "消费", "退回", "收回", "过期", "调整", "还欠分", "流水数", "日终待兑付", "折合 (元)"})
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	row := func(shop string, d backoffice.DayTotal, liability bool) {
+		l, v := "", ""
+		if liability {
+			l = n(d.Liability)
+			if t.Valued {
+				v = fmtLiability(d.LiabilityFen, d.LiabilityFenCapped)
+			}
+		}
+		cw.Write([]string{d.Day, admin.CSVCell(shop), n(d.Issued), n(d.Spent), n(d.Reversed), n(d.ClawedBack), n(d.Expired),
+			n(d.Adjusted), n(d.DebtRepaid), n(d.Flows), l, v})
+	}
+	for _, d := range t.Days {
+		if d.Flows > 0 {
+			row("全部门店", d, true)
+		}
+	}
+	for _, s := range t.Shops {
+		row(s.ShopName, s.DayTotal, false)
+	}
+	cw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/webhook"
@@ -161,12 +162,17 @@ func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, req request)
 		return
 	}
 	id := r.PathValue("id")
+	e := audit.Entry{Action: audit.WebhookRedeliver, Target: id, Request: audit.JSON(map[string]string{"pos": r.PathValue("pos")})}
 	pos, err := strconv.ParseInt(r.PathValue("pos"), 10, 64)
 	if err != nil || pos <= 0 {
-		c.fail(w, r, req, "error", "重新投递", nil, ledger.Invalidf("pos", "应为事件位置, 收到 %q", r.PathValue("pos")))
+		err = ledger.Invalidf("pos", "应为事件位置, 收到 %q", r.PathValue("pos"))
+	} else {
+		err = h.Redeliver(r.Context(), id, pos)
+	}
+	if !c.audited(w, r, req, e, err) {
 		return
 	}
-	if err := h.Redeliver(r.Context(), id, pos); err != nil {
+	if err != nil {
 		c.fail(w, r, req, "error", "重新投递", nil, err)
 		return
 	}
@@ -181,6 +187,11 @@ func (c *Console) redeliverFailed(w http.ResponseWriter, r *http.Request, req re
 	}
 	id := r.PathValue("id")
 	n, err := h.RedeliverFailed(r.Context(), id)
+	e := audit.Entry{Action: audit.WebhookRedeliver, Target: id, Request: audit.JSON(map[string]string{"pos": "failed"}),
+		After: audit.JSON(map[string]int{"redelivered": n})}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
 	if err != nil {
 		c.fail(w, r, req, "error", "重新投递", nil, err)
 		return
@@ -196,14 +207,21 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request, req requ
 		return
 	}
 	id := r.PathValue("id")
+	entry := audit.Entry{Action: audit.WebhookUpdate, Target: id, Request: audit.JSON(map[string]bool{"disabled": false})}
 	e, err := h.Webhook(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, req, "error", "启用推送", nil, err)
+	if err == nil {
+		entry.Before = audit.JSON(map[string]any{"disabled": e.Disabled, "disabled_reason": e.DisabledReason})
+		wh := e.Webhook
+		wh.Disabled = false
+		_, _, err = h.Put(r.Context(), wh)
+	}
+	if err == nil {
+		entry.After = audit.JSON(map[string]any{"disabled": false})
+	}
+	if !c.audited(w, r, req, entry, err) {
 		return
 	}
-	wh := e.Webhook
-	wh.Disabled = false
-	if _, _, err := h.Put(r.Context(), wh); err != nil {
+	if err != nil {
 		c.fail(w, r, req, "error", "启用推送", nil, err)
 		return
 	}
@@ -238,7 +256,9 @@ func (c *Console) flow(w http.ResponseWriter, r *http.Request, req request) {
 		c.fail(w, r, req, "error", "流水", nil, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "flow", c.page(req, "流水 "+d.Flow.FlowID, d))
+	p := c.page(req, "流水 "+d.Flow.FlowID, d)
+	p.Names = c.names(r, d.Flow.CustomerID)
+	c.render(w, r, http.StatusOK, "flow", p)
 }
 
 // deliveryState is a delivery's state as the console says it.

@@ -3,7 +3,7 @@
 // settings and external ids, shops, customers, every rule version,
 // logically deleted level rules included) and the whole ledger (each
 // account with its lots, flows, allocations, holds and orders; reversals;
-// idempotency records). Every value is kept exactly as stored: ids,
+// idempotency records) and the operators' audit log. Every value is kept exactly as stored: ids,
 // sequence numbers, versions, hashes, signed amounts and times to the
 // microsecond. This is how a brand goes from the embedded SQLite store to
 // PostgreSQL (jifen export, jifen import).
@@ -17,7 +17,7 @@
 //	{"kind":"end","counts":{"apps":1,"brands":1,…}}
 //
 // Records come in the order of their kinds — app, brand, shop, customer,
-// rule, account, reversal, idempotency — and within a kind in a fixed
+// rule, account, reversal, idempotency, audit — and within a kind in a fixed
 // order of their keys (compared byte by byte), so the same data dumps to
 // the same bytes from any store. The end record's counts let Import refuse
 // a dump that was cut short. Times are UTC, RFC 3339 with six fractional
@@ -39,6 +39,7 @@ import (
 	"sort"
 	"strings"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -47,12 +48,12 @@ import (
 // format or a newer version.
 const (
 	Format  = "jifen-dump"
-	Version = 2
+	Version = 3
 )
 
 // Versions: 1 keyed idempotency records by app and request id alone; 2
 // gives each its brand (records of a version-1 dump get theirs from their
-// flow or customer as they are loaded).
+// flow or customer as they are loaded); 3 adds the audit log's entries.
 
 // Source is a store to export.
 type Source interface {
@@ -86,6 +87,8 @@ type View interface {
 	// EachIdempotency calls fn with every idempotency record by app key
 	// and request id.
 	EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error
+	// EachAudit calls fn with every audit log entry by Seq.
+	EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error)
 }
 
 // Target is a store to import into.
@@ -122,6 +125,9 @@ type Loader interface {
 	// the brand of its flow, or of the customer a customer creation
 	// answered with.
 	DeriveIdempotencyBrands(ctx context.Context) error
+	// InsertAudit inserts an audit log entry as it is and makes it the
+	// head of the log.
+	InsertAudit(ctx context.Context, e audit.Entry) error
 	// Flush sends the inserts not yet sent, so that their errors come now.
 	Flush(ctx context.Context) error
 }
@@ -145,13 +151,14 @@ type Counts struct {
 	Orders      int `json:"orders"`
 	Reversals   int `json:"reversals"`
 	Idempotency int `json:"idempotency"` // idempotency records
+	Audit       int `json:"audit"`       // audit log entries
 }
 
 func (c Counts) String() string {
 	return fmt.Sprintf("%d apps, %d brands, %d shops, %d customers, %d rule versions, "+
-		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records",
+		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records, %d audit entries",
 		c.Apps, c.Brands, c.Shops, c.Customers, c.Rules, c.Accounts, c.Flows, c.Lots, c.Allocations, c.Holds,
-		c.Orders, c.Reversals, c.Idempotency)
+		c.Orders, c.Reversals, c.Idempotency, c.Audit)
 }
 
 func (c *Counts) addAccount(r points.AccountRows) {
@@ -243,6 +250,13 @@ func Export(ctx context.Context, src Source, w io.Writer) (Counts, error) {
 		if err != nil {
 			return err
 		}
+		_, err = v.EachAudit(ctx, func(e audit.Entry) error {
+			c.Audit++
+			return enc.Encode(auditOut(e))
+		})
+		if err != nil {
+			return err
+		}
 		return enc.Encode(endRecord{Kind: kindEnd, Counts: c})
 	})
 	if err == nil {
@@ -264,11 +278,12 @@ const (
 	kindAccount     = "account"
 	kindReversal    = "reversal"
 	kindIdempotency = "idempotency"
+	kindAudit       = "audit"
 	kindEnd         = "end"
 )
 
 var kindRank = map[string]int{kindApp: 1, kindBrand: 2, kindShop: 3, kindCustomer: 4, kindRule: 5,
-	kindAccount: 6, kindReversal: 7, kindIdempotency: 8}
+	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindAudit: 9}
 
 // Import loads the dump read from r into dst, which must be empty, and
 // returns what it loaded. Any error — a damaged or truncated dump, a
@@ -327,6 +342,7 @@ func Import(ctx context.Context, dst Target, r io.Reader) (Counts, error) {
 // load reads every record after the header and inserts it.
 func load(ctx context.Context, lr *lineReader, l Loader) (Counts, error) {
 	var c Counts
+	var chain audit.Chain // the audit entries, checked as they are read
 	last, lastKind := 0, ""
 	for {
 		line, err := lr.next()
@@ -353,14 +369,14 @@ func load(ctx context.Context, lr *lineReader, l Loader) (Counts, error) {
 			return c, lr.errorf("%s records must come before %s records: the dump is out of order", k.Kind, lastKind)
 		}
 		last, lastKind = rank, k.Kind
-		if err := loadRecord(ctx, lr, l, k.Kind, line, &c); err != nil {
+		if err := loadRecord(ctx, lr, l, k.Kind, line, &c, &chain); err != nil {
 			return c, err
 		}
 	}
 }
 
 // loadRecord decodes one record of kind and inserts it.
-func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line []byte, c *Counts) error {
+func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line []byte, c *Counts, chain *audit.Chain) error {
 	var err error
 	switch kind {
 	case kindApp:
@@ -433,6 +449,21 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 			if r, err = rec.idempotency(); err == nil {
 				err = l.InsertIdempotency(ctx, r)
 				c.Idempotency++
+			}
+		}
+	case kindAudit:
+		var rec auditRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var e audit.Entry
+			if e, err = rec.entry(); err == nil {
+				// An entry that does not follow from the one before is
+				// refused: an import carries the chain as it is or not at
+				// all.
+				if chain.Add(e); chain.Err() != nil {
+					return lr.errorf("the audit log's chain is broken: %v", chain.Err())
+				}
+				err = l.InsertAudit(ctx, e)
+				c.Audit++
 			}
 		}
 	}

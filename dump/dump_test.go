@@ -386,7 +386,7 @@ func TestImportRefuses(t *testing.T) {
 	}{
 		{"Empty", nil, "empty"},
 		{"NotADump", []byte("hello\n"), "line 1: not a jifen dump"},
-		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":3}`+"\n"), "version 3"},
+		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":4}`+"\n"), "version 4"},
 		{"NoEnd", join(lines[:len(lines)-1]), "without its end record: it is truncated"},
 		{"CutInTheMiddle", join(lines[:middle]), "truncated"},
 		{"CutMidLine", append(join(lines[:middle]), lines[middle][:len(lines[middle])/2]...), fmt.Sprintf("line %d:", middle+1)},

@@ -1,10 +1,12 @@
 package dump
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/points"
 )
@@ -510,4 +512,45 @@ func (r idempotencyRecord) idempotency() (ledger.Idempotency, error) {
 	created, err := parseStamp("created_at", r.CreatedAt)
 	return ledger.Idempotency{BrandID: r.BrandID, AppKey: r.AppKey, RequestID: r.RequestID, Method: r.Method,
 		Fingerprint: r.Fingerprint, FlowID: r.FlowID, Result: r.Result, CreatedAt: created}, err
+}
+
+// auditRecord is an audit log entry; its JSON fields are kept as the text
+// its hash covers.
+type auditRecord struct {
+	Kind         string `json:"kind"`
+	Seq          int64  `json:"seq"`
+	At           string `json:"at"`
+	OperatorID   string `json:"operator_id"`
+	OperatorName string `json:"operator_name"`
+	ClientAddr   string `json:"client_addr"`
+	Action       string `json:"action"`
+	BrandID      string `json:"brand_id"`
+	Target       string `json:"target"`
+	Request      string `json:"request"`
+	Outcome      string `json:"outcome"`
+	Message      string `json:"message"`
+	Before       string `json:"before"`
+	After        string `json:"after"`
+	PrevHash     string `json:"prev_hash"`
+	Hash         string `json:"hash"`
+}
+
+func auditOut(e audit.Entry) auditRecord {
+	return auditRecord{Kind: kindAudit, Seq: e.Seq, At: stamp(e.At), OperatorID: e.OperatorID, OperatorName: e.OperatorName,
+		ClientAddr: e.ClientAddr, Action: e.Action, BrandID: e.BrandID, Target: e.Target, Request: string(e.Request),
+		Outcome: e.Outcome, Message: e.Message, Before: string(e.Before), After: string(e.After), PrevHash: e.PrevHash,
+		Hash: e.Hash}
+}
+
+func (r auditRecord) entry() (audit.Entry, error) {
+	at, err := parseStamp("at", r.At)
+	raw := func(s string) json.RawMessage {
+		if s == "" {
+			return nil
+		}
+		return json.RawMessage(s)
+	}
+	return audit.Entry{Seq: r.Seq, At: at, OperatorID: r.OperatorID, OperatorName: r.OperatorName, ClientAddr: r.ClientAddr,
+		Action: r.Action, BrandID: r.BrandID, Target: r.Target, Request: raw(r.Request), Outcome: r.Outcome,
+		Message: r.Message, Before: raw(r.Before), After: raw(r.After), PrevHash: r.PrevHash, Hash: r.Hash}, err
 }

@@ -15,7 +15,8 @@
 //
 // An operator with Brands acts only in those brands; without, in every
 // brand. Actions that span the tenant (the tenant file, apps, webhooks,
-// operators, the event stream of every brand) need an admin of every brand.
+// operators, the audit log, the event stream of every brand) need an admin
+// of every brand.
 //
 // The bootstrap admin token (jifen serve --admin-token) authenticates as
 // the built-in operator "bootstrap": an admin of every brand, recorded
@@ -68,17 +69,18 @@ const (
 	Approve Permission = "approve"
 	// Tenant: brands, shops, rules, apps, the tenant file. Webhooks: the
 	// webhooks and their deliveries. Operators: operators and their
-	// tokens. Admin.
+	// tokens. Audit: reading the audit log. Admin.
 	Tenant    Permission = "tenant"
 	Webhooks  Permission = "webhooks"
 	Operators Permission = "operators"
+	Audit     Permission = "audit"
 )
 
 // least is the least role with each permission.
 var least = map[Permission]Role{
 	Self: Viewer, Read: Viewer,
 	Refund: Support, ReleaseHold: Support, Adjust: Support, EditCustomer: Support, Approve: Support,
-	Tenant: Admin, Webhooks: Admin, Operators: Admin,
+	Tenant: Admin, Webhooks: Admin, Operators: Admin, Audit: Admin,
 }
 
 // rank orders the roles.

@@ -104,25 +104,59 @@ func (r *AdjustRequest) Normalize() error {
 // idempotent by (c's app key, request_id). A reason is required. The
 // customer is named by id alone: operators act for every brand.
 func (s *Service) Adjust(ctx context.Context, c Caller, r AdjustRequest) (Outcome, error) {
-	operator := c.Operator
-	if err := c.Actor().check(); err != nil {
+	a, err := s.adjustment(ctx, c, r)
+	if err != nil {
 		return Outcome{}, err
 	}
+	return s.idempotent(ctx, c.App.Key, a.r.RequestID, a.method, a.fp, Lookup{BrandID: a.brand.ID}, a.decide)
+}
+
+// PreviewAdjust runs the decision of Adjust — the same function over the
+// same reads, in a store transaction that is rolled back — and returns
+// it: an operator's adjustment preview is the write's own decision.
+// Errors are those the write would meet (POINT_NOT_ENOUGH for taking more
+// than is available).
+func (s *Service) PreviewAdjust(ctx context.Context, c Caller, r AdjustRequest) (Decision, error) {
+	a, err := s.adjustment(ctx, c, r)
+	if err != nil {
+		return Decision{}, err
+	}
+	w, out, ch, err := s.dryRun(ctx, Lookup{BrandID: a.brand.ID}, a.decide)
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decision{Outcome: out, Snapshot: w.snap, Changes: ch, Now: w.now}, nil
+}
+
+// adjust is a checked adjustment: its request, idempotency key and
+// decision.
+type adjust struct {
+	r          AdjustRequest
+	brand      ledger.Brand
+	method, fp string
+	decide     func(w *write) (Outcome, ledger.Changes, error)
+}
+
+func (s *Service) adjustment(ctx context.Context, c Caller, r AdjustRequest) (adjust, error) {
+	operator := c.Operator
+	if err := c.Actor().check(); err != nil {
+		return adjust{}, err
+	}
 	if err := r.Normalize(); err != nil {
-		return Outcome{}, err
+		return adjust{}, err
 	}
 	cust, err := s.store.Customer(ctx, r.CustomerID)
 	if errors.Is(err, ErrNotFound) {
 		// Shown to the operator as it is: the view is the message.
 		msg := fmt.Sprintf("顾客不存在: %s", r.CustomerID)
-		return Outcome{}, &ledger.Error{Kind: ledger.KindBusiness, Code: ledger.CodeCustomerNotFound, Message: msg, View: msg}
+		return adjust{}, &ledger.Error{Kind: ledger.KindBusiness, Code: ledger.CodeCustomerNotFound, Message: msg, View: msg}
 	}
 	if err != nil {
-		return Outcome{}, err
+		return adjust{}, err
 	}
 	brand, err := s.Brand(ctx, cust.BrandID)
 	if err != nil {
-		return Outcome{}, err
+		return adjust{}, err
 	}
 	// The method name and the fingerprint's shape are what stored
 	// adjustments were recorded under: changing either would turn the
@@ -133,24 +167,24 @@ func (s *Service) Adjust(ctx context.Context, c Caller, r AdjustRequest) (Outcom
 		Operator string
 	}{r, operator})
 	info := ledger.Info{AppKey: c.App.Key, RequestID: r.RequestID, OperatorID: c.Actor().id(), OperatorName: operator, Reason: r.Reason}
-	return s.idempotent(ctx, c.App.Key, r.RequestID, method, fp, Lookup{BrandID: brand.ID},
-		func(w *write) (Outcome, ledger.Changes, error) {
-			q := AccountQuery{CustomerID: cust.ID}
-			if r.Points < 0 {
-				q.Need = -r.Points
-			}
-			b, _, err := w.load(brand, q)
-			if err != nil {
-				return Outcome{}, ledger.Changes{}, err
-			}
-			var f ledger.Flow
-			if r.Points > 0 {
-				f = b.Grant(ledger.Adjust, r.Points, info)
-			} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
-				return Outcome{}, ledger.Changes{}, err
-			}
-			return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
-		})
+	decide := func(w *write) (Outcome, ledger.Changes, error) {
+		q := AccountQuery{CustomerID: cust.ID}
+		if r.Points < 0 {
+			q.Need = -r.Points
+		}
+		b, _, err := w.load(brand, q)
+		if err != nil {
+			return Outcome{}, ledger.Changes{}, err
+		}
+		var f ledger.Flow
+		if r.Points > 0 {
+			f = b.Grant(ledger.Adjust, r.Points, info)
+		} else if f, err = b.Spend(ledger.Adjust, -r.Points, info); err != nil {
+			return Outcome{}, ledger.Changes{}, err
+		}
+		return Outcome{Result: f.ID, FlowID: f.ID}, b.Changes(), nil
+	}
+	return adjust{r: r, brand: brand, method: method, fp: fp, decide: decide}, nil
 }
 
 // Decision is what a write decided in a dry run: what it read, what it

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"jifen/audit"
 	"jifen/ledger"
 )
 
@@ -95,6 +96,8 @@ type Auditor interface {
 	// the whole ledger rather than a look-up per record: no index finds a
 	// flow by its id alone, since no write path needs one.
 	EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error
+	// The operators' audit log, whose chain Verify checks too.
+	audit.Reader
 }
 
 // FlowQuery filters flows. Empty fields do not filter.
@@ -105,6 +108,9 @@ type FlowQuery struct {
 	Type       ledger.FlowType
 	ShopID     string
 	Channel    string
+	// Operator, when set, keeps the flows whose operator_id or
+	// operator_name is exactly it (as the flow recorded them).
+	Operator   string
 	Start, End time.Time // inclusive bounds on the flow's time
 	Offset     int
 	Limit      int // 0: no limit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"jifen/audit"
 	"jifen/ledger"
 )
 
@@ -14,6 +15,7 @@ type VerifyReport struct {
 	Lots        int
 	Idempotency int
 	Reversals   int
+	Audit       int64 // audit log entries
 	Violations  []ledger.Violation
 }
 
@@ -26,7 +28,8 @@ const maxViolations = 1000
 // Verify checks every invariant of the ledger rules §9 over the whole
 // database: each account (balances, chain, hashes, lots, orders), each
 // idempotency record (its flow exists; no key wrote two flows) and each
-// reversal (its flow exists).
+// reversal (its flow exists); and the operators' audit log's hash chain,
+// reporting its first broken entry.
 func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 	var rep VerifyReport
 	add := func(v ...ledger.Violation) {
@@ -78,5 +81,13 @@ func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 		}
 		return nil
 	})
+	if err != nil {
+		return rep, err
+	}
+	n, broken, err := audit.Verify(ctx, a)
+	rep.Audit = n
+	if broken != nil {
+		add(ledger.Violation{Rule: 6, Subject: "audit log", Detail: broken.Error()})
+	}
 	return rep, err
 }

@@ -16,9 +16,12 @@ import (
 
 var _ backoffice.Reader = (*Store)(nil)
 
-// SearchCustomers lists customers whose id starts with q.Text or whose
-// mobile or name contains it (ASCII letters in any case, as SQLite's LIKE
-// matches them); exact id or mobile matches first.
+// SearchCustomers lists customers whose id or POS member id (outer_id)
+// starts with q.Text or whose mobile or name contains it (ASCII letters
+// in any case, as SQLite's LIKE matches them); exact id, mobile or
+// outer_id matches first. A search reads the customers table (of the
+// brand, when one is given): a piece of a name or mobile has no index to
+// search.
 func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch) ([]ledger.Customer, error) {
 	like := escapeLike(q.Text)
 	args := []any{like + "%", "%" + like + "%", q.Text, limitOrAll(q.Limit)}
@@ -29,10 +32,31 @@ func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch
 	}
 	var cs []ledger.Customer
 	err := s.read(ctx, all(d("search customers"), &cs, scanCustomer, "SELECT "+customerCols+" FROM customers WHERE "+brand+
-		`(customer_id ILIKE $1 ESCAPE '\' OR mobile ILIKE $2 ESCAPE '\' OR name ILIKE $2 ESCAPE '\')
-		ORDER BY CASE WHEN customer_id = $3 OR mobile = $3 THEN 0 ELSE 1 END, brand_id, created_at, customer_id LIMIT $4`,
+		`(customer_id ILIKE $1 ESCAPE '\' OR outer_id ILIKE $1 ESCAPE '\' OR mobile ILIKE $2 ESCAPE '\' OR name ILIKE $2 ESCAPE '\')
+		ORDER BY CASE WHEN customer_id = $3 OR mobile = $3 OR outer_id = $3 THEN 0 ELSE 1 END, brand_id, created_at, customer_id LIMIT $4`,
 		args...))
 	return cs, err
+}
+
+// CustomersByID reads the customers with the given ids (those that
+// exist), by id.
+func (s *Store) CustomersByID(ctx context.Context, ids []string) ([]ledger.Customer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var cs []ledger.Customer
+	err := s.read(ctx, all(d("customers by id"), &cs, scanCustomer, "SELECT "+customerCols+
+		` FROM customers WHERE customer_id = ANY($1) ORDER BY customer_id COLLATE "C"`, ids))
+	return cs, err
+}
+
+// RuleVersions lists up to limit versions of the brand's rule, newest
+// first.
+func (s *Store) RuleVersions(ctx context.Context, brandID string, limit int) ([]ledger.Rule, error) {
+	var rs []ledger.Rule
+	err := s.read(ctx, all(d("rule versions of %s", brandID), &rs, scanRule, "SELECT "+ruleCols+
+		" FROM rules WHERE brand_id = $1 ORDER BY version DESC LIMIT $2", brandID, limitOrAll(limit)))
+	return rs, err
 }
 
 // CustomerHolds lists up to limit holds of the account, newest first.

@@ -302,7 +302,7 @@ func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	tables := []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-		"allocations", "holds", "orders", "reversals", "idempotency"}
+		"allocations", "holds", "orders", "reversals", "idempotency", "audit_log"}
 	found := make([]bool, len(tables))
 	qs := make([]*pgx.QueuedQuery, len(tables))
 	for i, table := range tables {

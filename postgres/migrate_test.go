@@ -25,9 +25,10 @@ func TestMigrate(t *testing.T) {
 	}
 	// 15 tables of the ledger, the events and their last position, the
 	// console's ended sessions, the webhooks' three, the operators' two
-	// and the console's key, the approvals, and schema_migrations.
-	if n != 26 {
-		t.Errorf("%d tables in the schema, want 26", n)
+	// and the console's key, the approvals, the audit log and its head,
+	// and schema_migrations.
+	if n != 28 {
+		t.Errorf("%d tables in the schema, want 28", n)
 	}
 	var recorded int
 	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&recorded); err != nil || recorded != LatestSchemaVersion() {

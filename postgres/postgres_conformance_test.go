@@ -26,3 +26,21 @@ func TestOperators(t *testing.T) {
 func TestApprovals(t *testing.T) {
 	storetest.RunApprovals(t, func(t testing.TB) storetest.OperatorStore { return OpenTest(t) })
 }
+
+// TestAudit runs the audit log's conformance tests against PostgreSQL;
+// the second server is a second Store (its own pool) on the same schema.
+func TestAudit(t *testing.T) {
+	storetest.RunAudit(t, func(t testing.TB) storetest.AuditDB {
+		dsn := TestDSN(t)
+		open := func(t testing.TB) storetest.AuditStore {
+			s, err := Open(t.Context(), dsn, Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		s := open(t).(*Store)
+		return storetest.AuditDB{Store: s, Another: open, Exec: func(t testing.TB, query string) { mustExec(t, s, query) }}
+	})
+}

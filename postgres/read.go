@@ -263,6 +263,11 @@ func flowWhere(q points.FlowQuery) (string, []any) {
 	if q.Channel != "" {
 		add("channel = ?", q.Channel)
 	}
+	if q.Operator != "" {
+		args = append(args, q.Operator)
+		n := "$" + strconv.Itoa(len(args))
+		where = append(where, "(operator_id = "+n+" OR operator_name = "+n+")")
+	}
 	if !q.Start.IsZero() {
 		add("created_at >= ?", unixMicrosCeil(q.Start))
 	}

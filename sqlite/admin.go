@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"jifen/backoffice"
@@ -15,8 +16,11 @@ import (
 
 var _ backoffice.Reader = (*Store)(nil)
 
-// SearchCustomers lists customers whose id starts with q.Text or whose
-// mobile or name contains it; exact id or mobile matches first.
+// SearchCustomers lists customers whose id or POS member id (outer_id)
+// starts with q.Text or whose mobile or name contains it; exact id,
+// mobile or outer_id matches first. A search reads the customers table
+// (of the brand, when one is given): a piece of a name or mobile has no
+// index to search.
 func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch) ([]ledger.Customer, error) {
 	like := escapeLike(q.Text)
 	query := "SELECT " + customerCols + " FROM customers WHERE "
@@ -25,14 +29,43 @@ func (s *Store) SearchCustomers(ctx context.Context, q backoffice.CustomerSearch
 		query += "brand_id = +? AND "
 		args = append(args, q.BrandID)
 	}
-	query += `(customer_id LIKE +? ESCAPE '\' OR mobile LIKE +? ESCAPE '\' OR name LIKE +? ESCAPE '\')
-		ORDER BY CASE WHEN customer_id = +? OR mobile = +? THEN 0 ELSE 1 END, brand_id, created_at, customer_id LIMIT +?`
-	args = append(args, like+"%", "%"+like+"%", "%"+like+"%", q.Text, q.Text, limitOrAll(q.Limit))
+	query += `(customer_id LIKE +? ESCAPE '\' OR outer_id LIKE +? ESCAPE '\' OR mobile LIKE +? ESCAPE '\' OR name LIKE +? ESCAPE '\')
+		ORDER BY CASE WHEN customer_id = +? OR mobile = +? OR outer_id = +? THEN 0 ELSE 1 END, brand_id, created_at, customer_id LIMIT +?`
+	args = append(args, like+"%", like+"%", "%"+like+"%", "%"+like+"%", q.Text, q.Text, q.Text, limitOrAll(q.Limit))
 	cs, err := all(ctx, s.rdb, scanCustomer, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search customers: %w", err)
 	}
 	return cs, nil
+}
+
+// CustomersByID reads the customers with the given ids (those that
+// exist), by id.
+func (s *Store) CustomersByID(ctx context.Context, ids []string) ([]ledger.Customer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	cs, err := all(ctx, s.rdb, scanCustomer, "SELECT "+customerCols+" FROM customers WHERE customer_id IN (+?"+
+		strings.Repeat(", +?", len(ids)-1)+") ORDER BY customer_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: customers by id: %w", err)
+	}
+	return cs, nil
+}
+
+// RuleVersions lists up to limit versions of the brand's rule, newest
+// first.
+func (s *Store) RuleVersions(ctx context.Context, brandID string, limit int) ([]ledger.Rule, error) {
+	rs, err := all(ctx, s.rdb, scanRule, "SELECT "+ruleCols+" FROM rules WHERE brand_id = +? ORDER BY version DESC LIMIT +?",
+		brandID, limitOrAll(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rule versions of %s: %w", brandID, err)
+	}
+	return rs, nil
 }
 
 // CustomerHolds lists up to limit holds of the account, newest first.

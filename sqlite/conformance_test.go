@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -49,5 +50,31 @@ func TestApprovals(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		return s
+	})
+}
+
+// TestAudit runs the audit log's conformance tests against SQLite; the
+// second server is a second Store on the same file.
+func TestAudit(t *testing.T) {
+	storetest.RunAudit(t, func(t testing.TB) storetest.AuditDB {
+		path := filepath.Join(t.TempDir(), "jifen.db")
+		open := func(t testing.TB) storetest.AuditStore {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		return storetest.AuditDB{Store: open(t), Another: open, Exec: func(t testing.TB, query string) {
+			db, err := sql.Open("sqlite3", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(query); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		}}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
 	"jifen/points"
@@ -143,7 +144,7 @@ type dumpLoader struct{ t *Tx }
 // dumpTables are the tables Occupied looks at; the external id tables
 // cannot hold rows without brands and shops.
 var dumpTables = []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-	"allocations", "holds", "orders", "reversals", "idempotency"}
+	"allocations", "holds", "orders", "reversals", "idempotency", "audit_log"}
 
 func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 	if err := l.t.check(); err != nil {
@@ -333,3 +334,17 @@ const sqlDeriveIdempotencyBrands = `UPDATE idempotency SET brand_id = COALESCE(
 	(SELECT f.brand_id FROM flows f WHERE f.flow_id = idempotency.flow_id AND idempotency.flow_id <> ''),
 	(SELECT c.brand_id FROM customers c WHERE c.customer_id = idempotency.result), '')
 	WHERE brand_id = ''`
+
+// EachAudit calls fn with every audit log entry by seq.
+func (v *dumpView) EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error) {
+	return eachAudit(ctx, v.tx, fn)
+}
+
+// InsertAudit inserts e as it is and makes it the head.
+func (l *dumpLoader) InsertAudit(ctx context.Context, e audit.Entry) error {
+	what := rowf("audit entry %d", e.Seq)
+	if err := l.exec(what, sqlInsertAudit, auditArgs(e)...); err != nil {
+		return err
+	}
+	return l.exec(what, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", e.Seq, e.Hash)
+}

@@ -26,7 +26,8 @@ func TestQueryPlans(t *testing.T) {
 
 	// Keys a query names that its index need not use: they only narrow
 	// rows the index found (a version checked, a filter on a page).
-	notKeys := map[string]bool{"version": true, "remaining": true, "type": true, "shop_id": true, "channel": true}
+	notKeys := map[string]bool{"version": true, "remaining": true, "type": true, "shop_id": true, "channel": true,
+		"operator_id": true, "operator_name": true}
 	eq := regexp.MustCompile(`(\w+) = \+?\?`)
 	if len(seen) < 30 {
 		t.Errorf("only %d queries seen", len(seen))
@@ -135,6 +136,12 @@ func exercise(t *testing.T) (*Store, map[string]bool) {
 			_, _, err := s.Flows(ctx, points.FlowQuery{BrandID: "B1", Type: ledger.DeductFromConsume, Limit: 10})
 			return err
 		},
+		func() error {
+			_, _, err := s.Flows(ctx, points.FlowQuery{BrandID: "B1", Operator: "op1", Limit: 10})
+			return err
+		},
+		func() error { _, err := s.CustomersByID(ctx, []string{"C1", "C2"}); return err },
+		func() error { _, err := s.RuleVersions(ctx, "B1", 10); return err },
 		func() error { _, err := s.OrderRows(ctx, "B1", "o1"); return err },
 		func() error {
 			return s.EachFlow(ctx, points.FlowQuery{BrandID: "B1", Type: ledger.DeductFromConsume}, func(ledger.Flow) error { return nil })

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"jifen/audit"
 	"jifen/dump"
 	"jifen/points"
 )
@@ -46,6 +47,18 @@ func (exportCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	// The summary goes to stderr: stdout may be the dump.
 	fmt.Fprintf(stderr, "exported %v from %s\n", c, redact(sf.db))
+	// The export is in the audit log, after it (so the dump does not hold
+	// its own entry), by the operator "cli": whoever runs the command on
+	// the server.
+	as, ok := store.(audit.Store)
+	if !ok {
+		return fmt.Errorf("export: the dump was written, but the store %T keeps no audit log to record it in", store)
+	}
+	_, err = audit.New(as, nil).Record(ctx, audit.Entry{OperatorName: "cli", Action: audit.Export,
+		Request: audit.JSON(map[string]string{"output": *out}), After: audit.JSON(c)})
+	if err != nil {
+		return fmt.Errorf("export: the dump was written, but recording it in the audit log failed: %w", err)
+	}
 	return nil
 }
 
@@ -122,8 +135,8 @@ func (c importCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("import: the dump was imported, but checking it failed: %w", err)
 	}
-	fmt.Fprintf(stdout, "checked %d accounts, %d flows, %d lots, %d idempotency records, %d reversals\n",
-		rep.Accounts, rep.Flows, rep.Lots, rep.Idempotency, rep.Reversals)
+	fmt.Fprintf(stdout, "checked %d accounts, %d flows, %d lots, %d idempotency records, %d reversals, %d audit entries\n",
+		rep.Accounts, rep.Flows, rep.Lots, rep.Idempotency, rep.Reversals, rep.Audit)
 	if rep.OK() {
 		fmt.Fprintln(stdout, "all invariants hold")
 		return nil

@@ -15,7 +15,8 @@ import (
 // TestE2E_ExportImport moves the demo server's database with `jifen export`
 // and `jifen import`: to another SQLite file and to PostgreSQL, each
 // verified, each exporting the same bytes; a second import, a truncated
-// dump and a missing source are refused.
+// dump and a missing source are refused; the audit log goes with the
+// dump, its chain checked on the way in.
 func TestE2E_ExportImport(t *testing.T) {
 	s := startServer(t)
 	res := s.call(top.MethodConsumePoint, map[string]any{"param_consume_point_open_req": with(kry,
@@ -96,6 +97,33 @@ func TestE2E_ExportImport(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Fatalf("export created %s: %v", missing, err)
+	}
+
+	// The export is in the source's audit log, which the next dump
+	// carries, and an import checks its chain.
+	file = filepath.Join(dir, "dump2.jsonl")
+	if _, stderr, err := jifen("export", "--db", s.db, "-o", file); err != nil || !strings.Contains(stderr, "audit entries") {
+		t.Fatalf("second export: %v %s", err, stderr)
+	}
+	if data, err = os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"kind":"audit","seq":1,`)) || !bytes.Contains(data, []byte(`"operator_name":"cli"`)) ||
+		!bytes.Contains(data, []byte(`"action":"export"`)) {
+		t.Fatalf("the second dump lacks the first export's audit entry")
+	}
+	carried := filepath.Join(dir, "carried.db")
+	if stdout, _, err := jifen("import", "--db", carried, "-f", file); err != nil || !strings.Contains(stdout, "1 audit entries") ||
+		!strings.Contains(stdout, "all invariants hold") {
+		t.Fatalf("import with an audit log: %v %s", err, stdout)
+	}
+	forged := filepath.Join(dir, "forged.jsonl")
+	if err := os.WriteFile(forged, bytes.Replace(data, []byte(`"operator_name":"cli"`), []byte(`"operator_name":"eve"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := jifen("import", "--db", filepath.Join(dir, "forged.db"), "-f", forged); err == nil ||
+		!strings.Contains(err.Error(), "audit entry 1: its content does not match its hash") {
+		t.Fatalf("import of an edited audit entry: %v, want a refusal naming entry 1", err)
 	}
 
 	t.Run("Postgres", func(t *testing.T) {

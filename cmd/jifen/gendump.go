@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
 	"jifen/points"
@@ -133,6 +134,11 @@ func (s *synthetic) EachIdempotency(_ context.Context, fn func(ledger.Idempotenc
 		}
 		return nil
 	})
+}
+
+// EachAudit: a synthetic database has no audit log.
+func (s *synthetic) EachAudit(context.Context, func(audit.Entry) error) (audit.Head, error) {
+	return audit.Head{}, nil
 }
 
 // each makes every account in turn and calls fn with it.

@@ -1,0 +1,172 @@
+package admin
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"jifen/audit"
+	"jifen/ledger"
+)
+
+// The audit log: every write of the API is recorded after it ran, with
+// its outcome (api.audited), and GET /admin/v1/audit lists the log.
+
+// errNoAuditStore is the recording failure of a store that keeps no log.
+var errNoAuditStore = errors.New("the store keeps no audit log")
+
+// audited records e, the action r asked for, with the outcome err, and
+// answers err if the action failed. It reports whether the handler is to
+// answer the action's success. The action ran before: an entry is never
+// recorded for an action that then did not happen. When the entry cannot
+// be recorded, the answer is 500 AUDIT_FAILED, saying whether the action
+// itself succeeded.
+func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, err error) bool {
+	by := actor(r)
+	e.OperatorID, e.OperatorName = by.ID, by.Name
+	e.ClientAddr = api.throttle.ClientAddr(r)
+	if err != nil {
+		p := ProblemOf(err, "")
+		e.Outcome, e.Message = p.Code, p.Message
+		if p.Internal {
+			e.Message = "" // its text is for the server's log only
+		}
+	}
+	var aerr error
+	if l := api.audits; l == nil {
+		aerr = errNoAuditStore
+	} else {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), AuditTimeout)
+		_, aerr = l.Record(ctx, e)
+		cancel()
+	}
+	if aerr != nil {
+		id := api.admin.Service().NewID()
+		api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id,
+			"action", e.Action, "outcome", e.Outcome, "error", aerr)
+		what := "the action succeeded"
+		if err != nil {
+			what = "the action failed (" + e.Outcome + ")"
+		}
+		w.Header().Set("X-Request-Id", id)
+		api.fail(w, r, Problem{Status: http.StatusInternalServerError, Code: "AUDIT_FAILED",
+			Message: what + ", but it could not be recorded in the audit log; request_id " + id})
+		return false
+	}
+	if err != nil {
+		api.failErr(w, r, err)
+		return false
+	}
+	return true
+}
+
+// AuditTimeout bounds the recording of an audit entry. An entry is
+// recorded without the request's cancellation: the action has run (or
+// been refused) by then, and a client that went away, or a body that did
+// not come in time, must not keep it out of the log.
+const AuditTimeout = 10 * time.Second
+
+// ParseAuditQuery reads an audit query from r's parameters: operator,
+// action, brand_id, outcome, from, to (times as the flows' filter reads
+// them), before, limit.
+func ParseAuditQuery(r *http.Request) (audit.Query, error) {
+	q := r.URL.Query()
+	aq := audit.Query{Operator: q.Get("operator"), Action: q.Get("action"), BrandID: q.Get("brand_id"), Outcome: q.Get("outcome")}
+	var err error
+	if aq.From, err = parseTime("from", q.Get("from"), false); err != nil {
+		return aq, err
+	}
+	if aq.To, err = parseTime("to", q.Get("to"), true); err != nil {
+		return aq, err
+	}
+	if !aq.To.IsZero() {
+		aq.To = aq.To.Add(time.Microsecond) // to is inclusive here, exclusive in the query
+	}
+	if aq.Before, err = intParam(q.Get("before"), "before"); err != nil {
+		return aq, err
+	}
+	limit, err := intParam(q.Get("limit"), "limit")
+	aq.Limit = int(limit)
+	return aq, err
+}
+
+// auditJSON is an entry as the API shows it.
+type auditJSON struct {
+	Seq          int64           `json:"seq"`
+	At           time.Time       `json:"at"`
+	OperatorID   string          `json:"operator_id"`
+	OperatorName string          `json:"operator_name"`
+	ClientAddr   string          `json:"client_addr"`
+	Action       string          `json:"action"`
+	BrandID      string          `json:"brand_id"`
+	Target       string          `json:"target"`
+	Request      json.RawMessage `json:"request"`
+	Outcome      string          `json:"outcome"`
+	Message      string          `json:"message"`
+	Before       json.RawMessage `json:"before"`
+	After        json.RawMessage `json:"after"`
+	PrevHash     string          `json:"prev_hash"`
+	Hash         string          `json:"hash"`
+}
+
+func auditOut(e audit.Entry) auditJSON {
+	null := func(m json.RawMessage) json.RawMessage {
+		if m == nil {
+			return json.RawMessage("null")
+		}
+		return m
+	}
+	return auditJSON{Seq: e.Seq, At: e.At.In(ledger.Shanghai), OperatorID: e.OperatorID, OperatorName: e.OperatorName,
+		ClientAddr: e.ClientAddr, Action: e.Action, BrandID: e.BrandID, Target: e.Target, Request: null(e.Request),
+		Outcome: e.Outcome, Message: e.Message, Before: null(e.Before), After: null(e.After), PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+// GET /admin/v1/audit?operator=&action=&brand_id=&outcome=&from=&to=&before=&limit=[&format=csv]:
+// audit log entries, newest first; next_before pages on.
+func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseAuditQuery(r)
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	l := api.audits
+	if l == nil {
+		api.failErr(w, r, errNoAuditStore)
+		return
+	}
+	es, next, err := l.List(r.Context(), q)
+	if err != nil {
+		api.failErr(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("format") != "csv" {
+		out := struct {
+			Entries    []auditJSON `json:"entries"`
+			NextBefore int64       `json:"next_before,omitempty"`
+		}{Entries: []auditJSON{}, NextBefore: next}
+		for _, e := range es {
+			out.Entries = append(out.Entries, auditOut(e))
+		}
+		reply(w, http.StatusOK, out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="jifen-audit.csv"`)
+	if next != 0 {
+		w.Header().Set("X-Next-Before", strconv.FormatInt(next, 10))
+	}
+	w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"seq", "at", "operator_id", "operator_name", "client_addr", "action", "brand_id", "target", "request",
+		"outcome", "message", "before", "after", "prev_hash", "hash"})
+	for _, e := range es {
+		cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.At.In(ledger.Shanghai).Format(time.RFC3339Nano), cell(e.OperatorID),
+			cell(e.OperatorName), cell(e.ClientAddr), e.Action, cell(e.BrandID), cell(e.Target), cell(string(e.Request)),
+			e.Outcome, cell(e.Message), cell(string(e.Before)), cell(string(e.After)), e.PrevHash, e.Hash})
+	}
+	cw.Flush()
+}

@@ -1,0 +1,93 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"jifen/admin"
+	"jifen/audit"
+)
+
+// The audit log: the console's actions are recorded after they ran, with
+// their outcome (c.audited), and /console/audit lists the log.
+
+// audited records e, the action r asked for in req, with the outcome err
+// (nil: it succeeded). It reports whether the handler may go on to show
+// the action's outcome; when the entry cannot be recorded it has shown
+// an error page (500) saying whether the action itself succeeded.
+func (c *Console) audited(w http.ResponseWriter, r *http.Request, req request, e audit.Entry, err error) bool {
+	by := req.actor()
+	e.OperatorID, e.OperatorName = by.ID, by.Name
+	e.ClientAddr = c.logins.ClientAddr(r)
+	if err != nil {
+		p := admin.ProblemOf(err, "")
+		e.Outcome, e.Message = p.Code, p.Message
+		if p.Internal {
+			e.Message = ""
+		}
+	}
+	aerr := errors.New("the store keeps no audit log")
+	if c.audits != nil {
+		// Recorded even if the browser went away: the action has run.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), admin.AuditTimeout)
+		_, aerr = c.audits.Record(ctx, e)
+		cancel()
+	}
+	if aerr == nil {
+		return true
+	}
+	id := c.admin.Service().NewID()
+	c.log.Error("console: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id, "action", e.Action,
+		"outcome", e.Outcome, "error", aerr)
+	what := "操作已完成"
+	if err != nil {
+		what = "操作未成功 (" + e.Outcome + ")"
+	}
+	pg := c.page(req, "审计日志写入失败", nil)
+	pg.Error = what + ", 但未能记入审计日志, 请联系管理员 (AUDIT_FAILED, request_id " + id + ")"
+	c.render(w, r, http.StatusInternalServerError, "error", pg)
+	return false
+}
+
+type auditData struct {
+	Filter  url.Values // as given, for the form and the pages
+	Entries []audit.Entry
+	Next    string // the next page's URL; "" on the last
+	Actions []string
+}
+
+// auditActions are the choices of the action filter.
+var auditActions = []string{audit.SignIn, audit.SignInFailed, audit.SignOut, audit.Reversal, audit.HoldRelease,
+	audit.Adjustment, audit.CustomerUpdate, audit.TenantApply, audit.BrandPut, audit.ShopPut, audit.RulePut, audit.AppPut,
+	"webhook.*", "operator.*", audit.Export}
+
+// GET /console/audit?operator=&action=&brand_id=&outcome=&from=&to=&before=:
+// the audit log, newest first, a page at a time.
+func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, req request) {
+	q := r.URL.Query()
+	d := auditData{Filter: q, Actions: auditActions}
+	aq, err := admin.ParseAuditQuery(r)
+	if err == nil && c.audits == nil {
+		err = errors.New("the store keeps no audit log")
+	}
+	var next int64
+	if err == nil {
+		d.Entries, next, err = c.audits.List(r.Context(), aq)
+	}
+	if err != nil {
+		c.fail(w, r, req, "audit", "审计日志", d, err)
+		return
+	}
+	if next != 0 {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("before", strconv.FormatInt(next, 10))
+		d.Next = "/console/audit?" + nq.Encode()
+	}
+	c.render(w, r, http.StatusOK, "audit", c.page(req, "审计日志", d))
+}

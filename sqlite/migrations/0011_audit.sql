@@ -1,0 +1,36 @@
+-- The operators' audit log (package audit): append-only, hash-chained.
+-- Numbered 10: version 9 is the operators' own records, developed beside
+-- it (migration versions may skip numbers; see sqlmigrate).
+--
+-- request_json, before_json and after_json are JSON as hashed, '' for
+-- none; at is unix microseconds. audit_head is the newest entry's seq and
+-- hash: an append reads and moves it in the writer's transaction, and
+-- jifen verify checks the chain ends there.
+CREATE TABLE audit_log (
+    seq           INTEGER NOT NULL PRIMARY KEY CHECK (seq > 0),
+    at            INTEGER NOT NULL,
+    operator_id   TEXT    NOT NULL,
+    operator_name TEXT    NOT NULL,
+    client_addr   TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    brand_id      TEXT    NOT NULL,
+    target        TEXT    NOT NULL,
+    request_json  TEXT    NOT NULL,
+    outcome       TEXT    NOT NULL,
+    message       TEXT    NOT NULL,
+    before_json   TEXT    NOT NULL,
+    after_json    TEXT    NOT NULL,
+    prev_hash     TEXT    NOT NULL,
+    hash          TEXT    NOT NULL
+) STRICT;
+-- The admin API's filters, newest first.
+CREATE INDEX audit_log_action ON audit_log (action, seq);
+CREATE INDEX audit_log_brand ON audit_log (brand_id, seq);
+CREATE INDEX audit_log_at ON audit_log (at);
+
+CREATE TABLE audit_head (
+    id   INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT    NOT NULL
+) STRICT;
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
