@@ -109,6 +109,11 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	pg := c.page(req, title, d)
 	pg.Notice = webhookNotice(q)
+	ids := make([]string, 0, len(d.Deliveries))
+	for _, dl := range d.Deliveries {
+		ids = append(ids, dl.Subject)
+	}
+	pg.Names = c.names(r, ids...)
 	c.render(w, r, http.StatusOK, "webhook", pg)
 }
 

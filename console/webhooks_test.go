@@ -67,7 +67,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		"HTTP 502", `id="webhook-crm"`, ok.URL(), "正常", `id="webhook-bi"`, "已停用")
 	e.get("/console/webhooks/bi").want(t, http.StatusOK, `id="disabled"`, `id="enable"`, "失败", "HTTP 502", "次尝试",
 		`id="redeliver-failed"`, flow.FlowID)
-	e.get("/console/webhooks/crm").want(t, http.StatusOK, "已送达", "HTTP 204", flow.FlowID)
+	e.get("/console/webhooks/crm").want(t, http.StatusOK, "已送达", "HTTP 204", flow.FlowID, "张三", "13800000001")
 	e.get("/console/webhooks/crm?state=failed").want(t, http.StatusOK, "没有投递")
 	e.get("/console/webhooks/nope").want(t, http.StatusNotFound, webhook.CodeWebhookNotFound)
 

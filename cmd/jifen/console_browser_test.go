@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/storetest"
 	"jifen/top"
 )
 
@@ -48,8 +51,15 @@ func chromium(t *testing.T) string {
 // -artifacts`, under _artifacts/).
 func TestConsoleBrowser(t *testing.T) {
 	exe := chromium(t)
-	s := startServer(t)
+	s := startServerWith(t, true)
 	password := addOperator(t, s.db, "--name", "小李", "--role", "admin")
+	// The brand's events go to a webhook, so that its pages (and each
+	// flow's delivery) show real deliveries.
+	recv := storetest.NewReceiver(t, browserHookSecret)
+	ctx := context.Background()
+	if _, err := s.svc.Apply(ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "crm", URL: recv.URL(), Secret: browserHookSecret}}}); err != nil {
+		t.Fatal(err)
+	}
 	const order = "browser-order-1"
 	res := s.call(top.MethodConsumePoint, map[string]any{"param_consume_point_open_req": with(kry,
 		"customer_id", "demo-c1", "change_point", 120, "out_biz_id", order, "operator_id", "pos1", "operator_name", "收银员",
@@ -240,6 +250,22 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("rule after saving: %+v %v", rule, err)
 	}
 
+	// Four eyes: a support operator's adjustment above the brand's
+	// approval_above waits for 小李 on the approvals page.
+	b, err := s.svc.Store().Brand(ctx, "demo-brand")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Settings.ApprovalAbove = 100
+	if _, err := s.svc.Apply(ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, supportToken := addOperatorWithToken(t, s.db, "--name", "小王", "--role", "support", "--limit", "10000", "--brands", "demo-brand")
+	if status, body := adminCall(t, s.url, supportToken, "POST", "/admin/v1/customers/demo-c2/adjustments",
+		`{"points": 300, "reason": "补偿", "request_id": "browser-ask-1"}`); status != http.StatusAccepted {
+		t.Fatalf("support's adjustment above the threshold: %d %s", status, body)
+	}
+
 	// Every page, at desktop and phone width: nothing scrolls sideways,
 	// every input is labelled.
 	var flowID string
@@ -272,11 +298,11 @@ func TestConsoleBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("adjust-reason"), "扣回"), chromedp.Click(chromedp.ID("adjust")),
 			chromedp.WaitVisible(chromedp.ID("error"))}},
 		open("flows", "/console/flows?brand_id=demo-brand", "#flows"),
-		// Webhooks are not served by this test's server: these two show
-		// the page that says so.
-		open("flow", "/console/brands/demo-brand/flows/"+flowID, "main .card"),
+		open("flow", "/console/brands/demo-brand/flows/"+flowID, "#delivery-crm"),
 		open("dashboard", "/console/brands/demo-brand", "#chart-activity"),
-		open("webhooks", "/console/webhooks", "main .card"),
+		open("webhooks", "/console/webhooks", "#webhook-crm"),
+		open("webhook", "/console/webhooks/crm", "#deliveries tbody tr[id^=delivery-]"),
+		open("approvals", "/console/approvals", "#approvals"),
 		open("settings", "/console/brands/demo-brand/settings", "#settings-form"),
 		open("rule", "/console/brands/demo-brand/rule", "#rule-diff"),
 		{"rule-preview", []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.url + "/console/brands/demo-brand/rule"),
@@ -333,17 +359,47 @@ func checkPage(t *testing.T, browser context.Context, name string, width int64) 
 	}
 }
 
+// browserHookSecret signs the browser test's webhook deliveries.
+const browserHookSecret = "whsec_YnJvd3Nlci10ZXN0LXdlYmhvb2stc2VjcmV0"
+
 // addOperator runs jifen operator add on db and returns the password it
 // prints.
 func addOperator(t *testing.T, db string, args ...string) string {
+	t.Helper()
+	password, _ := addOperatorWithToken(t, db, args...)
+	return password
+}
+
+// addOperatorWithToken runs jifen operator add on db and returns the
+// password and the API token it prints.
+func addOperatorWithToken(t *testing.T, db string, args ...string) (password, token string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), append([]string{"operator", "add", "--db", db}, args...), &out, &errb); err != nil {
 		t.Fatalf("operator add: %v\n%s", err, errb.String())
 	}
-	m := regexp.MustCompile(`(?m)^password: (\S+)$`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no password in %q", out.String())
+	p := regexp.MustCompile(`(?m)^password: (\S+)$`).FindStringSubmatch(out.String())
+	k := regexp.MustCompile(`(?m)^token: +(\S+)$`).FindStringSubmatch(out.String())
+	if p == nil || k == nil {
+		t.Fatalf("no password or token in %q", out.String())
 	}
-	return m[1]
+	return p[1], k[1]
+}
+
+// adminCall makes an admin API request with an operator's token.
+func adminCall(t *testing.T, base, token, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -15,6 +15,7 @@ import (
 
 	"jifen/points"
 	"jifen/sqlite"
+	"jifen/storetest"
 	"jifen/top"
 )
 
@@ -34,6 +35,13 @@ const adminToken = "test-admin-token"
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, false)
+}
+
+// startServerWith is startServer, serving webhooks (the admin API's and
+// console's pages, and a dispatcher delivering to 127.0.0.1) if hooks.
+func startServerWith(t *testing.T, hooks bool) *server {
+	t.Helper()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "jifen.db")
 	store, err := sqlite.Open(ctx, db)
@@ -46,7 +54,11 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, store: store, log: discardLogger(), sandbox: sandbox, adminToken: adminToken}))
+	hc := handlerConfig{svc: svc, store: store, log: discardLogger(), sandbox: sandbox, adminToken: adminToken}
+	if hooks {
+		hc.hooks = store
+	}
+	ts := httptest.NewServer(newHandler(hc))
 	t.Cleanup(func() {
 		ts.Close()
 		if err := store.Close(); err != nil {
@@ -54,6 +66,10 @@ func startServer(t *testing.T) *server {
 		}
 		mustVerify(t, db)
 	})
+	if hooks {
+		// Stopped (cleanups run last first) before the store closes.
+		storetest.StartDispatcher(t, svc, store, storetest.FastDelivery())
+	}
 	return &server{t: t, url: ts.URL, db: db, svc: svc, sandbox: sandbox, demo: d,
 		client: &top.Client{URL: ts.URL + "/router/rest", AppKey: d.appKey, Secret: d.secret, HTTP: ts.Client()}}
 }
