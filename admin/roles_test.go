@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
@@ -105,6 +106,7 @@ func TestRoleMatrix(t *testing.T) {
 			e := newAPIEnvOn(t, st.open)
 			e.order("o1", 30)
 			limits := map[operator.Role]int64{operator.Support: 1000}
+			var lastAudit int64
 			for _, role := range operator.Roles() {
 				a := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "m-" + string(role), Role: role, Limit: limits[role]})
 				for _, m := range rows {
@@ -124,6 +126,20 @@ func TestRoleMatrix(t *testing.T) {
 						}
 					case got.status == http.StatusForbidden || got.status == http.StatusUnauthorized:
 						t.Errorf("%s as %s: %d, want past the check: %s", m.pattern, role, got.status, got.body)
+					case method != http.MethodGet && !strings.HasSuffix(m.pattern, "/reversal-preview") &&
+						!strings.Contains(string(got.body), "webhooks are not served here"):
+						// Every action past the check is in the audit log,
+						// under who made it, whatever its outcome.
+						es, err := e.Store.(audit.Store).AuditEntries(e.Ctx, audit.Query{Limit: 1})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(es) == 0 || es[0].Seq <= lastAudit || es[0].OperatorID != a.Operator.ID || es[0].OperatorName != a.Operator.Name ||
+							!audit.KnownAction(es[0].Action) {
+							t.Errorf("%s as %s (%d): no audit entry under %s: %+v", m.pattern, role, got.status, a.Operator.Name, es)
+						} else {
+							lastAudit = es[0].Seq
+						}
 					}
 				}
 			}
