@@ -313,6 +313,8 @@ func TestConsoleBrowser(t *testing.T) {
 		open("operators", "/console/operators", "#add-operator"),
 		open("password", "/console/password", "#change-password"),
 		open("not-found", "/console/nothing-here", "#error"),
+		open("order-search-empty", "/console/orders", "#error"),
+		open("order-search", "/console/orders?brand_id=demo-brand&order="+order, "#parts"),
 	}
 	for _, width := range viewports {
 		do("resize", chromedp.EmulateViewport(width, 900))
