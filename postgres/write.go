@@ -52,7 +52,18 @@ const (
 // KindUnavailable. An error of fn's own (a business outcome, bad input)
 // rolls back and is returned unchanged. A failure to reach the database or
 // a timeout is KindUnavailable.
+//
+// With Options.Timeout, the write as a whole — every attempt, connecting
+// and waiting for a pooled connection included — ends after it with a
+// KindUnavailable error. An error of the connection or a timeout at
+// COMMIT leaves the outcome unknown: it is KindUnavailable as well, and
+// the caller's retry replays or executes (see the package documentation).
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.timeout, errTimedOut)
+		defer cancel()
+	}
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {
@@ -62,7 +73,7 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return errors.Join(ctx.Err(), err)
+				return s.timedOut(ctx, errors.Join(ctx.Err(), err))
 			case <-t.C:
 			}
 		}
@@ -74,10 +85,22 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			return s.noteError(err)
 		}
 		if !retryable(err) {
-			return s.noteError(unavailable(err))
+			return s.noteError(s.timedOut(ctx, unavailable(err)))
 		}
 	}
 	return s.noteError(fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err))
+}
+
+// errTimedOut is the cause of a write's context ending at Options.Timeout.
+var errTimedOut = errors.New("postgres: the write's time ran out")
+
+// timedOut makes err a KindUnavailable error naming Options.Timeout when
+// that is what ended the write (rather than the caller, who went away).
+func (s *Store) timedOut(ctx context.Context, err error) error {
+	if _, ok := ledger.AsError(err); ok || !errors.Is(context.Cause(ctx), errTimedOut) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ledger.Unavailable("the database did not answer within %s; retry", s.timeout), err)
 }
 
 // retryableKeys are the unique constraints of rows a write reads as absent
