@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"jifen/ledger"
+	"jifen/points"
 	"jifen/storetest"
 )
 
@@ -305,4 +306,92 @@ func writeMessage(w io.Writer, typ byte, body []byte) error {
 	binary.BigEndian.PutUint32(msg[1:], uint32(4+len(body)))
 	_, err := w.Write(append(msg, body...))
 	return err
+}
+
+// TestWrite_Timeout: with Options.Timeout a write gives up and answers
+// KindUnavailable in time however the database keeps it waiting — a
+// statement that does not end (no statement_timeout here), or a pool
+// whose every connection is taken.
+func TestWrite_Timeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTestWith(t, Options{MaxConns: 1, Migrate: true, Timeout: 300 * time.Millisecond})
+	within := func(what string, err error, took time.Duration) {
+		t.Helper()
+		if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
+			t.Fatalf("%s: Write = %v, want KindUnavailable", what, err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s: answered after %s, with a timeout of 300ms", what, took)
+		}
+	}
+	start := time.Now()
+	err := s.Write(ctx, func(tx points.Tx) error { return exec(ctx, tx, "SELECT pg_sleep(30)") })
+	within("a statement that does not end", err, time.Since(start))
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go s.Write(ctx, func(tx points.Tx) error { //nolint:errcheck // only holds the one connection
+		if err := exec(ctx, tx, "SELECT 1"); err != nil {
+			return err
+		}
+		close(held)
+		<-release
+		return nil
+	})
+	<-held
+	start = time.Now()
+	err = s.Write(ctx, func(tx points.Tx) error { return exec(ctx, tx, "SELECT 1") })
+	within("no free connection", err, time.Since(start))
+	close(release)
+}
+
+// TestOpen_SkipsAHostThatNeverAnswers: of a multi-host DSN, a host that
+// accepts connections and then says nothing (a hung machine) costs each
+// connection attempt only its share of Options.Timeout; the next host
+// serves.
+func TestOpen_SkipsAHostThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
+		t.Skipf("needs a one-host postgres:// URL as the test database, not %q", dsn)
+	}
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64)
+	defer func() {
+		mute.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	}()
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	if u.Port() == "" {
+		u.Host += ":5432"
+	}
+	u.Host = mute.Addr().String() + "," + u.Host
+	start := time.Now()
+	s, err := Open(context.Background(), u.String(), Options{MaxConns: 2, Timeout: 2 * time.Second,
+		Schema: newTestSchema(t, dsn), Migrate: true})
+	if err != nil {
+		t.Fatalf("open past a mute first host: %v", err)
+	}
+	defer s.Close()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("open took %s past a mute host, with 1s its share", took)
+	}
+	if err := s.Ready(context.Background()); err != nil {
+		t.Errorf("ready: %v", err)
+	}
 }
