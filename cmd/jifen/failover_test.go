@@ -117,9 +117,10 @@ func (l *failoverLoad) failover(t *testing.T, n int, rng *rand.Rand, primary, st
 	defer cancel()
 	probes := l.probe(ctx)
 	loaded := make(chan struct{})
+	seed := rng.Uint64()
 	go func() {
 		defer close(loaded)
-		l.load(ctx, 16, 20, rng.Uint64())
+		l.load(ctx, 16, 20, seed)
 	}()
 
 	time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
