@@ -699,3 +699,14 @@ func (n *pgNode) promote(watch *pgx.Conn) time.Time {
 	n.c.t.Errorf("%s: not promoted within a minute", n.name)
 	return time.Now()
 }
+
+// TestServe_DBTimeoutMustBePositive: a --db-timeout of zero would let
+// writes hang while no primary answers; it is refused by name, before
+// any connection is tried.
+func TestServe_DBTimeoutMustBePositive(t *testing.T) {
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"serve", "--db", "postgres://nobody@127.0.0.1:1/none", "--db-timeout", "0s"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "--db-timeout must be positive") {
+		t.Errorf("--db-timeout 0s: %v", err)
+	}
+}
