@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"jifen/ledger"
 	"jifen/points"
@@ -42,7 +43,7 @@ func applyOnce(t *testing.T, s *Store, c ledger.Changes) error {
 	t.Helper()
 	ctx := context.Background()
 	if atCommit {
-		return s.writeOnce(ctx, func(tx points.Tx) error { return tx.Apply(ctx, c, nil) })
+		return s.writeOnce(ctx, time.Time{}, func(tx points.Tx) error { return tx.Apply(ctx, c, nil) })
 	}
 	var first error
 	calls := 0

@@ -11,6 +11,18 @@
 // The SQL is kept to what PostgreSQL-compatible distributed databases also
 // run: no advisory locks, LISTEN/NOTIFY, sequences, triggers or stored
 // procedures; ids are ULID strings made by the service.
+//
+// Failover. A DSN may name several hosts, libpq's way
+// (postgres://h1:5432,h2:5432/jifen?target_session_attrs=read-write): each
+// new connection goes to the first host that accepts writes. When the
+// primary dies its connections fail, the pool drops them, and new ones
+// find whichever host is the primary now — no restart. Meanwhile a write
+// fails within Options.Timeout with a KindUnavailable error, never later.
+// A write whose connection failed after its COMMIT was sent may or may not
+// have committed; it is KindUnavailable too, never a business outcome, and
+// since the idempotency record commits in the same transaction as the
+// write, the client's retry under the same request_id either replays the
+// committed answer or executes the write for the first time.
 package postgres
 
 import (
@@ -47,6 +59,15 @@ type Options struct {
 	// StatementTimeout bounds every statement on the server (0: the
 	// server's default). A statement cut short is a KindUnavailable error.
 	StatementTimeout time.Duration
+	// Timeout bounds how long a write waits for the database as a whole —
+	// connecting (trying each host of a multi-host DSN in turn), a free
+	// pooled connection, every round trip and the commit — before it
+	// fails with a KindUnavailable error (0: no bound but
+	// StatementTimeout's). It is what keeps a write from hanging while no
+	// primary is reachable; see failover in the package documentation.
+	// Unless the DSN sets connect_timeout, each host's connection attempt
+	// gets an equal share of it.
+	Timeout time.Duration
 	// Migrate applies missing migrations at Open. Without it Open refuses
 	// a database whose schema is older than this program's.
 	Migrate bool
@@ -73,6 +94,7 @@ type Options struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	schema  string
+	timeout time.Duration // Options.Timeout
 	onRetry func(reason string)
 	onError func(kind string)
 
@@ -107,6 +129,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.Tracer != nil {
 		cfg.ConnConfig.Tracer = o.Tracer
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 && o.Timeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = connectShare(o.Timeout, cfg.ConnConfig)
+	}
 	params := cfg.ConnConfig.RuntimeParams
 	if o.StatementTimeout > 0 {
 		params["statement_timeout"] = strconv.FormatInt(max(1, o.StatementTimeout.Milliseconds()), 10)
@@ -121,7 +146,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, schema: o.Schema, onRetry: o.OnRetry, onError: o.OnError}
+	s := &Store{pool: pool, schema: o.Schema, timeout: o.Timeout, onRetry: o.OnRetry, onError: o.OnError}
 	fail := func(err error) (*Store, error) {
 		pool.Close()
 		return nil, err
@@ -153,6 +178,17 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 			ErrSchemaTooOld, v, LatestSchemaVersion()))
 	}
 	return s, nil
+}
+
+// connectShare is each host's share of timeout for one connection
+// attempt: a host that does not answer at all (a dead machine, a
+// partition) must leave time to try the others. At least a second.
+func connectShare(timeout time.Duration, c *pgx.ConnConfig) time.Duration {
+	hosts := map[string]bool{c.Host + ":" + strconv.Itoa(int(c.Port)): true}
+	for _, f := range c.Fallbacks {
+		hosts[f.Host+":"+strconv.Itoa(int(f.Port))] = true
+	}
+	return max(time.Second, timeout/time.Duration(len(hosts)))
 }
 
 // createSchema creates the store's schema unless it exists. Two stores

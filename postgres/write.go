@@ -52,7 +52,20 @@ const (
 // KindUnavailable. An error of fn's own (a business outcome, bad input)
 // rolls back and is returned unchanged. A failure to reach the database or
 // a timeout is KindUnavailable.
+//
+// With Options.Timeout, the write as a whole — every attempt, connecting
+// and waiting for a pooled connection included — ends after it with a
+// KindUnavailable error. An error of the connection or a timeout at
+// COMMIT leaves the outcome unknown: it is KindUnavailable as well, and
+// the caller's retry replays or executes (see the package documentation).
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
+	var deadline time.Time
+	if s.timeout > 0 {
+		deadline = time.Now().Add(s.timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimedOut)
+		defer cancel()
+	}
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {
@@ -62,11 +75,11 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return errors.Join(ctx.Err(), err)
+				return s.timedOut(deadline, errors.Join(ctx.Err(), err))
 			case <-t.C:
 			}
 		}
-		err = s.writeOnce(ctx, fn)
+		err = s.writeOnce(ctx, deadline, fn)
 		if err == nil {
 			return nil
 		}
@@ -74,10 +87,22 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			return s.noteError(err)
 		}
 		if !retryable(err) {
-			return s.noteError(unavailable(err))
+			return s.noteError(s.timedOut(deadline, unavailable(err)))
 		}
 	}
 	return s.noteError(fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err))
+}
+
+// errTimedOut is the cause of a write's context ending at Options.Timeout.
+var errTimedOut = errors.New("postgres: the write's time ran out")
+
+// timedOut makes err, which ended a write, a KindUnavailable error naming
+// Options.Timeout when the write's deadline has passed.
+func (s *Store) timedOut(deadline time.Time, err error) error {
+	if _, ok := ledger.AsError(err); ok || deadline.IsZero() || time.Now().Before(deadline) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ledger.Unavailable("the database did not answer within %s; retry", s.timeout), err)
 }
 
 // retryableKeys are the unique constraints of rows a write reads as absent
@@ -111,8 +136,8 @@ func retryable(err error) bool {
 }
 
 // writeOnce runs fn in one transaction.
-func (s *Store) writeOnce(ctx context.Context, fn func(points.Tx) error) (err error) {
-	t := &Tx{s: s}
+func (s *Store) writeOnce(ctx context.Context, deadline time.Time, fn func(points.Tx) error) (err error) {
+	t := &Tx{s: s, deadline: deadline}
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err
@@ -124,10 +149,13 @@ func (s *Store) writeOnce(ctx context.Context, fn func(points.Tx) error) (err er
 // first statement to its end. A Tx is valid only during the fn it was
 // given to, on fn's goroutine.
 type Tx struct {
-	s     *Store
-	conn  *pgxpool.Conn
-	begun bool // BEGIN has been sent
-	done  bool
+	s    *Store
+	conn *pgxpool.Conn
+	// deadline, if set, bounds every wait of the write (Options.Timeout),
+	// whatever context fn passes its calls.
+	deadline time.Time
+	begun    bool // BEGIN has been sent
+	done     bool
 	// failed is the first statement error of the write: a write that
 	// carries on past one (fn ignored it) cannot commit.
 	failed error
@@ -161,6 +189,8 @@ func (t *Tx) send(ctx context.Context, qs ...*pgx.QueuedQuery) error {
 	b.QueuedQueries = append(b.QueuedQueries, t.pending...)
 	b.QueuedQueries = append(b.QueuedQueries, qs...)
 	t.pending = nil
+	ctx, cancel := t.bound(ctx)
+	defer cancel()
 	err := t.conn.SendBatch(ctx, b).Close()
 	if err != nil && t.failed == nil {
 		t.failed = err
@@ -173,6 +203,8 @@ func (t *Tx) acquire(ctx context.Context) error {
 	if t.conn != nil {
 		return nil
 	}
+	ctx, cancel := t.bound(ctx)
+	defer cancel()
 	c, err := t.s.pool.Acquire(ctx)
 	if err != nil {
 		t.failed = fmt.Errorf("postgres: acquire a connection: %w", err)
@@ -180,6 +212,14 @@ func (t *Tx) acquire(ctx context.Context) error {
 	}
 	t.conn = c
 	return nil
+}
+
+// bound is ctx ending at the write's deadline too, if it has one.
+func (t *Tx) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t.deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadlineCause(ctx, t.deadline, errTimedOut)
 }
 
 // sendAlone runs qs in one round trip outside the transaction if none has
@@ -194,6 +234,8 @@ func (t *Tx) sendAlone(ctx context.Context, qs ...*pgx.QueuedQuery) error {
 	if err := t.acquire(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := t.bound(ctx)
+	defer cancel()
 	err := t.conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs}).Close()
 	if err != nil && t.failed == nil {
 		t.failed = err

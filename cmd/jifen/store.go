@@ -38,6 +38,7 @@ type storeFlags struct {
 	db               string
 	maxConns         int
 	statementTimeout time.Duration
+	dbTimeout        time.Duration
 	// metrics, if set, is told of the store's commits, retries and errors.
 	metrics *metrics.Metrics
 }
@@ -46,7 +47,12 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.db, "db", defaultDB, "database: a SQLite file path or a postgres:// URL")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "PostgreSQL: connection pool size (0: 4×CPUs, at least 8)")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 10*time.Second, "PostgreSQL: statement timeout")
+	fs.DurationVar(&f.dbTimeout, "db-timeout", defaultDBTimeout, "PostgreSQL: how long a write may wait for the database (connecting, a free connection, its statements and commit) before it answers the retryable isp.service-unavailable")
 }
+
+// defaultDBTimeout bounds a write's wait for PostgreSQL: while no primary
+// is reachable (a failover), writes answer "retry" within it.
+const defaultDBTimeout = 5 * time.Second
 
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
@@ -57,7 +63,11 @@ func isPostgres(dsn string) bool {
 func (f *storeFlags) open(ctx context.Context, migrate bool) (ledgerStore, error) {
 	m := f.metrics
 	if isPostgres(f.db) {
-		o := postgres.Options{MaxConns: int32(f.maxConns), StatementTimeout: f.statementTimeout, Migrate: migrate}
+		if f.dbTimeout <= 0 {
+			return nil, fmt.Errorf("--db-timeout must be positive, got %s", f.dbTimeout)
+		}
+		o := postgres.Options{MaxConns: int32(f.maxConns), StatementTimeout: f.statementTimeout, Timeout: f.dbTimeout,
+			Migrate: migrate}
 		if m != nil {
 			o.OnRetry, o.OnError = m.StoreRetry, m.StoreError
 		}
@@ -83,7 +93,7 @@ func (f *storeFlags) open(ctx context.Context, migrate bool) (ledgerStore, error
 
 // openStore opens dsn with default pool settings, migrating it.
 func openStore(ctx context.Context, dsn string) (ledgerStore, error) {
-	f := storeFlags{db: dsn, statementTimeout: 10 * time.Second}
+	f := storeFlags{db: dsn, statementTimeout: 10 * time.Second, dbTimeout: defaultDBTimeout}
 	return f.open(ctx, true)
 }
 

@@ -1,0 +1,397 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"jifen/ledger"
+	"jifen/points"
+	"jifen/storetest"
+)
+
+// The unknown outcome: the connection dies around COMMIT, and the server
+// cannot tell the client whether the write committed. A proxy between
+// the store and PostgreSQL cuts the connection at the COMMIT of one write,
+// either just after forwarding it (the write commits: the retry must
+// replay it) or just before (it never commits: the retry must execute
+// it). Either way the write is answered as retryable, never as a business
+// outcome, and the request_id ends with exactly one flow.
+func TestWrite_UnknownOutcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		cut       cutMode
+		committed bool
+	}{
+		{"commit reached the server", cutAfterCommit, true},
+		{"commit never sent", cutBeforeCommit, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startCommitCutter(t, testDSN(t))
+			e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+				o := Options{MaxConns: 4, Migrate: true, Timeout: 5 * time.Second}
+				o.Schema = newTestSchema(t, p.dsn)
+				s, err := Open(context.Background(), p.dsn, o)
+				if err != nil {
+					t.Fatalf("open through the proxy: %v", err)
+				}
+				return s
+			})
+			e.MustCharge("C1", "g1", 100)
+			req := e.Order("o1", 30)
+
+			p.arm(tc.cut)
+			start := time.Now()
+			_, err := e.Svc.Consume(e.Ctx, e.Caller, req)
+			le, ok := ledger.AsError(err)
+			if !ok || le.Kind != ledger.KindUnavailable {
+				t.Fatalf("the payment whose connection was cut at COMMIT answered %v, want a KindUnavailable error", err)
+			}
+			took := time.Since(start)
+			if took > 5*time.Second {
+				t.Errorf("the cut payment took %s to answer", took)
+			}
+			t.Logf("the cut payment answered %q in %s", le.Message, took)
+			if !p.didCut() {
+				t.Fatal("the proxy saw no COMMIT to cut")
+			}
+			flows := func() []ledger.Flow {
+				var fs []ledger.Flow
+				for _, f := range e.Flows("C1") {
+					if f.RequestID == req.RequestID {
+						fs = append(fs, f)
+					}
+				}
+				return fs
+			}
+			before := flows()
+			if tc.committed && len(before) != 1 || !tc.committed && len(before) != 0 {
+				t.Fatalf("after the cut, %d flows of the payment; want committed=%v", len(before), tc.committed)
+			}
+
+			// The client retries under the same request_id.
+			out, err := e.Svc.Consume(e.Ctx, e.Caller, req)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			after := flows()
+			if len(after) != 1 || after[0].ID != out.FlowID {
+				t.Fatalf("after the retry: flows %v, answered flow %s; want exactly that one", after, out.FlowID)
+			}
+			if tc.committed && out.FlowID != before[0].ID {
+				t.Errorf("the retry answered flow %s, the committed write was %s", out.FlowID, before[0].ID)
+			}
+			if got := e.Available("C1"); got != 70 {
+				t.Errorf("available %d after one payment of 30 from 100", got)
+			}
+		})
+	}
+}
+
+type cutMode int32
+
+const (
+	cutNone         cutMode = iota
+	cutAfterCommit          // forward the COMMIT, then cut before its answer
+	cutBeforeCommit         // cut instead of forwarding the COMMIT
+)
+
+// commitCutter is a TCP proxy to PostgreSQL that reads the frontend's
+// messages and, once armed, cuts the connection at the next COMMIT.
+type commitCutter struct {
+	dsn  string // the test database's DSN through the proxy
+	mode atomic.Int32
+	cut  chan struct{} // receives when a cut is complete
+}
+
+func startCommitCutter(t *testing.T, dsn string) *commitCutter {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
+		t.Skipf("the proxy test needs a one-host postgres:// URL as the test database, not %q", dsn)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target += ":5432"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	p := &commitCutter{cut: make(chan struct{}, 1)}
+	u.Host = ln.Addr().String()
+	q := u.Query()
+	q.Set("sslmode", "disable") // the proxy reads the messages
+	u.RawQuery = q.Encode()
+	p.dsn = u.String()
+	var conns sync.Map
+	t.Cleanup(func() {
+		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			conns.Store(c, true)
+			conns.Store(s, true)
+			wg.Go(func() { p.serve(c, s) })
+		}
+	})
+	return p
+}
+
+func (p *commitCutter) arm(m cutMode) { p.mode.Store(int32(m)) }
+
+// didCut waits for the armed cut to be complete: false if none happens.
+func (p *commitCutter) didCut() bool {
+	select {
+	case <-p.cut:
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+// serve forwards one connection, client c to server s.
+func (p *commitCutter) serve(c, s net.Conn) {
+	defer c.Close()
+	defer s.Close()
+	var severed atomic.Bool
+	answered := make(chan struct{}, 1)
+	go func() {
+		// Server to client, message by message, until the cut; after it
+		// the server's messages are dropped, and its ReadyForQuery
+		// (after the Sync that followed the COMMIT) noted. The server
+		// hanging up hangs up on the client.
+		defer c.Close()
+		sr := bufio.NewReader(s)
+		for {
+			typ, body, err := readMessage(sr)
+			if err != nil {
+				return
+			}
+			if !severed.Load() {
+				if err := writeMessage(c, typ, body); err != nil {
+					return
+				}
+			} else if typ == 'Z' {
+				select {
+				case answered <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	r := bufio.NewReader(c)
+	// The startup message has no type byte.
+	if err := forwardStartup(r, s); err != nil {
+		return
+	}
+	commits := map[string]bool{} // prepared statements that are COMMIT
+	for {
+		typ, body, err := readMessage(r)
+		if err != nil {
+			return
+		}
+		isCommit := false
+		switch typ {
+		case 'P': // Parse: name, query, …
+			name, rest, _ := strings.Cut(string(body), "\x00")
+			query, _, _ := strings.Cut(rest, "\x00")
+			commits[name] = strings.EqualFold(strings.TrimSpace(query), "COMMIT")
+		case 'B': // Bind: portal, statement, …
+			_, rest, _ := strings.Cut(string(body), "\x00")
+			stmt, _, _ := strings.Cut(rest, "\x00")
+			isCommit = commits[stmt]
+		case 'Q': // a simple query
+			isCommit = strings.EqualFold(strings.TrimSpace(strings.TrimRight(string(body), "\x00")), "COMMIT")
+		}
+		mode := cutNone
+		if isCommit {
+			mode = cutMode(p.mode.Swap(int32(cutNone)))
+		}
+		if mode == cutBeforeCommit {
+			severed.Store(true)
+			c.Close()
+			s.Close()
+			p.cut <- struct{}{}
+			return // neither side hears more: the server rolls back
+		}
+		if err := writeMessage(s, typ, body); err != nil {
+			return
+		}
+		if mode != cutAfterCommit {
+			continue
+		}
+		// The COMMIT is on its way: the client hears nothing more, the
+		// server gets the rest of the batch (Execute, Sync) and commits;
+		// then the connection drops. (Dropped sooner, the client's cancel
+		// request could race the COMMIT: a real but unknowable outcome,
+		// which the other mode covers.)
+		severed.Store(true)
+		for typ != 'S' && typ != 'Q' {
+			if typ, body, err = readMessage(r); err != nil {
+				break
+			}
+			if err := writeMessage(s, typ, body); err != nil {
+				return
+			}
+		}
+		select {
+		case <-answered:
+		case <-time.After(5 * time.Second):
+		}
+		p.cut <- struct{}{}
+		return
+	}
+}
+
+// forwardStartup copies the startup message, which has no type byte.
+func forwardStartup(r *bufio.Reader, w io.Writer) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size < 8 || size > 1<<20 {
+		return errors.New("bad startup message")
+	}
+	body := make([]byte, size-4)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	_, err := w.Write(append(n[:], body...))
+	return err
+}
+
+func readMessage(r *bufio.Reader) (byte, []byte, error) {
+	var h [5]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	size := binary.BigEndian.Uint32(h[1:])
+	if size < 4 || size > 1<<30 {
+		return 0, nil, errors.New("bad message length")
+	}
+	body := make([]byte, size-4)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, err
+	}
+	return h[0], body, nil
+}
+
+func writeMessage(w io.Writer, typ byte, body []byte) error {
+	msg := make([]byte, 5, 5+len(body))
+	msg[0] = typ
+	binary.BigEndian.PutUint32(msg[1:], uint32(4+len(body)))
+	_, err := w.Write(append(msg, body...))
+	return err
+}
+
+// TestWrite_Timeout: with Options.Timeout a write gives up and answers
+// KindUnavailable in time however the database keeps it waiting — a
+// statement that does not end (no statement_timeout here), or a pool
+// whose every connection is taken.
+func TestWrite_Timeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTestWith(t, Options{MaxConns: 1, Migrate: true, Timeout: 300 * time.Millisecond})
+	within := func(what string, err error, took time.Duration) {
+		t.Helper()
+		if e, ok := ledger.AsError(err); !ok || e.Kind != ledger.KindUnavailable {
+			t.Fatalf("%s: Write = %v, want KindUnavailable", what, err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s: answered after %s, with a timeout of 300ms", what, took)
+		}
+	}
+	start := time.Now()
+	err := s.Write(ctx, func(tx points.Tx) error { return exec(ctx, tx, "SELECT pg_sleep(30)") })
+	within("a statement that does not end", err, time.Since(start))
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go s.Write(ctx, func(tx points.Tx) error { //nolint:errcheck // only holds the one connection
+		if err := exec(ctx, tx, "SELECT 1"); err != nil {
+			return err
+		}
+		close(held)
+		<-release
+		return nil
+	})
+	<-held
+	start = time.Now()
+	err = s.Write(ctx, func(tx points.Tx) error { return exec(ctx, tx, "SELECT 1") })
+	within("no free connection", err, time.Since(start))
+	close(release)
+}
+
+// TestOpen_SkipsAHostThatNeverAnswers: of a multi-host DSN, a host that
+// accepts connections and then says nothing (a hung machine) costs each
+// connection attempt only its share of Options.Timeout; the next host
+// serves.
+func TestOpen_SkipsAHostThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
+		t.Skipf("needs a one-host postgres:// URL as the test database, not %q", dsn)
+	}
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64)
+	defer func() {
+		mute.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	}()
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	if u.Port() == "" {
+		u.Host += ":5432"
+	}
+	u.Host = mute.Addr().String() + "," + u.Host
+	start := time.Now()
+	s, err := Open(context.Background(), u.String(), Options{MaxConns: 2, Timeout: 2 * time.Second,
+		Schema: newTestSchema(t, dsn), Migrate: true})
+	if err != nil {
+		t.Fatalf("open past a mute first host: %v", err)
+	}
+	defer s.Close()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("open took %s past a mute host, with 1s its share", took)
+	}
+	if err := s.Ready(context.Background()); err != nil {
+		t.Errorf("ready: %v", err)
+	}
+}
