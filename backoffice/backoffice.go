@@ -131,8 +131,9 @@ type Office struct {
 }
 
 // New returns the operators' side of svc, reading through read, which
-// must be the store svc writes to: what an operator is shown is what the
-// service decides on.
+// must be the store svc writes to, or read replicas of it that send the
+// reads of a ReadPrimary context to it: what an operator acts on is what
+// the service decides on.
 func New(svc *points.Service, read Reader) *Office {
 	return &Office{svc: svc, read: read}
 }
@@ -215,7 +216,8 @@ func (o *Office) CustomerBrand(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	id = strings.TrimSpace(id)
-	cust, err := o.read.Customer(ctx, id)
+	// Decides whether the operator may act: the customer as stored now.
+	cust, err := o.read.Customer(ReadPrimary(ctx), id)
 	if errors.Is(err, points.ErrNotFound) {
 		return "", notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", id)
 	}
@@ -324,7 +326,7 @@ func (o *Office) UpdateCustomer(ctx context.Context, by points.Actor, r points.U
 		return points.Outcome{}, err
 	}
 	id := strings.TrimSpace(r.CustomerID)
-	cust, err := o.read.Customer(ctx, id)
+	cust, err := o.read.Customer(ReadPrimary(ctx), id)
 	if errors.Is(err, points.ErrNotFound) {
 		return points.Outcome{}, notFoundErr(ledger.CodeCustomerNotFound, "顾客不存在: %s", id)
 	}
@@ -516,5 +518,5 @@ func (o *Office) EndSession(ctx context.Context, nonce string, until time.Time) 
 
 // SessionEnded reports whether the console session nonce was ended.
 func (o *Office) SessionEnded(ctx context.Context, nonce string) (bool, error) {
-	return o.read.SessionEnded(ctx, nonce)
+	return o.read.SessionEnded(ReadPrimary(ctx), nonce) // a sign-out counts at once
 }

@@ -60,7 +60,7 @@ func (o *Office) storedBrand(ctx context.Context, id string) (ledger.Brand, erro
 		return ledger.Brand{}, err
 	}
 	id = strings.TrimSpace(id)
-	b, err := o.read.Brand(ctx, id)
+	b, err := o.read.Brand(ReadPrimary(ctx), id)
 	if errors.Is(err, points.ErrNotFound) {
 		return b, notFoundErr(CodeBrandNotFound, "品牌不存在: %s", id)
 	}
@@ -116,7 +116,7 @@ func (o *Office) PutRule(ctx context.Context, by points.Actor, brandID string, r
 		return false, err
 	}
 	r.UpdatedBy = by.Name
-	if cur, err := o.read.Rule(ctx, b.ID); err == nil {
+	if cur, err := o.read.Rule(ReadPrimary(ctx), b.ID); err == nil {
 		r.CreatedBy = cur.CreatedBy
 	} else if errors.Is(err, points.ErrNotFound) {
 		r.CreatedBy = by.Name
@@ -217,7 +217,7 @@ func (o *Office) PreviewAdjust(ctx context.Context, by points.Actor, r points.Ad
 	if err != nil {
 		return p, err
 	}
-	if p.Customer, err = o.read.Customer(ctx, strings.TrimSpace(r.CustomerID)); err != nil {
+	if p.Customer, err = o.read.Customer(ReadPrimary(ctx), strings.TrimSpace(r.CustomerID)); err != nil {
 		return p, err
 	}
 	p.Before, p.After = d.Snapshot.Account, d.Changes.Account
