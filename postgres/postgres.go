@@ -117,30 +117,9 @@ var ErrSchemaTooOld = errors.New("postgres: database schema is older than this p
 // key=value connection string) and checks, or with o.Migrate brings up to
 // date, its schema.
 func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := poolConfig(dsn, o)
 	if err != nil {
-		// The message of a parse error may quote the DSN, password and all.
-		return nil, errors.New("postgres: the connection string is not valid")
-	}
-	cfg.MaxConns = o.MaxConns
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
-	}
-	if o.Tracer != nil {
-		cfg.ConnConfig.Tracer = o.Tracer
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 && o.Timeout > 0 {
-		cfg.ConnConfig.ConnectTimeout = connectShare(o.Timeout, cfg.ConnConfig)
-	}
-	params := cfg.ConnConfig.RuntimeParams
-	if o.StatementTimeout > 0 {
-		params["statement_timeout"] = strconv.FormatInt(max(1, o.StatementTimeout.Milliseconds()), 10)
-	}
-	if o.Schema != "" {
-		params["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
-	}
-	if params["application_name"] == "" {
-		params["application_name"] = "jifen"
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -178,6 +157,36 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 			ErrSchemaTooOld, v, LatestSchemaVersion()))
 	}
 	return s, nil
+}
+
+// poolConfig is the pool configuration of dsn under o.
+func poolConfig(dsn string, o Options) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The message of a parse error may quote the DSN, password and all.
+		return nil, errors.New("postgres: the connection string is not valid")
+	}
+	cfg.MaxConns = o.MaxConns
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 && o.Timeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = connectShare(o.Timeout, cfg.ConnConfig)
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	if o.StatementTimeout > 0 {
+		params["statement_timeout"] = strconv.FormatInt(max(1, o.StatementTimeout.Milliseconds()), 10)
+	}
+	if o.Schema != "" {
+		params["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
+	}
+	if params["application_name"] == "" {
+		params["application_name"] = "jifen"
+	}
+	return cfg, nil
 }
 
 // connectShare is each host's share of timeout for one connection
