@@ -67,7 +67,11 @@ func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *Thro
 		th = NewThrottle(time.Second, 10)
 	}
 	api := &API{admin: a, ops: ops, log: log, mux: http.NewServeMux(), throttle: th, draining: make(chan struct{})}
-	if s, ok := a.Service().Store().(audit.Store); ok {
+	// The log is listed through the Office's reader when it keeps one
+	// (read replicas do, appending to the primary).
+	if s, ok := a.Reader().(audit.Store); ok {
+		api.audits = audit.New(s, a.Service().Now)
+	} else if s, ok := a.Service().Store().(audit.Store); ok {
 		api.audits = audit.New(s, a.Service().Now)
 	}
 	api.route()

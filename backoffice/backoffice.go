@@ -141,6 +141,9 @@ func New(svc *points.Service, read Reader) *Office {
 // Service is the service the Office acts through.
 func (o *Office) Service() *points.Service { return o.svc }
 
+// Reader is what the Office reads through.
+func (o *Office) Reader() Reader { return o.read }
+
 // brandOf loads a brand named by an operator.
 func (o *Office) brandOf(ctx context.Context, id string) (ledger.Brand, error) {
 	if err := points.Required("brand_id", id); err != nil {

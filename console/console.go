@@ -71,7 +71,11 @@ func New(a *backoffice.Office, ops *operator.Service, log *slog.Logger, th *admi
 	}
 	c := &Console{admin: a, ops: ops, log: log, pages: parsePages(),
 		mux: http.NewServeMux(), logins: th}
-	if s, ok := a.Service().Store().(audit.Store); ok {
+	// The log is listed through the Office's reader when it keeps one
+	// (read replicas do, appending to the primary).
+	if s, ok := a.Reader().(audit.Store); ok {
+		c.audits = audit.New(s, a.Service().Now)
+	} else if s, ok := a.Service().Store().(audit.Store); ok {
 		c.audits = audit.New(s, a.Service().Now)
 	}
 	c.routes()
@@ -185,6 +189,12 @@ func (c *Console) signedIn(perm operator.Permission, h func(http.ResponseWriter,
 			return
 		}
 		req := request{session: s, who: who, csrf: csrfToken(key, s)}
+		// A form's post, and the page it redirects to (?ok=), read the
+		// primary database, not a replica that may lag it: the operator
+		// sees what they just did.
+		if r.Method == http.MethodPost || r.URL.Query().Has("ok") {
+			r = r.WithContext(backoffice.ReadPrimary(r.Context()))
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {

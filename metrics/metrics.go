@@ -73,7 +73,8 @@ type Metrics struct {
 	sweptExpired  prometheus.Counter
 	sweptReleased prometheus.Counter
 
-	nats *natsMetrics
+	nats     *natsMetrics
+	replicas *replicaMetrics
 
 	webhookAttempts *prometheus.CounterVec
 	webhookDuration prometheus.Histogram
@@ -164,6 +165,7 @@ func New() *Metrics {
 	}
 	m.series.Store(&map[requestKey]requestSeries{})
 	m.nats = newNATSMetrics(m.reg)
+	m.replicas = newReplicaMetrics(m.reg)
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
