@@ -30,7 +30,11 @@ func mountAdmin(mux *http.ServeMux, c handlerConfig) {
 		log.Info("admin API and console are off: no store to read")
 		return
 	}
-	a := backoffice.New(c.svc, c.store)
+	var read backoffice.Reader = c.store
+	if c.read != nil {
+		read = c.read
+	}
+	a := backoffice.New(c.svc, read)
 	ops := operator.New(c.store, c.svc, c.adminToken)
 	ap := approval.New(c.store, a)
 	api := admin.New(a, ops, log, c.throttle).WithApprovals(ap)

@@ -24,6 +24,7 @@ import (
 	"jifen/natsout"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/postgres"
 	"jifen/top"
 	"jifen/webhook"
 )
@@ -43,6 +44,8 @@ type serveCmd struct {
 	bodyTime   time.Duration
 	nats       natsout.Config
 	webhooks   webhook.Options
+	readDBs    []string      // --read-db
+	maxLag     time.Duration // --max-replica-lag
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,6 +84,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, link-local, private and unspecified addresses (consumers on a private network; tests)")
 	fs.DurationVar(&c.webhooks.RetryWindow, "webhook-retry-window", webhook.DefaultRetryWindow, "how long an unacknowledged webhook delivery is retried before it is failed, and an endpoint failing throughout it disabled")
 	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", webhook.DefaultTimeout, "how long one webhook delivery attempt may take")
+	fs.Func("read-db", "PostgreSQL: a streaming replica of --db (postgres:// URL) to serve the console's and admin API's reads, exports and totals from (repeatable); TOP methods and writes stay on --db", func(v string) error {
+		if !isPostgres(v) {
+			return errors.New("want a postgres:// URL of a streaming replica of --db")
+		}
+		c.readDBs = append(c.readDBs, v)
+		return nil
+	})
+	fs.DurationVar(&c.maxLag, "max-replica-lag", postgres.DefaultMaxReplicaLag, "a --read-db replica further behind --db than this (or not answering) is skipped for --db")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -104,6 +115,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := c.checkNATS(); err != nil {
 		return err
 	}
+	if len(c.readDBs) > 0 && !isPostgres(c.store.db) {
+		return errors.New("--read-db needs a PostgreSQL --db (postgres:// URL): the embedded SQLite database has no replicas")
+	}
+	if c.maxLag <= 0 {
+		return fmt.Errorf("--max-replica-lag must be positive, got %s", c.maxLag)
+	}
 	log := newLogger(stderr, c.logFormat)
 	tuneGC()
 	m := metrics.New()
@@ -114,6 +131,13 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer store.Close()
+	read, err := c.openReplicas(ctx, store, m, log)
+	if err != nil {
+		return err
+	}
+	if read != nil {
+		defer read.Close()
+	}
 
 	var clock points.Clock = points.WallClock{}
 	var sandbox *points.SandboxClock
@@ -149,7 +173,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	var onShutdown []func()
-	handler := newHandler(handlerConfig{svc: svc, store: store, hooks: store, log: log, metrics: m, sandbox: sandbox,
+	handler := newHandler(handlerConfig{svc: svc, store: store, read: reader(read), hooks: store, log: log, metrics: m, sandbox: sandbox,
 		adminToken: c.adminToken, tsWindow: c.tsWindow, bodyTimeout: c.bodyTime,
 		throttle:   admin.NewThrottle(time.Second, 10, c.trusted...),
 		onShutdown: func(f func()) { onShutdown = append(onShutdown, f) }})
@@ -240,6 +264,49 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	return nil
 }
 
+// openReplicas opens the --read-db replicas in front of store (nil
+// without any), reporting their lag to m and their changes of use to log.
+func (c *serveCmd) openReplicas(ctx context.Context, store ledgerStore, m *metrics.Metrics, log *slog.Logger) (*postgres.Replicas, error) {
+	if len(c.readDBs) == 0 {
+		return nil, nil
+	}
+	primary, ok := store.(*postgres.Store)
+	if !ok {
+		return nil, errors.New("--read-db needs a PostgreSQL --db")
+	}
+	var mu sync.Mutex
+	inUse := map[string]bool{}
+	o := postgres.ReplicaOptions{MaxLag: c.maxLag,
+		Options: postgres.Options{MaxConns: int32(c.store.maxConns), StatementTimeout: c.store.statementTimeout, Timeout: c.store.dbTimeout},
+		OnCheck: func(st postgres.ReplicaState) {
+			m.ObserveReplica(st.Name, st.Lag, st.Known, st.InUse)
+			mu.Lock()
+			was, seen := inUse[st.Name]
+			inUse[st.Name] = st.InUse
+			mu.Unlock()
+			switch {
+			case st.InUse && (!seen || !was):
+				log.Info("read replica in use", "replica", st.Name, "lag", st.Lag)
+			case !st.InUse && (!seen || was):
+				log.Warn("read replica skipped: its reads go to the primary", "replica", st.Name, "lag", st.Lag, "known", st.Known,
+					"max_lag", c.maxLag, "error", st.Err)
+			}
+		}}
+	r, err := postgres.OpenReplicas(ctx, primary, c.readDBs, o)
+	if err != nil {
+		return nil, fmt.Errorf("--read-db: %w", err)
+	}
+	return r, nil
+}
+
+// reader is r as the operators' reader; nil (the store's) without one.
+func reader(r *postgres.Replicas) backoffice.Reader {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
 // checkNATS refuses NATS flags that could not work, naming the flag.
 func (c *serveCmd) checkNATS() error {
 	if c.nats.URL == "" {
@@ -273,6 +340,9 @@ type handlerConfig struct {
 	// store is the service's store, which the admin API and console read
 	// (backoffice.Reader) and keeps the operators in (operator.Store).
 	store adminStore
+	// read, if set, serves the admin API's and console's reads instead of
+	// store (read replicas).
+	read backoffice.Reader
 	// hooks keeps the webhooks' state, for the admin API and console; nil:
 	// they do not serve webhooks.
 	hooks   webhook.Store
