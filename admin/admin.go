@@ -164,6 +164,11 @@ func (api *API) need(rt route) http.HandlerFunc {
 			api.failErr(w, r, err)
 			return
 		}
+		if r.Method != http.MethodGet {
+			// A write reads what it changes, and its audit entry's
+			// before, from the primary database, never a replica.
+			r = r.WithContext(backoffice.ReadPrimary(r.Context()))
+		}
 		rt.handler(w, r)
 	}
 }
