@@ -91,38 +91,50 @@ func (l *crashLoad) send(ctx context.Context, o *op) bool {
 }
 
 // worker runs order life cycles until ctx ends or the server stops
-// answering: pay with points, refund part, refund the rest, and now and
-// then a charge.
+// answering.
 func (l *crashLoad) worker(ctx context.Context, customers int, rng *rand.Rand) {
-	base := func() map[string]any {
-		return map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1",
-			"customer_id": fmt.Sprintf("c%d", rng.IntN(customers)), "operator_id": "op", "operator_name": "收银员"}
-	}
 	for ctx.Err() == nil {
-		b := base()
-		order := l.id("order")
-		steps := []*op{
-			{method: top.MethodConsumePoint, param: "param_consume_point_open_req", obj: with(b, "change_point", 10, "out_biz_id", order)},
-			{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
-				"change_point", 3, "out_biz_id", order, "reverse_order_id", order+"-r1")},
-			{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
-				"out_biz_id", order, "reverse_order_id", order+"-r2")},
-		}
-		if rng.IntN(3) == 0 {
-			steps = append(steps, &op{method: top.MethodExtraCharge, param: "param_extra_charge_point_open_req",
-				obj: with(base(), "change_point", 5, "out_biz_id", order+"-earn")})
-		}
-		for _, o := range steps {
-			o.requestID = l.id("req")
-			o.obj["request_id"] = o.requestID
-			l.mu.Lock()
-			l.ops = append(l.ops, o)
-			l.mu.Unlock()
+		for _, o := range l.lifeCycle(customers, rng) {
+			l.track(o)
 			if !l.send(context.Background(), o) {
 				return
 			}
 		}
 	}
+}
+
+// lifeCycle is one order's operations, each with its request id: pay
+// with points, refund part, refund the rest, and now and then a charge.
+func (l *crashLoad) lifeCycle(customers int, rng *rand.Rand) []*op {
+	base := func() map[string]any {
+		return map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1",
+			"customer_id": fmt.Sprintf("c%d", rng.IntN(customers)), "operator_id": "op", "operator_name": "收银员"}
+	}
+	b := base()
+	order := l.id("order")
+	steps := []*op{
+		{method: top.MethodConsumePoint, param: "param_consume_point_open_req", obj: with(b, "change_point", 10, "out_biz_id", order)},
+		{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
+			"change_point", 3, "out_biz_id", order, "reverse_order_id", order+"-r1")},
+		{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
+			"out_biz_id", order, "reverse_order_id", order+"-r2")},
+	}
+	if rng.IntN(3) == 0 {
+		steps = append(steps, &op{method: top.MethodExtraCharge, param: "param_extra_charge_point_open_req",
+			obj: with(base(), "change_point", 5, "out_biz_id", order+"-earn")})
+	}
+	for _, o := range steps {
+		o.requestID = l.id("req")
+		o.obj["request_id"] = o.requestID
+	}
+	return steps
+}
+
+// track records o, about to be sent, for the checks.
+func (l *crashLoad) track(o *op) {
+	l.mu.Lock()
+	l.ops = append(l.ops, o)
+	l.mu.Unlock()
 }
 
 // load runs workers until each has stopped (ctx ended, or no answer).

@@ -238,30 +238,9 @@ func (l *failoverLoad) load(ctx context.Context, workers, customers int, seed ui
 // request again, under its request_id, until it has an answer that is not
 // "retry" — as a POS does.
 func (l *failoverLoad) worker(ctx context.Context, c *top.Client, customers int, rng *rand.Rand) {
-	base := func() map[string]any {
-		return map[string]any{"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1",
-			"customer_id": fmt.Sprintf("c%d", rng.IntN(customers)), "operator_id": "op", "operator_name": "收银员"}
-	}
 	for ctx.Err() == nil {
-		b := base()
-		order := l.id("order")
-		steps := []*op{
-			{method: top.MethodConsumePoint, param: "param_consume_point_open_req", obj: with(b, "change_point", 10, "out_biz_id", order)},
-			{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
-				"change_point", 3, "out_biz_id", order, "reverse_order_id", order+"-r1")},
-			{method: top.MethodReversePoint, param: "param_reverse_consume_point_open_req", obj: with(b, "biz_type", "DEDUCT_FROM_CONSUME_REVERSE",
-				"out_biz_id", order, "reverse_order_id", order+"-r2")},
-		}
-		if rng.IntN(3) == 0 {
-			steps = append(steps, &op{method: top.MethodExtraCharge, param: "param_extra_charge_point_open_req",
-				obj: with(base(), "change_point", 5, "out_biz_id", order+"-earn")})
-		}
-		for _, o := range steps {
-			o.requestID = l.id("req")
-			o.obj["request_id"] = o.requestID
-			l.mu.Lock()
-			l.ops = append(l.ops, o)
-			l.mu.Unlock()
+		for _, o := range l.lifeCycle(customers, rng) {
+			l.track(o)
 			if !l.sendUntilAnswered(c, o) {
 				return
 			}
