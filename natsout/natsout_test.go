@@ -1,7 +1,6 @@
 package natsout_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,14 +46,14 @@ type fixture struct {
 	stream, prefix string
 	nc             *nats.Conn
 	js             jetstream.JetStream
-	logs           *lockedBuffer
+	logs           *storetest.LockedBuffer
 }
 
 // newFixture names a stream and prefix of the test's own on the server
 // at url, and deletes the stream when the test ends.
 func newFixture(t *testing.T, url string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, url: url, logs: &lockedBuffer{}}
+	f := &fixture{t: t, url: url, logs: &storetest.LockedBuffer{}}
 	f.stream, f.prefix = natsout.TestNames(t)
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
@@ -614,23 +613,6 @@ func TestBrandToken(t *testing.T) {
 			t.Errorf("BrandToken(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestPublisher_Purged: a stream purged, then published to from the

@@ -26,7 +26,7 @@ type natsServer struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan error
-	logs *lockedBuffer
+	logs *storetest.LockedBuffer
 }
 
 // newNATSServer starts a server: the nats-server command on $PATH, or
@@ -51,7 +51,7 @@ func newNATSServer(t *testing.T) *natsServer {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &natsServer{t: t, bin: bin, port: port, dir: t.TempDir(), logs: &lockedBuffer{}}
+	s := &natsServer{t: t, bin: bin, port: port, dir: t.TempDir(), logs: &storetest.LockedBuffer{}}
 	s.start()
 	t.Cleanup(func() {
 		if s.cmd != nil {
@@ -156,7 +156,7 @@ func TestPublisher_ServerDownAtStart(t *testing.T) {
 	e := storetest.NewEnv(t, stores[0].open)
 	l := newLoad(t, e)
 	stream, prefix := natsout.TestNames(t)
-	logs := &lockedBuffer{}
+	logs := &storetest.LockedBuffer{}
 	c := natsout.Config{URL: srv.url(), Stream: stream, Prefix: prefix, FromStart: true, Poll: 50 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(logs, nil))}
 	p, err := natsout.New(e.Svc, c)

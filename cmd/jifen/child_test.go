@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/postgres"
+	"jifen/storetest"
 	"jifen/top"
 )
 
@@ -37,25 +36,8 @@ type child struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string // base URL
-	logs *lockedBuffer
+	logs *storetest.LockedBuffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startChild runs `jifen serve --db db` on a free port and waits until it
@@ -69,7 +51,7 @@ func startChild(t *testing.T, db string, extra ...string) *child {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	c := &child{t: t, cmd: cmd, logs: &storetest.LockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = c.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"jifen/storetest"
 )
 
 func TestCommandFor(t *testing.T) {
@@ -116,7 +118,7 @@ func demoExamples(t *testing.T, dir string, env []string, name string, args ...s
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env = dir, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // go run's child too
-	var stderr lockedBuffer
+	var stderr storetest.LockedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

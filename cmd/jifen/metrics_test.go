@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"jifen/points"
+	"jifen/storetest"
 	"jifen/top"
 )
 
@@ -204,7 +205,7 @@ func TestServe_LogLine_NoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs storetest.LockedBuffer
 	ts := httptest.NewServer(newHandler(handlerConfig{svc: svc, log: newLogger(&logs, "text")}))
 	defer ts.Close()
 
