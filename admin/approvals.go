@@ -177,16 +177,7 @@ func (api *API) approve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.Approve(r.Context(), principal(r), r.PathValue("id"))
-	e.BrandID = a.BrandID
-	if err == nil {
-		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
-	}
-	if !api.audited(w, r, e, err) {
-		return
-	}
-	reply(w, http.StatusOK, struct {
-		Approval approvalJSON `json:"approval"`
-	}{approvalOut(a)})
+	api.decided(w, r, e, a, err)
 }
 
 // POST /admin/v1/approvals/{id}/reject {"reason": "…"}
@@ -205,9 +196,15 @@ func (api *API) reject(w http.ResponseWriter, r *http.Request) {
 	}
 	e.Request = audit.JSON(body)
 	a, err := s.Reject(r.Context(), principal(r), r.PathValue("id"), body.Reason)
+	api.decided(w, r, e, a, err)
+}
+
+// decided records a decision on an approval (e, with a's brand and
+// summary) and answers it.
+func (api *API) decided(w http.ResponseWriter, r *http.Request, e audit.Entry, a approval.Approval, err error) {
 	e.BrandID = a.BrandID
 	if err == nil {
-		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
+		e.After = audit.JSON(a.Summary())
 	}
 	if !api.audited(w, r, e, err) {
 		return

@@ -134,7 +134,7 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && asked != nil {
 		// Recorded for approval: nothing is written yet.
-		e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+		e.After = audit.JSON(asked.Summary())
 		if api.audited(w, r, e, nil) {
 			pending(w, *asked)
 		}

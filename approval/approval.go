@@ -90,6 +90,12 @@ type Approval struct {
 	Result string
 }
 
+// Summary is what the audit log keeps of a, after it was asked for or
+// decided: its id, its state and, once executed, its result.
+func (a Approval) Summary() map[string]any {
+	return map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result}
+}
+
 // Reverse is the reversal a Reversal executes.
 func (a Approval) Reverse() (backoffice.ReverseRequest, error) {
 	var r backoffice.ReverseRequest

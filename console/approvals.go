@@ -115,7 +115,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	e.BrandID = a.BrandID
 	if err == nil {
-		e.After = audit.JSON(map[string]any{"approval_id": a.ID, "state": a.State, "result": a.Result})
+		e.After = audit.JSON(a.Summary())
 	}
 	if !c.audited(w, r, req, e, err) {
 		return

@@ -388,7 +388,7 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 		switch {
 		case err == nil && asked != nil:
 			// Recorded for approval: nothing is written yet.
-			e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+			e.After = audit.JSON(asked.Summary())
 		case err == nil:
 			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
@@ -605,7 +605,7 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	if err == nil {
 		if out, asked, err = c.reverseOrAsk(r, req, ar); err == nil && asked != nil {
 			// Recorded for approval: nothing is written yet.
-			e.After = audit.JSON(map[string]any{"approval_id": asked.ID, "state": asked.State})
+			e.After = audit.JSON(asked.Summary())
 		} else if err == nil {
 			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
 		}
