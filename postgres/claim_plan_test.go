@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"jifen/webhook"
 )
 
@@ -94,73 +92,6 @@ func TestClaim_ReadsOnlyActiveEndpointsDueDeliveries(t *testing.T) {
 		}
 	}
 	conn.Exec(ctx, "RESET plan_cache_mode")
-}
-
-// TestSchedule_FindsQueueByItsIndex: scheduling a delivery and promoting
-// the next of a queue find a member's pending deliveries through the
-// queue's index even when the statements were prepared, and planned
-// generically, while the table was nearly empty — as a server's are when a
-// burst of writes makes a backlog within seconds, before the table's first
-// ANALYZE. A due index usable for that lookup was taken for it and read
-// every pending delivery of the endpoint at each scheduled event.
-func TestSchedule_FindsQueueByItsIndex(t *testing.T) {
-	ctx := context.Background()
-	s := OpenTest(t)
-	if _, err := s.pool.Exec(ctx, `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
-		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
-		VALUES ('h', 'https://a.example/h', 's', '[]', '[]', 0, '', 0, 0, 1, 1)`); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	for _, q := range []string{
-		"PREPARE sched(text, bigint, text, text, bigint, bigint) AS " + sqlScheduleDelivery,
-		"PREPARE promote(text, text, text, bigint, bigint) AS " + sqlPromote,
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 8 {
-		for _, q := range []string{
-			fmt.Sprintf("EXECUTE sched('h', %d, 'B', 'c', 1, %d)", i+1, int64(blocked)),
-			fmt.Sprintf("EXECUTE promote('h', 'B', 'c', 1, %d)", int64(blocked)),
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts,
-		since, next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
-		SELECT 'h', i, 'B', 'c' || (i % 2000), 'pending', 0, 0, CASE WHEN i < 2100 THEN i ELSE $1::bigint END, '', 0, 0, 0, '', 0
-		FROM generate_series(100, 30000) AS i`, int64(blocked)); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		fmt.Sprintf("EXPLAIN EXECUTE sched('h', 40000, 'B', 'c7', 1, %d)", int64(blocked)),
-		fmt.Sprintf("EXPLAIN EXECUTE promote('h', 'B', 'c7', 1, %d)", int64(blocked)),
-	} {
-		rows, err := tx.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, "webhook_deliveries_queue") {
-			t.Errorf("%s: a member's pending deliveries are not found through the queue's index:\n%s", q, plan)
-		}
-	}
 }
 
 // TestSchedule_AnalyzesAsDeliveriesGrow: a server that schedules a
