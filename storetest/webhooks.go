@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -709,11 +710,9 @@ func testWebhookMixedWrites(t *testing.T, open WebhookOpener) {
 	if h.Get("Content-Type") != "application/cloudevents+json; charset=utf-8" || !strings.HasPrefix(h.Get("webhook-signature"), "v1,") {
 		t.Fatalf("headers %v", h)
 	}
-	// The deliveries say so.
-	ds, err := ws.Deliveries(e.Ctx, webhook.DeliveryQuery{WebhookID: "b1-flows", Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The deliveries say so, once recorded: an outcome is recorded after
+	// the receiver's answer, with others in a batch.
+	ds := RecordedDeliveries(t, e.Ctx, ws, "b1-flows", 30*time.Second)
 	for _, d := range ds {
 		if d.State != webhook.Delivered || d.Attempts != 1 || d.LastStatus != http.StatusNoContent || len(d.Log) != 1 {
 			t.Fatalf("delivery %+v", d)
@@ -954,4 +953,22 @@ func recordAttempt(ctx context.Context, ws webhook.Store, o webhook.Outcome) (bo
 		return false, err
 	}
 	return oks[0], nil
+}
+
+// RecordedDeliveries waits up to wait until no delivery of endpoint id is
+// being attempted (leased), and returns its deliveries (up to 1,000).
+func RecordedDeliveries(t testing.TB, ctx context.Context, ws webhook.Store, id string, wait time.Duration) []webhook.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		ds, err := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: id, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leased := slices.ContainsFunc(ds, func(d webhook.Delivery) bool { return !d.LeaseUntil.IsZero() })
+		if !leased || time.Now().After(deadline) {
+			return ds
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
