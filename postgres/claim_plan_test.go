@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/storetest"
 	"jifen/webhook"
 )
 
@@ -94,7 +95,7 @@ func TestClaim_ReadsOnlyActiveEndpointsDueDeliveries(t *testing.T) {
 	conn.Exec(ctx, "RESET plan_cache_mode")
 }
 
-// TestSchedule_AnalyzesAsDeliveriesGrow: a server that schedules a
+// TestSchedule_AnalyzesAsDeliveriesGrow: a server that queues a
 // thousand deliveries into a table never analyzed gathers its statistics,
 // rather than waiting for autovacuum (a minute or more away), so that the
 // plans of a young backlog are made for its size (see analyzer).
@@ -116,11 +117,11 @@ func TestSchedule_AnalyzesAsDeliveriesGrow(t *testing.T) {
 	}
 	var pos int64
 	schedule := func(n int) {
-		ds := make([]webhook.NewDelivery, n)
+		ds := make([]webhook.Queued, n)
 		for i := range ds {
-			ds[i] = webhook.NewDelivery{Pos: pos + int64(i) + 1, BrandID: "B", Subject: fmt.Sprint("c", i%50)}
+			ds[i] = webhook.Queued{Pos: pos + int64(i) + 1, BrandID: "B", Subject: fmt.Sprint("c", i%50)}
 		}
-		if ok, err := s.ScheduleDeliveries(ctx, "h", pos, pos+int64(n), ds, time.Now()); err != nil || !ok {
+		if ok, err := storetest.Schedule(ctx, s, "h", pos, pos+int64(n), ds, time.Now()); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		pos += int64(n)

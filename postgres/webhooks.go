@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,36 +157,103 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return nil
 }
 
-// sqlScheduleDelivery inserts a delivery ($1 webhook, $2 position, $3
-// brand, $4 subject), due at $5 unless its queue has one pending already
-// (then it waits: $6, blocked).
-const sqlScheduleDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
-		next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
-	SELECT $1, $2, $3, $4, 'pending', 0, 0,
-		CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = $3
-			AND p.subject = $4 AND p.state = 'pending') THEN $6::bigint ELSE $5::bigint END,
-		'', 0, 0, 0, '', 0
-	ON CONFLICT (webhook_id, pos) DO NOTHING`
+// LeaseEndpoint leases an endpoint's cursor to owner; the guarded UPDATE
+// and the read of the endpoint go in one round trip.
+func (s *Store) LeaseEndpoint(ctx context.Context, id, owner string, now, until time.Time) (webhook.Endpoint, bool, error) {
+	var e webhook.Endpoint
+	var ok, found bool
+	err := s.read(ctx,
+		exists(d("lease webhook %q", id), &ok, `UPDATE webhooks SET lease_owner = $2, lease_until = $3 WHERE webhook_id = $1
+			AND disabled_at = 0 AND (lease_owner = $2 OR lease_until <= $4) RETURNING 1`, id, owner, micros(until), micros(now)),
+		webhookQuery(id, &e, &found))
+	if err != nil {
+		return e, false, s.noteError(err)
+	}
+	return e, ok && found, nil
+}
 
-// ScheduleDeliveries records ds and moves the endpoint's position from
-// from to to, unless it moved already: the guarded UPDATE locks the
-// endpoint's row first, so a second server's waits and then finds the
-// position moved.
-func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int64, ds []webhook.NewDelivery, now time.Time) (bool, error) {
+// QueuedMembers says which of qs have a pending delivery to endpoint id.
+func (s *Store) QueuedMembers(ctx context.Context, id string, qs []webhook.Queue) ([]webhook.Queue, error) {
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	brands, subjects := make([]string, len(qs)), make([]string, len(qs))
+	for i, q := range qs {
+		brands[i], subjects[i] = q.BrandID, q.Subject
+	}
+	var got []webhook.Queue
+	err := s.read(ctx, all(d("queued members of webhook %q", id), &got, func(r pgx.Rows) (webhook.Queue, error) {
+		var q webhook.Queue
+		return q, r.Scan(&q.BrandID, &q.Subject)
+	}, `SELECT q.b, q.s FROM unnest($2::text[], $3::text[]) AS q (b, s) WHERE EXISTS (SELECT 1 FROM webhook_deliveries d
+		WHERE d.webhook_id = $1 AND d.brand_id = q.b AND d.subject = q.s AND d.state = 'pending')`, id, brands, subjects))
+	if err != nil {
+		return nil, s.noteError(err)
+	}
+	return got, nil
+}
+
+// Statements of CommitBatch; see the SQLite store's for what each does.
+const (
+	sqlMoveCursor = `UPDATE webhooks SET scheduled_pos = $3, lease_owner = CASE WHEN $5::bigint = 0 THEN '' ELSE $4 END,
+		lease_until = $5
+		WHERE webhook_id = $1 AND scheduled_pos = $2 AND lease_owner = $4 AND disabled_at = 0`
+	sqlInsertBatch = `INSERT INTO webhook_batches (webhook_id, from_pos, to_pos, started_at, at, delivered, items)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	sqlQueueDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
+			next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7,
+			CASE WHEN $5 = 'pending' AND EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = $1 AND p.brand_id = $3
+				AND p.subject = $4 AND p.state = 'pending') THEN $9::bigint ELSE $8::bigint END,
+			'', 0, $10, $11, $12, $13
+		ON CONFLICT (webhook_id, pos) DO NOTHING`
+	sqlInsertFirstAttempt = `INSERT INTO webhook_attempts (webhook_id, pos, n, at, status, latency, error)
+		VALUES ($1, $2, 1, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
+)
+
+// CommitBatch records a batch and moves the endpoint's cursor, in one
+// transaction: the guarded UPDATE locks the endpoint's row first (the
+// lock that orders a queue's promotion against the rows queued behind
+// it), then the rest goes in one round trip.
+func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) {
 	var ok bool
-	err := s.webhookTx(ctx, "schedule deliveries of webhook "+id, func(tx pgx.Tx) error {
+	err := s.webhookTx(ctx, "commit a batch of webhook "+b.WebhookID, func(tx pgx.Tx) error {
 		ok = false
-		tag, err := tx.Exec(ctx, "UPDATE webhooks SET scheduled_pos = $1 WHERE webhook_id = $2 AND scheduled_pos = $3 AND disabled_at = 0",
-			to, id, from)
+		tag, err := tx.Exec(ctx, sqlMoveCursor, b.WebhookID, b.From, b.To, b.Owner, micros(b.LeaseUntil))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if len(ds) > 0 {
-			b := &pgx.Batch{}
-			for _, dl := range ds {
-				b.Queue(sqlScheduleDelivery, id, dl.Pos, dl.BrandID, dl.Subject, micros(now), int64(blocked))
+		qb := &pgx.Batch{}
+		if len(b.Delivered) > 0 {
+			qb.Queue(sqlInsertBatch, b.WebhookID, b.From, b.To, micros(b.Start), micros(time.Now()), len(b.Delivered),
+				webhook.EncodeItems(b.From, b.Start, b.Delivered))
+		}
+		for _, q := range b.Queued {
+			var nextAt, since, doneAt, status, latency, attempts int64
+			var msg string
+			if q.State == webhook.Pending {
+				nextAt = micros(q.NextAt)
 			}
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			if a := q.Attempt; a != nil {
+				attempts, since, status, latency, msg = 1, micros(a.At), int64(a.Status), a.Latency.Microseconds(), a.Error
+				if q.State != webhook.Pending {
+					doneAt = micros(a.At)
+				}
+			}
+			qb.Queue(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, attempts, since, nextAt,
+				int64(blocked), status, latency, msg, doneAt)
+			if a := q.Attempt; a != nil {
+				qb.Queue(sqlInsertFirstAttempt, b.WebhookID, q.Pos, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error)
+			}
+		}
+		switch {
+		case len(b.Delivered) > 0:
+			qb.Queue(sqlEndpointSucceeded, b.WebhookID)
+		case !b.FailedAt.IsZero():
+			qb.Queue(sqlEndpointFailed, b.WebhookID, micros(b.FailedAt), micros(b.DisableBefore), b.DisableReason)
+		}
+		if qb.Len() > 0 {
+			if err := tx.SendBatch(ctx, qb).Close(); err != nil {
 				return err
 			}
 		}
@@ -193,7 +261,7 @@ func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int6
 		return nil
 	})
 	if ok {
-		s.analyze.grew(s, len(ds))
+		s.analyze.grew(s, len(b.Queued))
 	}
 	return ok, err
 }
@@ -454,7 +522,13 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 	page := fmt.Sprintf("SELECT d.pos FROM webhook_deliveries d WHERE %s ORDER BY d.pos DESC LIMIT $%d", where, len(args))
 	var ds []webhook.Delivery
 	var as []attemptRow
+	var rs []webhook.BatchRecord
+	below := q.Before
+	if below <= 0 {
+		below = math.MaxInt64
+	}
 	err := s.readSnapshot(ctx,
+		all(d("batches of webhook %q", q.WebhookID), &rs, scanBatch, sqlBatches, q.WebhookID, below, limit),
 		all(d("deliveries of webhook %q", q.WebhookID), &ds, scanDelivery, "SELECT "+deliveryCols+
 			" FROM webhook_deliveries d LEFT JOIN events e ON e.pos = d.pos WHERE d.webhook_id = $1 AND d.pos IN ("+page+
 			") ORDER BY d.pos DESC", args...),
@@ -472,7 +546,80 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 			dl.Log = append(dl.Log, r.a)
 		}
 	}
-	return ds, nil
+	if q.State != "" && q.State != webhook.Delivered {
+		return ds, nil
+	}
+	bs, err := webhook.Batched(rs, q.Before)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: deliveries of webhook %q: %w", q.WebhookID, err)
+	}
+	if len(bs) > limit {
+		bs = bs[:limit]
+	}
+	if err := s.withEvents(ctx, bs); err != nil {
+		return nil, err
+	}
+	return webhook.Newest(ds, bs, limit), nil
+}
+
+// sqlBatches reads endpoint $1's batch records newest first, from below
+// position $2, enough of them for $3 events: those after the first (which
+// may hold events at or after $2) up to $3 events' worth.
+const sqlBatches = `SELECT webhook_id, from_pos, to_pos, started_at, items FROM (
+	SELECT b.*, SUM(b.delivered) OVER w - b.delivered - FIRST_VALUE(b.delivered) OVER w AS ahead
+	FROM (SELECT webhook_id, from_pos, to_pos, started_at, items, delivered FROM webhook_batches
+		WHERE webhook_id = $1 AND from_pos < $2 ORDER BY from_pos DESC LIMIT $3) b
+	WINDOW w AS (ORDER BY b.from_pos DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) x
+WHERE ahead < $3 ORDER BY from_pos DESC`
+
+const batchCols = "webhook_id, from_pos, to_pos, started_at, items"
+
+func scanBatch(r pgx.Rows) (webhook.BatchRecord, error) {
+	var br webhook.BatchRecord
+	var start int64
+	err := r.Scan(&br.WebhookID, &br.From, &br.To, &start, &br.Items)
+	br.Start = fromMicros(start)
+	return br, err
+}
+
+// withEvents fills in the events' ids, types and queues of batch-delivered
+// ds (events do not change: no snapshot is needed).
+func (s *Store) withEvents(ctx context.Context, ds []webhook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	byPos := make(map[int64]*webhook.Delivery, len(ds))
+	ps := make([]int64, len(ds))
+	for i := range ds {
+		byPos[ds[i].Pos], ps[i] = &ds[i], ds[i].Pos
+	}
+	return s.read(ctx, rowsQuery(d("events of %d deliveries", len(ds)), func(r pgx.Rows) error {
+		var pos int64
+		var brand, subject, id, typ string
+		if err := r.Scan(&pos, &brand, &subject, &id, &typ); err != nil {
+			return err
+		}
+		if dl := byPos[pos]; dl != nil {
+			dl.BrandID, dl.Subject, dl.EventID, dl.EventType = brand, subject, id, typ
+		}
+		return nil
+	}, "SELECT pos, brand_id, subject, event_id, type FROM events WHERE pos = ANY($1)", ps))
+}
+
+// sqlBatchHolding reads each endpoint's batch record that holds position
+// $1.
+const sqlBatchHolding = `SELECT b.webhook_id, b.from_pos, b.to_pos, b.started_at, b.items FROM webhooks w CROSS JOIN LATERAL (
+		SELECT * FROM webhook_batches b WHERE b.webhook_id = w.webhook_id AND b.from_pos < $1 ORDER BY b.from_pos DESC LIMIT 1) b
+	WHERE b.to_pos >= $1`
+
+// batchDelivery picks the delivery of the event at pos from the batch
+// records rs of one endpoint, if one of them made it.
+func batchDelivery(rs []webhook.BatchRecord, pos int64) (webhook.Delivery, bool, error) {
+	ds, err := webhook.Batched(rs, pos+1)
+	if err != nil || len(ds) == 0 || ds[0].Pos != pos {
+		return webhook.Delivery{}, false, err
+	}
+	return ds[0], true, nil
 }
 
 // sqlRedeliver makes delivery ($1, $2) pending with a retry window from
@@ -494,7 +641,38 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 		var state string
 		err := tx.QueryRow(ctx, "SELECT state FROM webhook_deliveries WHERE webhook_id = $1 AND pos = $2", id, pos).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			// Delivered in a batch: it gets a row, with that attempt.
+			rows, err := tx.Query(ctx, "SELECT "+batchCols+` FROM webhook_batches
+				WHERE webhook_id = $1 AND from_pos < $2 ORDER BY from_pos DESC LIMIT 1`, id, pos)
+			if err != nil {
+				return err
+			}
+			var rs []webhook.BatchRecord
+			for rows.Next() {
+				r, err := scanBatch(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				rs = append(rs, r)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			dl, ok, err := batchDelivery(rs, pos)
+			if err != nil || !ok {
+				return err
+			}
+			b := &pgx.Batch{}
+			b.Queue(`INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts,
+					since, next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+				SELECT $1, pos, brand_id, subject, 'delivered', 1, $2, 0, '', 0, $3, $4, '', $5 FROM events WHERE pos = $6`,
+				id, micros(dl.Since), dl.LastStatus, dl.LastLatency.Microseconds(), micros(dl.DoneAt), pos)
+			b.Queue(sqlInsertFirstAttempt, id, pos, micros(dl.Since), dl.LastStatus, dl.LastLatency.Microseconds(), "")
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			state, err = webhook.Delivered, nil
 		}
 		if err != nil {
 			return err
@@ -554,18 +732,37 @@ func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 	var ev points.Event
 	var found bool
 	var ds []webhook.Delivery
+	var rs []webhook.BatchRecord
 	err := s.readSnapshot(ctx,
 		one(d("event %s/%s", brandID, eventID), &ev, &found, scanEvent,
 			"SELECT COALESCE(pos, 0), brand_id, event_id, type, subject, time, data FROM events WHERE brand_id = $1 AND event_id = $2",
 			brandID, eventID),
 		all(d("deliveries of event %s/%s", brandID, eventID), &ds, scanDelivery, "SELECT "+deliveryCols+
 			` FROM events e JOIN webhook_deliveries d ON d.pos = e.pos
-			WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID))
+			WHERE e.brand_id = $1 AND e.event_id = $2 ORDER BY d.webhook_id`, brandID, eventID),
+		all(d("batch deliveries of event %s/%s", brandID, eventID), &rs, scanBatch,
+			strings.ReplaceAll(sqlBatchHolding, "$1", "(SELECT pos FROM events WHERE brand_id = $1 AND event_id = $2)"),
+			brandID, eventID))
 	if err != nil {
 		return ev, nil, err
 	}
 	if !found {
 		return ev, nil, notFound("event %s/%s", brandID, eventID)
 	}
+	// The endpoints without a row for it may have delivered it in a batch.
+	for _, r := range rs {
+		if slices.ContainsFunc(ds, func(dl webhook.Delivery) bool { return dl.WebhookID == r.WebhookID }) {
+			continue
+		}
+		dl, ok, err := batchDelivery([]webhook.BatchRecord{r}, ev.Pos)
+		if err != nil {
+			return ev, nil, fmt.Errorf("postgres: batch delivery of event %s/%s: %w", brandID, eventID, err)
+		}
+		if ok {
+			dl.BrandID, dl.Subject, dl.EventID, dl.EventType = ev.BrandID, ev.Subject, ev.ID, ev.Type
+			ds = append(ds, dl)
+		}
+	}
+	slices.SortFunc(ds, func(a, b webhook.Delivery) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 	return ev, ds, nil
 }

@@ -29,14 +29,17 @@ func TestQueryPlans(t *testing.T) {
 	notKeys := map[string]bool{"version": true, "remaining": true, "type": true, "shop_id": true, "channel": true,
 		"operator_id": true, "operator_name": true}
 	eq := regexp.MustCompile(`(\w+) = \+?\?`)
+	params := regexp.MustCompile(`SCAN \w+ VIRTUAL TABLE INDEX \d+:`)
 	if len(seen) < 30 {
 		t.Errorf("only %d queries seen", len(seen))
 	}
 	for q := range seen {
 		plan := explain(t, s, q)
 		short := strings.Join(strings.Fields(q), " ")
-		// A query marked as reading the whole ledger (verify) may scan.
-		if strings.Contains(q, "WHERE") && strings.Contains(plan, "SCAN ") && !strings.Contains(q, "/* whole ledger */") {
+		// A query marked as reading the whole ledger (verify) may scan;
+		// any may scan its parameters (json_each of a list).
+		if strings.Contains(q, "WHERE") && strings.Contains(params.ReplaceAllString(plan, ""), "SCAN ") &&
+			!strings.Contains(q, "/* whole ledger */") {
 			t.Errorf("plan scans a table:\n  %s\n  %s", short, plan)
 		}
 		// A page of one account's flows comes off the index in order, not
@@ -169,8 +172,25 @@ func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
 	flow := e.MustCharge("C2", "G2", 10)
 	evs := storetest.EventsFor(t, e, ep, ep.ScheduledPos)
 	now := time.Now()
-	if ok, err := s.ScheduleDeliveries(ctx, "h", ep.ScheduledPos, evs[0].Pos,
-		[]webhook.NewDelivery{{Pos: evs[0].Pos, BrandID: "B1", Subject: "C2"}}, now); err != nil || !ok {
+	if ok, err := storetest.Schedule(ctx, s, "h", ep.ScheduledPos, evs[0].Pos,
+		[]webhook.Queued{{Pos: evs[0].Pos, BrandID: "B1", Subject: "C2"}}, now); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// A batch of the cursor: one event delivered, one queued.
+	flow2 := e.MustCharge("C3", "G3", 10)
+	e.MustCharge("C1", "G4", 10)
+	more := storetest.EventsFor(t, e, ep, evs[0].Pos)
+	if _, ok, err := s.LeaseEndpoint(ctx, "h", "o", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if got, err := s.QueuedMembers(ctx, "h", []webhook.Queue{{BrandID: "B1", Subject: "C2"}, {BrandID: "B1", Subject: "C3"}}); err != nil || len(got) != 1 {
+		t.Fatal(got, err)
+	}
+	if ok, err := s.CommitBatch(ctx, webhook.Batch{WebhookID: "h", Owner: "o", From: evs[0].Pos, To: more[1].Pos, Start: now,
+		Delivered: []webhook.BatchItem{{Pos: more[0].Pos, At: now, Status: 200}},
+		Queued: []webhook.Queued{{Pos: more[1].Pos, BrandID: "B1", Subject: "C1", State: webhook.Pending, NextAt: now.Add(time.Hour),
+			Attempt: &webhook.Attempt{N: 1, At: now, Status: 500, Error: "x"}}},
+		LeaseUntil: now.Add(time.Minute)}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	cs, err := s.ClaimDeliveries(ctx, "o", now, now.Add(time.Minute), 10)
@@ -193,6 +213,12 @@ func exerciseWebhooks(t *testing.T, e *storetest.Env, s *Store) {
 		},
 		func() error { _, _, err := s.CountDeliveries(ctx, "h", 10); return err },
 		func() error { _, _, err := s.EventDeliveries(ctx, "B1", flow.FlowID); return err },
+		func() error { _, _, err := s.EventDeliveries(ctx, "B1", flow2.FlowID); return err },
+		func() error {
+			_, err := s.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "h", Before: more[1].Pos, Limit: 10})
+			return err
+		},
+		func() error { return s.Redeliver(ctx, "h", more[0].Pos, now) },
 		func() error { _, err := s.RedeliverFailed(ctx, "h", now); return err },
 		func() error { return s.Redeliver(ctx, "h", evs[0].Pos, now) },
 	} {

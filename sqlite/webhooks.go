@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -106,42 +107,141 @@ func (s *Store) writeTx(ctx context.Context, fn func(t *Tx) error) error {
 	})
 }
 
-// sqlScheduleDelivery inserts a delivery (?1 webhook, ?2 position, ?3
-// brand, ?4 subject), due at ?5 unless its queue has one pending already
-// (then it waits: ?6, blocked). "WHERE true" keeps SQLite from reading ON
-// CONFLICT as a join's ON.
-const sqlScheduleDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
-		next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
-	SELECT ?1, ?2, ?3, ?4, 'pending', 0, 0,
-		CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = ?1 AND p.brand_id = ?3
-			AND p.subject = ?4 AND p.state = 'pending') THEN ?6 ELSE ?5 END,
-		'', 0, 0, 0, '', 0
-	WHERE true
-	ON CONFLICT (webhook_id, pos) DO NOTHING`
+// LeaseEndpoint leases an endpoint's cursor to owner.
+func (s *Store) LeaseEndpoint(ctx context.Context, id, owner string, now, until time.Time) (webhook.Endpoint, bool, error) {
+	var e webhook.Endpoint
+	var ok bool
+	err := s.writeTx(ctx, func(t *Tx) error {
+		n, err := t.w.exec(`UPDATE webhooks SET lease_owner = ?, lease_until = ? WHERE webhook_id = ? AND disabled_at = 0
+			AND (lease_owner = ? OR lease_until <= ?)`, owner, micros(until), id, owner, micros(now))
+		if err != nil {
+			return err
+		}
+		ok = n == 1
+		e, err = loadEndpoint(ctx, t.w, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, points.ErrNotFound) {
+		return e, false, fmt.Errorf("sqlite: lease webhook %q: %w", id, err)
+	}
+	return e, ok, nil
+}
 
-// ScheduleDeliveries records ds and moves the endpoint's position from
-// from to to, unless it moved already.
-func (s *Store) ScheduleDeliveries(ctx context.Context, id string, from, to int64, ds []webhook.NewDelivery, now time.Time) (bool, error) {
+// QueuedMembers says which of qs have a pending delivery to endpoint id.
+func (s *Store) QueuedMembers(ctx context.Context, id string, qs []webhook.Queue) ([]webhook.Queue, error) {
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	pairs := make([][2]string, len(qs))
+	for i, q := range qs {
+		pairs[i] = [2]string{q.BrandID, q.Subject}
+	}
+	js, err := json.Marshal(pairs)
+	if err != nil {
+		return nil, err
+	}
+	got, err := all(ctx, s.rdb, func(sc scanner) (webhook.Queue, error) {
+		var q webhook.Queue
+		return q, sc.Scan(&q.BrandID, &q.Subject)
+	}, `SELECT j.value ->> 0, j.value ->> 1 FROM json_each(+?2) j WHERE EXISTS (SELECT 1 FROM webhook_deliveries d
+		WHERE d.webhook_id = +?1 AND d.brand_id = j.value ->> 0 AND d.subject = j.value ->> 1 AND d.state = 'pending')`,
+		id, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: queued members of webhook %q: %w", id, err)
+	}
+	return got, nil
+}
+
+// Statements of CommitBatch.
+const (
+	// sqlMoveCursor moves endpoint ?1's cursor from ?2 to ?3 under ?4's
+	// lease, which it renews until ?5 (or ends, at 0).
+	sqlMoveCursor = `UPDATE webhooks SET scheduled_pos = ?3, lease_owner = CASE WHEN ?5 = 0 THEN '' ELSE ?4 END,
+		lease_until = ?5
+		WHERE webhook_id = ?1 AND scheduled_pos = ?2 AND lease_owner = ?4 AND disabled_at = 0`
+	sqlInsertBatch = `INSERT INTO webhook_batches (webhook_id, from_pos, to_pos, started_at, at, delivered, items)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// sqlQueueDelivery inserts a delivery (?1 webhook, ?2 position, ?3
+	// brand, ?4 subject) in state ?5 after ?6 attempts (the retry window
+	// from ?7), due at ?8 — unless it is pending and its queue has a
+	// pending delivery already: then it waits (?9, blocked). "WHERE true"
+	// keeps SQLite from reading ON CONFLICT as a join's ON.
+	sqlQueueDelivery = `INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts, since,
+			next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7,
+			CASE WHEN ?5 = 'pending' AND EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = ?1 AND p.brand_id = ?3
+				AND p.subject = ?4 AND p.state = 'pending') THEN ?9 ELSE ?8 END,
+			'', 0, ?10, ?11, ?12, ?13
+		WHERE true
+		ON CONFLICT (webhook_id, pos) DO NOTHING`
+	sqlInsertFirstAttempt = `INSERT INTO webhook_attempts (webhook_id, pos, n, at, status, latency, error)
+		VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+)
+
+// CommitBatch records a batch and moves the endpoint's cursor, in one
+// write.
+func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) {
 	var ok bool
 	err := s.writeTx(ctx, func(t *Tx) error {
 		ok = false
-		n, err := t.w.exec("UPDATE webhooks SET scheduled_pos = ? WHERE webhook_id = ? AND scheduled_pos = ? AND disabled_at = 0",
-			to, id, from)
+		n, err := t.w.exec(sqlMoveCursor, b.WebhookID, b.From, b.To, b.Owner, micros(b.LeaseUntil))
 		if err != nil || n == 0 {
 			return err
 		}
-		for _, d := range ds {
-			if _, err := t.w.exec(sqlScheduleDelivery, id, d.Pos, d.BrandID, d.Subject, micros(now), int64(blocked)); err != nil {
+		if len(b.Delivered) > 0 {
+			if _, err := t.w.exec(sqlInsertBatch, b.WebhookID, b.From, b.To, micros(b.Start), micros(time.Now()),
+				len(b.Delivered), webhook.EncodeItems(b.From, b.Start, b.Delivered)); err != nil {
 				return err
 			}
 		}
-		ok = true
-		return nil
+		for _, q := range b.Queued {
+			qr := queuedRow(q)
+			if _, err := t.w.exec(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, qr.attempts, qr.since,
+				qr.nextAt, int64(blocked), qr.status, qr.latency, qr.err, qr.doneAt); err != nil {
+				return err
+			}
+			if a := q.Attempt; a != nil {
+				if _, err := t.w.exec(sqlInsertFirstAttempt, b.WebhookID, q.Pos, micros(a.At), a.Status,
+					a.Latency.Microseconds(), a.Error); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case len(b.Delivered) > 0:
+			_, err = t.w.exec(sqlEndpointSucceeded, b.WebhookID)
+		case !b.FailedAt.IsZero():
+			_, err = t.w.exec(sqlEndpointFailed, b.WebhookID, micros(b.FailedAt), micros(b.DisableBefore), b.DisableReason)
+		}
+		ok = err == nil
+		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: schedule deliveries of webhook %q: %w", id, err)
+		return false, fmt.Errorf("sqlite: commit a batch of webhook %q: %w", b.WebhookID, err)
 	}
 	return ok, nil
+}
+
+// queued is a queued delivery's row values.
+type queuedValues struct {
+	attempts, since, nextAt, status, latency, doneAt int64
+	err                                              string
+}
+
+// queuedRow is what q's row starts with: its first attempt's outcome, if
+// it made one.
+func queuedRow(q webhook.Queued) queuedValues {
+	var r queuedValues
+	if q.State == webhook.Pending {
+		r.nextAt = micros(q.NextAt)
+	}
+	if a := q.Attempt; a != nil {
+		r.attempts, r.since, r.status, r.latency, r.err = 1, micros(a.At), int64(a.Status), a.Latency.Microseconds(), a.Error
+		if q.State != webhook.Pending {
+			r.doneAt = micros(a.At)
+		}
+	}
+	return r
 }
 
 // dueDeliveries selects the deliveries of one endpoint (?1) a claim at
@@ -405,11 +505,26 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: deliveries of webhook %q: %w", q.WebhookID, err)
 	}
-	if len(ds) == 0 {
+	if err := attempts(ctx, tx, q.WebhookID, ds); err != nil {
+		return nil, err
+	}
+	if q.State != "" && q.State != webhook.Delivered {
 		return ds, nil
 	}
+	bs, err := batched(ctx, tx, q.WebhookID, q.Before, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: batch deliveries of webhook %q: %w", q.WebhookID, err)
+	}
+	return webhook.Newest(ds, bs, q.Limit), nil
+}
+
+// attempts reads the attempts of ds, endpoint id's deliveries.
+func attempts(ctx context.Context, tx queryer, id string, ds []webhook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
 	byPos := make(map[int64]*webhook.Delivery, len(ds))
-	args = []any{q.WebhookID}
+	args := []any{id}
 	for i := range ds {
 		byPos[ds[i].Pos] = &ds[i]
 		args = append(args, ds[i].Pos)
@@ -417,13 +532,114 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 	as, err := all(ctx, tx, scanAttempt, "SELECT pos, n, at, status, latency, error FROM webhook_attempts WHERE webhook_id = +? AND pos IN ("+
 		strings.TrimSuffix(strings.Repeat("+?, ", len(ds)), ", ")+") ORDER BY pos, n", args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: attempts of webhook %q: %w", q.WebhookID, err)
+		return fmt.Errorf("sqlite: attempts of webhook %q: %w", id, err)
 	}
 	for _, r := range as {
 		d := byPos[r.pos]
 		d.Log = append(d.Log, r.a)
 	}
-	return ds, nil
+	return nil
+}
+
+// batchCols are a webhook.BatchRecord's.
+const batchCols = "webhook_id, from_pos, to_pos, started_at, items"
+
+func scanBatch(sc scanner) (webhook.BatchRecord, error) {
+	var r webhook.BatchRecord
+	var start int64
+	err := sc.Scan(&r.WebhookID, &r.From, &r.To, &start, &r.Items)
+	r.Start = fromMicros(start)
+	return r, err
+}
+
+// batchesPerRead is how many batch records a listing reads at a time.
+const batchesPerRead = 16
+
+// batched lists up to limit (0: all) of the events endpoint id's batches
+// delivered below before (0: no bound), newest first, with their events'
+// ids, types and queues.
+func batched(ctx context.Context, q queryer, id string, before int64, limit int) ([]webhook.Delivery, error) {
+	var ds []webhook.Delivery
+	below := before
+	if below <= 0 {
+		below = math.MaxInt64
+	}
+	for limit <= 0 || len(ds) < limit {
+		rs, err := all(ctx, q, scanBatch, "SELECT "+batchCols+` FROM webhook_batches
+			WHERE webhook_id = +? AND from_pos < +? ORDER BY from_pos DESC LIMIT +?`, id, below, batchesPerRead)
+		if err != nil {
+			return nil, err
+		}
+		got, err := webhook.Batched(rs, before)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, got...)
+		if len(rs) < batchesPerRead {
+			break
+		}
+		below = rs[len(rs)-1].From
+	}
+	if limit > 0 && len(ds) > limit {
+		ds = ds[:limit]
+	}
+	return ds, withEvents(ctx, q, ds)
+}
+
+// withEvents fills in the events' ids, types and queues of batch-delivered
+// ds.
+func withEvents(ctx context.Context, q queryer, ds []webhook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	byPos := make(map[int64]*webhook.Delivery, len(ds))
+	args := make([]any, len(ds))
+	for i := range ds {
+		byPos[ds[i].Pos] = &ds[i]
+		args[i] = ds[i].Pos
+	}
+	type ev struct {
+		pos                         int64
+		brand, subject, id, evtType string
+	}
+	evs, err := all(ctx, q, func(sc scanner) (ev, error) {
+		var e ev
+		return e, sc.Scan(&e.pos, &e.brand, &e.subject, &e.id, &e.evtType)
+	}, "SELECT pos, brand_id, subject, event_id, type FROM events WHERE pos IN ("+
+		strings.TrimSuffix(strings.Repeat("+?, ", len(ds)), ", ")+")", args...)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		d := byPos[e.pos]
+		d.BrandID, d.Subject, d.EventID, d.EventType = e.brand, e.subject, e.id, e.evtType
+	}
+	return nil
+}
+
+// batchHolding returns endpoint id's batch that holds pos, if there is
+// one.
+func batchHolding(ctx context.Context, q queryer, id string, pos int64) (webhook.BatchRecord, bool, error) {
+	r, ok, err := one(ctx, q, scanBatch, "SELECT "+batchCols+` FROM webhook_batches
+		WHERE webhook_id = +? AND from_pos < +? ORDER BY from_pos DESC LIMIT 1`, id, pos)
+	if err != nil || !ok || r.To < pos {
+		return r, false, err
+	}
+	return r, true, nil
+}
+
+// batchDelivery is endpoint id's delivery of the event at pos in a batch,
+// if it made one.
+func batchDelivery(ctx context.Context, q queryer, id string, pos int64) (webhook.Delivery, bool, error) {
+	r, ok, err := batchHolding(ctx, q, id, pos)
+	if err != nil || !ok {
+		return webhook.Delivery{}, false, err
+	}
+	ds, err := webhook.Batched([]webhook.BatchRecord{r}, pos+1)
+	if err != nil || len(ds) == 0 || ds[0].Pos != pos {
+		return webhook.Delivery{}, false, err
+	}
+	return ds[0], true, nil
 }
 
 // Redeliver makes one delivery pending again.
@@ -435,8 +651,26 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 			var st string
 			return st, sc.Scan(&st)
 		}, "SELECT state FROM webhook_deliveries WHERE webhook_id = +? AND pos = +?", id, pos)
-		if err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			// Delivered in a batch: it gets a row, with that attempt.
+			d, ok, err := batchDelivery(ctx, t.w, id, pos)
+			if err != nil || !ok {
+				return err
+			}
+			found = true
+			if _, err := t.w.exec(`INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts,
+					since, next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
+				SELECT ?, pos, brand_id, subject, 'delivered', 1, ?, 0, '', 0, ?, ?, '', ? FROM events WHERE pos = ?`,
+				id, micros(d.Since), d.LastStatus, d.LastLatency.Microseconds(), micros(d.DoneAt), pos); err != nil {
+				return err
+			}
+			if _, err := t.w.exec(sqlInsertFirstAttempt, id, pos, micros(d.Since), d.LastStatus, d.LastLatency.Microseconds(), ""); err != nil {
+				return err
+			}
+			state = webhook.Delivered
 		}
 		found = true
 		if state == webhook.Pending {
@@ -514,5 +748,27 @@ func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 	if err != nil {
 		return ev, nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)
 	}
+	// The endpoints without a row for it may have delivered it in a batch.
+	ids, err := all(ctx, tx, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, "SELECT webhook_id FROM webhooks ORDER BY webhook_id")
+	if err != nil {
+		return ev, nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)
+	}
+	for _, id := range ids {
+		if slices.ContainsFunc(ds, func(d webhook.Delivery) bool { return d.WebhookID == id }) {
+			continue
+		}
+		d, ok, err := batchDelivery(ctx, tx, id, ev.Pos)
+		if err != nil {
+			return ev, nil, fmt.Errorf("sqlite: batch delivery of event %s/%s: %w", brandID, eventID, err)
+		}
+		if ok {
+			d.BrandID, d.Subject, d.EventID, d.EventType = ev.BrandID, ev.Subject, ev.ID, ev.Type
+			ds = append(ds, d)
+		}
+	}
+	slices.SortFunc(ds, func(a, b webhook.Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
 	return ev, ds, nil
 }

@@ -164,16 +164,16 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	if len(evs) != 2 || evs[0].ID != f1.FlowID || evs[1].ID != f2.FlowID {
 		t.Fatalf("events %+v", evs)
 	}
-	ds := []webhook.NewDelivery{{Pos: evs[0].Pos, BrandID: "B1", Subject: "C1"}, {Pos: evs[1].Pos, BrandID: "B1", Subject: "C2"}}
+	ds := []webhook.Queued{{Pos: evs[0].Pos, BrandID: "B1", Subject: "C1"}, {Pos: evs[1].Pos, BrandID: "B1", Subject: "C2"}}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	to := evs[1].Pos
-	if ok, err := ws.ScheduleDeliveries(ctx, "crm", ep.ScheduledPos+1, to, ds, now); err != nil || ok {
+	if ok, err := Schedule(ctx, ws, "crm", ep.ScheduledPos+1, to, ds, now); err != nil || ok {
 		t.Fatalf("schedule from a position not the endpoint's: %v, %v; want false", ok, err)
 	}
-	if ok, err := ws.ScheduleDeliveries(ctx, "crm", ep.ScheduledPos, to, ds, now); err != nil || !ok {
+	if ok, err := Schedule(ctx, ws, "crm", ep.ScheduledPos, to, ds, now); err != nil || !ok {
 		t.Fatalf("schedule: %v, %v", ok, err)
 	}
-	if ok, err := ws.ScheduleDeliveries(ctx, "crm", ep.ScheduledPos, to, ds, now); err != nil || ok {
+	if ok, err := Schedule(ctx, ws, "crm", ep.ScheduledPos, to, ds, now); err != nil || ok {
 		t.Fatalf("schedule again from the old position: %v, %v; want false", ok, err)
 	}
 	if ep, _ = ws.Webhook(ctx, "crm"); ep.ScheduledPos != to {
@@ -288,8 +288,8 @@ func testWebhookStorage(t *testing.T, open WebhookOpener) {
 	// A disabled endpoint gets no deliveries and schedules none.
 	f3 := e.MustCharge("C3", "g3", 100)
 	ev3 := EventsFor(t, e, ep, ep.ScheduledPos)
-	if ok, err := ws.ScheduleDeliveries(ctx, "crm", ep.ScheduledPos, ev3[0].Pos,
-		[]webhook.NewDelivery{{Pos: ev3[0].Pos, BrandID: "B1", Subject: "C3"}}, at2); err != nil || ok {
+	if ok, err := Schedule(ctx, ws, "crm", ep.ScheduledPos, ev3[0].Pos,
+		[]webhook.Queued{{Pos: ev3[0].Pos, BrandID: "B1", Subject: "C3"}}, at2); err != nil || ok {
 		t.Fatalf("scheduled for a disabled endpoint: %v, %v", ok, err)
 	}
 	if err := ws.Redeliver(ctx, "crm", d2.Pos, at2); err != nil {
@@ -357,16 +357,16 @@ func testWebhookQueues(t *testing.T, open WebhookOpener) {
 	if len(evs) != 5 {
 		t.Fatalf("%d events, want 5", len(evs))
 	}
-	var ds []webhook.NewDelivery
+	var ds []webhook.Queued
 	for _, ev := range evs {
-		ds = append(ds, webhook.NewDelivery{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject})
+		ds = append(ds, webhook.Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject})
 	}
 	// Scheduled in two steps: the queue carries across.
 	now := time.Now().Truncate(time.Microsecond)
-	if ok, err := ws.ScheduleDeliveries(ctx, "all", ep.ScheduledPos, evs[1].Pos, ds[:2], now); err != nil || !ok {
+	if ok, err := Schedule(ctx, ws, "all", ep.ScheduledPos, evs[1].Pos, ds[:2], now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, err := ws.ScheduleDeliveries(ctx, "all", evs[1].Pos, evs[4].Pos, ds[2:], now); err != nil || !ok {
+	if ok, err := Schedule(ctx, ws, "all", evs[1].Pos, evs[4].Pos, ds[2:], now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	heads := func(owner string, at time.Time) map[string]int64 {
@@ -424,8 +424,8 @@ func testWebhookQueues(t *testing.T, open WebhookOpener) {
 	// A later event scheduled while its queue has one pending waits.
 	e.MustCharge("C1", "a3", 10)
 	more := EventsFor(t, e, ep, evs[4].Pos)
-	if ok, err := ws.ScheduleDeliveries(ctx, "all", evs[4].Pos, more[0].Pos,
-		[]webhook.NewDelivery{{Pos: more[0].Pos, BrandID: "B1", Subject: "C1"}}, now); err != nil || !ok {
+	if ok, err := Schedule(ctx, ws, "all", evs[4].Pos, more[0].Pos,
+		[]webhook.Queued{{Pos: more[0].Pos, BrandID: "B1", Subject: "C1"}}, now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	record(evs[2].Pos, "o4", webhook.Delivered, now)
@@ -446,12 +446,12 @@ func testWebhookRedeliver(t *testing.T, open WebhookOpener) {
 		e.MustCharge("C2", fmt.Sprintf("b%d", i), 10)
 	}
 	evs := EventsFor(t, e, ep, ep.ScheduledPos)
-	var ds []webhook.NewDelivery
+	var ds []webhook.Queued
 	for _, ev := range evs {
-		ds = append(ds, webhook.NewDelivery{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject})
+		ds = append(ds, webhook.Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject})
 	}
 	now := time.Now().Truncate(time.Microsecond)
-	if ok, err := ws.ScheduleDeliveries(ctx, "h", ep.ScheduledPos, evs[len(evs)-1].Pos, ds, now); err != nil || !ok {
+	if ok, err := Schedule(ctx, ws, "h", ep.ScheduledPos, evs[len(evs)-1].Pos, ds, now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	// Everything fails for good, one after the other.
@@ -971,4 +971,26 @@ func RecordedDeliveries(t testing.TB, ctx context.Context, ws webhook.Store, id 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Schedule hands ds (events after from, up to to, of endpoint id) to
+// delivery rows, due at now unless they wait for their queue, as a batch
+// of the endpoint's cursor that attempted none: false where the cursor is
+// not at from, or the endpoint is disabled or its cursor leased.
+func Schedule(ctx context.Context, ws webhook.Store, id string, from, to int64, ds []webhook.Queued, now time.Time) (bool, error) {
+	const owner = "storetest-schedule"
+	if _, ok, err := ws.LeaseEndpoint(ctx, id, owner, now, now.Add(time.Minute)); err != nil || !ok {
+		return false, err
+	}
+	b := webhook.Batch{WebhookID: id, Owner: owner, From: from, To: to, Start: now}
+	for _, d := range ds {
+		if d.State == "" {
+			d.State = webhook.Pending
+		}
+		if d.NextAt.IsZero() {
+			d.NextAt = now
+		}
+		b.Queued = append(b.Queued, d)
+	}
+	return ws.CommitBatch(ctx, b)
 }

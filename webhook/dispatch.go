@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,14 +135,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer close(recorded)
 		d.recordAll(ctx, rec)
 	}()
-	// Scheduling runs beside claiming: with writes committing all the
-	// time, scheduling their events is never done, and claims made only
-	// between its rounds left the workers idle.
+	// The endpoints' cursors run beside the claims of the deliveries
+	// they leave behind (retries, and members waiting for them).
 	scheduled := make(chan struct{}, 1)
 	scheduling := make(chan struct{})
 	go func() {
 		defer close(scheduling)
-		d.scheduleAll(ctx, scheduled)
+		d.followAll(ctx, scheduled)
 	}()
 	var wg sync.WaitGroup
 	defer func() {
@@ -189,25 +190,62 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// scheduleAll schedules the deliveries of new events until ctx ends, and
-// tells of those it recorded on scheduled.
-func (d *Dispatcher) scheduleAll(ctx context.Context, scheduled chan<- struct{}) {
+// followAll runs a cursor (follow) for every active endpoint until ctx
+// ends, and tells on queued when a batch left deliveries to claim.
+func (d *Dispatcher) followAll(ctx context.Context, queued chan<- struct{}) {
 	tick := time.NewTicker(d.opts.Poll)
 	defer tick.Stop()
+	running := map[string]bool{}
+	exited := make(chan string)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		changed := d.src.EventsChanged()
-		more, n, err := d.schedule(ctx)
+		eps, err := d.store.Webhooks(ctx)
 		if err != nil && ctx.Err() == nil {
-			d.opts.Log.Error("webhooks: schedule", "error", err)
+			d.opts.Log.Error("webhooks: list endpoints", "error", err)
 		}
-		if n > 0 {
-			select {
-			case scheduled <- struct{}{}:
-			default:
+		for _, e := range eps {
+			if e.Active() && !running[e.ID] {
+				running[e.ID] = true
+				wg.Go(func() {
+					d.follow(ctx, e.ID, queued)
+					select {
+					case exited <- e.ID:
+					case <-ctx.Done():
+					}
+				})
 			}
 		}
-		if more && ctx.Err() == nil {
-			continue // more events to schedule than one read holds
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-exited:
+			delete(running, id)
+		case <-tick.C:
+		}
+	}
+}
+
+// errInactive ends an endpoint's cursor: it is disabled or gone.
+var errInactive = errors.New("endpoint disabled or gone")
+
+// follow delivers endpoint id's events batch after batch, while it is
+// active, until ctx ends.
+func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct{}) {
+	tick := time.NewTicker(d.opts.Poll)
+	defer tick.Stop()
+	var lease time.Time // until when this dispatcher holds the endpoint's lease, as far as it knows
+	for {
+		changed := d.src.EventsChanged()
+		more, err := d.pass(ctx, id, &lease, queued)
+		if errors.Is(err, errInactive) {
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			d.opts.Log.Error("webhooks: deliver", "webhook_id", id, "error", err)
+		}
+		if more && err == nil && ctx.Err() == nil {
+			continue // more events than one read holds
 		}
 		select {
 		case <-ctx.Done():
@@ -218,59 +256,185 @@ func (d *Dispatcher) scheduleAll(ctx context.Context, scheduled chan<- struct{})
 	}
 }
 
-// schedule records the deliveries of the events after each active
-// endpoint's position, n of them; more says a read was full and more may
-// follow.
-func (d *Dispatcher) schedule(ctx context.Context) (more bool, n int, err error) {
-	eps, err := d.store.Webhooks(ctx)
+// pass makes one batch of endpoint id's cursor: it reads the events
+// after it; takes (or renews) the endpoint's lease, which keeps other
+// servers off this cursor; attempts each wanted event, a member's in
+// order and members side by side, each once; and commits what came of
+// them. An event not acknowledged at once, and its member's later ones,
+// are left to delivery rows, retried by claims. more says the read was
+// full.
+func (d *Dispatcher) pass(ctx context.Context, id string, lease *time.Time, queued chan<- struct{}) (more bool, err error) {
+	e, err := d.store.Webhook(ctx, id)
+	if errors.Is(err, points.ErrNotFound) || err == nil && !e.Active() {
+		return false, errInactive
+	}
 	if err != nil {
-		return false, 0, err
+		return false, err
 	}
-	var active []Endpoint
-	from := int64(-1)
-	for _, e := range eps {
-		if e.Active() {
-			active = append(active, e)
-			if from < 0 || e.ScheduledPos < from {
-				from = e.ScheduledPos
-			}
-		}
-	}
-	if len(active) == 0 {
-		return false, 0, nil
-	}
-	const batch = points.MaxEventsPerRead
-	evs, err := d.src.Events(ctx, points.EventQuery{After: from, Limit: batch})
+	const limit = points.MaxEventsPerRead
+	evs, err := d.src.Events(ctx, points.EventQuery{After: e.ScheduledPos, Limit: limit})
 	if err != nil || len(evs) == 0 {
-		return false, 0, err
+		return false, err
 	}
+	// The lease: taken, or renewed while at least an attempt's time and
+	// a commit's are left of it.
 	now := d.opts.Now()
-	var errs []error
-	for _, e := range active {
-		to := e.ScheduledPos
-		var ds []NewDelivery
-		for _, ev := range evs {
-			if ev.Pos <= e.ScheduledPos {
-				continue
+	if lease.Before(now.Add(2 * d.opts.Timeout)) {
+		until := now.Add(d.opts.Lease)
+		le, ok, err := d.store.LeaseEndpoint(ctx, id, d.id, now, until)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			*lease = time.Time{}
+			if !le.Active() {
+				return false, errInactive
 			}
-			to = ev.Pos
-			if e.Wants(ev) {
-				ds = append(ds, NewDelivery{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject})
+			return false, nil // another server's; it may die, so look again at the next poll
+		}
+		*lease = until
+		if le.ScheduledPos != e.ScheduledPos { // moved by another server before this lease
+			e = le
+			if evs, err = d.src.Events(ctx, points.EventQuery{After: e.ScheduledPos, Limit: limit}); err != nil || len(evs) == 0 {
+				return false, err
 			}
 		}
-		if to == e.ScheduledPos {
+		e = le
+	}
+	b, err := d.batch(ctx, e, evs, *lease)
+	if err != nil {
+		return false, err
+	}
+	b.LeaseUntil = d.opts.Now().Add(d.opts.Lease)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
+	ok, err := d.store.CommitBatch(cctx, b)
+	cancel()
+	if err != nil || !ok {
+		// Not committed: the events are delivered again from the
+		// cursor, by this server or another — a receiver may see an
+		// event twice, never not at all.
+		*lease = time.Time{}
+		if err == nil {
+			d.opts.Log.Warn("webhooks: batch not committed: the endpoint's lease or cursor moved, or it was disabled",
+				"webhook_id", id, "from", b.From, "to", b.To)
+		}
+		return false, err
+	}
+	*lease = b.LeaseUntil
+	if len(b.Queued) > 0 {
+		select {
+		case queued <- struct{}{}:
+		default:
+		}
+	}
+	return len(evs) == limit, nil
+}
+
+// batch attempts e's wanted events among evs (the events after its
+// cursor) and says what came of each. Attempts start while the lease
+// leaves time for one more and a commit, and stop at the first that got
+// no answer (the endpoint looks down: the rest are left to claims and
+// their backoff); a member whose earlier delivery is pending, or whose
+// attempt failed, has its later events queued behind it.
+func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, lease time.Time) (Batch, error) {
+	b := Batch{WebhookID: e.ID, Owner: d.id, From: e.ScheduledPos, To: evs[len(evs)-1].Pos, Start: d.opts.Now()}
+	var order []Queue
+	members := map[Queue][]points.Event{}
+	for _, ev := range evs {
+		if !e.Wants(ev) {
 			continue
 		}
-		// false: another server moved the position first (it recorded
-		// these deliveries), or the endpoint changed; read again next time.
-		ok, err := d.store.ScheduleDeliveries(ctx, e.ID, e.ScheduledPos, to, ds, now)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("webhook %s: %w", e.ID, err))
-		} else if ok {
-			n += len(ds)
+		q := Queue{BrandID: ev.BrandID, Subject: ev.Subject}
+		if _, ok := members[q]; !ok {
+			order = append(order, q)
 		}
+		members[q] = append(members[q], ev)
 	}
-	return len(evs) == batch, n, errors.Join(errs...)
+	if len(order) == 0 {
+		return b, nil
+	}
+	waiting, err := d.store.QueuedMembers(ctx, e.ID, order)
+	if err != nil {
+		return b, err
+	}
+	behind := make(map[Queue]bool, len(waiting))
+	for _, q := range waiting {
+		behind[q] = true
+	}
+	stopAt := lease.Add(-d.opts.Timeout - d.opts.Timeout/2)
+	var (
+		mu      sync.Mutex
+		stopped atomic.Bool
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, d.opts.Workers)
+	c := Claimed{WebhookID: e.ID, URL: e.URL, Secret: e.Secret}
+	for _, q := range order {
+		evs := members[q]
+		if behind[q] {
+			mu.Lock()
+			for _, ev := range evs {
+				b.Queued = append(b.Queued, Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject, State: Pending,
+					NextAt: b.Start})
+			}
+			mu.Unlock()
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var delivered []BatchItem
+			var queued []Queued
+			var failedAt time.Time
+			var reason string
+			for i, ev := range evs {
+				at := d.opts.Now()
+				if stopped.Load() || ctx.Err() != nil || !at.Before(stopAt) {
+					for _, ev := range evs[i:] {
+						queued = append(queued, Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject, State: Pending, NextAt: at})
+					}
+					break
+				}
+				c := c
+				c.Event = ev
+				a := d.attempt(context.WithoutCancel(ctx), c, at)
+				if a.Error == "" {
+					if d.opts.OnAttempt != nil {
+						d.opts.OnAttempt(Delivered, a.Latency)
+					}
+					delivered = append(delivered, BatchItem{Pos: ev.Pos, At: a.At, Status: a.Status, Latency: a.Latency})
+					continue
+				}
+				if a.Status == 0 {
+					stopped.Store(true) // no answer: the endpoint looks down
+				}
+				o := d.outcome(a, time.Time{})
+				if d.opts.OnAttempt != nil {
+					d.opts.OnAttempt(o.State, a.Latency)
+				}
+				d.opts.Log.Info("webhooks: attempt failed", "webhook_id", e.ID, "event_id", ev.ID, "pos", ev.Pos,
+					"attempt", 1, "status", a.Status, "error", a.Error, "next_at", o.NextAt)
+				queued = append(queued, Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject, Attempt: &a,
+					State: o.State, NextAt: o.NextAt})
+				failedAt, reason = a.At, o.DisableReason
+				for _, ev := range evs[i+1:] {
+					queued = append(queued, Queued{Pos: ev.Pos, BrandID: ev.BrandID, Subject: ev.Subject, State: Pending, NextAt: at})
+				}
+				break
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			b.Delivered = append(b.Delivered, delivered...)
+			b.Queued = append(b.Queued, queued...)
+			if failedAt.After(b.FailedAt) {
+				b.FailedAt, b.DisableBefore, b.DisableReason = failedAt, failedAt.Add(-d.opts.RetryWindow), reason
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(b.Delivered, func(x, y BatchItem) int { return cmp.Compare(x.Pos, y.Pos) })
+	slices.SortFunc(b.Queued, func(x, y Queued) int { return cmp.Compare(x.Pos, y.Pos) })
+	return b, nil
 }
 
 // claim leases up to n due deliveries.
@@ -338,26 +502,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c Claimed, rec chan<- record) 
 	ctx = context.WithoutCancel(ctx)
 	at := d.opts.Now()
 	a := d.attempt(ctx, c, at)
-	o := Outcome{WebhookID: c.WebhookID, Pos: c.Event.Pos, BrandID: c.Event.BrandID, Subject: c.Event.Subject,
-		Owner: c.Owner, Attempt: a, DisableBefore: at.Add(-d.opts.RetryWindow),
-		DisableReason: fmt.Sprintf("every attempt failed for the retry window (%s); the last: %s", d.opts.RetryWindow, a.Error)}
-	since := c.Since
-	if since.IsZero() {
-		since = at // this attempt starts the window
-	}
-	end := since.Add(d.opts.RetryWindow)
-	switch {
-	case a.Error == "":
-		o.State = Delivered
-	case !at.Before(end):
-		o.State = Failed
-	default:
-		o.State = Pending
-		o.NextAt = at.Add(d.backoff(a.N))
-		if o.NextAt.After(end) {
-			o.NextAt = end // one last attempt as the window closes
-		}
-	}
+	o := d.outcome(a, c.Since)
+	o.WebhookID, o.Pos, o.BrandID, o.Subject, o.Owner = c.WebhookID, c.Event.Pos, c.Event.BrandID, c.Event.Subject, c.Owner
 	if d.opts.OnAttempt != nil {
 		d.opts.OnAttempt(o.State, a.Latency)
 	}
@@ -377,6 +523,31 @@ func (d *Dispatcher) deliver(ctx context.Context, c Claimed, rec chan<- record) 
 	case o.State == Pending:
 		log.Info("webhooks: attempt failed", "status", a.Status, "error", a.Error, "next_at", o.NextAt)
 	}
+}
+
+// outcome is what attempt a of a delivery whose retry window began at
+// since (zero: a starts it) leaves it in: Delivered, Pending until its
+// next attempt, or Failed; with the endpoint's disabling rule.
+func (d *Dispatcher) outcome(a Attempt, since time.Time) Outcome {
+	o := Outcome{Attempt: a, DisableBefore: a.At.Add(-d.opts.RetryWindow),
+		DisableReason: fmt.Sprintf("every attempt failed for the retry window (%s); the last: %s", d.opts.RetryWindow, a.Error)}
+	if since.IsZero() {
+		since = a.At
+	}
+	end := since.Add(d.opts.RetryWindow)
+	switch {
+	case a.Error == "":
+		o.State = Delivered
+	case !a.At.Before(end):
+		o.State = Failed
+	default:
+		o.State = Pending
+		o.NextAt = a.At.Add(d.backoff(a.N))
+		if o.NextAt.After(end) {
+			o.NextAt = end // one last attempt as the window closes
+		}
+	}
+	return o
 }
 
 // backoff is the wait before attempt n+1: full jitter below an

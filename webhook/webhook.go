@@ -4,13 +4,20 @@
 //
 // # Delivery
 //
-// A Dispatcher reads the events committed after each endpoint's
-// scheduled position and records one delivery per matching event, moving
-// the position in the same transaction, guarded by the position it read:
-// of two servers scheduling at once, one wins and the other reads again.
-// It then claims due deliveries (a lease, so no two servers attempt one
-// delivery at once, and a dead server's claim expires), POSTs each
-// event's CloudEvents JSON, and records the attempt.
+// Each endpoint has a cursor: the position up to which every event it
+// wants was either acknowledged or handed to a delivery row. A Dispatcher
+// holding the endpoint's lease (one server at a time; a dead server's
+// lease expires) reads the events after the cursor, POSTs each one's
+// CloudEvents JSON once, and commits the batch in one transaction: the
+// acknowledged events as one record, a delivery row for each event that
+// was not (its failed attempt, and its member's later events, which wait
+// behind it), and the cursor moved. With a healthy receiver no delivery
+// row is written at all. A batch not committed (a crash, a lost lease) is
+// sent again from the cursor: a receiver may see an event twice, and
+// de-duplicates by its webhook-id.
+//
+// Delivery rows are retried by claims: a lease per delivery, so no two
+// servers attempt one at once, and each attempt's outcome recorded.
 //
 // A member's events (one Subject of one brand; a brand's own events,
 // with no subject, form one queue of their own) go to an endpoint in
@@ -52,7 +59,8 @@ type Endpoint struct {
 	// FailingSince is when its attempts began to fail; zero when the
 	// last one succeeded (or none was made).
 	FailingSince time.Time
-	// ScheduledPos is the event position up to which deliveries are made.
+	// ScheduledPos is the endpoint's cursor: every event up to it was
+	// delivered in a batch or has a delivery row.
 	ScheduledPos         int64
 	CreatedAt, UpdatedAt time.Time
 	// Pending and Failed count its deliveries in those states.
@@ -86,6 +94,9 @@ type Delivery struct {
 	LastError   string
 	// Log is every attempt, oldest first, where the read asked for it.
 	Log []Attempt
+	// Batched says it was acknowledged at its first attempt in a batch:
+	// it has no delivery row, the batch's record is its record.
+	Batched bool
 }
 
 // Attempt is one try of a delivery.
@@ -97,10 +108,59 @@ type Attempt struct {
 	Error   string // "" for an acknowledgement
 }
 
-// NewDelivery is a delivery to schedule: an event's position and queue.
-type NewDelivery struct {
-	Pos              int64
+// Queue is a member's queue of an endpoint: one brand's events of one
+// subject (a brand's own events have no subject).
+type Queue struct {
 	BrandID, Subject string
+}
+
+// Batch is one pass of an endpoint's cursor over the events after From up
+// to To: each event the endpoint wants was acknowledged at its first
+// attempt (Delivered) or is left to a delivery row (Queued) — its first
+// attempt failed, it waits behind its member's failed one, or it was not
+// attempted. The events it does not want are passed over.
+type Batch struct {
+	WebhookID string
+	// Owner is the endpoint lease it was made under.
+	Owner    string
+	From, To int64
+	// Start is when its first attempt began.
+	Start time.Time
+	// Delivered are the acknowledged events, in position order.
+	Delivered []BatchItem
+	// Queued are the events left to delivery rows, in position order.
+	Queued []Queued
+	// LeaseUntil renews the lease; zero ends it.
+	LeaseUntil time.Time
+	// FailedAt is the last failed attempt's time; zero if none failed.
+	// With nothing delivered, the endpoint is failing since then (if it
+	// was not already), and disabled, with DisableReason, if it has been
+	// failing since before DisableBefore.
+	FailedAt      time.Time
+	DisableBefore time.Time
+	DisableReason string
+}
+
+// BatchItem is an event acknowledged in a batch, at its first attempt.
+type BatchItem struct {
+	Pos     int64
+	At      time.Time
+	Status  int
+	Latency time.Duration
+}
+
+// Queued is an event a batch leaves to a delivery row.
+type Queued struct {
+	Pos     int64
+	BrandID string
+	Subject string
+	// Attempt is its failed first attempt, if one was made; State is
+	// then Pending (again at NextAt) or Failed.
+	Attempt *Attempt
+	State   string
+	// NextAt is when it is due, unless an earlier delivery of its queue
+	// is pending (then it waits for that one).
+	NextAt time.Time
 }
 
 // Claimed is a delivery a dispatcher holds the lease of, with what it
@@ -152,12 +212,21 @@ type Store interface {
 	// DeleteWebhook deletes an endpoint and its deliveries;
 	// points.ErrNotFound if none.
 	DeleteWebhook(ctx context.Context, id string) error
-	// ScheduleDeliveries records ds (positions after from, in order) and
-	// moves the endpoint's scheduled position from from to to, in one
-	// transaction; false, recording nothing, where the position is no
-	// longer from or the endpoint is disabled or gone. A delivery is due
-	// at now unless an earlier one of its queue is pending.
-	ScheduleDeliveries(ctx context.Context, id string, from, to int64, ds []NewDelivery, now time.Time) (bool, error)
+	// LeaseEndpoint leases endpoint id's cursor to owner until until, if
+	// the endpoint is active and its lease is free at now or owner's
+	// already, and returns it; false where another owner holds it or the
+	// endpoint is disabled or gone.
+	LeaseEndpoint(ctx context.Context, id, owner string, now, until time.Time) (Endpoint, bool, error)
+	// QueuedMembers says which of qs have a pending delivery to endpoint
+	// id.
+	QueuedMembers(ctx context.Context, id string, qs []Queue) ([]Queue, error)
+	// CommitBatch records b and moves the endpoint's position from b.From
+	// to b.To, in one transaction: the acknowledged events as one record,
+	// a delivery row for each queued one (with its attempt, if it made
+	// one), the endpoint's failing state and its lease; false, recording
+	// nothing, where the lease is no longer b.Owner's, the position is no
+	// longer b.From, or the endpoint is disabled or gone.
+	CommitBatch(ctx context.Context, b Batch) (bool, error)
 	// ClaimDeliveries leases up to limit due deliveries of active
 	// endpoints to owner until until: pending, due at now, not leased, and
 	// the oldest pending one of their queue.
@@ -170,10 +239,12 @@ type Store interface {
 	// CountDeliveries counts an endpoint's pending and failed deliveries,
 	// each up to limit+1.
 	CountDeliveries(ctx context.Context, id string, limit int) (pending, failed int, err error)
-	// Deliveries lists deliveries with their attempts, newest first.
+	// Deliveries lists deliveries with their attempts, newest first:
+	// the delivery rows and the events delivered in batches.
 	Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
 	// Redeliver makes a delivery pending again with a new retry window
-	// starting at now; points.ErrNotFound if there is none.
+	// starting at now (one delivered in a batch gets a delivery row);
+	// points.ErrNotFound if there is none.
 	Redeliver(ctx context.Context, id string, pos int64, now time.Time) error
 	// RedeliverFailed makes every failed delivery of an endpoint pending
 	// again, and says how many.
