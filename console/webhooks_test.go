@@ -62,7 +62,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	storetest.RecordedDeliveries(t, e.Ctx, st, "crm", 30*time.Second)
+	storetest.RecordedDeliveries(t, e.Ctx, st, "crm", []string{flow.FlowID}, 30*time.Second)
 
 	e.get("/console/webhooks").want(t, http.StatusOK, `id="disabled-webhooks"`, "1 个推送地址已停用", "every attempt failed for the retry window",
 		"HTTP 502", `id="webhook-crm"`, ok.URL(), "正常", `id="webhook-bi"`, "已停用")

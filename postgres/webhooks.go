@@ -672,9 +672,8 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
-			state, err = webhook.Delivered, nil
-		}
-		if err != nil {
+			state = webhook.Delivered
+		} else if err != nil {
 			return err
 		}
 		found = true

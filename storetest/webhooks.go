@@ -35,6 +35,7 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 	}{
 		{"Storage", testWebhookStorage},
 		{"Queues", testWebhookQueues},
+		{"Batches", testWebhookBatches},
 		{"Redeliver", testWebhookRedeliver},
 		{"Tenant", testWebhookTenant},
 		{"MixedWrites", testWebhookMixedWrites},
@@ -663,6 +664,9 @@ func testWebhookMixedWrites(t *testing.T, open WebhookOpener) {
 	flows.SetSecret(rep.WebhookSecrets["b1-flows"])
 	epAll, _ := ws.Webhook(e.Ctx, "all")
 	epFlows, _ := ws.Webhook(e.Ctx, "b1-flows")
+	// Two servers' dispatchers: an endpoint's cursor is one server's at a
+	// time.
+	StartDispatcher(t, e.Svc, ws, FastDelivery())
 	StartDispatcher(t, e.Svc, ws, FastDelivery())
 	mixedWrites(t, e, 4, 6)
 
@@ -712,14 +716,204 @@ func testWebhookMixedWrites(t *testing.T, open WebhookOpener) {
 	}
 	// The deliveries say so, once recorded: an outcome is recorded after
 	// the receiver's answer, with others in a batch.
-	ds := RecordedDeliveries(t, e.Ctx, ws, "b1-flows", 30*time.Second)
+	ids := make([]string, len(wantFlows))
+	for i, ev := range wantFlows {
+		ids[i] = ev.ID
+	}
+	ds := RecordedDeliveries(t, e.Ctx, ws, "b1-flows", ids, 30*time.Second)
 	for _, d := range ds {
 		if d.State != webhook.Delivered || d.Attempts != 1 || d.LastStatus != http.StatusNoContent || len(d.Log) != 1 {
 			t.Fatalf("delivery %+v", d)
 		}
+		// A receiver that acknowledges everything costs no delivery row:
+		// the batches' records say what was delivered.
+		if !d.Batched {
+			t.Fatalf("delivery of %s (position %d) has a row of its own", d.EventID, d.Pos)
+		}
 	}
 	if len(ds) != len(wantFlows) {
 		t.Fatalf("%d deliveries, %d events", len(ds), len(wantFlows))
+	}
+	// Nothing failed, so nothing was sent twice: one cursor, one server.
+	for _, r := range []*Receiver{all, flows} {
+		if n, acked := len(r.Arrivals()), len(r.Acked()); n != acked {
+			t.Errorf("%d arrivals of %d events: an endpoint's batches were sent by two servers", n, acked)
+		}
+	}
+}
+
+// testWebhookBatches: an endpoint's cursor leased to one owner at a time;
+// a batch committed under its lease from the cursor it read, once; what it
+// delivered listed among the deliveries (and an event's), the rest
+// queued as delivery rows behind their member's pending one; a batch
+// with nothing delivered makes the endpoint failing, and in time
+// disabled.
+func testWebhookBatches(t *testing.T, open WebhookOpener) {
+	e, ws := webhookEnv(t, open)
+	ctx := e.Ctx
+	ep := e.MustApplyWebhook(ws, points.Webhook{ID: "crm", URL: "https://crm.example.com/e", Brands: []string{"B1"}})
+	start := ep.ScheduledPos
+	f1 := e.MustCharge("C1", "g1", 100)
+	f2 := e.MustCharge("C2", "g2", 100)
+	f3 := e.MustCharge("C2", "g3", 100)
+	evs := EventsFor(t, e, ep, start)
+	if len(evs) != 3 || evs[0].ID != f1.FlowID || evs[2].ID != f3.FlowID {
+		t.Fatalf("events %+v", evs)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if le, ok, err := ws.LeaseEndpoint(ctx, "crm", "A", now, now.Add(time.Minute)); err != nil || !ok || le.ScheduledPos != start {
+		t.Fatalf("lease: %v, %v, cursor %d", ok, err, le.ScheduledPos)
+	}
+	if _, ok, err := ws.LeaseEndpoint(ctx, "crm", "B", now.Add(time.Second), now.Add(time.Minute)); err != nil || ok {
+		t.Fatalf("leased to B while A holds it: %v, %v", ok, err)
+	}
+	if _, ok, err := ws.LeaseEndpoint(ctx, "crm", "A", now.Add(time.Second), now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("A renews its lease: %v, %v", ok, err)
+	}
+	if got, err := ws.QueuedMembers(ctx, "crm", []webhook.Queue{{BrandID: "B1", Subject: "C1"}, {BrandID: "B1", Subject: "C2"}}); err != nil || len(got) != 0 {
+		t.Fatalf("queued members before any row: %+v, %v", got, err)
+	}
+	later := now.Add(time.Second)
+	b := webhook.Batch{WebhookID: "crm", Owner: "A", From: start, To: evs[2].Pos, Start: now,
+		Delivered: []webhook.BatchItem{{Pos: evs[0].Pos, At: now.Add(time.Millisecond), Status: 200, Latency: 2 * time.Millisecond}},
+		Queued: []webhook.Queued{
+			{Pos: evs[1].Pos, BrandID: "B1", Subject: "C2", State: webhook.Pending, NextAt: later,
+				Attempt: &webhook.Attempt{N: 1, At: now, Status: 500, Latency: time.Millisecond, Error: "HTTP 500: boom"}},
+			{Pos: evs[2].Pos, BrandID: "B1", Subject: "C2", State: webhook.Pending, NextAt: now},
+		},
+		LeaseUntil: now.Add(time.Minute)}
+	for _, bad := range []func(*webhook.Batch){
+		func(b *webhook.Batch) { b.Owner = "B" },
+		func(b *webhook.Batch) { b.From++ },
+	} {
+		bb := b
+		bad(&bb)
+		if ok, err := ws.CommitBatch(ctx, bb); err != nil || ok {
+			t.Fatalf("commit of %s from %d under %s's lease: %v, %v; want false", bb.WebhookID, bb.From, bb.Owner, ok, err)
+		}
+	}
+	if ok, err := ws.CommitBatch(ctx, b); err != nil || !ok {
+		t.Fatalf("commit: %v, %v", ok, err)
+	}
+	if ok, err := ws.CommitBatch(ctx, b); err != nil || ok {
+		t.Fatalf("commit again from the old cursor: %v, %v; want false", ok, err)
+	}
+	if ep, _ = ws.Webhook(ctx, "crm"); ep.ScheduledPos != evs[2].Pos || !ep.FailingSince.IsZero() {
+		t.Fatalf("after the batch: cursor %d (want %d), failing since %v", ep.ScheduledPos, evs[2].Pos, ep.FailingSince)
+	}
+	if got, err := ws.QueuedMembers(ctx, "crm", []webhook.Queue{{BrandID: "B1", Subject: "C1"}, {BrandID: "B1", Subject: "C2"}}); err != nil ||
+		len(got) != 1 || got[0] != (webhook.Queue{BrandID: "B1", Subject: "C2"}) {
+		t.Fatalf("queued members: %+v, %v", got, err)
+	}
+	list, err := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm"})
+	if err != nil || len(list) != 3 {
+		t.Fatalf("deliveries: %+v, %v", list, err)
+	}
+	d3, d2, d1 := list[0], list[1], list[2]
+	if d1.Pos != evs[0].Pos || !d1.Batched || d1.State != webhook.Delivered || d1.EventID != f1.FlowID || d1.Subject != "C1" ||
+		d1.BrandID != "B1" || d1.EventType != points.EventFlowCreated || d1.LastStatus != 200 || d1.LastLatency != 2*time.Millisecond ||
+		!d1.DoneAt.Equal(now.Add(time.Millisecond)) || len(d1.Log) != 1 || d1.Log[0].Status != 200 {
+		t.Fatalf("delivered in the batch: %+v", d1)
+	}
+	if d2.Pos != evs[1].Pos || d2.Batched || d2.State != webhook.Pending || d2.Attempts != 1 || !d2.Since.Equal(now) ||
+		!d2.NextAt.Equal(later) || len(d2.Log) != 1 || d2.Log[0].Error != "HTTP 500: boom" || d2.EventID != f2.FlowID {
+		t.Fatalf("failed in the batch: %+v", d2)
+	}
+	if d3.Pos != evs[2].Pos || d3.State != webhook.Pending || d3.Attempts != 0 || !d3.NextAt.IsZero() || len(d3.Log) != 0 {
+		t.Fatalf("queued behind it (waiting): %+v", d3)
+	}
+	if got, _ := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm", State: webhook.Delivered}); len(got) != 1 || got[0].Pos != d1.Pos {
+		t.Fatalf("delivered ones: %+v", got)
+	}
+	if got, _ := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm", State: webhook.Pending}); len(got) != 2 || got[0].Pos != d3.Pos {
+		t.Fatalf("pending ones: %+v", got)
+	}
+	if got, _ := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm", Before: d2.Pos, Limit: 1}); len(got) != 1 || got[0].Pos != d1.Pos {
+		t.Fatalf("before %d: %+v", d2.Pos, got)
+	}
+	if got, _ := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm", Limit: 2}); len(got) != 2 || got[1].Pos != d2.Pos {
+		t.Fatalf("the newest two: %+v", got)
+	}
+	if p, f, err := ws.CountDeliveries(ctx, "crm", 100); err != nil || p != 2 || f != 0 {
+		t.Fatalf("counts %d pending, %d failed, %v", p, f, err)
+	}
+	if _, got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || len(got) != 1 || !got[0].Batched || got[0].WebhookID != "crm" ||
+		got[0].EventID != f1.FlowID || got[0].LastStatus != 200 {
+		t.Fatalf("deliveries of %s: %+v, %v", f1.FlowID, got, err)
+	}
+	// Claims take the failed one when due; the one behind it waits.
+	if got, err := ws.ClaimDeliveries(ctx, "X", later, later.Add(time.Minute), 10); err != nil || len(got) != 1 || got[0].Event.Pos != d2.Pos ||
+		got[0].Attempts != 1 || !got[0].Since.Equal(now) {
+		t.Fatalf("claim: %+v, %v", got, err)
+	}
+	// A batch-delivered event redelivered gets a row, with its attempt.
+	if err := ws.Redeliver(ctx, "crm", d1.Pos, later); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm", State: webhook.Pending})
+	if err != nil || len(got) != 3 || got[2].Pos != d1.Pos || got[2].Batched || got[2].Attempts != 1 || len(got[2].Log) != 1 ||
+		!got[2].NextAt.Equal(later) {
+		t.Fatalf("redelivered: %+v, %v", got, err)
+	}
+	if all, _ := ws.Deliveries(ctx, webhook.DeliveryQuery{WebhookID: "crm"}); len(all) != 3 {
+		t.Fatalf("after the redelivery, %d deliveries listed, want 3 (the row replaces the batch's): %+v", len(all), all)
+	}
+	// Batches that deliver nothing: the endpoint is failing from the
+	// first, and disabled by one failing since before the window.
+	f4 := e.MustCharge("C3", "g4", 100)
+	f5 := e.MustCharge("C1", "g5", 100)
+	ev45 := EventsFor(t, e, ep, evs[2].Pos)
+	if len(ev45) != 2 || ev45[0].ID != f4.FlowID || ev45[1].ID != f5.FlowID {
+		t.Fatalf("events %+v", ev45)
+	}
+	t2 := later.Add(time.Second)
+	fail := func(q webhook.Queued, from int64, at, before time.Time) bool {
+		q.Attempt = &webhook.Attempt{N: 1, At: at, Error: "connection refused"}
+		q.State, q.NextAt = webhook.Pending, at.Add(time.Second)
+		ok, err := ws.CommitBatch(ctx, webhook.Batch{WebhookID: "crm", Owner: "A", From: from, To: q.Pos, Start: at,
+			Queued: []webhook.Queued{q}, LeaseUntil: at.Add(time.Minute), FailedAt: at, DisableBefore: before, DisableReason: "down"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !fail(webhook.Queued{Pos: ev45[0].Pos, BrandID: "B1", Subject: "C3"}, evs[2].Pos, t2, t2.Add(-time.Hour)) {
+		t.Fatal("commit of a failing batch refused")
+	}
+	if ep, _ = ws.Webhook(ctx, "crm"); !ep.FailingSince.Equal(t2) || !ep.Active() {
+		t.Fatalf("after a batch that delivered nothing: %+v", ep)
+	}
+	t3 := t2.Add(time.Minute)
+	if !fail(webhook.Queued{Pos: ev45[1].Pos, BrandID: "B1", Subject: "C1"}, ev45[0].Pos, t3, t3) {
+		t.Fatal("commit of a failing batch refused")
+	}
+	if ep, _ = ws.Webhook(ctx, "crm"); ep.Active() || !ep.DisabledAt.Equal(t3) || ep.DisabledReason != "down" {
+		t.Fatalf("failing for the window: %+v", ep)
+	}
+	if le, ok, err := ws.LeaseEndpoint(ctx, "crm", "A", t3, t3.Add(time.Minute)); err != nil || ok || le.Active() {
+		t.Fatalf("lease of a disabled endpoint: %v, %v, %+v", ok, err, le)
+	}
+	// Enabled again, its lease still A's until it runs out; then B's.
+	w := ep.Webhook
+	w.Disabled = false
+	if ep = e.MustApplyWebhook(ws, w); !ep.Active() {
+		t.Fatalf("enabled again: %+v", ep)
+	}
+	if _, ok, _ := ws.LeaseEndpoint(ctx, "crm", "B", t3, t3.Add(time.Minute)); ok {
+		t.Fatal("B took a lease A holds")
+	}
+	if _, ok, err := ws.LeaseEndpoint(ctx, "crm", "B", t3.Add(2*time.Minute), t3.Add(3*time.Minute)); err != nil || !ok {
+		t.Fatalf("B takes the lease A let run out: %v, %v", ok, err)
+	}
+	if _, _, err := ws.LeaseEndpoint(ctx, "nope", "A", t3, t3); err != nil {
+		t.Fatalf("lease of no endpoint: %v", err)
+	}
+	// Deleted with its batches.
+	if err := ws.DeleteWebhook(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := ws.EventDeliveries(ctx, "B1", f1.FlowID); err != nil || len(got) != 0 {
+		t.Fatalf("deliveries of a deleted endpoint: %+v, %v", got, err)
 	}
 }
 
@@ -955,9 +1149,11 @@ func recordAttempt(ctx context.Context, ws webhook.Store, o webhook.Outcome) (bo
 	return oks[0], nil
 }
 
-// RecordedDeliveries waits up to wait until no delivery of endpoint id is
-// being attempted (leased), and returns its deliveries (up to 1,000).
-func RecordedDeliveries(t testing.TB, ctx context.Context, ws webhook.Store, id string, wait time.Duration) []webhook.Delivery {
+// RecordedDeliveries waits up to wait until endpoint id's deliveries
+// list every event of ids (a batch is recorded after the receiver's
+// answers) and none is leased (an attempt's outcome is recorded after
+// the answer, in a batch of outcomes), and returns them.
+func RecordedDeliveries(t testing.TB, ctx context.Context, ws webhook.Store, id string, ids []string, wait time.Duration) []webhook.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
@@ -965,8 +1161,13 @@ func RecordedDeliveries(t testing.TB, ctx context.Context, ws webhook.Store, id 
 		if err != nil {
 			t.Fatal(err)
 		}
+		listed := make(map[string]bool, len(ds))
+		for _, d := range ds {
+			listed[d.EventID] = true
+		}
+		missing := slices.ContainsFunc(ids, func(id string) bool { return !listed[id] })
 		leased := slices.ContainsFunc(ds, func(d webhook.Delivery) bool { return !d.LeaseUntil.IsZero() })
-		if !leased || time.Now().After(deadline) {
+		if !missing && !leased || time.Now().After(deadline) {
 			return ds
 		}
 		time.Sleep(10 * time.Millisecond)
