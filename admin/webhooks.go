@@ -69,23 +69,26 @@ type attemptJSON struct {
 }
 
 type deliveryJSON struct {
-	Position  int64         `json:"position"`
-	EventID   string        `json:"event_id"`
-	EventType string        `json:"event_type"`
-	BrandID   string        `json:"brand_id"`
-	Subject   string        `json:"subject"`
-	State     string        `json:"state"`
-	InFlight  bool          `json:"in_flight,omitempty"`
-	Attempts  int           `json:"attempts"`
-	NextAt    string        `json:"next_at,omitempty"`
-	Waiting   bool          `json:"waiting,omitempty"` // for the member's earlier event
-	DoneAt    string        `json:"done_at,omitempty"`
-	Log       []attemptJSON `json:"attempt_log"`
+	Position  int64  `json:"position"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	BrandID   string `json:"brand_id"`
+	Subject   string `json:"subject"`
+	State     string `json:"state"`
+	InFlight  bool   `json:"in_flight,omitempty"`
+	Attempts  int    `json:"attempts"`
+	NextAt    string `json:"next_at,omitempty"`
+	Waiting   bool   `json:"waiting,omitempty"` // for the member's earlier event
+	DoneAt    string `json:"done_at,omitempty"`
+	// Batched: acknowledged at its first attempt in a batch of the
+	// endpoint's cursor; the batch's record is its record.
+	Batched bool          `json:"batched,omitempty"`
+	Log     []attemptJSON `json:"attempt_log"`
 }
 
 func deliveryOut(d webhook.Delivery, now time.Time) deliveryJSON {
 	out := deliveryJSON{Position: d.Pos, EventID: d.EventID, EventType: d.EventType, BrandID: d.BrandID, Subject: d.Subject,
-		State: d.State, Attempts: d.Attempts, NextAt: ts(d.NextAt), DoneAt: ts(d.DoneAt), Log: []attemptJSON{}}
+		State: d.State, Attempts: d.Attempts, NextAt: ts(d.NextAt), DoneAt: ts(d.DoneAt), Batched: d.Batched, Log: []attemptJSON{}}
 	if d.State == webhook.Pending {
 		out.Waiting = d.NextAt.IsZero()
 		out.InFlight = d.LeaseUntil.After(now)

@@ -91,7 +91,7 @@ func TestAPI_Webhooks(t *testing.T) {
 		ds := d.get(t, "deliveries").([]any)
 		return len(ds) == 1 && d.get(t, "deliveries.0.state") == webhook.Delivered
 	})
-	if d.get(t, "deliveries.0.event_id") != flow.FlowID || d.num(t, "deliveries.0.attempts") != 1 ||
+	if d.get(t, "deliveries.0.event_id") != flow.FlowID || d.num(t, "deliveries.0.attempts") != 1 || d.get(t, "deliveries.0.batched") != true ||
 		d.num(t, "deliveries.0.attempt_log.0.status") != http.StatusNoContent || d.get(t, "deliveries.0.attempt_log.0.latency_ms").(float64) <= 0 {
 		t.Fatalf("deliveries: %s", d.body)
 	}
@@ -113,6 +113,9 @@ func TestAPI_Webhooks(t *testing.T) {
 		d = e.do("GET", "/admin/v1/webhooks/crm/deliveries", nil)
 		return d.num(t, "deliveries.0.attempts") == 2 && d.get(t, "deliveries.0.state") == webhook.Delivered
 	})
+	if strings.Contains(string(d.body), `"batched"`) {
+		t.Fatalf("redelivered, it has a row of its own: %s", d.body)
+	}
 	if n := len(r.Arrivals()); n != 2 {
 		t.Fatalf("%d requests after redelivering, want 2", n)
 	}

@@ -268,10 +268,12 @@ func (c *Console) flow(w http.ResponseWriter, r *http.Request, req request) {
 
 // deliveryState is a delivery's state as the console says it.
 func deliveryState(d webhook.Delivery, now time.Time) string {
-	switch d.State {
-	case webhook.Delivered:
+	switch {
+	case d.State == webhook.Delivered && d.Batched:
+		return "已送达 (批量)"
+	case d.State == webhook.Delivered:
 		return "已送达"
-	case webhook.Failed:
+	case d.State == webhook.Failed:
 		return "失败"
 	}
 	switch {

@@ -68,13 +68,13 @@ func TestConsole_Webhooks(t *testing.T) {
 		"HTTP 502", `id="webhook-crm"`, ok.URL(), "正常", `id="webhook-bi"`, "已停用")
 	e.get("/console/webhooks/bi").want(t, http.StatusOK, `id="disabled"`, `id="enable"`, "失败", "HTTP 502", "次尝试",
 		`id="redeliver-failed"`, flow.FlowID)
-	e.get("/console/webhooks/crm").want(t, http.StatusOK, "已送达", "HTTP 204", flow.FlowID, "张三", "13800000001")
+	e.get("/console/webhooks/crm").want(t, http.StatusOK, "已送达 (批量)", "HTTP 204", flow.FlowID, "张三", "13800000001")
 	e.get("/console/webhooks/crm?state=failed").want(t, http.StatusOK, "没有投递")
 	e.get("/console/webhooks/nope").want(t, http.StatusNotFound, webhook.CodeWebhookNotFound)
 
 	// The flow's page: delivered to crm, failed to bi.
 	fp := "/console/brands/B1/flows/" + flow.FlowID
-	e.get(fp).want(t, http.StatusOK, "C1", `id="delivery-crm"`, "已送达", `id="delivery-bi"`, "失败", "HTTP 502", "C1")
+	e.get(fp).want(t, http.StatusOK, "C1", `id="delivery-crm"`, "已送达 (批量)", `id="delivery-bi"`, "失败", "HTTP 502", "C1")
 	e.get("/console/brands/B1/flows/nope").want(t, http.StatusNotFound)
 	// Flows link to their page.
 	e.get("/console/customers/C1").want(t, http.StatusOK, `href="`+fp+`"`)

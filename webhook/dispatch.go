@@ -121,7 +121,7 @@ func NewDispatcher(src Source, store Store, o Options) *Dispatcher {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return &Dispatcher{src: src, store: store, opts: o, client: newClient(o.Timeout, o.AllowPrivate),
+	return &Dispatcher{src: src, store: store, opts: o, client: newClient(o.Timeout, o.AllowPrivate, o.Workers),
 		id: hex.EncodeToString(b[:])}
 }
 
@@ -234,10 +234,10 @@ var errInactive = errors.New("endpoint disabled or gone")
 func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct{}) {
 	tick := time.NewTicker(d.opts.Poll)
 	defer tick.Stop()
-	var lease time.Time // until when this dispatcher holds the endpoint's lease, as far as it knows
+	var cur cursor
 	for {
 		changed := d.src.EventsChanged()
-		more, err := d.pass(ctx, id, &lease, queued)
+		more, err := d.pass(ctx, id, &cur, queued)
 		if errors.Is(err, errInactive) {
 			return
 		}
@@ -263,7 +263,8 @@ func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct
 // them. An event not acknowledged at once, and its member's later ones,
 // are left to delivery rows, retried by claims. more says the read was
 // full.
-func (d *Dispatcher) pass(ctx context.Context, id string, lease *time.Time, queued chan<- struct{}) (more bool, err error) {
+func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued chan<- struct{}) (more bool, err error) {
+	lease := &cur.lease
 	e, err := d.store.Webhook(ctx, id)
 	if errors.Is(err, points.ErrNotFound) || err == nil && !e.Active() {
 		return false, errInactive
@@ -301,7 +302,7 @@ func (d *Dispatcher) pass(ctx context.Context, id string, lease *time.Time, queu
 		}
 		e = le
 	}
-	b, err := d.batch(ctx, e, evs, *lease)
+	b, err := d.batch(ctx, e, evs, cur)
 	if err != nil {
 		return false, err
 	}
@@ -330,20 +331,60 @@ func (d *Dispatcher) pass(ctx context.Context, id string, lease *time.Time, queu
 	return len(evs) == limit, nil
 }
 
+// cursor is what a dispatcher keeps of one endpoint's cursor between
+// batches.
+type cursor struct {
+	// lease is until when this dispatcher holds the endpoint's lease, as
+	// far as it knows.
+	lease time.Time
+	// latency is a moving average of the endpoint's answers (atomic:
+	// the batch's attempts update it side by side).
+	latency atomic.Int64
+}
+
+// batchTime is how long a batch's attempts are sized to take, and
+// minWidth the fewest members a batch attempts at once.
+const (
+	batchTime = 100 * time.Millisecond
+	minWidth  = 4
+)
+
+// width is how many members a batch of n events attempts at once, up to
+// most: enough to make its attempts within batchTime at the endpoint's
+// latency (Little's law: in flight = rate × latency). A distant endpoint
+// gets many attempts at once; a quick one few, which costs less CPU for
+// the same events (measured: docs/benchmarks.md, "Delivery by cursor").
+func (c *cursor) width(n, most int) int {
+	w := int(time.Duration(n)*time.Duration(c.latency.Load())/batchTime) + 1
+	return max(min(w, most), min(minWidth, most))
+}
+
+// observe adds an answer's latency to the average (weight 1/8).
+func (c *cursor) observe(l time.Duration) {
+	for {
+		old := c.latency.Load()
+		if c.latency.CompareAndSwap(old, old+(int64(l)-old)/8) {
+			return
+		}
+	}
+}
+
 // batch attempts e's wanted events among evs (the events after its
 // cursor) and says what came of each. Attempts start while the lease
 // leaves time for one more and a commit, and stop at the first that got
 // no answer (the endpoint looks down: the rest are left to claims and
 // their backoff); a member whose earlier delivery is pending, or whose
 // attempt failed, has its later events queued behind it.
-func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, lease time.Time) (Batch, error) {
+func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, cur *cursor) (Batch, error) {
 	b := Batch{WebhookID: e.ID, Owner: d.id, From: e.ScheduledPos, To: evs[len(evs)-1].Pos, Start: d.opts.Now()}
 	var order []Queue
 	members := map[Queue][]points.Event{}
+	wanted := 0
 	for _, ev := range evs {
 		if !e.Wants(ev) {
 			continue
 		}
+		wanted++
 		q := Queue{BrandID: ev.BrandID, Subject: ev.Subject}
 		if _, ok := members[q]; !ok {
 			order = append(order, q)
@@ -361,13 +402,16 @@ func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, 
 	for _, q := range waiting {
 		behind[q] = true
 	}
-	stopAt := lease.Add(-d.opts.Timeout - d.opts.Timeout/2)
+	stopAt := cur.lease.Add(-d.opts.Timeout - d.opts.Timeout/2)
 	var (
 		mu      sync.Mutex
 		stopped atomic.Bool
 		wg      sync.WaitGroup
 	)
-	sem := make(chan struct{}, d.opts.Workers)
+	// Members side by side, as many at once as the batch's size and the
+	// endpoint's latency ask for (see cursor.width), up to Workers.
+	var running int
+	free := sync.NewCond(&mu)
 	c := Claimed{WebhookID: e.ID, URL: e.URL, Secret: e.Secret}
 	for _, q := range order {
 		evs := members[q]
@@ -380,9 +424,19 @@ func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, 
 			mu.Unlock()
 			continue
 		}
-		sem <- struct{}{}
+		mu.Lock()
+		for running >= cur.width(wanted, d.opts.Workers) {
+			free.Wait()
+		}
+		running++
+		mu.Unlock()
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer func() {
+				mu.Lock()
+				running--
+				mu.Unlock()
+				free.Signal()
+			}()
 			var delivered []BatchItem
 			var queued []Queued
 			var failedAt time.Time
@@ -398,6 +452,9 @@ func (d *Dispatcher) batch(ctx context.Context, e Endpoint, evs []points.Event, 
 				c := c
 				c.Event = ev
 				a := d.attempt(context.WithoutCancel(ctx), c, at)
+				if a.Status != 0 {
+					cur.observe(a.Latency)
+				}
 				if a.Error == "" {
 					if d.opts.OnAttempt != nil {
 						d.opts.OnAttempt(Delivered, a.Latency)

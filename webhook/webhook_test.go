@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -59,7 +62,7 @@ func TestClient_Guard(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':'):]
 	for _, u := range []string{srv.URL, "http://localhost" + port} {
-		resp, err := newClient(time.Second, false).Post(u, "text/plain", nil)
+		resp, err := newClient(time.Second, false, 1).Post(u, "text/plain", nil)
 		var ae *AddressError
 		if err == nil {
 			resp.Body.Close()
@@ -68,11 +71,78 @@ func TestClient_Guard(t *testing.T) {
 			t.Errorf("POST %s: %v, want a refused loopback address", u, err)
 		}
 	}
-	resp, err := newClient(time.Second, true).Post(srv.URL, "text/plain", nil)
+	resp, err := newClient(time.Second, true, 1).Post(srv.URL, "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestClient_KeepsConnections: a dispatcher's attempts in flight at once
+// (its Workers) reuse their connections to a busy endpoint rather than
+// closing all but a few after each wave and dialling again.
+func TestClient_KeepsConnections(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	d := NewDispatcher(nil, nil, Options{AllowPrivate: true})
+	workers := d.opts.Workers
+	for range 10 { // waves of attempts, as a batch's members make them
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				resp, err := d.client.Post(srv.URL, "text/plain", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+	}
+	if n := conns.Load(); n > int64(workers) {
+		t.Errorf("%d connections for %d waves of %d requests, want at most %d", n, 10, workers, workers)
+	}
+}
+
+// TestCursor_Width: a batch attempts enough members at once to make its
+// attempts within batchTime at the endpoint's latency — few against an
+// endpoint that answers at once, more for a bigger batch or a slower
+// endpoint — never fewer than four, nor more than the workers.
+func TestCursor_Width(t *testing.T) {
+	var c cursor
+	if w := c.width(1000, 64); w != minWidth {
+		t.Fatalf("width before any answer: %d, want %d", w, minWidth)
+	}
+	for _, tt := range []struct {
+		latency time.Duration
+		n, most int
+		want    int
+	}{
+		{time.Millisecond, 100, 64, 4},
+		{time.Millisecond, 1000, 64, 11},
+		{10 * time.Millisecond, 100, 64, 11},
+		{100 * time.Millisecond, 100, 64, 64},
+		{100 * time.Millisecond, 100, 2, 2},
+		{time.Millisecond, 10, 2, 2},
+	} {
+		var c cursor
+		for range 100 {
+			c.observe(tt.latency)
+		}
+		if w := c.width(tt.n, tt.most); w < tt.want-1 || w > tt.want {
+			t.Errorf("%d events, answers in %s, up to %d: width %d, want %d", tt.n, tt.latency, tt.most, w, tt.want)
+		}
+	}
 }
 
 func TestBackoff(t *testing.T) {
