@@ -46,7 +46,8 @@ type Options struct {
 	// jitter below min(BackoffMax, BackoffBase × 2^(attempts−1))
 	// (defaults 5s and 1h).
 	BackoffBase, BackoffMax time.Duration
-	// Workers bounds the attempts in flight (default 64).
+	// Workers bounds the retries of delivery rows in flight, and, per
+	// endpoint, the members a batch attempts at once (default 64).
 	Workers int
 	// AllowPrivate lets deliveries reach loopback, link-local, private
 	// and unspecified addresses.
