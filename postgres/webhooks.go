@@ -749,19 +749,8 @@ func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 		return ev, nil, notFound("event %s/%s", brandID, eventID)
 	}
 	// The endpoints without a row for it may have delivered it in a batch.
-	for _, r := range rs {
-		if slices.ContainsFunc(ds, func(dl webhook.Delivery) bool { return dl.WebhookID == r.WebhookID }) {
-			continue
-		}
-		dl, ok, err := batchDelivery([]webhook.BatchRecord{r}, ev.Pos)
-		if err != nil {
-			return ev, nil, fmt.Errorf("postgres: batch delivery of event %s/%s: %w", brandID, eventID, err)
-		}
-		if ok {
-			dl.BrandID, dl.Subject, dl.EventID, dl.EventType = ev.BrandID, ev.Subject, ev.ID, ev.Type
-			ds = append(ds, dl)
-		}
+	if ds, err = webhook.EventBatched(ev, ds, rs); err != nil {
+		return ev, nil, fmt.Errorf("postgres: batch deliveries of event %s/%s: %w", brandID, eventID, err)
 	}
-	slices.SortFunc(ds, func(a, b webhook.Delivery) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 	return ev, ds, nil
 }

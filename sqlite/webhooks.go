@@ -756,19 +756,18 @@ func (s *Store) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 	if err != nil {
 		return ev, nil, fmt.Errorf("sqlite: deliveries of event %s/%s: %w", brandID, eventID, err)
 	}
+	var rs []webhook.BatchRecord
 	for _, id := range ids {
-		if slices.ContainsFunc(ds, func(d webhook.Delivery) bool { return d.WebhookID == id }) {
-			continue
-		}
-		d, ok, err := batchDelivery(ctx, tx, id, ev.Pos)
+		r, ok, err := batchHolding(ctx, tx, id, ev.Pos)
 		if err != nil {
-			return ev, nil, fmt.Errorf("sqlite: batch delivery of event %s/%s: %w", brandID, eventID, err)
+			return ev, nil, fmt.Errorf("sqlite: batch deliveries of event %s/%s: %w", brandID, eventID, err)
 		}
 		if ok {
-			d.BrandID, d.Subject, d.EventID, d.EventType = ev.BrandID, ev.Subject, ev.ID, ev.Type
-			ds = append(ds, d)
+			rs = append(rs, r)
 		}
 	}
-	slices.SortFunc(ds, func(a, b webhook.Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
+	if ds, err = webhook.EventBatched(ev, ds, rs); err != nil {
+		return ev, nil, fmt.Errorf("sqlite: batch deliveries of event %s/%s: %w", brandID, eventID, err)
+	}
 	return ev, ds, nil
 }

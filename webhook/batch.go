@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"jifen/points"
 )
 
 // The acknowledged events of a batch are kept as one record: after a
@@ -114,4 +116,27 @@ func Newest(rows, batched []Delivery, limit int) []Delivery {
 		}
 	}
 	return out
+}
+
+// EventBatched adds to ds, ev's delivery rows (by endpoint), its
+// deliveries in the batch records rs (each endpoint's record that holds
+// ev's position) for the endpoints without a row, and sorts them by
+// endpoint.
+func EventBatched(ev points.Event, ds []Delivery, rs []BatchRecord) ([]Delivery, error) {
+	for _, r := range rs {
+		if slices.ContainsFunc(ds, func(d Delivery) bool { return d.WebhookID == r.WebhookID }) {
+			continue
+		}
+		got, err := Batched([]BatchRecord{r}, ev.Pos+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) > 0 && got[0].Pos == ev.Pos {
+			d := got[0]
+			d.BrandID, d.Subject, d.EventID, d.EventType = ev.BrandID, ev.Subject, ev.ID, ev.Type
+			ds = append(ds, d)
+		}
+	}
+	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
+	return ds, nil
 }
