@@ -50,14 +50,9 @@ func (exportCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 	// The export is in the audit log, after it (so the dump does not hold
 	// its own entry), by the operator "cli": whoever runs the command on
 	// the server.
-	as, ok := store.(audit.Store)
-	if !ok {
-		return fmt.Errorf("export: the dump was written, but the store %T keeps no audit log to record it in", store)
-	}
-	_, err = audit.New(as, nil).Record(ctx, audit.Entry{OperatorName: "cli", Action: audit.Export,
-		Request: audit.JSON(map[string]string{"output": *out}), After: audit.JSON(c)})
-	if err != nil {
-		return fmt.Errorf("export: the dump was written, but recording it in the audit log failed: %w", err)
+	if err := cliAudit(ctx, store, audit.Entry{Action: audit.Export, Request: audit.JSON(map[string]string{"output": *out}),
+		After: audit.JSON(c)}, nil); err != nil {
+		return fmt.Errorf("export: the dump was written, but %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"jifen/admin"
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
@@ -68,6 +71,15 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		return ops.ByName(ctx, *name)
 	}
+	// Every change, done or refused, goes in the audit log as the admin
+	// API's do, by the operator "cli": whoever runs the command on the
+	// server. Secrets never do.
+	audited := func(e audit.Entry, err error) error {
+		if rerr := cliAudit(ctx, store, e, err); rerr != nil {
+			return errors.Join(cliErr(err), rerr)
+		}
+		return cliErr(err)
+	}
 	switch sub {
 	case "add":
 		var bs []string
@@ -76,9 +88,14 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 				bs = append(bs, b)
 			}
 		}
+		e := audit.Entry{Action: audit.OperatorCreate,
+			Request: audit.JSON(map[string]any{"name": *name, "role": *role, "brands": bs, "limit": *limit})}
 		a, err := ops.Add(ctx, operator.NewOperator{Name: *name, Role: operator.Role(*role), Brands: bs, Limit: *limit})
-		if err != nil {
-			return cliErr(err)
+		if err == nil {
+			e.Target, e.After = a.Operator.ID, auditOperator(a.Operator)
+		}
+		if err := audited(e, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "operator %s added (id %s, %s)\n", a.Operator.Name, a.Operator.ID, describe(a.Operator))
 		fmt.Fprintf(stdout, "password: %s\n", a.Password)
@@ -112,8 +129,16 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			return cliErr(err)
 		}
 		disabled := sub == "disable"
-		if _, err := ops.Update(ctx, o.ID, operator.Change{Disabled: &disabled}); err != nil {
-			return cliErr(err)
+		e := audit.Entry{Action: audit.OperatorEnable, Target: o.ID, Before: auditOperator(o)}
+		if disabled {
+			e.Action = audit.OperatorDisable
+		}
+		after, err := ops.Update(ctx, o.ID, operator.Change{Disabled: &disabled})
+		if err == nil {
+			e.After = auditOperator(after)
+		}
+		if err := audited(e, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "operator %s %sd\n", o.Name, sub)
 	case "reset":
@@ -122,8 +147,8 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			return cliErr(err)
 		}
 		p, err := ops.ResetPassword(ctx, o.ID)
-		if err != nil {
-			return cliErr(err)
+		if err := audited(audit.Entry{Action: audit.OperatorPasswordReset, Target: o.ID}, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "operator %s: new password %s (shown once)\n", o.Name, p)
 	case "passwd":
@@ -135,8 +160,9 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		if err := ops.SetPassword(ctx, o.ID, strings.TrimRight(line, "\r\n")); err != nil {
-			return cliErr(err)
+		err = ops.SetPassword(ctx, o.ID, strings.TrimRight(line, "\r\n"))
+		if err := audited(audit.Entry{Action: audit.OperatorPasswordChange, Target: o.ID}, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "operator %s: password changed\n", o.Name)
 	case "token create":
@@ -145,8 +171,12 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			return cliErr(err)
 		}
 		t, secret, err := ops.CreateToken(ctx, o.ID, *tokenName)
-		if err != nil {
-			return cliErr(err)
+		e := audit.Entry{Action: audit.OperatorTokenCreate, Target: o.ID, Request: audit.JSON(map[string]string{"name": *tokenName})}
+		if err == nil {
+			e.After = audit.JSON(map[string]string{"token_id": t.ID, "name": t.Name})
+		}
+		if err := audited(e, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "token %s (%s) of %s: %s (shown once)\n", t.ID, t.Name, o.Name, secret)
 	case "token list":
@@ -175,8 +205,10 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err != nil {
 			return cliErr(err)
 		}
-		if err := ops.RevokeToken(ctx, o.ID, *tokenID); err != nil {
-			return cliErr(err)
+		err = ops.RevokeToken(ctx, o.ID, *tokenID)
+		if err := audited(audit.Entry{Action: audit.OperatorTokenRevoke, Target: o.ID,
+			Request: audit.JSON(map[string]string{"token_id": *tokenID})}, err); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "token %s of %s revoked\n", *tokenID, o.Name)
 	default:
@@ -184,6 +216,34 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return exitError(2)
 	}
 	return nil
+}
+
+// cliAudit records e, an action of the CLI that ended with err (nil: done),
+// in store's audit log under the operator "cli".
+func cliAudit(ctx context.Context, store any, e audit.Entry, err error) error {
+	as, ok := store.(audit.Store)
+	if !ok {
+		return fmt.Errorf("the store %T keeps no audit log to record %s in", store, e.Action)
+	}
+	e.OperatorName, e.Outcome = "cli", audit.OK
+	if err != nil {
+		p := admin.ProblemOf(err, "")
+		e.Outcome, e.Message = p.Code, p.Message
+		if p.Internal {
+			e.Message = ""
+		}
+	}
+	if _, rerr := audit.New(as, nil).Record(ctx, e); rerr != nil {
+		return fmt.Errorf("recording %s in the audit log: %w", e.Action, rerr)
+	}
+	return nil
+}
+
+// auditOperator is what the audit log keeps of an operator: never its
+// password's hash.
+func auditOperator(o operator.Operator) json.RawMessage {
+	return audit.JSON(map[string]any{"id": o.ID, "name": o.Name, "role": o.Role, "brands": o.Brands, "limit": o.Limit,
+		"disabled": o.Disabled})
 }
 
 // describe is an operator's role, brands and limit, in a few words.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/audit"
 	"jifen/operator"
 	"jifen/points"
 	"jifen/sqlite"
@@ -88,5 +89,44 @@ func TestOperatorCommand(t *testing.T) {
 	}
 	if _, err := cli("disable", "--name", "nobody"); err == nil {
 		t.Fatal("disabled nobody")
+	}
+
+	// Every change is in the audit log, by the operator "cli", refused
+	// ones with their code; never a secret.
+	s, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries, _, err := audit.New(s, nil).List(ctx, audit.Query{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(entries) - 1; i >= 0; i-- { // oldest first
+		e := entries[i]
+		if e.OperatorName != "cli" {
+			t.Errorf("entry %d by %q, want cli", e.Seq, e.OperatorName)
+		}
+		got = append(got, e.Action+" "+e.Outcome)
+		for _, secret := range []string{password[1], token[1], second} {
+			if strings.Contains(string(e.Request)+string(e.Before)+string(e.After), secret) {
+				t.Errorf("entry %d (%s) holds a secret", e.Seq, e.Action)
+			}
+		}
+		if strings.Contains(string(e.After), "$2") { // a bcrypt hash
+			t.Errorf("entry %d (%s) holds a password hash: %s", e.Seq, e.Action, e.After)
+		}
+	}
+	want := []string{
+		audit.OperatorCreate + " ok", audit.OperatorCreate + " INVALID_PARAMETER", audit.OperatorCreate + " OPERATOR_EXISTS",
+		audit.OperatorTokenCreate + " ok", audit.OperatorTokenRevoke + " ok", audit.OperatorDisable + " ok",
+		audit.OperatorEnable + " ok", audit.OperatorPasswordReset + " ok",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if e := entries[len(entries)-1]; e.Target == "" || !strings.Contains(string(e.After), "张经理") || !strings.Contains(string(e.Request), `"limit":500`) {
+		t.Fatalf("the creation's entry: %+v", e)
 	}
 }
