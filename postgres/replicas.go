@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"math"
 	"strconv"
@@ -186,12 +187,22 @@ func (r *Replicas) States() []ReplicaState {
 
 // lagQuery measures a replica in one statement: whether it is in
 // recovery, whether it is caught up (streaming, and has replayed all it
-// received), and the age of the last transaction it replayed (NULL:
-// none since it started).
+// received), the age of the last transaction it replayed (NULL: none
+// since it started), and the schema version it has replayed.
 const lagQuery = `SELECT pg_is_in_recovery(),
 	COALESCE(pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), false)
 		AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver),
-	EXTRACT(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8`
+	EXTRACT(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8,
+	(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)`
+
+// schemaBehind is the state of a replica that has not yet replayed the
+// migrations this server's queries need (during an upgrade, within its
+// lag): its reads would fail or miss what the new schema holds.
+type schemaBehind struct{ has, needs int }
+
+func (e schemaBehind) Error() string {
+	return fmt.Sprintf("schema version %d, older than this server's %d: the migration is not yet replayed", e.has, e.needs)
+}
 
 // errNotReplica is the state of a server that is not in recovery.
 var errNotReplica = errors.New("not in recovery: not a replica")
@@ -207,13 +218,16 @@ func (r *Replicas) measure(ctx context.Context, rep *replica) {
 	st := ReplicaState{Name: rep.name, At: time.Now()}
 	var inRecovery, caughtUp bool
 	var age *float64
-	err := rep.store.pool.QueryRow(ctx, lagQuery).Scan(&inRecovery, &caughtUp, &age)
+	var version int
+	err := rep.store.pool.QueryRow(ctx, lagQuery).Scan(&inRecovery, &caughtUp, &age, &version)
 	switch {
 	case err != nil:
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return // closing
 		}
 		st.Err = failure(err, "measure replica "+rep.name)
+	case version < LatestSchemaVersion():
+		st.Err = schemaBehind{version, LatestSchemaVersion()}
 	case !inRecovery:
 		st.Err = errNotReplica
 	case caughtUp:

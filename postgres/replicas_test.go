@@ -61,6 +61,27 @@ func TestReplicas_SkipsWhatIsNoReplica(t *testing.T) {
 
 // TestReplicas_Usable: a replica in use is dropped once its last
 // measurement is too old for its lag to be known within the bound.
+// TestReplicas_SkipsOlderSchema: a replica that has not yet replayed the
+// latest migration (an upgrade within its lag) serves no read.
+func TestReplicas_SkipsOlderSchema(t *testing.T) {
+	s := OpenTest(t)
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, "DELETE FROM schema_migrations WHERE version = $1", LatestSchemaVersion()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReplicas(ctx, s, []string{testDSN(t)},
+		ReplicaOptions{Options: Options{Schema: s.schema, Timeout: time.Second}, Interval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.States()[0]
+	r.Close()
+	var sb schemaBehind
+	if st.InUse || !errors.As(st.Err, &sb) || sb.has != LatestSchemaVersion()-1 || sb.needs != LatestSchemaVersion() {
+		t.Fatalf("a replica one migration behind: %+v, want not in use: schema behind", st)
+	}
+}
+
 func TestReplicas_Usable(t *testing.T) {
 	r := &Replicas{maxLag: 10 * time.Second, interval: time.Second}
 	rep := &replica{name: "r"}
