@@ -3,7 +3,10 @@
 // settings and external ids, shops, customers, every rule version,
 // logically deleted level rules included) and the whole ledger (each
 // account with its lots, flows, allocations, holds and orders; reversals;
-// idempotency records) and the operators' audit log. Every value is kept exactly as stored: ids,
+// idempotency records), the operators (their password and token hashes,
+// never a secret they were made from), the webhook endpoints (with their
+// signing secrets; not their delivery state: the events they followed are
+// not carried) and the operators' audit log. Every value is kept exactly as stored: ids,
 // sequence numbers, versions, hashes, signed amounts and times to the
 // microsecond. This is how a brand goes from the embedded SQLite store to
 // PostgreSQL (jifen export, jifen import).
@@ -17,7 +20,8 @@
 //	{"kind":"end","counts":{"apps":1,"brands":1,…}}
 //
 // Records come in the order of their kinds — app, brand, shop, customer,
-// rule, account, reversal, idempotency, audit — and within a kind in a fixed
+// rule, account, reversal, idempotency, operator, operator_token, webhook,
+// audit — and within a kind in a fixed
 // order of their keys (compared byte by byte), so the same data dumps to
 // the same bytes from any store. The end record's counts let Import refuse
 // a dump that was cut short. Times are UTC, RFC 3339 with six fractional
@@ -38,9 +42,11 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"jifen/audit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -48,12 +54,13 @@ import (
 // format or a newer version.
 const (
 	Format  = "jifen-dump"
-	Version = 3
+	Version = 4
 )
 
 // Versions: 1 keyed idempotency records by app and request id alone; 2
 // gives each its brand (records of a version-1 dump get theirs from their
-// flow or customer as they are loaded); 3 adds the audit log's entries.
+// flow or customer as they are loaded); 3 adds the audit log's entries; 4
+// adds the operators with their API tokens, and the webhook endpoints.
 
 // Source is a store to export.
 type Source interface {
@@ -87,8 +94,32 @@ type View interface {
 	// EachIdempotency calls fn with every idempotency record by app key
 	// and request id.
 	EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error
+	// Operators lists every operator by id.
+	Operators(ctx context.Context) ([]operator.Operator, error)
+	// OperatorTokens lists every operator's API token by id.
+	OperatorTokens(ctx context.Context) ([]OperatorToken, error)
+	// Webhooks lists every webhook endpoint by id.
+	Webhooks(ctx context.Context) ([]Webhook, error)
 	// EachAudit calls fn with every audit log entry by Seq.
 	EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error)
+}
+
+// OperatorToken is an operator's API token as stored: the hash of its
+// secret, never the secret.
+type OperatorToken struct {
+	operator.Token
+	Hash []byte
+}
+
+// Webhook is a webhook endpoint's configuration as stored. Its delivery
+// state — cursor, deliveries, failing streak — is not carried: a new
+// database has none of the events it followed, and its cursor starts at
+// the newest event there.
+type Webhook struct {
+	points.Webhook
+	DisabledAt           time.Time // zero while active
+	DisabledReason       string
+	CreatedAt, UpdatedAt time.Time
 }
 
 // Target is a store to import into.
@@ -125,6 +156,9 @@ type Loader interface {
 	// the brand of its flow, or of the customer a customer creation
 	// answered with.
 	DeriveIdempotencyBrands(ctx context.Context) error
+	InsertOperator(ctx context.Context, o operator.Operator) error
+	InsertOperatorToken(ctx context.Context, t OperatorToken) error
+	InsertWebhook(ctx context.Context, w Webhook) error
 	// InsertAudit inserts an audit log entry as it is and makes it the
 	// head of the log.
 	InsertAudit(ctx context.Context, e audit.Entry) error
@@ -151,14 +185,18 @@ type Counts struct {
 	Orders      int `json:"orders"`
 	Reversals   int `json:"reversals"`
 	Idempotency int `json:"idempotency"` // idempotency records
-	Audit       int `json:"audit"`       // audit log entries
+	Operators   int `json:"operators"`
+	Tokens      int `json:"operator_tokens"`
+	Webhooks    int `json:"webhooks"`
+	Audit       int `json:"audit"` // audit log entries
 }
 
 func (c Counts) String() string {
 	return fmt.Sprintf("%d apps, %d brands, %d shops, %d customers, %d rule versions, "+
-		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records, %d audit entries",
+		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records, "+
+		"%d operators (%d tokens), %d webhooks, %d audit entries",
 		c.Apps, c.Brands, c.Shops, c.Customers, c.Rules, c.Accounts, c.Flows, c.Lots, c.Allocations, c.Holds,
-		c.Orders, c.Reversals, c.Idempotency, c.Audit)
+		c.Orders, c.Reversals, c.Idempotency, c.Operators, c.Tokens, c.Webhooks, c.Audit)
 }
 
 func (c *Counts) addAccount(r points.AccountRows) {
@@ -250,6 +288,36 @@ func Export(ctx context.Context, src Source, w io.Writer) (Counts, error) {
 		if err != nil {
 			return err
 		}
+		ops, err := v.Operators(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range ops {
+			if err := enc.Encode(operatorOut(o)); err != nil {
+				return err
+			}
+			c.Operators++
+		}
+		toks, err := v.OperatorTokens(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range toks {
+			if err := enc.Encode(tokenOut(t)); err != nil {
+				return err
+			}
+			c.Tokens++
+		}
+		hooks, err := v.Webhooks(ctx)
+		if err != nil {
+			return err
+		}
+		for _, w := range hooks {
+			if err := enc.Encode(webhookOut(w)); err != nil {
+				return err
+			}
+			c.Webhooks++
+		}
 		_, err = v.EachAudit(ctx, func(e audit.Entry) error {
 			c.Audit++
 			return enc.Encode(auditOut(e))
@@ -278,12 +346,15 @@ const (
 	kindAccount     = "account"
 	kindReversal    = "reversal"
 	kindIdempotency = "idempotency"
+	kindOperator    = "operator"
+	kindToken       = "operator_token"
+	kindWebhook     = "webhook"
 	kindAudit       = "audit"
 	kindEnd         = "end"
 )
 
 var kindRank = map[string]int{kindApp: 1, kindBrand: 2, kindShop: 3, kindCustomer: 4, kindRule: 5,
-	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindAudit: 9}
+	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindOperator: 9, kindToken: 10, kindWebhook: 11, kindAudit: 12}
 
 // Import loads the dump read from r into dst, which must be empty, and
 // returns what it loaded. Any error — a damaged or truncated dump, a
@@ -449,6 +520,33 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 			if r, err = rec.idempotency(); err == nil {
 				err = l.InsertIdempotency(ctx, r)
 				c.Idempotency++
+			}
+		}
+	case kindOperator:
+		var rec operatorRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var o operator.Operator
+			if o, err = rec.operator(); err == nil {
+				err = l.InsertOperator(ctx, o)
+				c.Operators++
+			}
+		}
+	case kindToken:
+		var rec tokenRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var t OperatorToken
+			if t, err = rec.token(); err == nil {
+				err = l.InsertOperatorToken(ctx, t)
+				c.Tokens++
+			}
+		}
+	case kindWebhook:
+		var rec webhookRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var w Webhook
+			if w, err = rec.webhook(); err == nil {
+				err = l.InsertWebhook(ctx, w)
+				c.Webhooks++
 			}
 		}
 	case kindAudit:

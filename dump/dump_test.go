@@ -13,10 +13,12 @@ import (
 
 	"jifen/dump"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/postgres"
 	"jifen/sqlite"
 	"jifen/storetest"
+	"jifen/webhook"
 )
 
 // store is what these tests need of a store: both ends of a move.
@@ -53,7 +55,13 @@ type world struct {
 	consume  points.OrderRequest // an accepted consume, to replay on the target
 	consumed points.Outcome
 	created  string // a customer made by customer.create
+	// An operator's password and token, a revoked token, a webhook's
+	// secret.
+	password, token, revoked, webhookSecret string
 }
+
+// bcryptMinCost keeps the tests' password hashing quick.
+const bcryptMinCost = 4
 
 // populate writes, through the service over a store from open, a ledger
 // with something of everything: a rule changed twice (a level rule
@@ -148,6 +156,51 @@ func populate(t *testing.T, open storetest.Opener) *world {
 	}
 	w.created = created.Result
 	e.MustCharge(w.created, "g7", 10)
+	// Operators with tokens (one revoked), one disabled; webhooks, one
+	// disabled.
+	ops := operator.New(e.Store.(operator.Store), e.Svc, "")
+	ops.SetPasswordCost(bcryptMinCost)
+	a, err := ops.Add(e.Ctx, operator.NewOperator{Name: "张经理", Role: operator.Support, Brands: []string{"B1"}, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.password, w.token = a.Password, a.Secret
+	if _, _, err := ops.CreateToken(e.Ctx, a.Operator.ID, "报表"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.RevokeToken(e.Ctx, a.Operator.ID, a.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.revoked = a.Secret
+	b, err := ops.Add(e.Ctx, operator.NewOperator{Name: "ops", Role: operator.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.token = b.Secret
+	disabled := true
+	if _, err := ops.Update(e.Ctx, b.Operator.ID, operator.Change{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	disabled = false
+	if _, err := ops.Update(e.Ctx, b.Operator.ID, operator.Change{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ops.Add(e.Ctx, operator.NewOperator{Name: "离职员工", Role: operator.Viewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled = true
+	if _, err := ops.Update(e.Ctx, c.Operator.ID, operator.Change{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{
+		{ID: "crm", URL: "https://crm.example.com/e", Brands: []string{"B1"}, Events: []string{points.EventFlowCreated}},
+		{ID: "old", URL: "https://old.example.com/e", Disabled: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.webhookSecret = rep.WebhookSecrets["crm"]
 	if v := e.View("C1"); v.Frozen != 60 {
 		t.Fatalf("C1 frozen %d, want 60", v.Frozen)
 	}
@@ -286,10 +339,48 @@ func TestExportImport(t *testing.T) {
 				t.Fatalf("verified %+v, imported %v", rep, counts)
 			}
 			sameLedger(t, w.Store, dst, []string{"C1", "C2", "C3", "X1", w.created})
+			if counts.Operators != 3 || counts.Tokens != 4 || counts.Webhooks != 2 {
+				t.Fatalf("exported %v, want 3 operators, 4 tokens, 2 webhooks", counts)
+			}
 			second, _ := mustExport(t, dst)
 			sameBytes(t, first, second)
+			sameOperators(t, w, dst)
 			stillWorks(t, w, dst)
 		})
+	}
+}
+
+// sameOperators checks the moved operators and webhooks at work: a
+// password and a token sign in as they did, a revoked token and a
+// disabled operator do not, a webhook keeps its secret and state.
+func sameOperators(t *testing.T, w *world, dst store) {
+	t.Helper()
+	ctx := context.Background()
+	ops := operator.New(dst.(operator.Store), points.New(dst, nil, nil), "")
+	p, err := ops.Authenticate(ctx, w.token)
+	if err != nil || p.Name != "ops" {
+		t.Fatalf("a moved token: %+v, %v", p, err)
+	}
+	if _, err := ops.Authenticate(ctx, w.revoked); err == nil {
+		t.Fatal("a revoked token authenticates after the move")
+	}
+	m, err := ops.ByName(ctx, "张经理")
+	if err != nil || m.Limit != 500 || len(m.Brands) != 1 || m.Role != operator.Support {
+		t.Fatalf("moved operator: %+v, %v", m, err)
+	}
+	if err := ops.ChangePassword(ctx, m.ID, w.password, "a-new-password-1"); err != nil {
+		t.Fatalf("the moved password: %v", err)
+	}
+	if gone, err := ops.ByName(ctx, "离职员工"); err != nil || !gone.Disabled {
+		t.Fatalf("a disabled operator after the move: %+v, %v", gone, err)
+	}
+	ws := dst.(webhook.Store)
+	crm, err := ws.Webhook(ctx, "crm")
+	if err != nil || crm.Secret != w.webhookSecret || !crm.Active() || fmt.Sprint(crm.Brands, crm.Events) != "[B1] [point.flow.created]" {
+		t.Fatalf("moved webhook: %+v, %v", crm, err)
+	}
+	if old, err := ws.Webhook(ctx, "old"); err != nil || old.Active() || old.DisabledReason != points.WebhookDisabledByOperator {
+		t.Fatalf("a disabled webhook after the move: %+v, %v", old, err)
 	}
 }
 
@@ -386,7 +477,7 @@ func TestImportRefuses(t *testing.T) {
 	}{
 		{"Empty", nil, "empty"},
 		{"NotADump", []byte("hello\n"), "line 1: not a jifen dump"},
-		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":4}`+"\n"), "version 4"},
+		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":5}`+"\n"), "version 5"},
 		{"NoEnd", join(lines[:len(lines)-1]), "without its end record: it is truncated"},
 		{"CutInTheMiddle", join(lines[:middle]), "truncated"},
 		{"CutMidLine", append(join(lines[:middle]), lines[middle][:len(lines[middle])/2]...), fmt.Sprintf("line %d:", middle+1)},

@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"jifen/audit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -553,4 +555,102 @@ func (r auditRecord) entry() (audit.Entry, error) {
 	return audit.Entry{Seq: r.Seq, At: at, OperatorID: r.OperatorID, OperatorName: r.OperatorName, ClientAddr: r.ClientAddr,
 		Action: r.Action, BrandID: r.BrandID, Target: r.Target, Request: raw(r.Request), Outcome: r.Outcome,
 		Message: r.Message, Before: raw(r.Before), After: raw(r.After), PrevHash: r.PrevHash, Hash: r.Hash}, err
+}
+
+// operatorRecord is an operator: its password's hash, never a password.
+type operatorRecord struct {
+	Kind              string   `json:"kind"`
+	OperatorID        string   `json:"operator_id"`
+	Name              string   `json:"name"`
+	Role              string   `json:"role"`
+	Brands            []string `json:"brands"`
+	Limit             int64    `json:"limit"`
+	Disabled          bool     `json:"disabled"`
+	PasswordHash      string   `json:"password_hash"`
+	PasswordChangedAt string   `json:"password_changed_at"`
+	FailedSignIns     int      `json:"failed_sign_ins"`
+	LockedUntil       string   `json:"locked_until"`
+	CreatedAt         string   `json:"created_at"`
+	UpdatedAt         string   `json:"updated_at"`
+}
+
+func operatorOut(o operator.Operator) operatorRecord {
+	return operatorRecord{Kind: kindOperator, OperatorID: o.ID, Name: o.Name, Role: string(o.Role), Brands: o.Brands,
+		Limit: o.Limit, Disabled: o.Disabled, PasswordHash: o.PasswordHash, PasswordChangedAt: stamp(o.PasswordChangedAt),
+		FailedSignIns: o.FailedSignIns, LockedUntil: stamp(o.LockedUntil), CreatedAt: stamp(o.CreatedAt), UpdatedAt: stamp(o.UpdatedAt)}
+}
+
+func (r operatorRecord) operator() (operator.Operator, error) {
+	o := operator.Operator{ID: r.OperatorID, Name: r.Name, Role: operator.Role(r.Role), Brands: r.Brands, Limit: r.Limit,
+		Disabled: r.Disabled, PasswordHash: r.PasswordHash, FailedSignIns: r.FailedSignIns}
+	if len(o.Brands) == 0 {
+		o.Brands = nil
+	}
+	var errs [4]error
+	o.PasswordChangedAt, errs[0] = parseStamp("password_changed_at", r.PasswordChangedAt)
+	o.LockedUntil, errs[1] = parseStamp("locked_until", r.LockedUntil)
+	o.CreatedAt, errs[2] = parseStamp("created_at", r.CreatedAt)
+	o.UpdatedAt, errs[3] = parseStamp("updated_at", r.UpdatedAt)
+	return o, errors.Join(errs[:]...)
+}
+
+// tokenRecord is an operator's API token: the hash of its secret (hex),
+// never the secret.
+type tokenRecord struct {
+	Kind       string `json:"kind"`
+	TokenID    string `json:"token_id"`
+	OperatorID string `json:"operator_id"`
+	Name       string `json:"name"`
+	Hash       string `json:"hash"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	RevokedAt  string `json:"revoked_at"`
+}
+
+func tokenOut(t OperatorToken) tokenRecord {
+	return tokenRecord{Kind: kindToken, TokenID: t.ID, OperatorID: t.OperatorID, Name: t.Name, Hash: hex.EncodeToString(t.Hash),
+		CreatedAt: stamp(t.CreatedAt), LastUsedAt: stamp(t.LastUsedAt), RevokedAt: stamp(t.RevokedAt)}
+}
+
+func (r tokenRecord) token() (OperatorToken, error) {
+	t := OperatorToken{Token: operator.Token{ID: r.TokenID, OperatorID: r.OperatorID, Name: r.Name}}
+	var errs [4]error
+	t.Hash, errs[0] = hex.DecodeString(r.Hash)
+	if errs[0] != nil || len(t.Hash) == 0 {
+		errs[0] = fmt.Errorf("hash: not a token's hash in hex: %q", r.Hash)
+	}
+	t.CreatedAt, errs[1] = parseStamp("created_at", r.CreatedAt)
+	t.LastUsedAt, errs[2] = parseStamp("last_used_at", r.LastUsedAt)
+	t.RevokedAt, errs[3] = parseStamp("revoked_at", r.RevokedAt)
+	return t, errors.Join(errs[:]...)
+}
+
+// webhookRecord is a webhook endpoint's configuration, with its secret.
+type webhookRecord struct {
+	Kind           string   `json:"kind"`
+	WebhookID      string   `json:"webhook_id"`
+	URL            string   `json:"url"`
+	Secret         string   `json:"secret"`
+	Brands         []string `json:"brands"`
+	Events         []string `json:"events"`
+	DisabledAt     string   `json:"disabled_at"`
+	DisabledReason string   `json:"disabled_reason"`
+	CreatedAt      string   `json:"created_at"`
+	UpdatedAt      string   `json:"updated_at"`
+}
+
+func webhookOut(w Webhook) webhookRecord {
+	return webhookRecord{Kind: kindWebhook, WebhookID: w.ID, URL: w.URL, Secret: w.Secret, Brands: w.Brands, Events: w.Events,
+		DisabledAt: stamp(w.DisabledAt), DisabledReason: w.DisabledReason, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt)}
+}
+
+func (r webhookRecord) webhook() (Webhook, error) {
+	w := Webhook{Webhook: points.Webhook{ID: r.WebhookID, URL: r.URL, Secret: r.Secret, Brands: r.Brands, Events: r.Events},
+		DisabledReason: r.DisabledReason}
+	var errs [3]error
+	w.DisabledAt, errs[0] = parseStamp("disabled_at", r.DisabledAt)
+	w.CreatedAt, errs[1] = parseStamp("created_at", r.CreatedAt)
+	w.UpdatedAt, errs[2] = parseStamp("updated_at", r.UpdatedAt)
+	w.Disabled = !w.DisabledAt.IsZero()
+	return w, errors.Join(errs[:]...)
 }

@@ -9,7 +9,9 @@ import (
 
 	"jifen/dump"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 var (
@@ -302,7 +304,7 @@ func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	tables := []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-		"allocations", "holds", "orders", "reversals", "idempotency", "audit_log"}
+		"allocations", "holds", "orders", "reversals", "idempotency", "operators", "operator_tokens", "webhooks", "audit_log"}
 	found := make([]bool, len(tables))
 	qs := make([]*pgx.QueuedQuery, len(tables))
 	for i, table := range tables {
@@ -466,4 +468,72 @@ func (l *dumpLoader) DeriveIdempotencyBrands(ctx context.Context) error {
 	}
 	return l.queue(ctx, d("idempotency brands from customers"), `UPDATE idempotency i SET brand_id = c.brand_id
 		FROM customers c WHERE i.brand_id = '' AND c.customer_id = i.result`)
+}
+
+// Operators lists every operator by id.
+func (v *dumpView) Operators(ctx context.Context) ([]operator.Operator, error) {
+	var os []operator.Operator
+	err := sendTx(ctx, v.tx, all(d("operators"), &os, scanOperator,
+		"SELECT "+operatorCols+` FROM operators ORDER BY operator_id COLLATE "C"`))
+	return os, err
+}
+
+// OperatorTokens lists every API token, with its hash, by id.
+func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, error) {
+	var ts []dump.OperatorToken
+	err := sendTx(ctx, v.tx, all(d("operator tokens"), &ts, func(r pgx.Rows) (dump.OperatorToken, error) {
+		var t dump.OperatorToken
+		var times [3]int64
+		err := r.Scan(append(tokenDest(&t.Token, &times), &t.Hash)...)
+		finishToken(&t.Token, times)
+		return t, err
+	}, "SELECT "+tokenCols+`, hash FROM operator_tokens ORDER BY token_id COLLATE "C"`))
+	return ts, err
+}
+
+// Webhooks lists every webhook endpoint by id.
+func (v *dumpView) Webhooks(ctx context.Context) ([]dump.Webhook, error) {
+	var es []webhook.Endpoint
+	if err := sendTx(ctx, v.tx, all(d("webhooks"), &es, scanEndpoint,
+		"SELECT "+webhookCols+` FROM webhooks ORDER BY webhook_id COLLATE "C"`)); err != nil {
+		return nil, err
+	}
+	ws := make([]dump.Webhook, len(es))
+	for i, e := range es {
+		ws[i] = dump.Webhook{Webhook: e.Webhook, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason,
+			CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	}
+	return ws, nil
+}
+
+// InsertOperator queues o's insert as it is.
+func (l *dumpLoader) InsertOperator(ctx context.Context, o operator.Operator) error {
+	return l.queue(ctx, d("operator %s", o.ID), "INSERT INTO operators ("+operatorCols+
+		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+		o.ID, o.Name, string(o.Role), brandsJSON(o.Brands), o.Limit, o.Disabled, o.PasswordHash,
+		micros(o.PasswordChangedAt), o.FailedSignIns, micros(o.LockedUntil), micros(o.CreatedAt), micros(o.UpdatedAt))
+}
+
+// InsertOperatorToken queues t's insert as it is.
+func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorToken) error {
+	return l.queue(ctx, d("operator token %s", t.ID), `INSERT INTO operator_tokens (token_id, operator_id, name, hash,
+		created_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.OperatorID, t.Name, t.Hash, micros(t.CreatedAt), micros(t.LastUsedAt), micros(t.RevokedAt))
+}
+
+// InsertWebhook queues w's insert; its cursor starts at the newest event
+// placed, with no failing streak.
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w dump.Webhook) error {
+	brands, err := jsonList(w.Brands)
+	if err != nil {
+		return fmt.Errorf("postgres: webhook %q brands: %w", w.ID, err)
+	}
+	events, err := jsonList(w.Events)
+	if err != nil {
+		return fmt.Errorf("postgres: webhook %q events: %w", w.ID, err)
+	}
+	return l.queue(ctx, d("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
+		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), $8, $9)`,
+		w.ID, w.URL, w.Secret, brands, events, micros(w.DisabledAt), w.DisabledReason, micros(w.CreatedAt), micros(w.UpdatedAt))
 }

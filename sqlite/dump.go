@@ -10,6 +10,7 @@ import (
 	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -144,7 +145,7 @@ type dumpLoader struct{ t *Tx }
 // dumpTables are the tables Occupied looks at; the external id tables
 // cannot hold rows without brands and shops.
 var dumpTables = []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-	"allocations", "holds", "orders", "reversals", "idempotency", "audit_log"}
+	"allocations", "holds", "orders", "reversals", "idempotency", "operators", "operator_tokens", "webhooks", "audit_log"}
 
 func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 	if err := l.t.check(); err != nil {
@@ -347,4 +348,74 @@ func (l *dumpLoader) InsertAudit(ctx context.Context, e audit.Entry) error {
 		return err
 	}
 	return l.exec(what, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", e.Seq, e.Hash)
+}
+
+// Operators lists every operator by id.
+func (v *dumpView) Operators(ctx context.Context) ([]operator.Operator, error) {
+	os, err := all(ctx, v.tx, scanOperator, "SELECT "+operatorCols+" FROM operators ORDER BY operator_id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: operators: %w", err)
+	}
+	return os, nil
+}
+
+// OperatorTokens lists every API token, with its hash, by id.
+func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, error) {
+	ts, err := all(ctx, v.tx, func(sc scanner) (dump.OperatorToken, error) {
+		var t dump.OperatorToken
+		var created, used, revoked int64
+		err := sc.Scan(&t.ID, &t.OperatorID, &t.Name, &created, &used, &revoked, &t.Hash)
+		t.CreatedAt, t.LastUsedAt, t.RevokedAt = fromMicros(created), fromMicros(used), fromMicros(revoked)
+		return t, err
+	}, "SELECT "+tokenCols+", hash FROM operator_tokens ORDER BY token_id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: operator tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// Webhooks lists every webhook endpoint by id.
+func (v *dumpView) Webhooks(ctx context.Context) ([]dump.Webhook, error) {
+	es, err := all(ctx, v.tx, scanEndpoint, "SELECT "+webhookCols+" FROM webhooks ORDER BY webhook_id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: webhooks: %w", err)
+	}
+	ws := make([]dump.Webhook, len(es))
+	for i, e := range es {
+		ws[i] = dump.Webhook{Webhook: e.Webhook, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason,
+			CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	}
+	return ws, nil
+}
+
+// InsertOperator inserts o as it is.
+func (l *dumpLoader) InsertOperator(ctx context.Context, o operator.Operator) error {
+	return l.exec(rowf("operator %s", o.ID), "INSERT INTO operators ("+operatorCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		o.ID, o.Name, string(o.Role), brandsJSON(o.Brands), o.Limit, o.Disabled, o.PasswordHash, micros(o.PasswordChangedAt),
+		o.FailedSignIns, micros(o.LockedUntil), micros(o.CreatedAt), micros(o.UpdatedAt))
+}
+
+// InsertOperatorToken inserts t as it is.
+func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorToken) error {
+	return l.exec(rowf("operator token %s", t.ID), `INSERT INTO operator_tokens (token_id, operator_id, name, hash, created_at,
+		last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.OperatorID, t.Name, t.Hash, micros(t.CreatedAt), micros(t.LastUsedAt), micros(t.RevokedAt))
+}
+
+// InsertWebhook inserts w's configuration; its cursor starts at the
+// newest event, with no failing streak.
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w dump.Webhook) error {
+	brands, err := json.Marshal(w.Brands)
+	if err != nil {
+		return fmt.Errorf("sqlite: webhook %q brands: %w", w.ID, err)
+	}
+	events, err := json.Marshal(w.Events)
+	if err != nil {
+		return fmt.Errorf("sqlite: webhook %q events: %w", w.ID, err)
+	}
+	return l.exec(rowf("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
+		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), ?, ?)`,
+		w.ID, w.URL, w.Secret, string(brands), string(events), micros(w.DisabledAt), w.DisabledReason,
+		micros(w.CreatedAt), micros(w.UpdatedAt))
 }

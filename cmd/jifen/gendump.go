@@ -13,6 +13,7 @@ import (
 	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 )
 
@@ -135,6 +136,11 @@ func (s *synthetic) EachIdempotency(_ context.Context, fn func(ledger.Idempotenc
 		return nil
 	})
 }
+
+// Operators, OperatorTokens, Webhooks: a synthetic database has none.
+func (s *synthetic) Operators(context.Context) ([]operator.Operator, error)       { return nil, nil }
+func (s *synthetic) OperatorTokens(context.Context) ([]dump.OperatorToken, error) { return nil, nil }
+func (s *synthetic) Webhooks(context.Context) ([]dump.Webhook, error)             { return nil, nil }
 
 // EachAudit: a synthetic database has no audit log.
 func (s *synthetic) EachAudit(context.Context, func(audit.Entry) error) (audit.Head, error) {
