@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 		{"Storage", testWebhookStorage},
 		{"Queues", testWebhookQueues},
 		{"Batches", testWebhookBatches},
+		{"LeaseTries", testWebhookLeaseTries},
 		{"Redeliver", testWebhookRedeliver},
 		{"Tenant", testWebhookTenant},
 		{"MixedWrites", testWebhookMixedWrites},
@@ -1194,4 +1196,42 @@ func Schedule(ctx context.Context, ws webhook.Store, id string, from, to int64, 
 		b.Queued = append(b.Queued, d)
 	}
 	return ws.CommitBatch(ctx, b)
+}
+
+// leaseCounter counts the tries of an endpoint's lease.
+type leaseCounter struct {
+	webhook.Store
+	tries atomic.Int64
+}
+
+func (c *leaseCounter) LeaseEndpoint(ctx context.Context, id, owner string, now, until time.Time) (webhook.Endpoint, bool, error) {
+	c.tries.Add(1)
+	return c.Store.LeaseEndpoint(ctx, id, owner, now, until)
+}
+
+// testWebhookLeaseTries: of two servers, the one without an endpoint's
+// lease tries it again once a poll, not at every event committed (each
+// try is a write).
+func testWebhookLeaseTries(t *testing.T, open WebhookOpener) {
+	e, ws := webhookEnv(t, open)
+	r := NewReceiver(t, "")
+	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "h", URL: r.URL()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetSecret(rep.WebhookSecrets["h"])
+	ep, _ := ws.Webhook(e.Ctx, "h")
+	counted := &leaseCounter{Store: ws}
+	o := FastDelivery()
+	o.Poll = 250 * time.Millisecond
+	start := time.Now()
+	StartDispatcher(t, e.Svc, counted, o)
+	StartDispatcher(t, e.Svc, counted, o)
+	mixedWrites(t, e, 4, 6)
+	want := EventsFor(t, e, ep, ep.ScheduledPos)
+	r.WaitAcked(t, want, 30*time.Second)
+	polls := int64(time.Since(start)/o.Poll) + 1
+	if n := counted.tries.Load(); n > 2*polls+4 {
+		t.Errorf("%d tries of the lease in %d polls for %d events: tried at every event", n, polls, len(want))
+	}
 }

@@ -230,6 +230,10 @@ func (d *Dispatcher) followAll(ctx context.Context, queued chan<- struct{}) {
 // errInactive ends an endpoint's cursor: it is disabled or gone.
 var errInactive = errors.New("endpoint disabled or gone")
 
+// errLeased is a pass that found the endpoint's cursor leased to another
+// server.
+var errLeased = errors.New("endpoint leased to another server")
+
 // follow delivers endpoint id's events batch after batch, while it is
 // active, until ctx ends.
 func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct{}) {
@@ -241,6 +245,17 @@ func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct
 		more, err := d.pass(ctx, id, &cur, queued)
 		if errors.Is(err, errInactive) {
 			return
+		}
+		if errors.Is(err, errLeased) {
+			// Another server delivers; it may die, so look again at the
+			// next poll — not at every event, which would try the lease
+			// (a write) as often as this server commits.
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			continue
 		}
 		if err != nil && ctx.Err() == nil {
 			d.opts.Log.Error("webhooks: deliver", "webhook_id", id, "error", err)
@@ -292,7 +307,7 @@ func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued ch
 			if !le.Active() {
 				return false, errInactive
 			}
-			return false, nil // another server's; it may die, so look again at the next poll
+			return false, errLeased
 		}
 		*lease = until
 		if le.ScheduledPos != e.ScheduledPos { // moved by another server before this lease
