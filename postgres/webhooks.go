@@ -23,14 +23,15 @@ import (
 // The webhooks' state (webhook.Store), shared by every server of the
 // database.
 //
-// A claim is one statement: it picks due deliveries FOR UPDATE SKIP
-// LOCKED and leases them, so two servers never lease one delivery, and
-// one server's claim does not wait for another's. Every other write of an
-// endpoint's deliveries — scheduling, recording an attempt, redelivering,
+// An endpoint's cursor is leased on its row (LeaseEndpoint, a guarded
+// UPDATE), so one server at a time sends its batches. A claim is one
+// statement: it picks due deliveries FOR UPDATE SKIP LOCKED and leases
+// them, so two servers never lease one delivery, and one server's claim
+// does not wait for another's. Every other write of an endpoint's
+// deliveries — a batch's commit, recording an attempt, redelivering,
 // deleting — first locks the endpoint's row: of two such writes one sees
-// the other's effect, so a delivery scheduled while the one before it in
-// its queue ends is never left waiting for a promotion that did not see
-// it.
+// the other's effect, so a delivery queued while the one before it in its
+// queue ends is never left waiting for a promotion that did not see it.
 
 var _ webhook.Store = (*Store)(nil)
 
@@ -273,14 +274,14 @@ func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) 
 // planner took whichever index could serve a lookup — the queue index to
 // find one delivery by its key, scanning every pending delivery of the
 // endpoint — and a prepared statement's generic plan made then was kept.
-// So each server counts the deliveries it schedules and runs ANALYZE at
-// 1,000 and each time that count has grown fourfold, up to a million
-// (after that, autovacuum's pace is the table's). An ANALYZE invalidates
-// the plans made before it.
+// So each server counts the delivery rows its batches write and runs
+// ANALYZE at 1,000 and each time that count has grown fourfold, up to a
+// million (after that, autovacuum's pace is the table's). An ANALYZE
+// invalidates the plans made before it.
 type analyzer struct {
-	scheduled atomic.Int64
-	next      atomic.Int64 // the count at which to ANALYZE; 0: 1,000
-	wg        sync.WaitGroup
+	queued atomic.Int64
+	next   atomic.Int64 // the count at which to ANALYZE; 0: 1,000
+	wg     sync.WaitGroup
 }
 
 const (
@@ -288,10 +289,10 @@ const (
 	analyzeLast  = 1_000_000
 )
 
-// grew notes n deliveries scheduled, and runs ANALYZE in the background
+// grew notes n delivery rows written, and runs ANALYZE in the background
 // when their count crosses the next mark.
 func (a *analyzer) grew(s *Store, n int) {
-	total := a.scheduled.Add(int64(n))
+	total := a.queued.Add(int64(n))
 	raw := a.next.Load()
 	next := raw
 	if next == 0 {
@@ -382,7 +383,7 @@ const (
 
 // RecordAttempts records attempts made under their leases, in one
 // transaction: the endpoints' rows locked first, in order (the lock that
-// orders a queue's promotion against the scheduling of its next
+// orders a queue's promotion against a batch queueing its next
 // delivery), then each delivery's outcome, then, for those whose lease
 // still held, their attempts, promotions and the endpoints' state.
 func (s *Store) RecordAttempts(ctx context.Context, os []webhook.Outcome) ([]bool, error) {

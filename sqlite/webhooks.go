@@ -16,9 +16,10 @@ import (
 )
 
 // The webhooks' state (webhook.Store). Writes go through the writer like
-// every other write: it is the only one, so a claim, a record or a
-// schedule never races another; reads that find nothing to do (no due
-// delivery) stay on the read pool and cost no commit.
+// every other write: it is the only one, so a lease, a batch's commit, a
+// claim or a record never races another; reads that find nothing to do
+// (no due delivery, no member queued) stay on the read pool and cost no
+// commit.
 
 var _ webhook.Store = (*Store)(nil)
 

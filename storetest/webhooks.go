@@ -125,7 +125,7 @@ func EventsFor(t testing.TB, e *Env, ep webhook.Endpoint, after int64) []points.
 	return out
 }
 
-// testWebhookStorage: an endpoint as stored, scheduling guarded by the
+// testWebhookStorage: an endpoint as stored, queueing rows guarded by the
 // position read, claims leased, records guarded by the lease, the
 // endpoint's failing streak and its disablement, deletion.
 func testWebhookStorage(t *testing.T, open WebhookOpener) {

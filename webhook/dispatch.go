@@ -104,7 +104,7 @@ type Source interface {
 	EventsChanged() <-chan struct{}
 }
 
-// Dispatcher schedules and delivers events to the endpoints. Several
+// Dispatcher delivers events to the endpoints. Several
 // dispatchers (one per server) may share one database.
 type Dispatcher struct {
 	src    Source
@@ -126,7 +126,7 @@ func NewDispatcher(src Source, store Store, o Options) *Dispatcher {
 		id: hex.EncodeToString(b[:])}
 }
 
-// Run schedules and delivers until ctx ends, then waits for the attempts
+// Run delivers until ctx ends, then waits for the attempts
 // in flight to end and be recorded. Failures of the database are logged
 // and tried again at the next poll.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -138,15 +138,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}()
 	// The endpoints' cursors run beside the claims of the deliveries
 	// they leave behind (retries, and members waiting for them).
-	scheduled := make(chan struct{}, 1)
-	scheduling := make(chan struct{})
+	queued := make(chan struct{}, 1) // a batch left delivery rows to claim
+	following := make(chan struct{})
 	go func() {
-		defer close(scheduling)
-		d.followAll(ctx, scheduled)
+		defer close(following)
+		d.followAll(ctx, queued)
 	}()
 	var wg sync.WaitGroup
 	defer func() {
-		<-scheduling
+		<-following
 		wg.Wait() // every attempt recorded (or failed to be)
 		close(rec)
 		<-recorded
@@ -174,7 +174,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-scheduled:
+		case <-queued:
 		case <-tick.C:
 		case <-done:
 			inFlight--
