@@ -569,7 +569,7 @@ func (s *Store) Deliveries(ctx context.Context, q webhook.DeliveryQuery) ([]webh
 const sqlBatches = `SELECT webhook_id, from_pos, to_pos, started_at, items FROM (
 	SELECT b.*, SUM(b.delivered) OVER w - b.delivered - FIRST_VALUE(b.delivered) OVER w AS ahead
 	FROM (SELECT webhook_id, from_pos, to_pos, started_at, items, delivered FROM webhook_batches
-		WHERE webhook_id = $1 AND from_pos < $2 ORDER BY from_pos DESC LIMIT $3) b
+		WHERE webhook_id = $1 AND from_pos < $2 ORDER BY from_pos DESC LIMIT $3::bigint + 1) b
 	WINDOW w AS (ORDER BY b.from_pos DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) x
 WHERE ahead < $3 ORDER BY from_pos DESC`
 
@@ -664,7 +664,18 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 			if err != nil || !ok {
 				return err
 			}
+			// It leaves the batch's record.
+			items, left, err := webhook.Without(rs[0], pos)
+			if err != nil {
+				return err
+			}
 			b := &pgx.Batch{}
+			if left == 0 {
+				b.Queue("DELETE FROM webhook_batches WHERE webhook_id = $1 AND from_pos = $2", id, rs[0].From)
+			} else {
+				b.Queue("UPDATE webhook_batches SET items = $3, delivered = $4 WHERE webhook_id = $1 AND from_pos = $2",
+					id, rs[0].From, items, left)
+			}
 			b.Queue(`INSERT INTO webhook_deliveries (webhook_id, pos, brand_id, subject, state, attempts,
 					since, next_at, lease_owner, lease_until, last_status, last_latency, last_error, done_at)
 				SELECT $1, pos, brand_id, subject, 'delivered', 1, $2, 0, '', 0, $3, $4, '', $5 FROM events WHERE pos = $6`,

@@ -656,9 +656,27 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 			return err
 		}
 		if !ok {
-			// Delivered in a batch: it gets a row, with that attempt.
+			// Delivered in a batch: it gets a row, with that attempt, and
+			// leaves the batch's record.
+			r, ok, err := batchHolding(ctx, t.w, id, pos)
+			if err != nil || !ok {
+				return err
+			}
 			d, ok, err := batchDelivery(ctx, t.w, id, pos)
 			if err != nil || !ok {
+				return err
+			}
+			items, left, err := webhook.Without(r, pos)
+			if err != nil {
+				return err
+			}
+			if left == 0 {
+				_, err = t.w.exec("DELETE FROM webhook_batches WHERE webhook_id = ? AND from_pos = ?", id, r.From)
+			} else {
+				_, err = t.w.exec("UPDATE webhook_batches SET items = ?, delivered = ? WHERE webhook_id = ? AND from_pos = ?",
+					items, left, id, r.From)
+			}
+			if err != nil {
 				return err
 			}
 			found = true

@@ -38,6 +38,8 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 		{"Queues", testWebhookQueues},
 		{"Batches", testWebhookBatches},
 		{"LeaseTries", testWebhookLeaseTries},
+		{"BatchPaging", testWebhookBatchPaging},
+		{"Restart", testWebhookRestart},
 		{"Redeliver", testWebhookRedeliver},
 		{"Tenant", testWebhookTenant},
 		{"MixedWrites", testWebhookMixedWrites},
@@ -1234,4 +1236,88 @@ func testWebhookLeaseTries(t *testing.T, open WebhookOpener) {
 	if n := counted.tries.Load(); n > 2*polls+4 {
 		t.Errorf("%d tries of the lease in %d polls for %d events: tried at every event", n, polls, len(want))
 	}
+}
+
+// testWebhookBatchPaging: events delivered one a batch are listed page
+// after page with no gap; one redelivered is listed by its row's state
+// only, not also as delivered by its batch.
+func testWebhookBatchPaging(t *testing.T, open WebhookOpener) {
+	e, ws := webhookEnv(t, open)
+	ctx := e.Ctx
+	ep := e.MustApplyWebhook(ws, points.Webhook{ID: "h", URL: "https://h.example.com/e"})
+	for i := range 5 {
+		e.MustCharge("C1", fmt.Sprint("p", i), 10)
+	}
+	evs := EventsFor(t, e, ep, ep.ScheduledPos)
+	if len(evs) != 5 {
+		t.Fatalf("%d events", len(evs))
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	from := ep.ScheduledPos
+	for _, ev := range evs {
+		if _, ok, err := ws.LeaseEndpoint(ctx, "h", "A", now, now.Add(time.Minute)); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if ok, err := ws.CommitBatch(ctx, webhook.Batch{WebhookID: "h", Owner: "A", From: from, To: ev.Pos, Start: now,
+			Delivered: []webhook.BatchItem{{Pos: ev.Pos, At: now, Status: 200}}, LeaseUntil: now.Add(time.Minute)}); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		from = ev.Pos
+	}
+	page := func(q webhook.DeliveryQuery) []int64 {
+		t.Helper()
+		var ps []int64
+		for {
+			ds, err := ws.Deliveries(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				ps = append(ps, d.Pos)
+			}
+			if len(ds) < q.Limit {
+				return ps
+			}
+			q.Before = ds[len(ds)-1].Pos
+		}
+	}
+	want := []int64{evs[4].Pos, evs[3].Pos, evs[2].Pos, evs[1].Pos, evs[0].Pos}
+	if got := page(webhook.DeliveryQuery{WebhookID: "h", Limit: 2}); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pages of 2: %v, want %v", got, want)
+	}
+	if err := ws.Redeliver(ctx, "h", evs[2].Pos, now); err != nil {
+		t.Fatal(err)
+	}
+	delivered := []int64{evs[4].Pos, evs[3].Pos, evs[1].Pos, evs[0].Pos}
+	if got := page(webhook.DeliveryQuery{WebhookID: "h", State: webhook.Delivered, Limit: 2}); fmt.Sprint(got) != fmt.Sprint(delivered) {
+		t.Fatalf("delivered, pages of 2, one redelivered: %v, want %v", got, delivered)
+	}
+	if got := page(webhook.DeliveryQuery{WebhookID: "h", State: webhook.Pending, Limit: 2}); fmt.Sprint(got) != fmt.Sprint([]int64{evs[2].Pos}) {
+		t.Fatalf("pending: %v, want the redelivered one", got)
+	}
+	if got := page(webhook.DeliveryQuery{WebhookID: "h", Limit: 2}); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("every state, one redelivered: %v, want %v", got, want)
+	}
+}
+
+// testWebhookRestart: a dispatcher that stops gives up its endpoints'
+// leases, so one started in its place delivers at once, not when the
+// lease would have run out.
+func testWebhookRestart(t *testing.T, open WebhookOpener) {
+	e, ws := webhookEnv(t, open)
+	r := NewReceiver(t, "")
+	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "h", URL: r.URL()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetSecret(rep.WebhookSecrets["h"])
+	ep, _ := ws.Webhook(e.Ctx, "h")
+	o := FastDelivery() // a lease of 3 × 5 s
+	stop := StartDispatcher(t, e.Svc, ws, o)
+	e.MustCharge("C1", "r1", 10)
+	r.WaitAcked(t, EventsFor(t, e, ep, ep.ScheduledPos), 30*time.Second)
+	stop()
+	StartDispatcher(t, e.Svc, ws, o)
+	e.MustCharge("C1", "r2", 10)
+	r.WaitAcked(t, EventsFor(t, e, ep, ep.ScheduledPos), 3*time.Second)
 }

@@ -140,3 +140,14 @@ func EventBatched(ev points.Event, ds []Delivery, rs []BatchRecord) ([]Delivery,
 	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
 	return ds, nil
 }
+
+// Without is r's record without the event at pos (redelivered, it has a
+// delivery row of its own now) and how many events it still holds.
+func Without(r BatchRecord, pos int64) (items []byte, left int, err error) {
+	all, err := DecodeItems(r.From, r.Start, r.Items)
+	if err != nil {
+		return nil, 0, fmt.Errorf("batch %s/%d: %w", r.WebhookID, r.To, err)
+	}
+	kept := slices.DeleteFunc(all, func(it BatchItem) bool { return it.Pos == pos })
+	return EncodeItems(r.From, r.Start, kept), len(kept), nil
+}

@@ -227,6 +227,22 @@ func (d *Dispatcher) followAll(ctx context.Context, queued chan<- struct{}) {
 	}
 }
 
+// release gives up the endpoint's lease, if this dispatcher holds it, as
+// it stops: a batch that moves the cursor nowhere and ends the lease, so
+// that a server started in its place (with another id) delivers at once
+// rather than when the lease would have run out.
+func (d *Dispatcher) release(ctx context.Context, id string, cur *cursor) {
+	if !cur.lease.After(d.opts.Now()) {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
+	defer cancel()
+	if _, err := d.store.CommitBatch(rctx, Batch{WebhookID: id, Owner: d.id, From: cur.pos, To: cur.pos,
+		Start: d.opts.Now()}); err != nil {
+		d.opts.Log.Warn("webhooks: release the lease", "webhook_id", id, "error", err)
+	}
+}
+
 // errInactive ends an endpoint's cursor: it is disabled or gone.
 var errInactive = errors.New("endpoint disabled or gone")
 
@@ -240,6 +256,7 @@ func (d *Dispatcher) follow(ctx context.Context, id string, queued chan<- struct
 	tick := time.NewTicker(d.opts.Poll)
 	defer tick.Stop()
 	var cur cursor
+	defer d.release(ctx, id, &cur)
 	for {
 		changed := d.src.EventsChanged()
 		more, err := d.pass(ctx, id, &cur, queued)
@@ -304,12 +321,12 @@ func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued ch
 		}
 		if !ok {
 			*lease = time.Time{}
-			if !le.Active() {
+			if le.ID == "" || !le.Active() { // gone, or disabled
 				return false, errInactive
 			}
 			return false, errLeased
 		}
-		*lease = until
+		*lease, cur.pos = until, le.ScheduledPos
 		if le.ScheduledPos != e.ScheduledPos { // moved by another server before this lease
 			e = le
 			if evs, err = d.src.Events(ctx, points.EventQuery{After: e.ScheduledPos, Limit: limit}); err != nil || len(evs) == 0 {
@@ -337,7 +354,7 @@ func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued ch
 		}
 		return false, err
 	}
-	*lease = b.LeaseUntil
+	*lease, cur.pos = b.LeaseUntil, b.To
 	if len(b.Queued) > 0 {
 		select {
 		case queued <- struct{}{}:
@@ -351,8 +368,9 @@ func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued ch
 // batches.
 type cursor struct {
 	// lease is until when this dispatcher holds the endpoint's lease, as
-	// far as it knows.
+	// far as it knows, and pos the cursor under it.
 	lease time.Time
+	pos   int64
 	// latency is a moving average of the endpoint's answers (atomic:
 	// the batch's attempts update it side by side).
 	latency atomic.Int64

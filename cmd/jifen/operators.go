@@ -94,13 +94,17 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err == nil {
 			e.Target, e.After = a.Operator.ID, auditOperator(a.Operator)
 		}
+		if err == nil {
+			// Shown before it is recorded: a failure to record must not
+			// leave secrets nobody has seen.
+			fmt.Fprintf(stdout, "operator %s added (id %s, %s)\n", a.Operator.Name, a.Operator.ID, describe(a.Operator))
+			fmt.Fprintf(stdout, "password: %s\n", a.Password)
+			fmt.Fprintf(stdout, "token:    %s\n", a.Secret)
+			fmt.Fprintln(stdout, "(shown once: hand them to the operator now)")
+		}
 		if err := audited(e, err); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "operator %s added (id %s, %s)\n", a.Operator.Name, a.Operator.ID, describe(a.Operator))
-		fmt.Fprintf(stdout, "password: %s\n", a.Password)
-		fmt.Fprintf(stdout, "token:    %s\n", a.Secret)
-		fmt.Fprintln(stdout, "(shown once: hand them to the operator now)")
 	case "list":
 		list, err := ops.List(ctx)
 		if err != nil {
@@ -147,10 +151,12 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			return cliErr(err)
 		}
 		p, err := ops.ResetPassword(ctx, o.ID)
+		if err == nil {
+			fmt.Fprintf(stdout, "operator %s: new password %s (shown once)\n", o.Name, p)
+		}
 		if err := audited(audit.Entry{Action: audit.OperatorPasswordReset, Target: o.ID}, err); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "operator %s: new password %s (shown once)\n", o.Name, p)
 	case "passwd":
 		o, err := byName()
 		if err != nil {
@@ -173,12 +179,14 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		t, secret, err := ops.CreateToken(ctx, o.ID, *tokenName)
 		e := audit.Entry{Action: audit.OperatorTokenCreate, Target: o.ID, Request: audit.JSON(map[string]string{"name": *tokenName})}
 		if err == nil {
-			e.After = audit.JSON(map[string]string{"token_id": t.ID, "name": t.Name})
+			// "id", not "token_id": the log redacts every key naming a
+			// token.
+			e.After = audit.JSON(map[string]string{"id": t.ID, "name": t.Name})
+			fmt.Fprintf(stdout, "token %s (%s) of %s: %s (shown once)\n", t.ID, t.Name, o.Name, secret)
 		}
 		if err := audited(e, err); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "token %s (%s) of %s: %s (shown once)\n", t.ID, t.Name, o.Name, secret)
 	case "token list":
 		o, err := byName()
 		if err != nil {
@@ -207,7 +215,7 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		err = ops.RevokeToken(ctx, o.ID, *tokenID)
 		if err := audited(audit.Entry{Action: audit.OperatorTokenRevoke, Target: o.ID,
-			Request: audit.JSON(map[string]string{"token_id": *tokenID})}, err); err != nil {
+			Request: audit.JSON(map[string]string{"id": *tokenID})}, err); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "token %s of %s revoked\n", *tokenID, o.Name)

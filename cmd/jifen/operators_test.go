@@ -129,4 +129,11 @@ func TestOperatorCommand(t *testing.T) {
 	if e := entries[len(entries)-1]; e.Target == "" || !strings.Contains(string(e.After), "张经理") || !strings.Contains(string(e.Request), `"limit":500`) {
 		t.Fatalf("the creation's entry: %+v", e)
 	}
+	// The tokens created and revoked are named (not redacted).
+	for _, e := range entries {
+		if e.Action == audit.OperatorTokenCreate && !strings.Contains(string(e.After), `"id":"`+strings.Fields(created)[1]+`"`) ||
+			e.Action == audit.OperatorTokenRevoke && !strings.Contains(string(e.Request), `"id":"`+id[1]+`"`) {
+			t.Errorf("entry %d (%s) does not name the token: %s %s", e.Seq, e.Action, e.Request, e.After)
+		}
+	}
 }
