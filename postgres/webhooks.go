@@ -230,19 +230,9 @@ func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) 
 				webhook.EncodeItems(b.From, b.Start, b.Delivered))
 		}
 		for _, q := range b.Queued {
-			var nextAt, since, doneAt, status, latency, attempts int64
-			var msg string
-			if q.State == webhook.Pending {
-				nextAt = micros(q.NextAt)
-			}
-			if a := q.Attempt; a != nil {
-				attempts, since, status, latency, msg = 1, micros(a.At), int64(a.Status), a.Latency.Microseconds(), a.Error
-				if q.State != webhook.Pending {
-					doneAt = micros(a.At)
-				}
-			}
-			qb.Queue(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, attempts, since, nextAt,
-				int64(blocked), status, latency, msg, doneAt)
+			r := q.Row()
+			qb.Queue(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, r.Attempts, micros(r.Since),
+				micros(r.NextAt), int64(blocked), r.Last.Status, r.Last.Latency.Microseconds(), r.Last.Error, micros(r.DoneAt))
 			if a := q.Attempt; a != nil {
 				qb.Queue(sqlInsertFirstAttempt, b.WebhookID, q.Pos, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error)
 			}
@@ -406,14 +396,9 @@ func (s *Store) RecordAttempts(ctx context.Context, os []webhook.Outcome) ([]boo
 		}
 		b := &pgx.Batch{}
 		for i, o := range os {
-			var nextAt, doneAt int64
-			if o.State == webhook.Pending {
-				nextAt = micros(o.NextAt)
-			} else {
-				doneAt = micros(o.Attempt.At)
-			}
+			nextAt, doneAt := o.Ends()
 			a := o.Attempt
-			b.Queue(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
+			b.Queue(sqlRecordDelivery, o.State, micros(nextAt), a.Status, a.Latency.Microseconds(), a.Error, micros(doneAt),
 				o.WebhookID, o.Pos, o.Owner, micros(a.At)).Exec(func(tag pgconn.CommandTag) error {
 				oks[i] = tag.RowsAffected() == 1
 				return nil

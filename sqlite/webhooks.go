@@ -196,9 +196,9 @@ func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) 
 			}
 		}
 		for _, q := range b.Queued {
-			qr := queuedRow(q)
-			if _, err := t.w.exec(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, qr.attempts, qr.since,
-				qr.nextAt, int64(blocked), qr.status, qr.latency, qr.err, qr.doneAt); err != nil {
+			r := q.Row()
+			if _, err := t.w.exec(sqlQueueDelivery, b.WebhookID, q.Pos, q.BrandID, q.Subject, q.State, r.Attempts, micros(r.Since),
+				micros(r.NextAt), int64(blocked), r.Last.Status, r.Last.Latency.Microseconds(), r.Last.Error, micros(r.DoneAt)); err != nil {
 				return err
 			}
 			if a := q.Attempt; a != nil {
@@ -221,28 +221,6 @@ func (s *Store) CommitBatch(ctx context.Context, b webhook.Batch) (bool, error) 
 		return false, fmt.Errorf("sqlite: commit a batch of webhook %q: %w", b.WebhookID, err)
 	}
 	return ok, nil
-}
-
-// queued is a queued delivery's row values.
-type queuedValues struct {
-	attempts, since, nextAt, status, latency, doneAt int64
-	err                                              string
-}
-
-// queuedRow is what q's row starts with: its first attempt's outcome, if
-// it made one.
-func queuedRow(q webhook.Queued) queuedValues {
-	var r queuedValues
-	if q.State == webhook.Pending {
-		r.nextAt = micros(q.NextAt)
-	}
-	if a := q.Attempt; a != nil {
-		r.attempts, r.since, r.status, r.latency, r.err = 1, micros(a.At), int64(a.Status), a.Latency.Microseconds(), a.Error
-		if q.State != webhook.Pending {
-			r.doneAt = micros(a.At)
-		}
-	}
-	return r
 }
 
 // dueDeliveries selects the deliveries of one endpoint (?1) a claim at
@@ -407,14 +385,9 @@ func (s *Store) RecordAttempts(ctx context.Context, os []webhook.Outcome) ([]boo
 
 // recordAttempt records o in t; false where its lease no longer holds.
 func recordAttempt(t *Tx, o webhook.Outcome) (bool, error) {
-	var nextAt, doneAt int64
-	if o.State == webhook.Pending {
-		nextAt = micros(o.NextAt)
-	} else {
-		doneAt = micros(o.Attempt.At)
-	}
+	nextAt, doneAt := o.Ends()
 	a := o.Attempt
-	n, err := t.w.exec(sqlRecordDelivery, o.State, nextAt, a.Status, a.Latency.Microseconds(), a.Error, doneAt,
+	n, err := t.w.exec(sqlRecordDelivery, o.State, micros(nextAt), a.Status, a.Latency.Microseconds(), a.Error, micros(doneAt),
 		o.WebhookID, o.Pos, o.Owner, micros(a.At))
 	if err != nil || n == 0 {
 		return false, err

@@ -264,3 +264,37 @@ const (
 func webhookNotFound(id string) error {
 	return ledger.Business(CodeWebhookNotFound, "Webhook 不存在", "no webhook %q", id)
 }
+
+// Ends is when a delivery in state after an attempt at at is next due
+// (pending: next) and when it ended (delivered or failed: at); zero for
+// the one that does not apply.
+func Ends(state string, next, at time.Time) (nextAt, doneAt time.Time) {
+	if state == Pending {
+		return next, time.Time{}
+	}
+	return time.Time{}, at
+}
+
+// Ends is when o leaves its delivery next due and ended (see Ends).
+func (o Outcome) Ends() (nextAt, doneAt time.Time) { return Ends(o.State, o.NextAt, o.Attempt.At) }
+
+// Row is what a queued event's delivery row starts with: no attempt, or
+// its failed first attempt (the retry window starts there).
+type Row struct {
+	Attempts              int
+	Since, NextAt, DoneAt time.Time
+	Last                  Attempt // the first attempt; zero if none
+}
+
+// Row is q's delivery row as a batch writes it.
+func (q Queued) Row() Row {
+	r := Row{NextAt: q.NextAt}
+	if q.State != Pending {
+		r.NextAt = time.Time{}
+	}
+	if a := q.Attempt; a != nil {
+		r.Attempts, r.Since, r.Last = 1, a.At, *a
+		r.NextAt, r.DoneAt = Ends(q.State, q.NextAt, a.At)
+	}
+	return r
+}
