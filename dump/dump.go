@@ -42,12 +42,12 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 // Format and Version are the dump's header: a reader refuses another
@@ -98,8 +98,11 @@ type View interface {
 	Operators(ctx context.Context) ([]operator.Operator, error)
 	// OperatorTokens lists every operator's API token by id.
 	OperatorTokens(ctx context.Context) ([]OperatorToken, error)
-	// Webhooks lists every webhook endpoint by id.
-	Webhooks(ctx context.Context) ([]Webhook, error)
+	// Webhooks lists every webhook endpoint by id. Only its
+	// configuration is dumped, not its delivery state (cursor,
+	// deliveries, failing streak): a new database has none of the events
+	// it followed.
+	Webhooks(ctx context.Context) ([]webhook.Endpoint, error)
 	// EachAudit calls fn with every audit log entry by Seq.
 	EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error)
 }
@@ -109,17 +112,6 @@ type View interface {
 type OperatorToken struct {
 	operator.Token
 	Hash []byte
-}
-
-// Webhook is a webhook endpoint's configuration as stored. Its delivery
-// state — cursor, deliveries, failing streak — is not carried: a new
-// database has none of the events it followed, and its cursor starts at
-// the newest event there.
-type Webhook struct {
-	points.Webhook
-	DisabledAt           time.Time // zero while active
-	DisabledReason       string
-	CreatedAt, UpdatedAt time.Time
 }
 
 // Target is a store to import into.
@@ -158,7 +150,9 @@ type Loader interface {
 	DeriveIdempotencyBrands(ctx context.Context) error
 	InsertOperator(ctx context.Context, o operator.Operator) error
 	InsertOperatorToken(ctx context.Context, t OperatorToken) error
-	InsertWebhook(ctx context.Context, w Webhook) error
+	// InsertWebhook inserts an endpoint's configuration; its cursor
+	// starts after the newest event stored, with no failing streak.
+	InsertWebhook(ctx context.Context, e webhook.Endpoint) error
 	// InsertAudit inserts an audit log entry as it is and makes it the
 	// head of the log.
 	InsertAudit(ctx context.Context, e audit.Entry) error
@@ -543,7 +537,7 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 	case kindWebhook:
 		var rec webhookRecord
 		if err = lr.decode(line, &rec); err == nil {
-			var w Webhook
+			var w webhook.Endpoint
 			if w, err = rec.webhook(); err == nil {
 				err = l.InsertWebhook(ctx, w)
 				c.Webhooks++

@@ -11,6 +11,7 @@ import (
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 // The records are the dump's own types, not the ledger's: the format is
@@ -639,13 +640,13 @@ type webhookRecord struct {
 	UpdatedAt      string   `json:"updated_at"`
 }
 
-func webhookOut(w Webhook) webhookRecord {
+func webhookOut(w webhook.Endpoint) webhookRecord {
 	return webhookRecord{Kind: kindWebhook, WebhookID: w.ID, URL: w.URL, Secret: w.Secret, Brands: w.Brands, Events: w.Events,
 		DisabledAt: stamp(w.DisabledAt), DisabledReason: w.DisabledReason, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt)}
 }
 
-func (r webhookRecord) webhook() (Webhook, error) {
-	w := Webhook{Webhook: points.Webhook{ID: r.WebhookID, URL: r.URL, Secret: r.Secret, Brands: r.Brands, Events: r.Events},
+func (r webhookRecord) webhook() (webhook.Endpoint, error) {
+	w := webhook.Endpoint{Webhook: points.Webhook{ID: r.WebhookID, URL: r.URL, Secret: r.Secret, Brands: r.Brands, Events: r.Events},
 		DisabledReason: r.DisabledReason}
 	var errs [3]error
 	w.DisabledAt, errs[0] = parseStamp("disabled_at", r.DisabledAt)

@@ -492,18 +492,11 @@ func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, er
 }
 
 // Webhooks lists every webhook endpoint by id.
-func (v *dumpView) Webhooks(ctx context.Context) ([]dump.Webhook, error) {
+func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 	var es []webhook.Endpoint
-	if err := sendTx(ctx, v.tx, all(d("webhooks"), &es, scanEndpoint,
-		"SELECT "+webhookCols+` FROM webhooks ORDER BY webhook_id COLLATE "C"`)); err != nil {
-		return nil, err
-	}
-	ws := make([]dump.Webhook, len(es))
-	for i, e := range es {
-		ws[i] = dump.Webhook{Webhook: e.Webhook, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason,
-			CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
-	}
-	return ws, nil
+	err := sendTx(ctx, v.tx, all(d("webhooks"), &es, scanEndpoint,
+		"SELECT "+webhookCols+` FROM webhooks ORDER BY webhook_id COLLATE "C"`))
+	return es, err
 }
 
 // InsertOperator queues o's insert as it is.
@@ -523,14 +516,10 @@ func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorTok
 
 // InsertWebhook queues w's insert; its cursor starts at the newest event
 // placed, with no failing streak.
-func (l *dumpLoader) InsertWebhook(ctx context.Context, w dump.Webhook) error {
-	brands, err := jsonList(w.Brands)
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint) error {
+	brands, events, err := webhookLists(w.Webhook)
 	if err != nil {
-		return fmt.Errorf("postgres: webhook %q brands: %w", w.ID, err)
-	}
-	events, err := jsonList(w.Events)
-	if err != nil {
-		return fmt.Errorf("postgres: webhook %q events: %w", w.ID, err)
+		return err
 	}
 	return l.queue(ctx, d("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
 		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)

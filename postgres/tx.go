@@ -498,17 +498,25 @@ func (t *Tx) Webhook(ctx context.Context, id string) (points.Webhook, error) {
 	return e.Webhook, nil
 }
 
+// webhookLists are w's brands and events as the webhooks table keeps
+// them (JSON).
+func webhookLists(w points.Webhook) (brands, events []byte, err error) {
+	if brands, err = jsonList(w.Brands); err != nil {
+		return nil, nil, fmt.Errorf("postgres: webhook %q brands: %w", w.ID, err)
+	}
+	if events, err = jsonList(w.Events); err != nil {
+		return nil, nil, fmt.Errorf("postgres: webhook %q events: %w", w.ID, err)
+	}
+	return brands, events, nil
+}
+
 // PutWebhook creates or replaces a webhook's configuration; it is sent
 // with the write's next statement. A new one starts after the last event
 // placed so far (events committed and not yet placed come after it).
 func (t *Tx) PutWebhook(ctx context.Context, w points.Webhook, now time.Time) error {
-	brands, err := jsonList(w.Brands)
+	brands, events, err := webhookLists(w)
 	if err != nil {
-		return fmt.Errorf("postgres: webhook %q brands: %w", w.ID, err)
-	}
-	events, err := jsonList(w.Events)
-	if err != nil {
-		return fmt.Errorf("postgres: webhook %q events: %w", w.ID, err)
+		return err
 	}
 	var disabledAt int64
 	reason := ""

@@ -12,6 +12,7 @@ import (
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 var (
@@ -375,17 +376,12 @@ func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, er
 }
 
 // Webhooks lists every webhook endpoint by id.
-func (v *dumpView) Webhooks(ctx context.Context) ([]dump.Webhook, error) {
+func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 	es, err := all(ctx, v.tx, scanEndpoint, "SELECT "+webhookCols+" FROM webhooks ORDER BY webhook_id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: webhooks: %w", err)
 	}
-	ws := make([]dump.Webhook, len(es))
-	for i, e := range es {
-		ws[i] = dump.Webhook{Webhook: e.Webhook, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason,
-			CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
-	}
-	return ws, nil
+	return es, nil
 }
 
 // InsertOperator inserts o as it is.
@@ -404,18 +400,14 @@ func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorTok
 
 // InsertWebhook inserts w's configuration; its cursor starts at the
 // newest event, with no failing streak.
-func (l *dumpLoader) InsertWebhook(ctx context.Context, w dump.Webhook) error {
-	brands, err := json.Marshal(w.Brands)
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint) error {
+	brands, events, err := webhookLists(w.Webhook)
 	if err != nil {
-		return fmt.Errorf("sqlite: webhook %q brands: %w", w.ID, err)
-	}
-	events, err := json.Marshal(w.Events)
-	if err != nil {
-		return fmt.Errorf("sqlite: webhook %q events: %w", w.ID, err)
+		return err
 	}
 	return l.exec(rowf("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
 		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), ?, ?)`,
-		w.ID, w.URL, w.Secret, string(brands), string(events), micros(w.DisabledAt), w.DisabledReason,
+		w.ID, w.URL, w.Secret, brands, events, micros(w.DisabledAt), w.DisabledReason,
 		micros(w.CreatedAt), micros(w.UpdatedAt))
 }

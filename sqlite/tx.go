@@ -548,24 +548,34 @@ func (t *Tx) PutWebhook(ctx context.Context, w points.Webhook, now time.Time) er
 	if err := t.check(); err != nil {
 		return err
 	}
-	brands, err := json.Marshal(w.Brands)
+	brands, events, err := webhookLists(w)
 	if err != nil {
-		return fmt.Errorf("sqlite: webhook %q brands: %w", w.ID, err)
-	}
-	events, err := json.Marshal(w.Events)
-	if err != nil {
-		return fmt.Errorf("sqlite: webhook %q events: %w", w.ID, err)
+		return err
 	}
 	var disabledAt int64
 	reason := ""
 	if w.Disabled {
 		disabledAt, reason = micros(now), points.WebhookDisabledByOperator
 	}
-	if _, err := t.w.exec(sqlPutWebhook, w.ID, w.URL, w.Secret, string(brands), string(events), disabledAt, reason,
+	if _, err := t.w.exec(sqlPutWebhook, w.ID, w.URL, w.Secret, brands, events, disabledAt, reason,
 		micros(now)); err != nil {
 		return fmt.Errorf("sqlite: put webhook %q: %w", w.ID, err)
 	}
 	return nil
+}
+
+// webhookLists are w's brands and events as the webhooks table keeps
+// them (JSON).
+func webhookLists(w points.Webhook) (brands, events string, err error) {
+	b, err := json.Marshal(w.Brands)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: webhook %q brands: %w", w.ID, err)
+	}
+	e, err := json.Marshal(w.Events)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: webhook %q events: %w", w.ID, err)
+	}
+	return string(b), string(e), nil
 }
 
 // sqlPutWebhook is PutWebhook's upsert (the same text on both stores but

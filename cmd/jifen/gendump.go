@@ -15,6 +15,7 @@ import (
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/webhook"
 )
 
 // gendumpCmd writes the dump of a synthetic ledger, to be loaded with
@@ -140,7 +141,7 @@ func (s *synthetic) EachIdempotency(_ context.Context, fn func(ledger.Idempotenc
 // Operators, OperatorTokens, Webhooks: a synthetic database has none.
 func (s *synthetic) Operators(context.Context) ([]operator.Operator, error)       { return nil, nil }
 func (s *synthetic) OperatorTokens(context.Context) ([]dump.OperatorToken, error) { return nil, nil }
-func (s *synthetic) Webhooks(context.Context) ([]dump.Webhook, error)             { return nil, nil }
+func (s *synthetic) Webhooks(context.Context) ([]webhook.Endpoint, error)         { return nil, nil }
 
 // EachAudit: a synthetic database has no audit log.
 func (s *synthetic) EachAudit(context.Context, func(audit.Entry) error) (audit.Head, error) {
