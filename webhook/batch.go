@@ -93,26 +93,19 @@ func Batched(rs []BatchRecord, before int64) ([]Delivery, error) {
 }
 
 // Newest merges two lists of one endpoint's deliveries, each newest
-// first, and keeps the newest limit (0: all). A position in both (a
-// batch-delivered event redelivered since) is its row's.
+// first, and keeps the newest limit (0: all). No position is in both: an
+// event delivered in a batch that is redelivered leaves the batch's
+// record for a row of its own (Without).
 func Newest(rows, batched []Delivery, limit int) []Delivery {
 	out := make([]Delivery, 0, len(rows)+len(batched))
 	i, j := 0, 0
-	for i < len(rows) || j < len(batched) {
-		switch {
-		case j == len(batched) || i < len(rows) && rows[i].Pos > batched[j].Pos:
+	for (i < len(rows) || j < len(batched)) && (limit <= 0 || len(out) < limit) {
+		if j == len(batched) || i < len(rows) && rows[i].Pos > batched[j].Pos {
 			out = append(out, rows[i])
 			i++
-		case i < len(rows) && rows[i].Pos == batched[j].Pos:
-			out = append(out, rows[i])
-			i++
-			j++
-		default:
+		} else {
 			out = append(out, batched[j])
 			j++
-		}
-		if limit > 0 && len(out) == limit {
-			break
 		}
 	}
 	return out
@@ -120,13 +113,9 @@ func Newest(rows, batched []Delivery, limit int) []Delivery {
 
 // EventBatched adds to ds, ev's delivery rows (by endpoint), its
 // deliveries in the batch records rs (each endpoint's record that holds
-// ev's position) for the endpoints without a row, and sorts them by
-// endpoint.
+// ev's position), and sorts them by endpoint.
 func EventBatched(ev points.Event, ds []Delivery, rs []BatchRecord) ([]Delivery, error) {
 	for _, r := range rs {
-		if slices.ContainsFunc(ds, func(d Delivery) bool { return d.WebhookID == r.WebhookID }) {
-			continue
-		}
 		got, err := Batched([]BatchRecord{r}, ev.Pos+1)
 		if err != nil {
 			return nil, err
