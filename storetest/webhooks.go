@@ -1216,13 +1216,7 @@ func (c *leaseCounter) LeaseEndpoint(ctx context.Context, id, owner string, now,
 // try is a write).
 func testWebhookLeaseTries(t *testing.T, open WebhookOpener) {
 	e, ws := webhookEnv(t, open)
-	r := NewReceiver(t, "")
-	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "h", URL: r.URL()}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.SetSecret(rep.WebhookSecrets["h"])
-	ep, _ := ws.Webhook(e.Ctx, "h")
+	r, ep := subscribed(t, e, ws)
 	counted := &leaseCounter{Store: ws}
 	o := FastDelivery()
 	o.Poll = 250 * time.Millisecond
@@ -1305,13 +1299,7 @@ func testWebhookBatchPaging(t *testing.T, open WebhookOpener) {
 // lease would have run out.
 func testWebhookRestart(t *testing.T, open WebhookOpener) {
 	e, ws := webhookEnv(t, open)
-	r := NewReceiver(t, "")
-	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "h", URL: r.URL()}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.SetSecret(rep.WebhookSecrets["h"])
-	ep, _ := ws.Webhook(e.Ctx, "h")
+	r, ep := subscribed(t, e, ws)
 	o := FastDelivery() // a lease of 3 × 5 s
 	stop := StartDispatcher(t, e.Svc, ws, o)
 	e.MustCharge("C1", "r1", 10)
@@ -1320,4 +1308,20 @@ func testWebhookRestart(t *testing.T, open WebhookOpener) {
 	StartDispatcher(t, e.Svc, ws, o)
 	e.MustCharge("C1", "r2", 10)
 	r.WaitAcked(t, EventsFor(t, e, ep, ep.ScheduledPos), 3*time.Second)
+}
+
+// subscribed is a receiver subscribed to every event as endpoint "h".
+func subscribed(t *testing.T, e *Env, ws webhook.Store) (*Receiver, webhook.Endpoint) {
+	t.Helper()
+	r := NewReceiver(t, "")
+	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{{ID: "h", URL: r.URL()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetSecret(rep.WebhookSecrets["h"])
+	ep, err := ws.Webhook(e.Ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, ep
 }
