@@ -70,13 +70,20 @@ func (l *crashLoad) send(ctx context.Context, o *op) bool {
 		o.state = opUnknown
 		return false
 	}
+	return o.answered(l.t, resp)
+}
+
+// answered records resp, the service's answer to o: refused
+// (opBusiness) or acknowledged with its flow — and a replay of an
+// acknowledged write must answer the same flow. False if the answer
+// cannot be read.
+func (o *op) answered(t *testing.T, resp *top.Response) bool {
 	var res struct {
 		BizSuccess bool   `json:"biz_success"`
 		Result     string `json:"result"`
-		ResultCode string `json:"result_code"`
 	}
 	if err := json.Unmarshal(resp.Result, &res); err != nil {
-		l.t.Errorf("%s %s: %s: %v", o.method, o.requestID, resp.Result, err)
+		t.Errorf("%s %s: %s: %v", o.method, o.requestID, resp.Result, err)
 		return false
 	}
 	if !res.BizSuccess {
@@ -84,7 +91,7 @@ func (l *crashLoad) send(ctx context.Context, o *op) bool {
 		return true
 	}
 	if o.state == opAcked && res.Result != o.result {
-		l.t.Errorf("%s %s: acknowledged flow %s, replay answers %s", o.method, o.requestID, o.result, res.Result)
+		t.Errorf("%s %s: acknowledged flow %s, replay answers %s", o.method, o.requestID, o.result, res.Result)
 	}
 	o.state, o.result = opAcked, res.Result
 	return true

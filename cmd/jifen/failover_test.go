@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -272,22 +271,14 @@ func (l *failoverLoad) sendUntilAnswered(c *top.Client, o *op) bool {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		var res struct {
-			BizSuccess bool   `json:"biz_success"`
-			Result     string `json:"result"`
-		}
-		if err := json.Unmarshal(resp.Result, &res); err != nil {
-			l.t.Errorf("%s %s: %s: %v", o.method, o.requestID, resp.Result, err)
+		if !o.answered(l.t, resp) {
 			return false
 		}
-		if !res.BizSuccess {
-			o.state = opBusiness
-			return true
+		if o.state == opAcked {
+			l.mu2.Lock()
+			l.acks = append(l.acks, time.Now())
+			l.mu2.Unlock()
 		}
-		o.state, o.result = opAcked, res.Result
-		l.mu2.Lock()
-		l.acks = append(l.acks, time.Now())
-		l.mu2.Unlock()
 		return true
 	}
 	l.t.Errorf("%s %s: still answered \"retry\" after a minute", o.method, o.requestID)
