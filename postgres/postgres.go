@@ -63,8 +63,11 @@ type Options struct {
 	// connecting (trying each host of a multi-host DSN in turn), a free
 	// pooled connection, every round trip and the commit — before it
 	// fails with a KindUnavailable error (0: no bound but
-	// StatementTimeout's). It is what keeps a write from hanging while no
-	// primary is reachable; see failover in the package documentation.
+	// StatementTimeout's). It bounds each read of one round trip (a
+	// lookup, a page, a count, the dashboard's totals) the same way;
+	// streamed reads (exports, verify) are not bounded. It is what keeps a
+	// request from hanging while no primary is reachable, or while one has
+	// gone silent; see failover in the package documentation.
 	// Unless the DSN sets connect_timeout, each host's connection attempt
 	// gets an equal share of it.
 	Timeout time.Duration

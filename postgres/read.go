@@ -17,9 +17,18 @@ import (
 // agree (Flows: the page and the count) run in one read-only REPEATABLE
 // READ transaction, still in one round trip.
 
+// Each question of one round trip is bounded by Options.Timeout, as a
+// write is: a database host gone silent (powered off, cut off by the
+// network) leaves the pool's connections open, and without a deadline a
+// POS request's first read — its app, brand or shop — would wait for TCP
+// to give up. Streams (EachFlow, EachAccount, …) are not bounded: an
+// export runs as long as it takes.
+
 // read runs qs on a pooled connection in one round trip.
 func (s *Store) read(ctx context.Context, qs ...*pgx.QueuedQuery) error {
-	return unavailable(s.pool.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs}).Close())
+	ctx, deadline, cancel := s.bounded(ctx)
+	defer cancel()
+	return unavailable(s.timedOut(deadline, s.pool.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs}).Close()))
 }
 
 // readSnapshot runs qs in one read-only transaction (one snapshot), in one
@@ -31,7 +40,9 @@ func (s *Store) readSnapshot(ctx context.Context, qs ...*pgx.QueuedQuery) error 
 	b.Queue("COMMIT")
 	// A failure leaves the connection in the aborted transaction; the pool
 	// discards such a connection when it is released.
-	return unavailable(s.pool.SendBatch(ctx, b).Close())
+	ctx, deadline, cancel := s.bounded(ctx)
+	defer cancel()
+	return unavailable(s.timedOut(deadline, s.pool.SendBatch(ctx, b).Close()))
 }
 
 // App returns the app with key.

@@ -395,3 +395,151 @@ func TestOpen_SkipsAHostThatNeverAnswers(t *testing.T) {
 		t.Errorf("ready: %v", err)
 	}
 }
+
+// TestRead_SilentDatabase: the database host stops answering without
+// closing anything (powered off, cut off by the network) while the pool
+// holds open connections to it. A POS request's reads — the app, brand
+// and shop it resolves before its write — and the write itself answer
+// KindUnavailable within Options.Timeout; none waits for TCP to give up.
+func TestRead_SilentDatabase(t *testing.T) {
+	t.Parallel()
+	p := startMutingProxy(t, testDSN(t))
+	const timeout = time.Second
+	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
+		o := Options{MaxConns: 4, Migrate: true, Timeout: timeout}
+		o.Schema = newTestSchema(t, p.dsn)
+		s, err := Open(context.Background(), p.dsn, o)
+		if err != nil {
+			t.Fatalf("open through the proxy: %v", err)
+		}
+		return s
+	})
+	e.MustCharge("C1", "g1", 100)
+	s := e.Store.(*Store)
+	// within runs what with the database silent: it must answer
+	// KindUnavailable within the timeout (and a second's slack).
+	within := func(what string, run func() error) {
+		t.Helper()
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- run() }()
+		select {
+		case err := <-done:
+			if le, ok := ledger.AsError(err); !ok || le.Kind != ledger.KindUnavailable {
+				t.Errorf("%s with the database silent: %v, want a KindUnavailable error", what, err)
+			}
+			if took := time.Since(start); took > timeout+time.Second {
+				t.Errorf("%s with the database silent answered after %s, with a timeout of %s", what, took, timeout)
+			}
+		case <-time.After(timeout + 10*time.Second):
+			t.Fatalf("%s with the database silent: no answer after %s, with a timeout of %s", what, time.Since(start), timeout)
+		}
+	}
+
+	p.mute(true)
+	within("reading an app", func() error { _, err := s.App(e.Ctx, "pos"); return err })
+	within("reading flows", func() error {
+		_, _, err := s.Flows(e.Ctx, points.FlowQuery{BrandID: "B1", CustomerID: "C1"})
+		return err
+	})
+	// A fresh service, as on a server whose tenant cache has expired:
+	// the payment reads the tenant first.
+	svc := points.New(s, e.Clock, nil)
+	within("a payment", func() error { _, err := svc.Consume(e.Ctx, e.Caller, e.Order("o1", 30)); return err })
+
+	p.mute(false)
+	if _, err := e.Svc.Consume(e.Ctx, e.Caller, e.Order("o2", 30)); err != nil {
+		t.Fatalf("a payment once the database answers again: %v", err)
+	}
+}
+
+// mutingProxy is a TCP proxy to PostgreSQL that can go silent: while
+// muted it forwards nothing either way and answers no new connection,
+// yet closes nothing — a host that vanished from the network.
+type mutingProxy struct {
+	dsn   string
+	muted atomic.Bool
+	mu    sync.Mutex
+	held  []net.Conn // accepted while muted
+}
+
+func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
+		t.Skipf("the proxy test needs a one-host postgres:// URL as the test database, not %q", dsn)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target += ":5432"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mutingProxy{}
+	u.Host = ln.Addr().String()
+	p.dsn = u.String()
+	var wg sync.WaitGroup
+	var conns sync.Map
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	// pipe copies from r to w, dropping what arrives while muted.
+	pipe := func(r, w net.Conn) {
+		defer r.Close()
+		defer w.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 && !p.muted.Load() {
+				if _, err := w.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Store(c, true)
+			if p.muted.Load() {
+				p.mu.Lock()
+				p.held = append(p.held, c) // held open, never answered
+				p.mu.Unlock()
+				continue
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			conns.Store(s, true)
+			wg.Go(func() { pipe(c, s) })
+			wg.Go(func() { pipe(s, c) })
+		}
+	})
+	return p
+}
+
+// mute silences the proxy, or brings it back: a host back on the network
+// resets the connections it never answered.
+func (p *mutingProxy) mute(on bool) {
+	p.muted.Store(on)
+	if !on {
+		p.mu.Lock()
+		for _, c := range p.held {
+			c.Close()
+		}
+		p.held = nil
+		p.mu.Unlock()
+	}
+}

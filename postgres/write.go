@@ -59,13 +59,8 @@ const (
 // COMMIT leaves the outcome unknown: it is KindUnavailable as well, and
 // the caller's retry replays or executes (see the package documentation).
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
-	var deadline time.Time
-	if s.timeout > 0 {
-		deadline = time.Now().Add(s.timeout)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimedOut)
-		defer cancel()
-	}
+	ctx, deadline, cancel := s.bounded(ctx)
+	defer cancel()
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {
@@ -93,11 +88,23 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 	return s.noteError(fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err))
 }
 
-// errTimedOut is the cause of a write's context ending at Options.Timeout.
-var errTimedOut = errors.New("postgres: the write's time ran out")
+// errTimedOut is the cause of a write's or a read's context ending at
+// Options.Timeout.
+var errTimedOut = errors.New("postgres: Options.Timeout ran out")
 
-// timedOut makes err, which ended a write, a KindUnavailable error naming
-// Options.Timeout when the write's deadline has passed.
+// bounded is ctx ending after Options.Timeout (if set), with that
+// deadline.
+func (s *Store) bounded(ctx context.Context) (context.Context, time.Time, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, time.Time{}, func() {}
+	}
+	deadline := time.Now().Add(s.timeout)
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errTimedOut)
+	return ctx, deadline, cancel
+}
+
+// timedOut makes err, which ended a write or a read, a KindUnavailable
+// error naming Options.Timeout when its deadline has passed.
 func (s *Store) timedOut(deadline time.Time, err error) error {
 	if _, ok := ledger.AsError(err); ok || deadline.IsZero() || time.Now().Before(deadline) {
 		return err
