@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,6 +67,31 @@ func TestServe_ReadReplica(t *testing.T) {
 		}
 		return int(out["total"].(float64))
 	}
+	// exported is how many flows of c0 the API's CSV export has (a
+	// streamed read); liability is the brand's from the dashboard's totals.
+	exported := func() int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.url+"/admin/v1/flows?brand_id=b1&customer_id=c0&format=csv", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		recs, err := csv.NewReader(res.Body).ReadAll()
+		if res.StatusCode != http.StatusOK || err != nil || len(recs) < 1 {
+			t.Fatalf("GET flows as CSV: %d %v %q", res.StatusCode, err, recs)
+		}
+		return len(recs) - 1
+	}
+	liability := func() float64 {
+		t.Helper()
+		code, out := api("GET", "/admin/v1/brands/b1/totals", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET totals: %d %v", code, out)
+		}
+		return out["liability"].(float64)
+	}
 	adjusts := 0
 	adjust := func() {
 		t.Helper()
@@ -111,12 +137,20 @@ func TestServe_ReadReplica(t *testing.T) {
 	if _, err := conn.Exec(context.Background(), "SELECT pg_wal_replay_pause()"); err != nil {
 		t.Fatal(err)
 	}
+	owed := liability()
 	adjust()
 	if n := flows(); n != 2 {
 		t.Fatalf("with replay paused and within the bound, the read shows %d flows, want 2 (the replica's)", n)
 	}
+	// The export and the dashboard's totals are the replica's too.
+	if n, l := exported(), liability(); n != 2 || l != owed {
+		t.Fatalf("with replay paused and within the bound, the export has %d flows and the totals a liability of %v; want 2 and %v (the replica's)", n, l, owed)
+	}
 	// Once the lag passes the bound, reads fall back to the primary.
 	took := waitFor("the read to fall back to the primary", maxLag+5*time.Second, func() bool { return flows() == 3 })
+	if n, l := exported(), liability(); n != 3 || l != owed+5 {
+		t.Errorf("fallen back to the primary, the export has %d flows and the totals a liability of %v; want 3 and %v", n, l, owed+5)
+	}
 	t.Logf("the read fell back to the primary %s after the write", took.Round(time.Millisecond))
 	if lag, in := state(); in != 0 || !(lag > maxLag.Seconds()) {
 		t.Errorf("after the fallback: lag %v s, in use %v; want beyond %s, 0", lag, in, maxLag)
