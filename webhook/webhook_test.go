@@ -1,16 +1,23 @@
 package webhook
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"jifen/points"
 )
 
 // TestSign checks the signature against the Standard Webhooks
@@ -62,20 +69,25 @@ func TestClient_Guard(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':'):]
 	for _, u := range []string{srv.URL, "http://localhost" + port} {
-		resp, err := newClient(time.Second, false, 1).Post(u, "text/plain", nil)
+		err := post(newClient(time.Second, false, 1), u)
 		var ae *AddressError
-		if err == nil {
-			resp.Body.Close()
-		}
 		if !errors.As(err, &ae) || ae.Kind != "loopback" {
 			t.Errorf("POST %s: %v, want a refused loopback address", u, err)
 		}
 	}
-	resp, err := newClient(time.Second, true, 1).Post(srv.URL, "text/plain", nil)
-	if err != nil {
+	if err := post(newClient(time.Second, true, 1), srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+}
+
+// post POSTs nothing to u with c.
+func post(c *fasthttp.Client, u string) error {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(u)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	return c.DoTimeout(req, resp, 5*time.Second)
 }
 
 // TestClient_KeepsConnections: a dispatcher's attempts in flight at once
@@ -99,12 +111,9 @@ func TestClient_KeepsConnections(t *testing.T) {
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
-				resp, err := d.client.Post(srv.URL, "text/plain", nil)
-				if err != nil {
+				if err := post(d.client, srv.URL); err != nil {
 					t.Error(err)
-					return
 				}
-				resp.Body.Close()
 			})
 		}
 		wg.Wait()
@@ -164,5 +173,87 @@ func TestClip(t *testing.T) {
 	got := clip(long)
 	if len(got) > maxErrorBytes+len("…") || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "积积") {
 		t.Errorf("clip of %d bytes: %d bytes", len(long), len(got))
+	}
+}
+
+// TestAttempt_Answers: what an attempt makes of the answers an endpoint
+// may give, over http and https — an acknowledgement however long its
+// body, a refusal with its reason, a redirect not followed, no answer in
+// time — and that the request is the signed event.
+func TestAttempt_Answers(t *testing.T) {
+	secret := points.NewWebhookSecret()
+	ev := points.Event{ID: "ev-1", BrandID: "B1", Type: points.EventFlowCreated, Subject: "C1",
+		Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Pos: 7, Data: []byte(`{"flow_id":"f1"}`)}
+	want, err := ev.CloudEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	var got atomic.Value
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got.Store([]string{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"),
+			r.Header.Get("Content-Type"), string(body)})
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/long", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 1<<20)) // chunked, a megabyte
+	})
+	mux.HandleFunc("/refuse", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "  no such tenant ", http.StatusUnprocessableEntity)
+	})
+	mux.HandleFunc("/move", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://elsewhere.example/x", http.StatusFound)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second)
+	})
+	for _, tls := range []bool{false, true} {
+		var srv *httptest.Server
+		if tls {
+			srv = httptest.NewTLSServer(mux)
+		} else {
+			srv = httptest.NewServer(mux)
+		}
+		defer srv.Close()
+		d := NewDispatcher(nil, nil, Options{AllowPrivate: true, Timeout: 300 * time.Millisecond})
+		if tls {
+			d.client.TLSConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+		}
+		at := time.Now()
+		try := func(path string) Attempt {
+			return d.attempt(Claimed{URL: srv.URL + path, Secret: secret, Event: ev}, at)
+		}
+		if a := try("/ok"); a.Error != "" || a.Status != http.StatusNoContent || a.N != 1 {
+			t.Errorf("tls=%v: acknowledged: %+v", tls, a)
+		}
+		sig, err := Sign(secret, ev.ID, at.Unix(), want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := got.Load().([]string)
+		if h[0] != ev.ID || h[1] != strconv.FormatInt(at.Unix(), 10) || h[2] != sig ||
+			h[3] != "application/cloudevents+json; charset=utf-8" || h[4] != string(want) {
+			t.Errorf("tls=%v: the request: %q", tls, h)
+		}
+		if a := try("/long"); a.Error != "" || a.Status != http.StatusOK {
+			t.Errorf("tls=%v: acknowledged with a long body: %+v", tls, a)
+		}
+		if a := try("/refuse"); a.Status != http.StatusUnprocessableEntity || a.Error != "HTTP 422: no such tenant" {
+			t.Errorf("tls=%v: refused: %+v", tls, a)
+		}
+		if a := try("/move"); a.Status != http.StatusFound ||
+			a.Error != `HTTP 302: redirect to "http://elsewhere.example/x" not followed` {
+			t.Errorf("tls=%v: redirected: %+v", tls, a)
+		}
+		if a := try("/slow"); a.Status != 0 || a.Error != "no answer within the timeout (300ms)" ||
+			a.Latency < 300*time.Millisecond || a.Latency > time.Second {
+			t.Errorf("tls=%v: no answer in time: %+v", tls, a)
+		}
+		// The connection cut short by the long body is not reused
+		// broken: the next attempt is acknowledged.
+		if a := try("/ok"); a.Error != "" {
+			t.Errorf("tls=%v: after the others: %+v", tls, a)
+		}
 	}
 }
