@@ -146,3 +146,22 @@ func TestBench_OpenLoop(t *testing.T) {
 		t.Fatalf("verify %q, %d ops, offered %v/s, errors %v %v", rep.Verify, rep.Mix.All.Count, rep.Mix.OfferedPerS, rep.Mix.Errors, rep.Mix.ErrorExamples)
 	}
 }
+
+// TestBench_Webhook: with --webhook the bench subscribes a receiver of
+// its own to its brand's events and reports what arrived: every durable
+// write of the mix is a flow, so at least as many events.
+func TestBench_Webhook(t *testing.T) {
+	s := startServerWith(t, true)
+	rep, stdout := runBench(t, s, "--webhook", "127.0.0.1:0")
+	w := rep.Webhook
+	if w == nil || len(rep.Mix.Errors) != 0 {
+		t.Fatalf("webhook report %+v, mix errors %v\n%s", w, rep.Mix.Errors, stdout)
+	}
+	writes := int(rep.Mix.WritesPerSec*rep.Mix.Seconds + 0.5)
+	if writes == 0 || w.Total < writes || w.DuringMix > w.Total {
+		t.Errorf("%d durable writes, events received %d during the mix and %d in all\n%s", writes, w.DuringMix, w.Total, stdout)
+	}
+	if !strings.Contains(stdout, "webhook: ") {
+		t.Errorf("no webhook line:\n%s", stdout)
+	}
+}
