@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/audit"
 	"jifen/points"
 	"jifen/tenant"
 	"jifen/top"
@@ -109,6 +110,9 @@ func (verifyCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 
 type holdCmd struct{}
 
+// run releases a hold early, as the operator "cli" (cliActor): the flow
+// and the audit entry, done or refused, record who ran the command, not
+// a name typed on its command line, which --operator used to take.
 func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "release" {
 		fmt.Fprintln(stderr, "usage: jifen hold release --brand B --order O [--db …]")
@@ -118,11 +122,17 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	brand := fs.String("brand", "", "brand id")
 	order := fs.String("order", "", "the order (outer_order_id) whose hold to release")
-	operator := fs.String("operator", "cli", "who releases it, recorded on the flow")
+	fs.String("operator", "", "refused: the release is recorded under the operator cli")
 	var sf storeFlags
 	sf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
+	}
+	typed := false
+	fs.Visit(func(f *flag.Flag) { typed = typed || f.Name == "operator" })
+	if typed {
+		return fmt.Errorf("hold release: --operator is refused: the release is recorded under the operator %s, "+
+			"whoever runs the command; an operator releases in their own name in the console or the admin API", cliActor.Name)
 	}
 	if *brand == "" || *order == "" {
 		return errors.New("hold release: --brand and --order are required")
@@ -132,8 +142,16 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	if err := points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, points.Actor{Name: *operator}); err != nil {
-		return err
+	err = points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, cliActor)
+	if aerr := cliAudit(ctx, store, audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand),
+		Target: strings.TrimSpace(*order)}, err); aerr != nil {
+		if err == nil {
+			return fmt.Errorf("hold release: the hold of order %s was released, but %w", *order, aerr)
+		}
+		return errors.Join(cliErr(err), aerr)
+	}
+	if err != nil {
+		return cliErr(err)
 	}
 	fmt.Fprintf(stdout, "released the hold of order %s of brand %s\n", *order, *brand)
 	return nil
