@@ -321,12 +321,8 @@ func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
 	err := decodeTenant(w, r, &f)
 	var rep points.ApplyReport
 	if err == nil {
-		e.Request = audit.JSON(f)
 		rep, err = api.apply(r, f)
-	}
-	if err == nil {
-		e.After = audit.JSON(map[string]int{"apps": rep.Apps, "brands": rep.Brands, "shops": rep.Shops,
-			"customers": rep.Customers, "rules": rep.Rules, "webhooks": rep.Webhooks})
+		e = TenantApplied(f, rep, err)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -341,4 +337,18 @@ func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
 		Secrets        map[string]string `json:"secrets"`
 		WebhookSecrets map[string]string `json:"webhook_secrets"`
 	}{rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks, rep.Secrets, rep.WebhookSecrets})
+}
+
+// TenantApplied is the audit entry of the tenant file f applied, with
+// the report and error Apply returned: the file as asked (its secrets,
+// like every secret, are redacted when the entry is recorded) and, when
+// it was applied, what was stored. The admin API (POST /admin/v1/tenant)
+// and jifen apply record the same.
+func TenantApplied(f tenant.File, rep points.ApplyReport, err error) audit.Entry {
+	e := audit.Entry{Action: audit.TenantApply, Request: audit.JSON(f)}
+	if err == nil {
+		e.After = audit.JSON(map[string]int{"apps": rep.Apps, "brands": rep.Brands, "shops": rep.Shops,
+			"customers": rep.Customers, "rules": rep.Rules, "webhooks": rep.Webhooks})
+	}
+	return e
 }

@@ -10,10 +10,10 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"jifen/admin"
 	"jifen/audit"
 	"jifen/points"
 	"jifen/tenant"
@@ -47,33 +47,37 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	t, err := f.Tenant()
-	if err != nil {
-		return err
-	}
 	store, err := sf.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	rep, err := points.New(store, nil, nil).Apply(ctx, t)
-	if err != nil {
-		return err
+	t, err := f.Tenant()
+	var rep points.ApplyReport
+	if err == nil {
+		rep, err = points.New(store, nil, nil).Apply(ctx, t)
 	}
-	fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions, %d webhooks\n",
-		rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks)
-	keys := make([]string, 0, len(rep.Secrets))
-	for k := range rep.Secrets {
-		keys = append(keys, k)
+	if err == nil {
+		// Shown before it is recorded: a failure to record must not leave
+		// secrets nobody has seen.
+		fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions, %d webhooks\n",
+			rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks)
+		for _, k := range slices.Sorted(maps.Keys(rep.Secrets)) {
+			fmt.Fprintf(stdout, "generated secret for app %s: %s\n", k, rep.Secrets[k])
+		}
+		for _, id := range slices.Sorted(maps.Keys(rep.WebhookSecrets)) {
+			fmt.Fprintf(stdout, "generated secret for webhook %s: %s\n", id, rep.WebhookSecrets[id])
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "generated secret for app %s: %s\n", k, rep.Secrets[k])
+	// Done or refused, the apply is in the audit log as the admin API's
+	// is, by the operator cli; its secrets are not.
+	if aerr := cliAudit(ctx, store, admin.TenantApplied(f, rep, err), err); aerr != nil {
+		if err == nil {
+			return fmt.Errorf("apply: the tenant file was applied, but %w", aerr)
+		}
+		return errors.Join(cliErr(err), aerr)
 	}
-	for _, id := range slices.Sorted(maps.Keys(rep.WebhookSecrets)) {
-		fmt.Fprintf(stdout, "generated secret for webhook %s: %s\n", id, rep.WebhookSecrets[id])
-	}
-	return nil
+	return cliErr(err)
 }
 
 type verifyCmd struct{}
