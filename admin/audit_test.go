@@ -11,6 +11,7 @@ import (
 
 	"jifen/audit"
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
 	"jifen/sqlite"
 	"jifen/storetest"
@@ -214,4 +215,68 @@ func TestAPI_AuditOperators(t *testing.T) {
 		t.Errorf("小王's flow by %s (%s)", f.OperatorName, f.OperatorID)
 	}
 	e.MustVerify()
+}
+
+// TestAPI_Exports: the API's CSV downloads — flows, totals, the audit
+// log — are exports, each recorded in the audit log as `jifen export` is:
+// by whom, of what (target), the filters asked without a secret, the rows
+// written; refused ones with their code. A JSON listing is not an export.
+// On both stores.
+func TestAPI_Exports(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			e := newAPIEnvOn(t, st.open)
+			e.MustCharge("C1", "g1", 100)
+			e.MustCharge("C2", "g2", 70)
+			b2 := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "b2-viewer", Role: operator.Viewer, Brands: []string{"B2"}})
+
+			rows := func(a answer) int {
+				t.Helper()
+				recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(a.body), "\ufeff"))).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(recs) - 1
+			}
+			e.do("GET", "/admin/v1/flows?brand_id=B1&customer_id=C1", nil).want(t, http.StatusOK) // a listing, not an export
+			flows := rows(e.do("GET", "/admin/v1/flows?brand_id=B1&customer_id=C1&format=csv&api_token=leak-me", nil).want(t, http.StatusOK))
+			totals := rows(e.do("GET", "/admin/v1/brands/B1/totals?format=csv&from=2026-03-01&to=2026-03-02", nil).want(t, http.StatusOK))
+			logged := rows(e.do("GET", "/admin/v1/audit?format=csv&action=export", nil).want(t, http.StatusOK))
+			e.do("GET", "/admin/v1/flows?brand_id=B1&start=yesterday&format=csv", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+			e.do("GET", "/admin/v1/brands/B1/totals?format=csv&from=x", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
+			e.doAuth("GET", "/admin/v1/flows?brand_id=B1&format=csv", nil, "Bearer "+b2.Secret).wantError(t, http.StatusForbidden, "FORBIDDEN")
+			if flows != 1 || totals != 3 || logged != 2 {
+				t.Fatalf("%d flows, %d totals rows, %d audit rows; want 1, 3 (2 days, 1 day of a shop), 2", flows, totals, logged)
+			}
+
+			es, err := e.Store.(audit.Store).AuditEntries(e.Ctx, audit.Query{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lead := e.lead.Operator
+			want := []struct{ by, target, brand, outcome, request, after string }{
+				{b2.Operator.ID, "flows", "B1", "FORBIDDEN", `{"brand_id":"B1","format":"csv"}`, ""},
+				{lead.ID, "totals", "B1", "INVALID_PARAMETER", `{"format":"csv","from":"x"}`, ""},
+				{lead.ID, "flows", "B1", "INVALID_PARAMETER", `{"brand_id":"B1","format":"csv","start":"yesterday"}`, ""},
+				{lead.ID, "audit", "", audit.OK, `{"action":"export","format":"csv"}`, `{"rows":2}`},
+				{lead.ID, "totals", "B1", audit.OK, `{"format":"csv","from":"2026-03-01","to":"2026-03-02"}`, `{"rows":3}`},
+				{lead.ID, "flows", "B1", audit.OK, `{"api_token":"[redacted]","brand_id":"B1","customer_id":"C1","format":"csv"}`, `{"rows":1}`},
+			}
+			if len(es) != len(want) {
+				t.Fatalf("%d entries, want %d: %+v", len(es), len(want), es)
+			}
+			for i, w := range want {
+				x := es[i]
+				if x.Action != audit.Export || x.OperatorID != w.by || x.Target != w.target || x.BrandID != w.brand || x.Outcome != w.outcome ||
+					string(x.Request) != w.request || string(x.After) != w.after {
+					t.Errorf("entry %d: %s by %s of %s (brand %q) %s %s → %s; want %+v", x.Seq, x.Action, x.OperatorID, x.Target, x.BrandID,
+						x.Outcome, x.Request, x.After, w)
+				}
+				if strings.Contains(string(x.Request), "leak-me") {
+					t.Errorf("entry %d holds the token asked: %s", x.Seq, x.Request)
+				}
+			}
+			e.MustVerify()
+		})
+	}
 }
