@@ -3,6 +3,7 @@ package admin
 import (
 	"database/sql"
 	"encoding/csv"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -125,6 +126,20 @@ func TestAPI_AuditFailure(t *testing.T) {
 	}
 	if e.Available("C1") != 30 {
 		t.Errorf("available %d, want 30: the adjustment was made", e.Available("C1"))
+	}
+	// A download that cannot be recorded is cut short: the client sees
+	// no complete file.
+	req, err := http.NewRequest("GET", api.url+"/admin/v1/flows?brand_id=B1&format=csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+api.lead.Secret)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil {
+			t.Fatalf("an export the log could not hold was answered whole: %d %s", resp.StatusCode, body)
+		}
 	}
 	// Put the head back where the (empty) chain ends, for the final check.
 	if _, err := db.Exec("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '')"); err != nil {
