@@ -52,6 +52,7 @@ func matrix() []matrixRow {
 		{"GET /admin/v1/brands/{brand}/totals", "/admin/v1/brands/B1/totals", nil, operator.Viewer},
 		{"GET /admin/v1/apps", "/admin/v1/apps", nil, operator.Admin},
 		{"PUT /admin/v1/apps/{key}", "/admin/v1/apps/pos", "{}", operator.Admin},
+		{"POST /admin/v1/apps/{key}/rotate-secret", "/admin/v1/apps/pos/rotate-secret", nil, operator.Admin},
 		{"POST /admin/v1/tenant", "/admin/v1/tenant", "{}", operator.Admin},
 		{"GET /admin/v1/events", "/admin/v1/events", nil, operator.Viewer},
 		{"GET /admin/v1/webhooks", "/admin/v1/webhooks", nil, operator.Admin},

@@ -118,6 +118,20 @@ func (api *API) putApp(w http.ResponseWriter, r *http.Request) {
 	}{appOut(stored), rep.Secrets[a.AppKey]})
 }
 
+// POST /admin/v1/apps/{key}/rotate-secret: a new secret for the app,
+// shown once; requests signed with the old one are refused from now on.
+// The audit entry names the app, never a secret.
+func (api *API) rotateAppSecret(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	secret, err := api.admin.RotateSecret(r.Context(), actor(r), key)
+	if !api.audited(w, r, audit.Entry{Action: audit.AppSecretRotate, Target: key}, err) {
+		return
+	}
+	reply(w, http.StatusOK, struct {
+		Secret string `json:"secret"`
+	}{secret})
+}
+
 // apply applies a piece of the tenant file.
 func (api *API) apply(r *http.Request, f tenant.File) (points.ApplyReport, error) {
 	t, err := f.Tenant()
