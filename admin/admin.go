@@ -116,6 +116,7 @@ func (api *API) route() {
 		{"GET /admin/v1/brands/{brand}/totals", operator.Read, false, api.totals},
 		{"GET /admin/v1/apps", operator.Tenant, wide, api.listApps},
 		{"PUT /admin/v1/apps/{key}", operator.Tenant, wide, api.putApp},
+		{"POST /admin/v1/apps/{key}/rotate-secret", operator.Tenant, wide, api.rotateAppSecret},
 		{"POST /admin/v1/tenant", operator.Tenant, wide, api.applyTenant},
 		{"GET /admin/v1/events", operator.Read, false, api.listEvents},
 		{"GET /admin/v1/webhooks", operator.Webhooks, wide, api.listWebhooks},

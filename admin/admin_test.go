@@ -693,3 +693,48 @@ func TestAPI_ControlCharacters(t *testing.T) {
 		t.Fatalf("shop S1 after a refused rename: %+v %v", sh, err)
 	}
 }
+
+// TestAPI_RotateAppSecret: an admin gives an app a new secret through the
+// API, answered once; the old one is gone; the rotation, done or refused,
+// is in the audit log naming the app and no secret. On both stores.
+func TestAPI_RotateAppSecret(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			e := newAPIEnvOn(t, st.open)
+			const old = "kiosk-secret-0123456789"
+			e.do("PUT", "/admin/v1/apps/kiosk", map[string]any{"name": "自助机", "secret": old, "channels": []string{"KRY"},
+				"brands": []string{"B1"}}).want(t, http.StatusOK)
+			first := e.do("POST", "/admin/v1/apps/kiosk/rotate-secret", nil).want(t, http.StatusOK).get(t, "secret").(string)
+			second := e.do("POST", "/admin/v1/apps/kiosk/rotate-secret", nil).want(t, http.StatusOK).get(t, "secret").(string)
+			if len(first) != 32 || len(second) != 32 || first == old || second == first {
+				t.Fatalf("secrets %q then %q after %q", first, second, old)
+			}
+			if app, err := e.Store.App(e.Ctx, "kiosk"); err != nil || app.Secret != second || app.Name != "自助机" {
+				t.Fatalf("the app after rotation: %+v %v", app, err)
+			}
+			if a := e.do("GET", "/admin/v1/apps", nil).want(t, http.StatusOK); strings.Contains(string(a.body), second) {
+				t.Fatalf("the app list shows the secret: %s", a.body)
+			}
+			e.do("POST", "/admin/v1/apps/nope/rotate-secret", nil).wantError(t, http.StatusNotFound, backoffice.CodeAppNotFound)
+			support := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "客服", Role: operator.Support, Limit: 10})
+			e.doAuth("POST", "/admin/v1/apps/kiosk/rotate-secret", nil, "Bearer "+support.Secret).wantError(t, http.StatusForbidden, "FORBIDDEN")
+
+			a := e.do("GET", "/admin/v1/audit?action=app.secret.rotate", nil).want(t, http.StatusOK)
+			for _, s := range []string{old, first, second} {
+				if strings.Contains(string(a.body), s) {
+					t.Fatalf("the log holds the secret %s: %s", s, a.body)
+				}
+			}
+			want := [][2]string{{"nope", backoffice.CodeAppNotFound}, {"kiosk", "ok"}, {"kiosk", "ok"}}
+			if n := len(a.get(t, "entries").([]any)); n != len(want) {
+				t.Fatalf("%d rotations in the log, want %d: %s", n, len(want), a.body)
+			}
+			for i, w := range want {
+				p := fmt.Sprintf("entries.%d.", i)
+				if a.get(t, p+"target") != w[0] || a.get(t, p+"outcome") != w[1] || a.get(t, p+"operator_id") != e.lead.Operator.ID {
+					t.Errorf("entry %d: %s", i, a.body)
+				}
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"jifen/audit"
@@ -26,24 +27,7 @@ var errNoAuditStore = errors.New("the store keeps no audit log")
 // be recorded, the answer is 500 AUDIT_FAILED, saying whether the action
 // itself succeeded.
 func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, err error) bool {
-	by := actor(r)
-	e.OperatorID, e.OperatorName = by.ID, by.Name
-	e.ClientAddr = api.throttle.ClientAddr(r)
-	if err != nil {
-		p := ProblemOf(err, "")
-		e.Outcome, e.Message = p.Code, p.Message
-		if p.Internal {
-			e.Message = "" // its text is for the server's log only
-		}
-	}
-	var aerr error
-	if l := api.audits; l == nil {
-		aerr = errNoAuditStore
-	} else {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), AuditTimeout)
-		_, aerr = l.Record(ctx, e)
-		cancel()
-	}
+	e, aerr := api.record(r, e, err)
 	if aerr != nil {
 		id := api.admin.Service().NewID()
 		api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id,
@@ -62,6 +46,67 @@ func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, e
 		return false
 	}
 	return true
+}
+
+// record appends e, the action r asked for, with the outcome err, under
+// r's operator and client address. It returns the entry as it was to be
+// recorded, and the failure to record it.
+func (api *API) record(r *http.Request, e audit.Entry, err error) (audit.Entry, error) {
+	by := actor(r)
+	e.OperatorID, e.OperatorName = by.ID, by.Name
+	e.ClientAddr = api.throttle.ClientAddr(r)
+	if err != nil {
+		p := ProblemOf(err, "")
+		e.Outcome, e.Message = p.Code, p.Message
+		if p.Internal {
+			e.Message = "" // its text is for the server's log only
+		}
+	}
+	l := api.audits
+	if l == nil {
+		return e, errNoAuditStore
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), AuditTimeout)
+	defer cancel()
+	_, aerr := l.Record(ctx, e)
+	return e, aerr
+}
+
+// exportEntry is the audit entry of a CSV download of what (flows,
+// totals, audit) of brand ("" for none): the filters asked, as r's query
+// parameters (the first value of each, as the handlers read them).
+func exportEntry(r *http.Request, what, brand string) audit.Entry {
+	q := r.URL.Query()
+	asked := make(map[string]string, len(q))
+	for k := range q {
+		asked[k] = q.Get(k)
+	}
+	return audit.Entry{Action: audit.Export, BrandID: strings.TrimSpace(brand), Target: what, Request: audit.JSON(asked)}
+}
+
+// errCutShort marks a failure of a CSV download once its answer had
+// begun: it can no longer be answered, only cut short.
+var errCutShort = errors.New("the download was cut short")
+
+// exported records e, a CSV download that has been answered with rows
+// rows; err, if not nil, cut it short. The answer has begun, so neither
+// that nor a failure to record can be answered any more: each is logged
+// and the answer is cut short (http.ErrAbortHandler), so that the client
+// sees a broken download, never a complete-looking one the log does not
+// hold.
+func (api *API) exported(r *http.Request, e audit.Entry, rows int, err error) {
+	e.After = audit.JSON(map[string]int{"rows": rows})
+	e, aerr := api.record(r, e, err)
+	if aerr != nil {
+		api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "action", e.Action,
+			"outcome", e.Outcome, "error", aerr)
+	}
+	if err != nil {
+		api.log.Error("admin API: export cut short", "method", r.Method, "path", r.URL.Path, "rows", rows, "error", err)
+	}
+	if aerr != nil || err != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // AuditTimeout bounds the recording of an audit entry. An entry is
@@ -126,24 +171,33 @@ func auditOut(e audit.Entry) auditJSON {
 }
 
 // GET /admin/v1/audit?operator=&action=&brand_id=&outcome=&from=&to=&before=&limit=[&format=csv]:
-// audit log entries, newest first; next_before pages on.
+// audit log entries, newest first; next_before pages on. A CSV download
+// is an export, recorded in the log (after the page it answers).
 func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
+	csvOut := r.URL.Query().Get("format") == "csv"
+	fail := func(err error) {
+		if csvOut {
+			api.audited(w, r, exportEntry(r, "audit", ""), err)
+		} else {
+			api.failErr(w, r, err)
+		}
+	}
 	q, err := ParseAuditQuery(r)
 	if err != nil {
-		api.failErr(w, r, err)
+		fail(err)
 		return
 	}
 	l := api.audits
 	if l == nil {
-		api.failErr(w, r, errNoAuditStore)
+		fail(errNoAuditStore)
 		return
 	}
 	es, next, err := l.List(r.Context(), q)
 	if err != nil {
-		api.failErr(w, r, err)
+		fail(err)
 		return
 	}
-	if r.URL.Query().Get("format") != "csv" {
+	if !csvOut {
 		out := struct {
 			Entries    []auditJSON `json:"entries"`
 			NextBefore int64       `json:"next_before,omitempty"`
@@ -169,4 +223,5 @@ func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
 			e.Outcome, cell(e.Message), cell(string(e.Before)), cell(string(e.After)), e.PrevHash, e.Hash})
 	}
 	cw.Flush()
+	api.exported(r, exportEntry(r, "audit", ""), len(es), cw.Error())
 }

@@ -2,8 +2,8 @@ package admin
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,20 +57,29 @@ func parseTime(field, s string, end bool) (time.Time, error) {
 }
 
 // GET /admin/v1/flows?brand_id=…&…: one page of flows across the brand's
-// customers, newest first; with format=csv, every matching flow as CSV.
+// customers, newest first; with format=csv, every matching flow as CSV,
+// an export recorded in the audit log, done or refused.
 func (api *API) listFlows(w http.ResponseWriter, r *http.Request) {
+	csvOut := r.URL.Query().Get("format") == "csv"
 	f, err := ParseFlowFilter(r.URL.Query())
 	if err == nil && strings.TrimSpace(f.BrandID) != "" {
 		err = principal(r).NeedBrand(f.BrandID)
 	}
-	if err != nil {
-		api.failErr(w, r, err)
+	if csvOut {
+		e := exportEntry(r, "flows", f.BrandID)
+		var rows int
+		if err == nil {
+			rows, err = WriteFlowsCSV(w, r, api.admin, f)
+		}
+		if err != nil && !errors.Is(err, errCutShort) {
+			api.audited(w, r, e, err)
+			return
+		}
+		api.exported(r, e, rows, err)
 		return
 	}
-	if r.URL.Query().Get("format") == "csv" {
-		if err := WriteFlowsCSV(w, r, api.admin, f, api.log); err != nil {
-			api.failErr(w, r, err)
-		}
+	if err != nil {
+		api.failErr(w, r, err)
 		return
 	}
 	page, err := api.admin.Flows(r.Context(), f)
@@ -94,42 +103,45 @@ var csvColumns = []string{"flow_id", "created_at", "brand_id", "customer_id", "s
 
 // WriteFlowsCSV answers every flow matching f (paging ignored), newest
 // first, as a CSV download: UTF-8 with a byte order mark, so that
-// spreadsheet programs read the Chinese right. The filter is checked
-// before anything is written, so a bad filter is still an error answer.
-//
-// A failure once the answer has begun is logged to log and the answer is
-// cut short, so the client sees a broken download rather than a
-// complete-looking file.
-func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *backoffice.Office, f backoffice.FlowFilter, log *slog.Logger) error {
+// spreadsheet programs read the Chinese right, and returns the number of
+// rows written. The filter is checked before anything is written, so a
+// bad filter is an error still to be answered. A failure once the answer
+// has begun wraps errCutShort: the answer can then only be cut short, so
+// that the client sees a broken download rather than a complete-looking
+// file.
+func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *backoffice.Office, f backoffice.FlowFilter) (int, error) {
 	check := f
 	check.PageNo, check.PageSize = 1, 1
 	if _, err := a.Flows(r.Context(), check); err != nil {
-		return err
+		return 0, err
 	}
-	name := fmt.Sprintf("jifen-flows-%s-%s.csv", safeName(f.BrandID), time.Now().In(ledger.Shanghai).Format("20060102-150405"))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+CSVFileName(f.BrandID)+`"`)
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte("\ufeff"))
 	cw := csv.NewWriter(w)
 	cw.Write(csvColumns)
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	rows := 0
 	err := a.EachFlow(r.Context(), f, func(fl ledger.Flow) error {
 		rec := []string{fl.ID, ts(fl.CreatedAt), fl.BrandID, fl.CustomerID, n(fl.Seq), string(fl.Type), fl.Type.Description(),
 			n(fl.ChangePoint()), n(fl.RemainPoint), n(fl.DeltaFrozen), n(fl.DeltaDebt), cell(fl.OutBizID), cell(fl.ReverseOrderID),
 			cell(fl.ShopID), cell(fl.ShopName), fl.Channel, cell(fl.AppKey), cell(fl.RequestID), cell(fl.OperatorID),
 			cell(fl.OperatorName), cell(fl.Reason), fl.Policy, n(fl.RuleVersion)}
-		return cw.Write(rec)
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		rows++
+		return nil
 	})
 	cw.Flush()
 	if err == nil {
 		err = cw.Error()
 	}
 	if err != nil {
-		log.Error("flow export cut short", "brand_id", f.BrandID, "error", err)
-		panic(http.ErrAbortHandler)
+		return rows, fmt.Errorf("%w: %w", errCutShort, err)
 	}
-	return nil
+	return rows, nil
 }
 
 // cell keeps a text cell from being read as a formula by spreadsheet

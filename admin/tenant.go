@@ -118,6 +118,20 @@ func (api *API) putApp(w http.ResponseWriter, r *http.Request) {
 	}{appOut(stored), rep.Secrets[a.AppKey]})
 }
 
+// POST /admin/v1/apps/{key}/rotate-secret: a new secret for the app,
+// shown once; requests signed with the old one are refused from now on.
+// The audit entry names the app, never a secret.
+func (api *API) rotateAppSecret(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	secret, err := api.admin.RotateSecret(r.Context(), actor(r), key)
+	if !api.audited(w, r, audit.Entry{Action: audit.AppSecretRotate, Target: key}, err) {
+		return
+	}
+	reply(w, http.StatusOK, struct {
+		Secret string `json:"secret"`
+	}{secret})
+}
+
 // apply applies a piece of the tenant file.
 func (api *API) apply(r *http.Request, f tenant.File) (points.ApplyReport, error) {
 	t, err := f.Tenant()
@@ -321,12 +335,8 @@ func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
 	err := decodeTenant(w, r, &f)
 	var rep points.ApplyReport
 	if err == nil {
-		e.Request = audit.JSON(f)
 		rep, err = api.apply(r, f)
-	}
-	if err == nil {
-		e.After = audit.JSON(map[string]int{"apps": rep.Apps, "brands": rep.Brands, "shops": rep.Shops,
-			"customers": rep.Customers, "rules": rep.Rules, "webhooks": rep.Webhooks})
+		e = TenantApplied(f, rep, err)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -341,4 +351,18 @@ func (api *API) applyTenant(w http.ResponseWriter, r *http.Request) {
 		Secrets        map[string]string `json:"secrets"`
 		WebhookSecrets map[string]string `json:"webhook_secrets"`
 	}{rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks, rep.Secrets, rep.WebhookSecrets})
+}
+
+// TenantApplied is the audit entry of the tenant file f applied, with
+// the report and error Apply returned: the file as asked (its secrets,
+// like every secret, are redacted when the entry is recorded) and, when
+// it was applied, what was stored. The admin API (POST /admin/v1/tenant)
+// and jifen apply record the same.
+func TenantApplied(f tenant.File, rep points.ApplyReport, err error) audit.Entry {
+	e := audit.Entry{Action: audit.TenantApply, Request: audit.JSON(f)}
+	if err == nil {
+		e.After = audit.JSON(map[string]int{"apps": rep.Apps, "brands": rep.Brands, "shops": rep.Shops,
+			"customers": rep.Customers, "rules": rep.Rules, "webhooks": rep.Webhooks})
+	}
+	return e
 }

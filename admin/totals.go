@@ -35,10 +35,16 @@ func dayOut(d backoffice.DayTotal) dayJSON {
 // GET /admin/v1/brands/{brand}/totals[?from=2026-03-01&to=2026-03-30][&format=csv]:
 // issued, spent, reversed, clawed back, expired, adjusted per day and per
 // day and shop, with the outstanding liability at the end of each day in
-// points and in fen under the brand's default deduction rule.
+// points and in fen under the brand's default deduction rule. A CSV
+// download is an export, recorded in the audit log, done or refused.
 func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	csvOut := q.Get("format") == "csv"
 	t, err := api.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	if err != nil && csvOut {
+		api.audited(w, r, exportEntry(r, "totals", r.PathValue("brand")), err)
+		return
+	}
 	if err != nil {
 		api.failErr(w, r, err)
 		return
@@ -72,7 +78,7 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 		dj.ShopID, dj.ShopName = s.ShopID, s.ShopName
 		out.Shops = append(out.Shops, dj)
 	}
-	if q.Get("format") != "csv" {
+	if !csvOut {
 		reply(w, http.StatusOK, out)
 		return
 	}
@@ -101,4 +107,5 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 		row(d)
 	}
 	cw.Flush()
+	api.exported(r, exportEntry(r, "totals", t.Brand.ID), len(out.Days)+len(out.Shops), cw.Error())
 }

@@ -322,7 +322,10 @@ func (api *API) redeliverFailed(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := h.RedeliverFailed(r.Context(), r.PathValue("id"))
 	entry := audit.Entry{Action: audit.WebhookRedeliver, Target: r.PathValue("id"),
-		Request: audit.JSON(map[string]string{"pos": "failed"}), After: audit.JSON(map[string]int{"redelivered": n})}
+		Request: audit.JSON(map[string]string{"pos": "failed"})}
+	if err == nil {
+		entry.After = audit.JSON(map[string]int{"redelivered": n})
+	}
 	if !api.audited(w, r, entry, err) {
 		return
 	}

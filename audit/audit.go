@@ -1,8 +1,8 @@
 // Package audit is the operators' audit log: every action taken in the
-// console or through the admin API (signing in, refunds, releases,
-// adjustments, tenant and webhook changes, exports), who took it, from
-// where, what was asked, how it ended and, for changes, the values before
-// and after.
+// console, through the admin API or with jifen's commands on the server
+// (signing in, refunds, releases, adjustments, tenant and webhook
+// changes, exports), who took it, from where, what was asked, how it
+// ended and, for changes, the values before and after.
 //
 // The log is append-only and hash-chained like an account's flows: each
 // entry's hash covers its fields and the hash of the entry before it, and
@@ -88,7 +88,7 @@ const OK = "ok"
 type Entry struct {
 	Seq          int64 // 1, 2, … in the order appended
 	At           time.Time
-	OperatorID   string // "" until operators have ids of their own
+	OperatorID   string // the operator's id ("bootstrap", "cli" for those built in); "" for a failed sign-in
 	OperatorName string
 	ClientAddr   string
 	Action       string

@@ -138,6 +138,13 @@ func PrincipalOf(o Operator) Principal {
 // token signs in as. No operator may take it.
 const BootstrapName = "bootstrap"
 
+// CLIName is the name, and id, that the jifen command's actions are
+// recorded under (a hold released, a tenant file applied, operators
+// managed, a dump exported): whoever runs it on the server, with the
+// database's credentials. No operator may take it, so that nobody signs
+// in as what the log says the command line did.
+const CLIName = "cli"
+
 // Bootstrap is the principal of the bootstrap admin token.
 func Bootstrap() Principal {
 	return Principal{OperatorID: BootstrapName, Name: BootstrapName, Role: Admin}

@@ -138,13 +138,16 @@ func (s *Service) Add(ctx context.Context, n NewOperator) (Added, error) {
 }
 
 // CheckName refuses a name an operator may not have: what
-// points.CheckOperator refuses (flows record it), and BootstrapName.
+// points.CheckOperator refuses (flows record it), BootstrapName and
+// CLIName.
 func CheckName(name string) error {
 	if err := points.CheckOperator(name); err != nil {
 		return ledger.Invalid("name", err.(*ledger.Error).Message)
 	}
-	if strings.EqualFold(strings.TrimSpace(name), BootstrapName) {
-		return ledger.Invalidf("name", "%q 为内置操作员保留", BootstrapName)
+	for _, reserved := range []string{BootstrapName, CLIName} {
+		if strings.EqualFold(strings.TrimSpace(name), reserved) {
+			return ledger.Invalidf("name", "%q 为内置操作员保留", reserved)
+		}
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ func testOperatorRefused(t *testing.T, open OperatorOpener) {
 	}{
 		{operator.NewOperator{Name: "", Role: operator.Viewer}, "name"},
 		{operator.NewOperator{Name: "bootstrap", Role: operator.Admin}, "name"},
+		{operator.NewOperator{Name: " CLI", Role: operator.Admin}, "name"},
 		{operator.NewOperator{Name: "a\x00b", Role: operator.Viewer}, "name"},
 		{operator.NewOperator{Name: "x", Role: "root"}, "role"},
 		{operator.NewOperator{Name: "x", Role: operator.Support}, "limit"},

@@ -33,8 +33,10 @@ func TestE2E_CustomerUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A second brand the demo app may not act for, and a level
-			// that may not pay with points.
+			// A second brand the demo app may not act for, a level that
+			// may not pay with points, and one whose points are worth
+			// twice the default's (100 points = 100 yuan, not 50) with a
+			// lower cap (200 points a payment, not 5000).
 			brand, err := store.Brand(ctx, "demo-brand")
 			if err != nil {
 				t.Fatal(err)
@@ -43,7 +45,8 @@ func TestE2E_CustomerUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rule.Deduction = append(rule.Deduction, ledger.DeductionRule{LevelID: "BLOCKED", Enable: false})
+			rule.Deduction = append(rule.Deduction, ledger.DeductionRule{LevelID: "BLOCKED", Enable: false},
+				ledger.DeductionRule{LevelID: "GOLD", DeductedPoint: 100, ConsumeMoney: 10000, Enable: true, HasUpperLimit: true, MaxPoint: 200})
 			if _, err := svc.Apply(ctx, points.Tenant{
 				Brands:    []points.TenantBrand{{Brand: brand, Rule: &rule}, {Brand: ledger.Brand{ID: "other-brand", Name: "别家"}}},
 				Customers: []ledger.Customer{{ID: "other-c1", BrandID: "other-brand", Name: "别家顾客"}},
@@ -162,24 +165,55 @@ func TestE2E_CustomerUpdate(t *testing.T) {
 			}
 
 			// A level change takes effect for the next payment.
-			pay := func(order string) map[string]any {
+			pay := func(order string, n int) map[string]any {
 				t.Helper()
 				return result(call(top.MethodConsumePoint, "param_consume_point_open_req", with(kry, "customer_id", "demo-c1",
-					"change_point", 10, "out_biz_id", order, "operator_id", "op1", "operator_name", "小王", "request_id", order)))
+					"change_point", n, "out_biz_id", order, "operator_id", "op1", "operator_name", "小王", "request_id", order)))
 			}
-			if r := pay("pay-1"); r["biz_success"] != true {
+			if r := pay("pay-1", 10); r["biz_success"] != true {
 				t.Fatalf("payment at level L1: %v", r)
 			}
 			ok(update(map[string]any{"brand_id": "demo-brand", "customer_id": "demo-c1", "level_id": "BLOCKED", "request_id": "cu-3"}), "demo-c1")
-			if r := pay("pay-2"); r["biz_success"] != false || r["result_code"] != ledger.CodeDeductionDisabled {
+			if r := pay("pay-2", 10); r["biz_success"] != false || r["result_code"] != ledger.CodeDeductionDisabled {
 				t.Fatalf("payment at level BLOCKED: %v", r)
 			}
 			ok(update(map[string]any{"brand_id": "demo-brand", "customer_id": "demo-c1", "level_id": "L1", "request_id": "cu-4"}), "demo-c1")
-			if r := pay("pay-3"); r["biz_success"] != true {
+			if r := pay("pay-3", 10); r["biz_success"] != true {
 				t.Fatalf("payment back at level L1: %v", r)
 			}
 
-			// One customer.updated event per change (cu-1, cu-2, cu-3, cu-4),
+			// A level with its own rate and cap: point.cal values the same
+			// 300 points by the level's rule, and the next payment is held
+			// to the level's cap.
+			cal := func() (pts, fen float64) {
+				t.Helper()
+				r := result(call(top.MethodCal, "param_calculate_deducted_money_open_req", map[string]any{
+					"brand_id": "demo-brand", "customer_id": "demo-c1", "consume_point": 300}))
+				res := r["result"].(map[string]any)
+				return res["consume_point"].(float64), res["deducted_money"].(float64)
+			}
+			if p, fen := cal(); p != 300 || fen != 15000 {
+				t.Fatalf("point.cal of 300 at level L1 (the default rule): %v points, %v fen; want 300, 15000", p, fen)
+			}
+			ok(update(map[string]any{"brand_id": "demo-brand", "customer_id": "demo-c1", "level_id": "GOLD", "request_id": "cu-5"}), "demo-c1")
+			if p, fen := cal(); p != 200 || fen != 20000 {
+				t.Fatalf("point.cal of 300 at level GOLD: %v points, %v fen; want 200 (its cap), 20000 (100 yuan a 100 points)", p, fen)
+			}
+			if r := pay("pay-4", 300); r["biz_success"] != false || r["result_code"] != ledger.CodeExceedsMaxPoint {
+				t.Fatalf("payment of 300 at level GOLD (cap 200): %v", r)
+			}
+			if r := pay("pay-5", 200); r["biz_success"] != true {
+				t.Fatalf("payment of 200 at level GOLD: %v", r)
+			}
+			ok(update(map[string]any{"brand_id": "demo-brand", "customer_id": "demo-c1", "level_id": "L1", "request_id": "cu-6"}), "demo-c1")
+			if p, fen := cal(); p != 300 || fen != 15000 {
+				t.Fatalf("point.cal of 300 back at level L1: %v points, %v fen; want 300, 15000", p, fen)
+			}
+			if r := pay("pay-6", 250); r["biz_success"] != true {
+				t.Fatalf("payment of 250 back at level L1 (cap 5000): %v", r)
+			}
+
+			// One customer.updated event per change (cu-1 … cu-6),
 			// through the admin API.
 			req, err := http.NewRequest("GET", ts.URL+"/admin/v1/events?type=customer.updated&limit=100", nil)
 			if err != nil {
@@ -207,8 +241,8 @@ func TestE2E_CustomerUpdate(t *testing.T) {
 				}
 				levels = append(levels, ev.Data.LevelID)
 			}
-			if strings.Join(levels, ",") != "L1,L1,BLOCKED,L1" {
-				t.Fatalf("customer.updated events with levels %v, want L1,L1,BLOCKED,L1", levels)
+			if strings.Join(levels, ",") != "L1,L1,BLOCKED,L1,GOLD,L1" {
+				t.Fatalf("customer.updated events with levels %v, want L1,L1,BLOCKED,L1,GOLD,L1", levels)
 			}
 		})
 	}

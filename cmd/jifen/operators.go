@@ -226,14 +226,19 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	return nil
 }
 
+// cliActor is who the CLI's writes and audit entries are recorded under:
+// the operator "cli" (operator.CLIName), whoever runs the command on the
+// server, never a name typed on its command line.
+var cliActor = points.Actor{ID: operator.CLIName, Name: operator.CLIName}
+
 // cliAudit records e, an action of the CLI that ended with err (nil: done),
-// in store's audit log under the operator "cli".
+// in store's audit log under cliActor.
 func cliAudit(ctx context.Context, store any, e audit.Entry, err error) error {
 	as, ok := store.(audit.Store)
 	if !ok {
 		return fmt.Errorf("the store %T keeps no audit log to record %s in", store, e.Action)
 	}
-	e.OperatorName, e.Outcome = "cli", audit.OK
+	e.OperatorID, e.OperatorName, e.Outcome = cliActor.ID, cliActor.Name, audit.OK
 	if err != nil {
 		p := admin.ProblemOf(err, "")
 		e.Outcome, e.Message = p.Code, p.Message

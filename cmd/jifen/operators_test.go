@@ -105,8 +105,8 @@ func TestOperatorCommand(t *testing.T) {
 	var got []string
 	for i := len(entries) - 1; i >= 0; i-- { // oldest first
 		e := entries[i]
-		if e.OperatorName != "cli" {
-			t.Errorf("entry %d by %q, want cli", e.Seq, e.OperatorName)
+		if e.OperatorID != operator.CLIName || e.OperatorName != operator.CLIName {
+			t.Errorf("entry %d by %q (%q), want cli (cli)", e.Seq, e.OperatorName, e.OperatorID)
 		}
 		got = append(got, e.Action+" "+e.Outcome)
 		for _, secret := range []string{password[1], token[1], second} {

@@ -10,10 +10,11 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"jifen/admin"
+	"jifen/audit"
 	"jifen/points"
 	"jifen/tenant"
 	"jifen/top"
@@ -46,33 +47,37 @@ func (applyCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	t, err := f.Tenant()
-	if err != nil {
-		return err
-	}
 	store, err := sf.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	rep, err := points.New(store, nil, nil).Apply(ctx, t)
-	if err != nil {
-		return err
+	t, err := f.Tenant()
+	var rep points.ApplyReport
+	if err == nil {
+		rep, err = points.New(store, nil, nil).Apply(ctx, t)
 	}
-	fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions, %d webhooks\n",
-		rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks)
-	keys := make([]string, 0, len(rep.Secrets))
-	for k := range rep.Secrets {
-		keys = append(keys, k)
+	if err == nil {
+		// Shown before it is recorded: a failure to record must not leave
+		// secrets nobody has seen.
+		fmt.Fprintf(stdout, "applied: %d apps, %d brands, %d shops, %d customers, %d new rule versions, %d webhooks\n",
+			rep.Apps, rep.Brands, rep.Shops, rep.Customers, rep.Rules, rep.Webhooks)
+		for _, k := range slices.Sorted(maps.Keys(rep.Secrets)) {
+			fmt.Fprintf(stdout, "generated secret for app %s: %s\n", k, rep.Secrets[k])
+		}
+		for _, id := range slices.Sorted(maps.Keys(rep.WebhookSecrets)) {
+			fmt.Fprintf(stdout, "generated secret for webhook %s: %s\n", id, rep.WebhookSecrets[id])
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "generated secret for app %s: %s\n", k, rep.Secrets[k])
+	// Done or refused, the apply is in the audit log as the admin API's
+	// is, by the operator cli; its secrets are not.
+	if aerr := cliAudit(ctx, store, admin.TenantApplied(f, rep, err), err); aerr != nil {
+		if err == nil {
+			return fmt.Errorf("apply: the tenant file was applied, but %w", aerr)
+		}
+		return errors.Join(cliErr(err), aerr)
 	}
-	for _, id := range slices.Sorted(maps.Keys(rep.WebhookSecrets)) {
-		fmt.Fprintf(stdout, "generated secret for webhook %s: %s\n", id, rep.WebhookSecrets[id])
-	}
-	return nil
+	return cliErr(err)
 }
 
 type verifyCmd struct{}
@@ -109,6 +114,9 @@ func (verifyCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 
 type holdCmd struct{}
 
+// run releases a hold early, as the operator "cli" (cliActor): the flow
+// and the audit entry, done or refused, record who ran the command, not
+// a name typed on its command line, which --operator used to take.
 func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "release" {
 		fmt.Fprintln(stderr, "usage: jifen hold release --brand B --order O [--db …]")
@@ -118,11 +126,17 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	brand := fs.String("brand", "", "brand id")
 	order := fs.String("order", "", "the order (outer_order_id) whose hold to release")
-	operator := fs.String("operator", "cli", "who releases it, recorded on the flow")
+	fs.String("operator", "", "refused: the release is recorded under the operator cli")
 	var sf storeFlags
 	sf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
+	}
+	typed := false
+	fs.Visit(func(f *flag.Flag) { typed = typed || f.Name == "operator" })
+	if typed {
+		return fmt.Errorf("hold release: --operator is refused: the release is recorded under the operator %s, "+
+			"whoever runs the command; an operator releases in their own name in the console or the admin API", cliActor.Name)
 	}
 	if *brand == "" || *order == "" {
 		return errors.New("hold release: --brand and --order are required")
@@ -132,8 +146,16 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	if err := points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, points.Actor{Name: *operator}); err != nil {
-		return err
+	err = points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, cliActor)
+	if aerr := cliAudit(ctx, store, audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand),
+		Target: strings.TrimSpace(*order)}, err); aerr != nil {
+		if err == nil {
+			return fmt.Errorf("hold release: the hold of order %s was released, but %w", *order, aerr)
+		}
+		return errors.Join(cliErr(err), aerr)
+	}
+	if err != nil {
+		return cliErr(err)
 	}
 	fmt.Fprintf(stdout, "released the hold of order %s of brand %s\n", *order, *brand)
 	return nil
