@@ -68,7 +68,8 @@ webhooks:
 				}
 			}
 			done, refused := es[0], es[1]
-			if done.Outcome != audit.OK || !strings.Contains(string(done.Request), `"kiosk-2"`) ||
+			// The file is recorded under its own names (app_key, not AppKey).
+			if done.Outcome != audit.OK || !strings.Contains(string(done.Request), `"app_key":"kiosk-2"`) ||
 				!strings.Contains(string(done.Request), `"https://crm.example.com/hooks"`) ||
 				strings.Count(string(done.Request), audit.Redacted) != 2 ||
 				string(done.After) != `{"apps":2,"brands":0,"customers":0,"rules":0,"shops":0,"webhooks":2}` {
