@@ -87,7 +87,7 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, req requ
 }
 
 // approvalsOff is the error of the approvals' pages where none are served.
-var approvalsOff = &operator.Forbidden{Missing: "approvals", Message: "此服务未启用审批"}
+var approvalsOff = &operator.Forbidden{Missing: "approvals", Message: "approvals are not served here", View: "此服务未启用审批"}
 
 // decide approves or rejects (with the form's reason) one approval.
 func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {

@@ -21,6 +21,7 @@ var codeText = map[string]string{
 	"INTERNAL":          "系统内部错误, 请稍后重试或联系技术支持",
 	"NOT_FOUND":         "找不到要操作的记录",
 	"PERMISSION_DENIED": "没有权限执行此操作",
+	"FORBIDDEN":         "你没有权限执行此操作",
 }
 
 // fieldLabels names in Chinese the fields an operator's input may be
@@ -37,6 +38,8 @@ var fieldLabels = map[string]string{
 	"point_clear_rule_type": "过期方式", "days": "过期天数/年数", "rule_id": "规则编号",
 	"level_id": "等级", "deducted_point": "积分数", "consume_money": "抵扣金额", "max_point": "单次上限",
 	"reward_point": "获得积分", "enable": "启用",
+	// Operators.
+	"role": "角色", "limit": "每次积分上限", "old_password": "原密码", "new_password": "新密码", "confirm_password": "确认新密码",
 }
 
 func init() {

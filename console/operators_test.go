@@ -27,8 +27,8 @@ func TestConsole_Roles(t *testing.T) {
 	}
 	before := e.Snapshot()
 	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"5"}, "reason": {"r"}, "request_id": {"v1"}}).
-		want(t, http.StatusForbidden, "FORBIDDEN", "support")
-	e.get("/console/operators").want(t, http.StatusForbidden, "admin")
+		want(t, http.StatusForbidden, `data-code="FORBIDDEN"`, "需要客服或管理员")
+	e.get("/console/operators").want(t, http.StatusForbidden, "需要管理员")
 	e.get("/console/webhooks").want(t, http.StatusForbidden)
 	if e.Snapshot() != before {
 		t.Fatal("a refused adjustment wrote")

@@ -108,8 +108,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, operator.ErrLocked):
 		c.log.Warn("console sign-in refused: locked", "operator", name, "remote", r.RemoteAddr)
-		fail(http.StatusTooManyRequests, fmt.Sprintf("连续 %d 次密码错误, 账号已锁定 %d 分钟 (%v)", operator.MaxFailedSignIns,
-			int(operator.LockFor.Minutes()), err))
+		msg := fmt.Sprintf("连续 %d 次密码错误, 账号已锁定 %d 分钟", operator.MaxFailedSignIns, int(operator.LockFor.Minutes()))
+		if le, ok := errors.AsType[*operator.LockedError](err); ok {
+			msg = fmt.Sprintf("连续 %d 次密码错误, 账号已锁定至 %s (北京时间), 届时可再试, 或请管理员重置密码",
+				operator.MaxFailedSignIns, fmtTime(le.Until))
+		}
+		fail(http.StatusTooManyRequests, msg)
 		return
 	case errors.Is(err, operator.ErrDisabled):
 		fail(http.StatusForbidden, "该操作员已停用")

@@ -246,7 +246,7 @@ func TestConsole_TenantAudited(t *testing.T) {
 		t.Error("a viewer is shown the tenant pages' save buttons or the apps")
 	}
 	e.post("/console/brands/B1/shops", url.Values{"csrf": {csrf}, "shop_id": {"S20"}, "name": {"不该"}}).
-		want(t, http.StatusForbidden, "admin")
+		want(t, http.StatusForbidden, "需要管理员")
 
 	one := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "一号管理", Role: operator.Admin, Brands: []string{"B1"}})
 	e.signInAs("一号管理", one.Password)
