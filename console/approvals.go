@@ -61,6 +61,9 @@ func (c *Console) pendingFor(r *http.Request, p operator.Principal) int {
 type approvalsData struct {
 	Pending []approval.Approval
 	Me      string // the signed-in operator's id: its own requests have no buttons
+	// Refused is the approval whose decision was refused, with the reason
+	// typed and the input the error named (Bad).
+	Refused, Reason, Bad string
 }
 
 // approvalsPage lists the pending approvals of the operator's brands,
@@ -124,9 +127,13 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
 		http.Redirect(w, r, "/console/approvals?ok="+url.QueryEscape(ok), http.StatusSeeOther)
 		return
 	}
-	d := approvalsData{Me: req.who.OperatorID}
+	d := approvalsData{Me: req.who.OperatorID, Refused: r.PathValue("id"), Reason: r.PostFormValue("reason")}
 	if as, lerr := c.approvals.List(r.Context(), req.who, "", approval.Pending, 0); lerr == nil {
 		d.Pending = as
 	}
-	c.fail(w, r, req, "approvals", "待审批", d, err)
+	p := c.page(req, "待审批", nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	p.Data = d
+	c.render(w, r, status, "approvals", p)
 }

@@ -57,6 +57,7 @@ type auditData struct {
 	Entries []audit.Entry
 	Next    string // the next page's URL; "" on the last
 	Actions []string
+	Bad     string // the filter input an error named
 }
 
 // auditActions are the choices of the action filter.
@@ -78,7 +79,11 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, req request) 
 		d.Entries, next, err = c.audits.List(r.Context(), aq)
 	}
 	if err != nil {
-		c.fail(w, r, req, "audit", "审计日志", d, err)
+		p := c.page(req, "审计日志", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "audit", p)
 		return
 	}
 	if next != 0 {

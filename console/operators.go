@@ -15,6 +15,9 @@ import (
 // and revoke API tokens. Secrets are shown once, on the page that makes
 // them. Every change is recorded in the audit log, its secrets never.
 
+// passwordData is the password form's input an error named.
+type passwordData struct{ Bad string }
+
 // passwordPage is the form to change one's own password.
 func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, req request) {
 	c.render(w, r, http.StatusOK, "password", c.page(req, "修改密码", nil))
@@ -34,7 +37,14 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, req req
 		return
 	}
 	if err != nil {
-		c.fail(w, r, req, "password", "修改密码", nil, err)
+		// The passwords typed are not shown again; the one refused is
+		// marked.
+		p := c.page(req, "修改密码", nil)
+		var d passwordData
+		status, bad := c.refused(r, &p, err)
+		d.Bad = bad
+		p.Data = d
+		c.render(w, r, status, "password", p)
 		return
 	}
 	key, err := c.ops.SessionKey(r.Context())
@@ -52,6 +62,10 @@ type operatorsData struct {
 	Operators []operatorRow
 	Roles     []operator.Role
 	Secret    *shownOnce // the secrets just made, shown once
+	// Add is the add form as typed, shown again when refused, with the
+	// input its error named (AddBad).
+	Add    map[string]string
+	AddBad string
 }
 
 type operatorRow struct {
@@ -66,7 +80,7 @@ type shownOnce struct {
 }
 
 func (c *Console) operatorsData(r *http.Request) (operatorsData, error) {
-	d := operatorsData{Roles: operator.Roles()}
+	d := operatorsData{Roles: operator.Roles(), Add: map[string]string{"role": string(operator.Viewer)}}
 	os, err := c.ops.List(r.Context())
 	if err != nil {
 		return d, err
@@ -91,14 +105,16 @@ func (c *Console) operators(w http.ResponseWriter, r *http.Request, req request)
 	c.render(w, r, http.StatusOK, "operators", c.page(req, "操作员", d))
 }
 
-// addOperator adds an operator and shows its password and token once.
+// addOperator adds an operator and shows its password and token once; a
+// refused form comes back as typed.
 func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req request) {
-	n := operator.NewOperator{Name: r.PostFormValue("name"), Role: operator.Role(r.PostFormValue("role"))}
-	for b := range strings.FieldsFuncSeq(r.PostFormValue("brands"), func(r rune) bool { return r == ',' || r == ' ' || r == '，' }) {
-		n.Brands = append(n.Brands, b)
+	form := map[string]string{}
+	for _, k := range []string{"name", "role", "brands", "limit"} {
+		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
+	n := operator.NewOperator{Name: form["name"], Role: operator.Role(form["role"]), Brands: splitList(form["brands"])}
 	var err error
-	if s := strings.TrimSpace(r.PostFormValue("limit")); s != "" {
+	if s := form["limit"]; s != "" {
 		if n.Limit, err = strconv.ParseInt(s, 10, 64); err != nil {
 			err = ledger.Invalidf("limit", "应为整数, 收到 %q", s)
 		}
@@ -116,7 +132,18 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req reques
 	if !c.audited(w, r, req, e, err) {
 		return
 	}
-	c.operatorsAfter(w, r, req, err, func() *shownOnce { return &shownOnce{Name: a.Operator.Name, Password: a.Password, Token: a.Secret} })
+	c.operatorsAfter(w, r, req, err, func(d *operatorsData, bad string) {
+		if err != nil {
+			d.Add, d.AddBad = form, bad
+			return
+		}
+		d.Secret = &shownOnce{Name: a.Operator.Name, Password: a.Password, Token: a.Secret}
+	})
+}
+
+// splitList splits a list typed with commas or spaces.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '，' || r == '、' })
 }
 
 // operatorAction is one action on an operator: disable, enable, reset
@@ -175,25 +202,33 @@ func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req req
 	if !c.audited(w, r, req, e, err) {
 		return
 	}
-	c.operatorsAfter(w, r, req, err, func() *shownOnce { return shown })
+	c.operatorsAfter(w, r, req, err, func(d *operatorsData, _ string) { d.Secret = shown })
 }
 
 // operatorsAfter shows the operators page after an action: its error, or
-// what it made, once.
-func (c *Console) operatorsAfter(w http.ResponseWriter, r *http.Request, req request, err error, shown func() *shownOnce) {
+// what it made, once. show puts on the page what the action shows: what
+// it made, or its form as typed with the input the error named (bad).
+func (c *Console) operatorsAfter(w http.ResponseWriter, r *http.Request, req request, err error, show func(d *operatorsData, bad string)) {
 	d, derr := c.operatorsData(r)
-	if err == nil {
-		err = derr
-	}
-	if err != nil {
+	if derr != nil {
+		if err == nil {
+			err = derr
+		}
 		c.fail(w, r, req, "operators", "操作员", d, err)
 		return
 	}
-	d.Secret = shown()
-	p := c.page(req, "操作员", d)
-	p.Notice = "已保存"
-	c.log.Info("console operators", "by", req.who.Name, "path", r.URL.Path)
-	c.render(w, r, http.StatusOK, "operators", p)
+	p := c.page(req, "操作员", nil)
+	status := http.StatusOK
+	var bad string
+	if err != nil {
+		status, bad = c.refused(r, &p, err)
+	} else {
+		p.Notice = "已保存"
+		c.log.Info("console operators", "by", req.who.Name, "path", r.URL.Path)
+	}
+	show(&d, bad)
+	p.Data = d
+	c.render(w, r, status, "operators", p)
 }
 
 // auditOperator is an operator as an audit entry holds it: what the API

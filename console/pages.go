@@ -495,6 +495,7 @@ type orderData struct {
 	View  backoffice.OrderView
 	Found bool
 	Form  reverseForm
+	Bad   string // the refund form's input an error named
 	Flow  string // the flow just written, highlighted
 }
 
@@ -573,11 +574,7 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 		p, err = c.admin.PreviewReversal(r.Context(), ar)
 	}
 	if err != nil {
-		d, derr := c.orderData(r, form)
-		if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
-			err = derr
-		}
-		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+		c.refusedOrder(w, r, req, form, err)
 		return
 	}
 	v, err := c.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
@@ -625,11 +622,24 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
 		return
 	}
+	c.refusedOrder(w, r, req, form, err)
+}
+
+// refusedOrder shows the order again after its refund form was refused:
+// the form as typed, the input the error named marked.
+func (c *Console) refusedOrder(w http.ResponseWriter, r *http.Request, req request, form reverseForm, err error) {
 	d, derr := c.orderData(r, form)
 	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
 		err = derr
 	}
-	c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+	p := c.page(req, "订单 "+r.PathValue("order"), nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	if d.Found {
+		p.Names = c.orderNames(r, d.View)
+	}
+	p.Data = d
+	c.render(w, r, status, "order", p)
 }
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
@@ -768,16 +778,24 @@ type dashboardData struct {
 	Charts  charts
 	Reverse []backoffice.DayTotal // newest day first, for the table
 	Active  bool                  // some day of the range has flows
+	// From and To are the range's form: the range shown, or as typed
+	// when refused, with the input the error named (Bad).
+	From, To, Bad string
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {
 	q := r.URL.Query()
 	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
 	if err != nil {
-		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		d := dashboardData{Totals: t, From: q.Get("from"), To: q.Get("to")}
+		p := c.page(req, "品牌看板 "+t.Brand.Name, nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "dashboard", p)
 		return
 	}
-	d := dashboardData{Totals: t, Charts: buildCharts(t)}
+	d := dashboardData{Totals: t, Charts: buildCharts(t), From: t.From, To: t.To}
 	for i := len(t.Days) - 1; i >= 0; i-- {
 		d.Reverse = append(d.Reverse, t.Days[i])
 		d.Active = d.Active || t.Days[i].Flows > 0

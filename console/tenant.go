@@ -28,12 +28,16 @@ func brandSettingsPath(brand string) string {
 func rulePath(brand string) string { return "/console/brands/" + url.PathEscape(brand) + "/rule" }
 
 // refused is a form's error and the input it names, for a page shown
-// again with what was typed.
+// again with what was typed. An operator's points limit names the
+// points.
 func (c *Console) refused(r *http.Request, pg *page, err error) (status int, bad string) {
 	p := c.problem(r, err)
 	pg.Error, pg.Code = problemText(p), p.Code
-	if p.Field != "" {
+	switch {
+	case p.Field != "":
 		bad = formField(p.Field)
+	case strings.HasPrefix(p.Missing, "limit "):
+		bad = "points"
 	}
 	return p.Status, bad
 }
