@@ -376,6 +376,7 @@ func parsePages() map[string]*template.Template {
 			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 		},
 		"list":      func(s ...string) []string { return s },
+		"join":      strings.Join,
 		"bad":       badAttr,
 		"stateName": func(s string) string { return stateNames[s] },
 		"count": func(n int) string {

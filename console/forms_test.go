@@ -69,6 +69,16 @@ func TestConsole_RefusedFormsKeepInput(t *testing.T) {
 		kept(t, page, "limit", "50")
 	})
 
+	t.Run("TokenName", func(t *testing.T) {
+		o, err := e.ops.ByName(e.Ctx, "小李")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := e.post("/console/operators/"+o.ID+"/token", url.Values{"csrf": {csrf}, "token_name": {"  "}}).
+			want(t, http.StatusBadRequest).body
+		marked(t, page, "token_name")
+	})
+
 	t.Run("Password", func(t *testing.T) {
 		form := func(old, new, confirm string) url.Values {
 			return url.Values{"csrf": {csrf}, "old_password": {old}, "new_password": {new}, "confirm_password": {confirm}}

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"jifen/admin"
 	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
@@ -66,6 +68,7 @@ type operatorsData struct {
 	// input its error named (AddBad).
 	Add    map[string]string
 	AddBad string
+	Row    *rowForm // a row's form refused
 }
 
 type operatorRow struct {
@@ -127,7 +130,7 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req reques
 		"role": r.PostFormValue("role"), "brands": r.PostFormValue("brands"), "limit": r.PostFormValue("limit")})}
 	if err == nil {
 		// The operator as stored: never its password or token.
-		e.Target, e.After = a.Operator.ID, audit.JSON(auditOperator(a.Operator))
+		e.Target, e.After = a.Operator.ID, admin.AuditOperator(a.Operator)
 	}
 	if !c.audited(w, r, req, e, err) {
 		return
@@ -146,31 +149,36 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '，' || r == '、' })
 }
 
-// operatorAction is one action on an operator: disable, enable, reset
-// (password), token (create), revoke (token_id).
+// operatorAction is one action on an operator: edit (role, brands,
+// limit), disable, enable, reset (password), token (create), revoke
+// (token_id). A refused edit or token form comes back as typed in the
+// operator's row.
 func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req request) {
 	ctx, id := r.Context(), r.PathValue("id")
 	var shown *shownOnce
+	var form map[string]string // the row's form as typed
 	var err error
 	e := audit.Entry{Target: id}
-	switch r.PathValue("action") {
-	case "disable", "enable":
-		disabled := r.PathValue("action") == "disable"
-		e.Action = audit.OperatorEnable
-		if disabled {
-			e.Action = audit.OperatorDisable
+	switch action := r.PathValue("action"); action {
+	case "edit":
+		form = map[string]string{"role": strings.TrimSpace(r.PostFormValue("role")),
+			"brands": strings.TrimSpace(r.PostFormValue("brands")), "limit": strings.TrimSpace(r.PostFormValue("limit"))}
+		var ch admin.OperatorChange
+		if ch, err = editOperator(form); err != nil {
+			e.Action = audit.OperatorUpdate
+			break
 		}
+		e.Action, e.Request = ch.Action(), audit.JSON(ch)
+		e.Before, e.After, err = c.changeOperator(r, id, ch)
+	case "disable", "enable":
+		disabled := action == "disable"
+		ch := admin.OperatorChange{Disabled: &disabled}
+		e.Action, e.Request = ch.Action(), audit.JSON(ch)
 		if disabled && id == req.who.OperatorID {
 			err = ledger.Invalid("operator", "不能停用自己")
 			break
 		}
-		if old, gerr := c.ops.Get(ctx, id); gerr == nil {
-			e.Before = audit.JSON(auditOperator(old))
-		}
-		var o operator.Operator
-		if o, err = c.ops.Update(ctx, id, operator.Change{Disabled: &disabled}); err == nil {
-			e.After = audit.JSON(auditOperator(o))
-		}
+		e.Before, e.After, err = c.changeOperator(r, id, ch)
 	case "reset":
 		e.Action = audit.OperatorPasswordReset
 		var o operator.Operator
@@ -180,15 +188,17 @@ func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req req
 			shown = &shownOnce{Name: o.Name, Password: p}
 		}
 	case "token":
+		form = map[string]string{"token_name": r.PostFormValue("token_name")}
 		e.Action = audit.OperatorTokenCreate
 		e.Request = audit.JSON(map[string]string{"name": r.PostFormValue("token_name")})
 		var o operator.Operator
 		if o, err = c.ops.Get(ctx, id); err == nil {
 			var t operator.Token
 			var secret string
-			t, secret, err = c.ops.CreateToken(ctx, id, r.PostFormValue("token_name"))
-			shown = &shownOnce{Name: o.Name, Token: secret}
-			e.After = audit.JSON(map[string]string{"id": t.ID, "name": t.Name}) // not its secret
+			if t, secret, err = c.ops.CreateToken(ctx, id, r.PostFormValue("token_name")); err == nil {
+				shown = &shownOnce{Name: o.Name, Token: secret}
+				e.After = admin.AuditToken(t) // not its secret
+			}
 		}
 	case "revoke":
 		e.Action = audit.OperatorTokenRevoke
@@ -202,7 +212,54 @@ func (c *Console) operatorAction(w http.ResponseWriter, r *http.Request, req req
 	if !c.audited(w, r, req, e, err) {
 		return
 	}
-	c.operatorsAfter(w, r, req, err, func(d *operatorsData, _ string) { d.Secret = shown })
+	c.operatorsAfter(w, r, req, err, func(d *operatorsData, bad string) {
+		if err != nil && form != nil {
+			d.Row = &rowForm{ID: id, Action: r.PathValue("action"), Form: form, Bad: bad}
+			return
+		}
+		d.Secret = shown
+	})
+}
+
+// editOperator is the change the edit form asks for: the role, the
+// brands (none: every brand) and, for support, the limit (left as it is
+// when empty; the service drops the limit of another role).
+func editOperator(f map[string]string) (admin.OperatorChange, error) {
+	role, brands := f["role"], splitList(f["brands"])
+	if brands == nil {
+		brands = []string{}
+	}
+	ch := admin.OperatorChange{Role: &role, Brands: &brands}
+	if s := f["limit"]; s != "" && operator.Role(role) == operator.Support {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return ch, ledger.Invalidf("limit", "应为整数, 收到 %q", s)
+		}
+		ch.Limit = &n
+	}
+	return ch, nil
+}
+
+// changeOperator makes change ch to operator id through the operator
+// service, as PUT /admin/v1/operators/{id} does, and returns the
+// operator before and after as audit entries hold them.
+func (c *Console) changeOperator(r *http.Request, id string, ch admin.OperatorChange) (before, after json.RawMessage, err error) {
+	if old, gerr := c.ops.Get(r.Context(), id); gerr == nil {
+		before = admin.AuditOperator(old)
+	}
+	o, err := c.ops.Update(r.Context(), id, ch.Change())
+	if err != nil {
+		return before, nil, err
+	}
+	return before, admin.AuditOperator(o), nil
+}
+
+// rowForm is a form of an operator's row (edit, token) refused, as
+// typed, with the input its error named.
+type rowForm struct {
+	ID, Action string
+	Form       map[string]string
+	Bad        string
 }
 
 // operatorsAfter shows the operators page after an action: its error, or
@@ -229,14 +286,4 @@ func (c *Console) operatorsAfter(w http.ResponseWriter, r *http.Request, req req
 	show(&d, bad)
 	p.Data = d
 	c.render(w, r, status, "operators", p)
-}
-
-// auditOperator is an operator as an audit entry holds it: what the API
-// shows of it, never its password hash.
-func auditOperator(o operator.Operator) map[string]any {
-	bs := o.Brands
-	if bs == nil {
-		bs = []string{}
-	}
-	return map[string]any{"id": o.ID, "name": o.Name, "role": o.Role, "brands": bs, "limit": o.Limit, "disabled": o.Disabled}
 }
