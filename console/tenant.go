@@ -62,7 +62,11 @@ func brandForm(b ledger.Brand) map[string]string {
 	}
 	f := map[string]string{"name": b.Name, "time_zone": b.TimeZone, "refund_of_expired": s.RefundOfExpired,
 		"grace_days": strconv.Itoa(s.GraceDays), "clawback_shortfall": s.ClawbackShortfall,
-		"hold_timeout": strconv.FormatFloat(s.HoldTimeout.Minutes(), 'f', -1, 64), "expiry_reminders": strings.Join(days, ", ")}
+		"hold_timeout": strconv.FormatFloat(s.HoldTimeout.Minutes(), 'f', -1, 64), "expiry_reminders": strings.Join(days, ", "),
+		"approval_above": ""}
+	if s.ApprovalAbove > 0 {
+		f["approval_above"] = strconv.FormatInt(s.ApprovalAbove, 10)
+	}
 	for ch, id := range b.OutIDs {
 		f["out_id_"+ch] = id
 	}
@@ -163,12 +167,21 @@ func readSettings(b ledger.Brand, f map[string]string) (ledger.Brand, error) {
 		}
 		s.ExpiryReminders = append(s.ExpiryReminders, d)
 	}
+	// Four eyes: empty is off, as a tenant file that leaves it out.
+	s.ApprovalAbove = 0
+	if v := f["approval_above"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return b, ledger.Invalidf("approval_above", "应为正整数 (积分), 留空表示不需审批, 收到 %q", v)
+		}
+		s.ApprovalAbove = n
+	}
 	return b, nil
 }
 
 func (c *Console) saveBrandSettings(w http.ResponseWriter, r *http.Request, req request) {
 	d := brandPageData{Form: postedForm(r, "name", "time_zone", "refund_of_expired", "grace_days", "clawback_shortfall",
-		"hold_timeout", "expiry_reminders")}
+		"hold_timeout", "expiry_reminders", "approval_above")}
 	if err := c.brandData(r, &d); err != nil {
 		c.fail(w, r, req, "brand", "品牌设置", d, err)
 		return
