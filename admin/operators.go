@@ -73,10 +73,7 @@ func (api *API) me(w http.ResponseWriter, r *http.Request) {
 // changes the authenticated operator's own password (at least
 // operator.MinPassword characters); their console sessions end.
 func (api *API) changePassword(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Old string `json:"old_password"`
-		New string `json:"new_password"`
-	}
+	var body PasswordChange
 	e := audit.Entry{Action: audit.OperatorPasswordChange, Target: principal(r).OperatorID}
 	err := decode(w, r, &body)
 	if err == nil {
@@ -86,6 +83,23 @@ func (api *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	if api.audited(w, r, e, err) {
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// PasswordChange is the body of POST /admin/v1/me/password, and what the
+// audit log records as asked of an operator.password.change (the
+// console's too) — both passwords redacted.
+type PasswordChange struct {
+	Old string `json:"old_password"`
+	New string `json:"new_password"`
+}
+
+// OperatorAdd is the body of POST /admin/v1/operators, and what the
+// audit log records as asked of an operator.create (the console's too).
+type OperatorAdd struct {
+	Name   string   `json:"name"`
+	Role   string   `json:"role"`
+	Brands []string `json:"brands"`
+	Limit  int64    `json:"limit"`
 }
 
 // GET /admin/v1/operators: every operator, by name.
@@ -108,12 +122,7 @@ func (api *API) listOperators(w http.ResponseWriter, r *http.Request) {
 // "brands": ["B1"], "limit": 500}: a new operator, with its sign-in
 // password and an API token, shown once.
 func (api *API) addOperator(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name   string   `json:"name"`
-		Role   string   `json:"role"`
-		Brands []string `json:"brands"`
-		Limit  int64    `json:"limit"`
-	}
+	var body OperatorAdd
 	e := audit.Entry{Action: audit.OperatorCreate}
 	err := decode(w, r, &body)
 	var a operator.Added

@@ -43,7 +43,8 @@ func TestConsole_Audit(t *testing.T) {
 		t.Fatalf("log %v, want %v", got, want)
 	}
 	if es[1].BrandID != "B1" || es[1].Target != "C1" || es[1].ClientAddr != "127.0.0.1" ||
-		!strings.Contains(string(es[1].Request), `"reason":"补偿"`) || !strings.Contains(string(es[1].After), "flow_id") {
+		string(es[1].Request) != `{"points":30,"reason":"补偿","request_id":"adj-1"}` ||
+		!strings.Contains(string(es[1].Before), `"available":0`) || !strings.Contains(string(es[1].After), `"available":30`) {
 		t.Errorf("adjustment entry %+v", es[1])
 	}
 

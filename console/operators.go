@@ -35,7 +35,10 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, req req
 	} else {
 		err = c.ops.ChangePassword(r.Context(), req.who.OperatorID, r.PostFormValue("old_password"), r.PostFormValue("new_password"))
 	}
-	if !c.audited(w, r, req, audit.Entry{Action: audit.OperatorPasswordChange, Target: req.who.OperatorID}, err) {
+	// As the API records it: both passwords redacted.
+	e := audit.Entry{Action: audit.OperatorPasswordChange, Target: req.who.OperatorID,
+		Request: audit.JSON(admin.PasswordChange{Old: r.PostFormValue("old_password"), New: r.PostFormValue("new_password")})}
+	if !c.audited(w, r, req, e, err) {
 		return
 	}
 	if err != nil {
@@ -126,8 +129,8 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request, req reques
 	if err == nil {
 		a, err = c.ops.Add(r.Context(), n)
 	}
-	e := audit.Entry{Action: audit.OperatorCreate, Request: audit.JSON(map[string]string{"name": r.PostFormValue("name"),
-		"role": r.PostFormValue("role"), "brands": r.PostFormValue("brands"), "limit": r.PostFormValue("limit")})}
+	e := audit.Entry{Action: audit.OperatorCreate,
+		Request: audit.JSON(admin.OperatorAdd{Name: n.Name, Role: string(n.Role), Brands: n.Brands, Limit: n.Limit})}
 	if err == nil {
 		// The operator as stored: never its password or token.
 		e.Target, e.After = a.Operator.ID, admin.AuditOperator(a.Operator)

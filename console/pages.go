@@ -361,10 +361,14 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := adjustForm{Points: strings.TrimSpace(r.PostFormValue("points")), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	n, err := strconv.ParseInt(form.Points, 10, 64)
+	var pts *int64 // the points as the audit log records them; nil: not a number
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
-	} else if err = c.customerBrand(r, req, id); err == nil {
-		err = req.who.NeedPoints(n)
+	} else {
+		pts = &n
+		if err = c.customerBrand(r, req, id); err == nil {
+			err = req.who.NeedPoints(n)
+		}
 	}
 	ar := points.AdjustRequest{CustomerID: id, Points: n, Reason: form.Reason, RequestID: r.PostFormValue("request_id")}
 	if r.PostFormValue("confirm") != "1" {
@@ -379,14 +383,20 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 			return
 		}
 	} else {
-		e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(map[string]string{
-			"points": r.PostFormValue("points"), "reason": r.PostFormValue("reason"), "request_id": r.PostFormValue("request_id")})}
+		// Recorded as the admin API records an adjustment: what was
+		// asked, and the account before and after.
+		e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(admin.NewAdjustment(pts, form.Reason, ar.RequestID))}
 		if cu, cerr := c.admin.Service().Store().Customer(r.Context(), id); cerr == nil {
 			e.BrandID = cu.BrandID
+		}
+		var before backoffice.CustomerView
+		if err == nil {
+			before, err = c.admin.Customer(r.Context(), id)
 		}
 		var out points.Outcome
 		var asked *approval.Approval
 		if err == nil {
+			e.Before = admin.AuditAccount(before)
 			out, asked, err = c.adjustOrAsk(r, req, ar)
 		}
 		switch {
@@ -394,7 +404,9 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 			// Recorded for approval: nothing is written yet.
 			e.After = audit.JSON(asked.Summary())
 		case err == nil:
-			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
+			if v, verr := c.admin.Customer(r.Context(), id); verr == nil {
+				e.After = admin.AuditAccount(v)
+			}
 		}
 		if !c.audited(w, r, req, e, err) {
 			return
@@ -427,8 +439,10 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := readCustomerForm(r)
-	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(form)}
 	u, err := form.request(id)
+	// Recorded as the admin API records an edit: the fields asked for,
+	// the record before and after.
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(admin.CustomerUpdateOf(u))}
 	if err == nil {
 		err = c.customerBrand(r, req, id)
 	}
@@ -436,13 +450,13 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 		// The record before, once the operator may see it.
 		before, berr := c.admin.Service().Store().Customer(r.Context(), id)
 		if berr == nil {
-			e.BrandID, e.Before = before.BrandID, audit.JSON(before)
+			e.BrandID, e.Before = before.BrandID, admin.AuditCustomer(before)
 		}
 		_, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u)
 	}
 	if err == nil {
 		if after, aerr := c.admin.Service().Store().Customer(r.Context(), id); aerr == nil {
-			e.After = audit.JSON(after)
+			e.After = admin.AuditCustomer(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {
@@ -589,8 +603,9 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
-	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"), Request: audit.JSON(form)}
 	ar, err := form.request(r)
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"),
+		Request: audit.JSON(admin.ReversalOf(ar))}
 	if err == nil && req.who.Role != operator.Admin {
 		if ar.Points != nil {
 			err = req.who.NeedPoints(*ar.Points)

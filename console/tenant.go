@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"jifen/admin"
 	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/tenant"
 )
 
 // Tenant pages: a brand's settings and shops, its rule (editor, preview
@@ -186,13 +188,15 @@ func (c *Console) saveBrandSettings(w http.ResponseWriter, r *http.Request, req 
 		c.fail(w, r, req, "brand", "品牌设置", d, err)
 		return
 	}
-	e := audit.Entry{Action: audit.BrandPut, BrandID: d.View.Brand.ID, Target: d.View.Brand.ID,
-		Request: audit.JSON(d.Form), Before: audit.JSON(d.View.Brand)}
+	// Recorded as the admin API records a brand's change: the tenant
+	// file's entry asked for, the brand before and after as it shows it.
 	b, err := readSettings(d.View.Brand, d.Form)
+	e := audit.Entry{Action: audit.BrandPut, BrandID: d.View.Brand.ID, Target: d.View.Brand.ID,
+		Request: audit.JSON(tenant.BrandOf(b)), Before: admin.AuditBrand(d.View)}
 	if err == nil {
 		if err = c.admin.PutBrand(r.Context(), req.actor(), b); err == nil {
 			if after, aerr := c.admin.Brand(r.Context(), b.ID); aerr == nil {
-				e.After = audit.JSON(after.Brand)
+				e.After = admin.AuditBrand(after)
 			}
 		}
 	}
@@ -217,15 +221,15 @@ func (c *Console) saveShop(w http.ResponseWriter, r *http.Request, req request) 
 		return
 	}
 	sh := ledger.Shop{ID: d.Shop["shop_id"], Name: d.Shop["name"], OutIDs: outIDs(d.Shop)}
-	e := audit.Entry{Action: audit.ShopPut, BrandID: d.View.Brand.ID, Target: sh.ID, Request: audit.JSON(d.Shop)}
+	e := audit.Entry{Action: audit.ShopPut, BrandID: d.View.Brand.ID, Target: sh.ID, Request: audit.JSON(tenant.ShopOf(sh))}
 	store := c.admin.Service().Store()
 	if old, oerr := store.Shop(r.Context(), strings.TrimSpace(sh.ID)); oerr == nil && old.BrandID == d.View.Brand.ID {
-		e.Before = audit.JSON(old)
+		e.Before = admin.AuditShop(old)
 	}
 	err := c.admin.PutShop(r.Context(), req.actor(), d.View.Brand.ID, sh)
 	if err == nil {
 		if after, aerr := store.Shop(r.Context(), strings.TrimSpace(sh.ID)); aerr == nil {
-			e.After = audit.JSON(after)
+			e.After = admin.AuditShop(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {
@@ -525,16 +529,16 @@ func (c *Console) ruleAction(w http.ResponseWriter, r *http.Request, req request
 		}
 	}
 	if save {
-		e := audit.Entry{Action: audit.RulePut, BrandID: d.Brand.ID, Target: d.Brand.ID, Request: audit.JSON(rule)}
+		e := audit.Entry{Action: audit.RulePut, BrandID: d.Brand.ID, Target: d.Brand.ID, Request: audit.JSON(tenant.RuleOf(rule))}
 		if d.Current != nil {
-			e.Before = audit.JSON(*d.Current)
+			e.Before = admin.AuditRule(*d.Current)
 		}
 		var changed bool
 		if err == nil {
 			if changed, err = c.admin.PutRule(r.Context(), req.actor(), d.Brand.ID, rule); err != nil {
 				err = formRows(err, ded, add)
 			} else if after, aerr := c.admin.Service().Store().Rule(r.Context(), d.Brand.ID); aerr == nil {
-				e.After = audit.JSON(after)
+				e.After = admin.AuditRule(after)
 			}
 		}
 		if !c.audited(w, r, req, e, err) {
@@ -738,19 +742,17 @@ func (c *Console) saveApp(w http.ResponseWriter, r *http.Request, req request) {
 	if err == nil {
 		err = points.Required("app_key", a.Key)
 	}
-	e := audit.Entry{Action: audit.AppPut, Target: a.Key, Request: audit.JSON(f)}
+	e := audit.Entry{Action: audit.AppPut, Target: a.Key, Request: audit.JSON(tenant.AppOf(a))}
 	store := c.admin.Service().Store()
 	if old, oerr := store.App(r.Context(), a.Key); oerr == nil {
-		old.Secret = "" // never in the log (it would be redacted)
-		e.Before = audit.JSON(old)
+		e.Before = admin.AuditApp(old)
 	}
 	if err == nil {
 		secret, err = c.admin.PutApp(r.Context(), req.actor(), a)
 	}
 	if err == nil {
 		if after, aerr := store.App(r.Context(), a.Key); aerr == nil {
-			after.Secret = ""
-			e.After = audit.JSON(after)
+			e.After = admin.AuditApp(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {

@@ -233,7 +233,7 @@ func TestConsole_TenantAudited(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("log %v, want %s", got, want)
 	}
-	if !strings.Contains(string(es[3].Before), `"Name":"Brand 1"`) || !strings.Contains(string(es[3].After), `"Name":"一号品牌"`) {
+	if !strings.Contains(string(es[3].Before), `"name":"Brand 1"`) || !strings.Contains(string(es[3].After), `"name":"一号品牌"`) {
 		t.Errorf("brand entry before %s after %s", es[3].Before, es[3].After)
 	}
 

@@ -1,6 +1,7 @@
 // Package tenant reads and writes the tenant file: the YAML that
 // provisions apps, brands (with shops, settings and rules), customers and
-// webhooks.
+// webhooks. Its pieces encode to JSON under the same names (the admin
+// API takes them as JSON, and the audit log records them so).
 // Integrators' own tooling writes it, so its shape is fixed; unknown keys
 // are refused so a typo never passes silently.
 package tenant
@@ -22,121 +23,121 @@ import (
 
 // File is the tenant file.
 type File struct {
-	Apps      []App      `yaml:"apps"`
-	Brands    []Brand    `yaml:"brands"`
-	Customers []Customer `yaml:"customers"`
-	Webhooks  []Webhook  `yaml:"webhooks,omitempty"`
+	Apps      []App      `yaml:"apps" json:"apps"`
+	Brands    []Brand    `yaml:"brands" json:"brands"`
+	Customers []Customer `yaml:"customers" json:"customers"`
+	Webhooks  []Webhook  `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
 }
 
 // Webhook is an HTTP endpoint told of events (package webhook).
 type Webhook struct {
-	WebhookID string `yaml:"webhook_id"`
-	URL       string `yaml:"url"`
+	WebhookID string `yaml:"webhook_id" json:"webhook_id"`
+	URL       string `yaml:"url" json:"url"`
 	// Secret is "whsec_" and base64; generated (and printed once) when
 	// absent for a new webhook, kept when absent for one that exists.
-	Secret string `yaml:"secret,omitempty"`
+	Secret string `yaml:"secret,omitempty" json:"secret,omitempty"`
 	// Brands limits the events to these brands; absent or empty: every
 	// brand.
-	Brands []string `yaml:"brands,omitempty"`
+	Brands []string `yaml:"brands,omitempty" json:"brands,omitempty"`
 	// Events lists the event types; absent, empty or "*": every type.
-	Events   []string `yaml:"events,omitempty"`
-	Disabled bool     `yaml:"disabled,omitempty"`
+	Events   []string `yaml:"events,omitempty" json:"events,omitempty"`
+	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty"`
 }
 
 // App is one calling system.
 type App struct {
-	AppKey    string   `yaml:"app_key"`
-	Secret    string   `yaml:"secret,omitempty"`
-	Name      string   `yaml:"name"`
-	Channels  []string `yaml:"channels"`
-	Brands    []string `yaml:"brands"`
-	RateLimit float64  `yaml:"rate_limit,omitempty"`
-	Disabled  bool     `yaml:"disabled,omitempty"`
+	AppKey    string   `yaml:"app_key" json:"app_key"`
+	Secret    string   `yaml:"secret,omitempty" json:"secret,omitempty"`
+	Name      string   `yaml:"name" json:"name"`
+	Channels  []string `yaml:"channels" json:"channels"`
+	Brands    []string `yaml:"brands" json:"brands"`
+	RateLimit float64  `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
+	Disabled  bool     `yaml:"disabled,omitempty" json:"disabled,omitempty"`
 }
 
 // Brand is a brand with its shops, settings and rule.
 type Brand struct {
-	BrandID  string            `yaml:"brand_id"`
-	Name     string            `yaml:"name"`
-	TimeZone string            `yaml:"time_zone,omitempty"`
-	OutIDs   map[string]string `yaml:"out_ids,omitempty"`
-	Shops    []Shop            `yaml:"shops,omitempty"`
-	Settings *Settings         `yaml:"settings,omitempty"`
-	Rule     *Rule             `yaml:"rule,omitempty"`
+	BrandID  string            `yaml:"brand_id" json:"brand_id"`
+	Name     string            `yaml:"name" json:"name"`
+	TimeZone string            `yaml:"time_zone,omitempty" json:"time_zone,omitempty"`
+	OutIDs   map[string]string `yaml:"out_ids,omitempty" json:"out_ids,omitempty"`
+	Shops    []Shop            `yaml:"shops,omitempty" json:"shops,omitempty"`
+	Settings *Settings         `yaml:"settings,omitempty" json:"settings,omitempty"`
+	Rule     *Rule             `yaml:"rule,omitempty" json:"rule,omitempty"`
 }
 
 // Shop is one shop of a brand.
 type Shop struct {
-	ShopID string            `yaml:"shop_id"`
-	Name   string            `yaml:"name"`
-	OutIDs map[string]string `yaml:"out_ids,omitempty"`
+	ShopID string            `yaml:"shop_id" json:"shop_id"`
+	Name   string            `yaml:"name" json:"name"`
+	OutIDs map[string]string `yaml:"out_ids,omitempty" json:"out_ids,omitempty"`
 }
 
 // Settings are a brand's ledger policies.
 type Settings struct {
-	RefundOfExpired   string `yaml:"refund_of_expired,omitempty"`
-	GraceDays         *int   `yaml:"grace_days,omitempty"`
-	ClawbackShortfall string `yaml:"clawback_shortfall,omitempty"`
-	HoldTimeout       string `yaml:"hold_timeout,omitempty"`
+	RefundOfExpired   string `yaml:"refund_of_expired,omitempty" json:"refund_of_expired,omitempty"`
+	GraceDays         *int   `yaml:"grace_days,omitempty" json:"grace_days,omitempty"`
+	ClawbackShortfall string `yaml:"clawback_shortfall,omitempty" json:"clawback_shortfall,omitempty"`
+	HoldTimeout       string `yaml:"hold_timeout,omitempty" json:"hold_timeout,omitempty"`
 	// ExpiryReminders: days before a lot expires to send point.expiring.
-	ExpiryReminders []int `yaml:"expiry_reminders,omitempty"`
+	ExpiryReminders []int `yaml:"expiry_reminders,omitempty" json:"expiry_reminders,omitempty"`
 	// ApprovalAbove: a support operator's refund or adjustment of more
 	// points than this waits for another operator's approval; absent: off.
-	ApprovalAbove *int64 `yaml:"approval_above,omitempty"`
+	ApprovalAbove *int64 `yaml:"approval_above,omitempty" json:"approval_above,omitempty"`
 }
 
 // Rule is shaped like PointRuleOpenInfo of rule.get.
 type Rule struct {
-	Name           string         `yaml:"name"`
-	PointClearRule ClearRule      `yaml:"point_clear_rule"`
-	Deduction      DeductionRules `yaml:"point_deduction_rule"`
-	Addition       AdditionRules  `yaml:"point_addition_rule"`
+	Name           string         `yaml:"name" json:"name"`
+	PointClearRule ClearRule      `yaml:"point_clear_rule" json:"point_clear_rule"`
+	Deduction      DeductionRules `yaml:"point_deduction_rule" json:"point_deduction_rule"`
+	Addition       AdditionRules  `yaml:"point_addition_rule" json:"point_addition_rule"`
 }
 
 // ClearRule is PointClearRuleOpenInfo.
 type ClearRule struct {
-	Type string `yaml:"point_clear_rule_type"`
-	Days int    `yaml:"days,omitempty"`
+	Type string `yaml:"point_clear_rule_type" json:"point_clear_rule_type"`
+	Days int    `yaml:"days,omitempty" json:"days,omitempty"`
 }
 
 // DeductionRules is PointDeductionRuleOpenInfo.
 type DeductionRules struct {
-	WithCoupon bool            `yaml:"with_coupon"`
-	Members    []DeductionRule `yaml:"member_point_deduction_rules"`
+	WithCoupon bool            `yaml:"with_coupon" json:"with_coupon"`
+	Members    []DeductionRule `yaml:"member_point_deduction_rules" json:"member_point_deduction_rules"`
 }
 
 // DeductionRule is MemberPointDeductionRuleOpenInfo; consume_money in yuan.
 type DeductionRule struct {
-	LevelID       string `yaml:"level_id"`
-	DeductedPoint int64  `yaml:"deducted_point"`
-	ConsumeMoney  Yuan   `yaml:"consume_money"`
-	Enable        bool   `yaml:"enable"`
-	HasUpperLimit bool   `yaml:"has_upper_limit,omitempty"`
-	MaxPoint      int64  `yaml:"max_point,omitempty"`
+	LevelID       string `yaml:"level_id" json:"level_id"`
+	DeductedPoint int64  `yaml:"deducted_point" json:"deducted_point"`
+	ConsumeMoney  Yuan   `yaml:"consume_money" json:"consume_money"`
+	Enable        bool   `yaml:"enable" json:"enable"`
+	HasUpperLimit bool   `yaml:"has_upper_limit,omitempty" json:"has_upper_limit,omitempty"`
+	MaxPoint      int64  `yaml:"max_point,omitempty" json:"max_point,omitempty"`
 }
 
 // AdditionRules is PointAdditionRuleOpenInfo.
 type AdditionRules struct {
-	Members []AdditionRule `yaml:"member_point_addition_rules"`
+	Members []AdditionRule `yaml:"member_point_addition_rules" json:"member_point_addition_rules"`
 }
 
 // AdditionRule is MemberPointAdditionRuleOpenInfo; consume_money in yuan.
 type AdditionRule struct {
-	LevelID      string `yaml:"level_id"`
-	ConsumeMoney Yuan   `yaml:"consume_money"`
-	RewardPoint  int64  `yaml:"reward_point"`
-	Enable       bool   `yaml:"enable"`
+	LevelID      string `yaml:"level_id" json:"level_id"`
+	ConsumeMoney Yuan   `yaml:"consume_money" json:"consume_money"`
+	RewardPoint  int64  `yaml:"reward_point" json:"reward_point"`
+	Enable       bool   `yaml:"enable" json:"enable"`
 }
 
 // Customer is one member.
 type Customer struct {
-	CustomerID string `yaml:"customer_id"`
-	BrandID    string `yaml:"brand_id"`
-	Mobile     string `yaml:"mobile,omitempty"`
-	Name       string `yaml:"name,omitempty"`
-	LevelID    string `yaml:"level_id,omitempty"`
-	OuterType  string `yaml:"outer_type,omitempty"`
-	OuterID    string `yaml:"outer_id,omitempty"`
+	CustomerID string `yaml:"customer_id" json:"customer_id"`
+	BrandID    string `yaml:"brand_id" json:"brand_id"`
+	Mobile     string `yaml:"mobile,omitempty" json:"mobile,omitempty"`
+	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
+	LevelID    string `yaml:"level_id,omitempty" json:"level_id,omitempty"`
+	OuterType  string `yaml:"outer_type,omitempty" json:"outer_type,omitempty"`
+	OuterID    string `yaml:"outer_id,omitempty" json:"outer_id,omitempty"`
 }
 
 // Yuan is an amount of money written in yuan (fractions to the fen
@@ -155,6 +156,15 @@ func (y *Yuan) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes fen back as yuan.
 func (y Yuan) MarshalYAML() (any, error) { return FormatYuan(int64(y)), nil }
+
+// MarshalJSON writes y as a number of yuan, as the admin API shows money
+// (a negative amount, which no tenant file holds, as a string).
+func (y Yuan) MarshalJSON() ([]byte, error) {
+	if y < 0 {
+		return []byte(strconv.Quote(strconv.FormatInt(int64(y), 10) + " fen")), nil
+	}
+	return []byte(FormatYuan(int64(y))), nil
+}
 
 // ParseYuan turns a decimal yuan amount into fen; more than two decimals
 // is an error rather than a silent rounding.
@@ -279,6 +289,58 @@ func (f File) Tenant() (points.Tenant, error) {
 			Events: w.Events, Disabled: w.Disabled})
 	}
 	return t, nil
+}
+
+// The tenant file's entries of stored records (the inverse of Tenant):
+// what the console asks for, recorded in the audit log as the admin API
+// records the same piece of a tenant file.
+
+// BrandOf is b's entry, with its settings (not its shops or rule).
+func BrandOf(b ledger.Brand) Brand {
+	s := b.Settings
+	grace := s.GraceDays
+	ts := &Settings{RefundOfExpired: s.RefundOfExpired, GraceDays: &grace, ClawbackShortfall: s.ClawbackShortfall,
+		ExpiryReminders: s.ExpiryReminders}
+	if s.HoldTimeout > 0 {
+		ts.HoldTimeout = s.HoldTimeout.String()
+	}
+	if s.ApprovalAbove != 0 {
+		above := s.ApprovalAbove
+		ts.ApprovalAbove = &above
+	}
+	return Brand{BrandID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: b.OutIDs, Settings: ts}
+}
+
+// ShopOf is s's entry.
+func ShopOf(s ledger.Shop) Shop { return Shop{ShopID: s.ID, Name: s.Name, OutIDs: s.OutIDs} }
+
+// RuleOf is r's entry, without its logically deleted levels.
+func RuleOf(r ledger.Rule) Rule {
+	out := Rule{Name: r.Name, PointClearRule: ClearRule{Type: r.Clear.Type, Days: r.Clear.Days},
+		Deduction: DeductionRules{WithCoupon: r.WithCoupon}}
+	for _, d := range r.Deduction {
+		if !d.Deleted {
+			out.Deduction.Members = append(out.Deduction.Members, DeductionRule{LevelID: d.LevelID, DeductedPoint: d.DeductedPoint,
+				ConsumeMoney: Yuan(d.ConsumeMoney), Enable: d.Enable, HasUpperLimit: d.HasUpperLimit, MaxPoint: d.MaxPoint})
+		}
+	}
+	for _, a := range r.Addition {
+		if !a.Deleted {
+			out.Addition.Members = append(out.Addition.Members, AdditionRule{LevelID: a.LevelID, ConsumeMoney: Yuan(a.ConsumeMoney),
+				RewardPoint: a.RewardPoint, Enable: a.Enable})
+		}
+	}
+	return out
+}
+
+// AppOf is a's entry, without its secret.
+func AppOf(a ledger.App) App {
+	return App{AppKey: a.Key, Name: a.Name, Channels: a.Channels, Brands: a.Brands, RateLimit: a.RateLimit, Disabled: !a.Active}
+}
+
+// WebhookOf is w's entry, without its secret.
+func WebhookOf(w points.Webhook) Webhook {
+	return Webhook{WebhookID: w.ID, URL: w.URL, Brands: w.Brands, Events: w.Events, Disabled: w.Disabled}
 }
 
 // Marshal writes f as YAML.
