@@ -704,7 +704,7 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 		q.Set("brand_id", d.Brands[0].ID)
 	}
 	d.Filter = url.Values{}
-	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"} {
+	for _, k := range flowFilterKeys {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			d.Filter.Set(k, v)
 		}
@@ -770,20 +770,57 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 	c.render(w, r, http.StatusOK, "flows", p)
 }
 
+// flowFilterKeys are the parameters of the flows' filter.
+var flowFilterKeys = []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"}
+
+// flowsCSV answers every flow the filter matches as CSV. The export is
+// in the audit log, with its filter, before a row is sent: one that
+// cannot be recorded is not sent.
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
-	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
-	f, err := admin.ParseFlowFilter(r.URL.Query())
+	q := r.URL.Query()
+	f, err := admin.ParseFlowFilter(q)
 	if err == nil && strings.TrimSpace(f.BrandID) != "" {
 		err = req.who.NeedBrand(f.BrandID)
 	}
 	if err == nil {
-		err = c.writeFlowsCSV(w, r, f)
+		// A filter the flows refuse is an error page, not a cut answer.
+		check := f
+		check.PageNo, check.PageSize = 1, 1
+		_, err = c.admin.Flows(r.Context(), check)
+	}
+	e := audit.Entry{Action: audit.Export, BrandID: strings.TrimSpace(f.BrandID), Target: "flows",
+		Request: audit.JSON(asked(q, flowFilterKeys))}
+	if !c.audited(w, r, req, e, err) {
+		return
 	}
 	if err != nil {
-		d.Brands, _ = c.admin.Brands(r.Context())
-		d.Filter = r.URL.Query()
-		c.fail(w, r, req, "flows", "积分流水", d, err)
+		d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels, Filter: url.Values{}}
+		d.Brands, _ = c.brands(r, req)
+		for _, k := range flowFilterKeys {
+			if v := strings.TrimSpace(q.Get(k)); v != "" {
+				d.Filter.Set(k, v)
+			}
+		}
+		p := c.page(req, "积分流水", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "flows", p)
+		return
 	}
+	c.writeFlowsCSV(w, r, f)
+}
+
+// asked is what an export was asked for, for its audit entry: the
+// parameters of keys that were given.
+func asked(q url.Values, keys []string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Dashboard.
@@ -802,12 +839,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 	q := r.URL.Query()
 	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
 	if err != nil {
-		d := dashboardData{Totals: t, From: q.Get("from"), To: q.Get("to")}
-		p := c.page(req, "品牌看板 "+t.Brand.Name, nil)
-		var status int
-		status, d.Bad = c.refused(r, &p, err)
-		p.Data = d
-		c.render(w, r, status, "dashboard", p)
+		c.refusedDashboard(w, r, req, t, err)
 		return
 	}
 	d := dashboardData{Totals: t, Charts: buildCharts(t), From: t.From, To: t.To}
@@ -818,13 +850,31 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 	c.render(w, r, http.StatusOK, "dashboard", c.page(req, "品牌看板 "+t.Brand.Name, d))
 }
 
+// refusedDashboard shows the dashboard's range form again as typed, the
+// date its error names marked.
+func (c *Console) refusedDashboard(w http.ResponseWriter, r *http.Request, req request, t backoffice.Totals, err error) {
+	q := r.URL.Query()
+	d := dashboardData{Totals: t, From: q.Get("from"), To: q.Get("to")}
+	p := c.page(req, "品牌看板 "+t.Brand.Name, nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	p.Data = d
+	c.render(w, r, status, "dashboard", p)
+}
+
 // totalsCSV answers the dashboard's daily table as CSV, with Chinese
-// headers: the brand's days with flows, then each shop's.
+// headers: the brand's days with flows, then each shop's. The export is
+// in the audit log, with the range asked for, before it is sent.
 func (c *Console) totalsCSV(w http.ResponseWriter, r *http.Request, req request) {
 	q := r.URL.Query()
 	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	e := audit.Entry{Action: audit.Export, BrandID: r.PathValue("brand"), Target: "daily_totals",
+		Request: audit.JSON(asked(q, []string{"from", "to"}))}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
 	if err != nil {
-		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		c.refusedDashboard(w, r, req, t, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
