@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"jifen/audit"
+	"jifen/backoffice"
 	"jifen/ledger"
+	"jifen/webhook"
 )
 
 // The audit log: every write of the API is recorded after it ran, with
@@ -108,6 +110,33 @@ func (api *API) exported(r *http.Request, e audit.Entry, rows int, err error) {
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// What audit entries hold of the records an action changes (Before,
+// After): each as the API shows it, so that an entry reads the same
+// whether the API or the console recorded it.
+
+// AuditAccount is a customer's account (balances, lifetime totals).
+func AuditAccount(v backoffice.CustomerView) json.RawMessage {
+	return audit.JSON(customerViewOut(v).Account)
+}
+
+// AuditCustomer is a customer's record.
+func AuditCustomer(c ledger.Customer) json.RawMessage { return audit.JSON(customerOut(c)) }
+
+// AuditBrand is a brand with its settings, shops and rule.
+func AuditBrand(v backoffice.BrandView) json.RawMessage { return audit.JSON(brandViewOut(v)) }
+
+// AuditShop is a shop, in a list as GET …/shops shows it.
+func AuditShop(s ledger.Shop) json.RawMessage { return audit.JSON(shopsOut([]ledger.Shop{s})) }
+
+// AuditRule is a rule version.
+func AuditRule(r ledger.Rule) json.RawMessage { return audit.JSON(ruleOut(r)) }
+
+// AuditApp is an app, never its secret.
+func AuditApp(a ledger.App) json.RawMessage { return audit.JSON(appOut(a)) }
+
+// AuditWebhook is a webhook endpoint with its state, never its secret.
+func AuditWebhook(e webhook.Endpoint) json.RawMessage { return audit.JSON(webhookOut(e)) }
 
 // AuditTimeout bounds the recording of an audit entry. An entry is
 // recorded without the request's cancellation: the action has run (or

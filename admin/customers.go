@@ -85,6 +85,50 @@ type writeBody struct {
 	RequestID string `json:"request_id"`
 }
 
+// Adjustment is the body of POST /admin/v1/customers/{id}/adjustments,
+// and what the audit log records as asked of an adjustment (the
+// console's too).
+type Adjustment struct {
+	Points *int64 `json:"points"` // > 0 adds, < 0 takes
+	Reason string `json:"reason"`
+	writeBody
+}
+
+// NewAdjustment is the adjustment of n points (nil: none could be read)
+// for reason, under requestID.
+func NewAdjustment(n *int64, reason, requestID string) Adjustment {
+	return Adjustment{Points: n, Reason: reason, writeBody: writeBody{RequestID: requestID}}
+}
+
+// CustomerUpdate is the body of PUT /admin/v1/customers/{id}, and what
+// the audit log records as asked of a customer.update (the console's
+// too): a field absent (nil) is left as it is, "" clears it.
+type CustomerUpdate struct {
+	Mobile       *string `json:"mobile"`
+	Name         *string `json:"name"`
+	LevelID      *string `json:"level_id"`
+	Gender       *string `json:"gender"`
+	Email        *string `json:"email"`
+	Birthday     *string `json:"birthday"`
+	Address      *string `json:"address"`
+	Remark       *string `json:"remark"`
+	CustomerType *int    `json:"customer_type"`
+	writeBody
+}
+
+// CustomerUpdateOf is the body that asks for u.
+func CustomerUpdateOf(u points.UpdateCustomerRequest) CustomerUpdate {
+	return CustomerUpdate{Mobile: u.Mobile, Name: u.Name, LevelID: u.LevelID, Gender: u.Gender, Email: u.Email,
+		Birthday: u.Birthday, Address: u.Address, Remark: u.Remark, CustomerType: u.CustomerType,
+		writeBody: writeBody{RequestID: u.RequestID}}
+}
+
+func (b CustomerUpdate) request(id string) points.UpdateCustomerRequest {
+	return points.UpdateCustomerRequest{CustomerID: id, Mobile: b.Mobile, Name: b.Name, LevelID: b.LevelID, Gender: b.Gender,
+		Email: b.Email, Birthday: b.Birthday, Address: b.Address, Remark: b.Remark, CustomerType: b.CustomerType,
+		RequestID: b.RequestID}
+}
+
 // customerBrand is the brand of the customer r's path names; it refuses,
 // before a write, a customer whose brand r's operator does not act in.
 func (api *API) customerBrand(r *http.Request) (string, error) {
@@ -101,11 +145,7 @@ func (api *API) customerBrand(r *http.Request) (string, error) {
 // support operator's above the brand's approval_above is recorded for
 // approval instead (202).
 func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Points *int64 `json:"points"`
-		Reason string `json:"reason"`
-		writeBody
-	}
+	var body Adjustment
 	e := audit.Entry{Action: audit.Adjustment, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
 		api.audited(w, r, e, err)
@@ -128,7 +168,7 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	var out points.Outcome
 	var asked *approval.Approval
 	if err == nil {
-		e.Before = audit.JSON(customerViewOut(before).Account)
+		e.Before = AuditAccount(before)
 		out, asked, err = api.adjustOrAsk(r, points.AdjustRequest{CustomerID: r.PathValue("id"),
 			Points: *body.Points, Reason: body.Reason, RequestID: body.RequestID})
 	}
@@ -146,7 +186,7 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 	var readErr error
 	if err == nil {
 		if v, readErr = api.admin.Customer(r.Context(), r.PathValue("id")); readErr == nil {
-			e.After = audit.JSON(customerViewOut(v).Account)
+			e.After = AuditAccount(v)
 		}
 	}
 	if !api.audited(w, r, e, err) {
@@ -170,18 +210,7 @@ func (api *API) adjust(w http.ResponseWriter, r *http.Request) {
 // clears it; customer.update in the authenticated operator's name. The
 // answer is the customer as stored now.
 func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Mobile       *string `json:"mobile"`
-		Name         *string `json:"name"`
-		LevelID      *string `json:"level_id"`
-		Gender       *string `json:"gender"`
-		Email        *string `json:"email"`
-		Birthday     *string `json:"birthday"`
-		Address      *string `json:"address"`
-		Remark       *string `json:"remark"`
-		CustomerType *int    `json:"customer_type"`
-		writeBody
-	}
+	var body CustomerUpdate
 	e := audit.Entry{Action: audit.CustomerUpdate, Target: r.PathValue("id")}
 	if err := decode(w, r, &body); err != nil {
 		api.audited(w, r, e, err)
@@ -196,17 +225,14 @@ func (api *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	var out points.Outcome
 	if err == nil {
-		e.Before = audit.JSON(customerOut(before.Account.Customer))
-		out, err = api.admin.UpdateCustomer(r.Context(), actor(r), points.UpdateCustomerRequest{CustomerID: r.PathValue("id"),
-			Mobile: body.Mobile, Name: body.Name, LevelID: body.LevelID, Gender: body.Gender, Email: body.Email,
-			Birthday: body.Birthday, Address: body.Address, Remark: body.Remark, CustomerType: body.CustomerType,
-			RequestID: body.RequestID})
+		e.Before = AuditCustomer(before.Account.Customer)
+		out, err = api.admin.UpdateCustomer(r.Context(), actor(r), body.request(r.PathValue("id")))
 	}
 	var v backoffice.CustomerView
 	var readErr error
 	if err == nil {
 		if v, readErr = api.admin.Customer(r.Context(), out.Result); readErr == nil {
-			e.After = audit.JSON(customerOut(v.Account.Customer))
+			e.After = AuditCustomer(v.Account.Customer)
 		}
 	}
 	if !api.audited(w, r, e, err) {

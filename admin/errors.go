@@ -21,7 +21,7 @@ type Problem struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"` // the offending field, for INVALID_PARAMETER
-	View    string `json:"view,omitempty"`  // a short Chinese sentence, for business outcomes
+	View    string `json:"view,omitempty"`  // a short Chinese sentence, for business outcomes and FORBIDDEN
 	// Missing is what an operator lacks, for FORBIDDEN: "role support",
 	// "brand B1", "every brand", "limit 500".
 	Missing string `json:"missing,omitempty"`
@@ -76,7 +76,7 @@ func ProblemOf(err error, requestID string) Problem {
 	// An authenticated operator's missing role, brand or points limit.
 	var fb *operator.Forbidden
 	if errors.As(err, &fb) {
-		return Problem{Status: http.StatusForbidden, Code: "FORBIDDEN", Message: fb.Message, Missing: fb.Missing}
+		return Problem{Status: http.StatusForbidden, Code: "FORBIDDEN", Message: fb.Message, Missing: fb.Missing, View: fb.View}
 	}
 	if le, ok := ledger.AsError(err); ok {
 		if k, ok := kindProblem[le.Kind]; ok {

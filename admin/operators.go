@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -54,6 +55,10 @@ func tokenOut(t operator.Token, secret string) tokenJSON {
 	return tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, Token: secret}
 }
 
+// AuditToken is an API token as audit entries hold it: without its
+// secret.
+func AuditToken(t operator.Token) json.RawMessage { return audit.JSON(tokenOut(t, "")) }
+
 // GET /admin/v1/me: the authenticated operator.
 func (api *API) me(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
@@ -68,10 +73,7 @@ func (api *API) me(w http.ResponseWriter, r *http.Request) {
 // changes the authenticated operator's own password (at least
 // operator.MinPassword characters); their console sessions end.
 func (api *API) changePassword(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Old string `json:"old_password"`
-		New string `json:"new_password"`
-	}
+	var body PasswordChange
 	e := audit.Entry{Action: audit.OperatorPasswordChange, Target: principal(r).OperatorID}
 	err := decode(w, r, &body)
 	if err == nil {
@@ -81,6 +83,23 @@ func (api *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	if api.audited(w, r, e, err) {
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// PasswordChange is the body of POST /admin/v1/me/password, and what the
+// audit log records as asked of an operator.password.change (the
+// console's too) — both passwords redacted.
+type PasswordChange struct {
+	Old string `json:"old_password"`
+	New string `json:"new_password"`
+}
+
+// OperatorAdd is the body of POST /admin/v1/operators, and what the
+// audit log records as asked of an operator.create (the console's too).
+type OperatorAdd struct {
+	Name   string   `json:"name"`
+	Role   string   `json:"role"`
+	Brands []string `json:"brands"`
+	Limit  int64    `json:"limit"`
 }
 
 // GET /admin/v1/operators: every operator, by name.
@@ -103,12 +122,7 @@ func (api *API) listOperators(w http.ResponseWriter, r *http.Request) {
 // "brands": ["B1"], "limit": 500}: a new operator, with its sign-in
 // password and an API token, shown once.
 func (api *API) addOperator(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name   string   `json:"name"`
-		Role   string   `json:"role"`
-		Brands []string `json:"brands"`
-		Limit  int64    `json:"limit"`
-	}
+	var body OperatorAdd
 	e := audit.Entry{Action: audit.OperatorCreate}
 	err := decode(w, r, &body)
 	var a operator.Added
@@ -119,7 +133,7 @@ func (api *API) addOperator(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// The operator and its first token's id: never the password or
 		// the token's secret.
-		e.Target, e.After = a.Operator.ID, audit.JSON(operatorOut(a.Operator))
+		e.Target, e.After = a.Operator.ID, AuditOperator(a.Operator)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -142,34 +156,59 @@ func (api *API) getOperator(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, operatorOut(o))
 }
 
+// OperatorChange is a change to an operator as PUT
+// /admin/v1/operators/{id} takes it, and as the audit log records it
+// (the console's changes too): a field absent (nil) is left as it is.
+type OperatorChange struct {
+	Role     *string   `json:"role"`
+	Brands   *[]string `json:"brands"`
+	Limit    *int64    `json:"limit"`
+	Disabled *bool     `json:"disabled"`
+}
+
+// Change is c as the operator service takes it.
+func (c OperatorChange) Change() operator.Change {
+	oc := operator.Change{Brands: c.Brands, Limit: c.Limit, Disabled: c.Disabled}
+	if c.Role != nil {
+		role := operator.Role(*c.Role)
+		oc.Role = &role
+	}
+	return oc
+}
+
+// Action is the audit action of c: disable or enable when that is all it
+// changes, update otherwise.
+func (c OperatorChange) Action() string {
+	switch {
+	case c.Role != nil || c.Brands != nil || c.Limit != nil || c.Disabled == nil:
+		return audit.OperatorUpdate
+	case *c.Disabled:
+		return audit.OperatorDisable
+	}
+	return audit.OperatorEnable
+}
+
+// AuditOperator is an operator as audit entries hold it (Before, After):
+// as the API shows it, never its password hash.
+func AuditOperator(o operator.Operator) json.RawMessage { return audit.JSON(operatorOut(o)) }
+
 // PUT /admin/v1/operators/{id} {"role": …, "brands": […], "limit": …,
 // "disabled": …}: a field absent is left as it is. A disabled operator's
 // tokens and sessions stop working at their next request.
 func (api *API) putOperator(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Role     *string   `json:"role"`
-		Brands   *[]string `json:"brands"`
-		Limit    *int64    `json:"limit"`
-		Disabled *bool     `json:"disabled"`
-	}
+	var body OperatorChange
 	e := audit.Entry{Action: audit.OperatorUpdate, Target: r.PathValue("id")}
 	err := decode(w, r, &body)
 	var o operator.Operator
 	if err == nil {
-		e.Request = audit.JSON(body)
-		e.Action = operatorChange(body.Role == nil && body.Brands == nil && body.Limit == nil, body.Disabled)
-		c := operator.Change{Brands: body.Brands, Limit: body.Limit, Disabled: body.Disabled}
-		if body.Role != nil {
-			role := operator.Role(*body.Role)
-			c.Role = &role
-		}
+		e.Request, e.Action = audit.JSON(body), body.Action()
 		if old, gerr := api.ops.Get(r.Context(), r.PathValue("id")); gerr == nil {
-			e.Before = audit.JSON(operatorOut(old))
+			e.Before = AuditOperator(old)
 		}
-		o, err = api.ops.Update(r.Context(), r.PathValue("id"), c)
+		o, err = api.ops.Update(r.Context(), r.PathValue("id"), body.Change())
 	}
 	if err == nil {
-		e.After = audit.JSON(operatorOut(o))
+		e.After = AuditOperator(o)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -224,7 +263,7 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request) {
 		t, secret, err = api.ops.CreateToken(r.Context(), r.PathValue("id"), body.Name)
 	}
 	if err == nil {
-		e.After = audit.JSON(tokenOut(t, "")) // without its secret
+		e.After = AuditToken(t)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -240,16 +279,4 @@ func (api *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	if api.audited(w, r, e, err) {
 		w.WriteHeader(http.StatusNoContent)
 	}
-}
-
-// operatorChange is the audit action of a change to an operator: disable
-// or enable when that is all it changes, update otherwise.
-func operatorChange(onlyDisabled bool, disabled *bool) string {
-	switch {
-	case !onlyDisabled || disabled == nil:
-		return audit.OperatorUpdate
-	case *disabled:
-		return audit.OperatorDisable
-	}
-	return audit.OperatorEnable
 }

@@ -23,9 +23,11 @@ func (api *API) getOrder(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, orderOut(v))
 }
 
-// reverseBody asks for a reversal of an order (and, without request_id,
-// for its preview).
-type reverseBody struct {
+// Reversal asks for a reversal of an order (and, without request_id,
+// for its preview): the body of POST …/reversals and …/reversal-preview,
+// and what the audit log records as asked of a reversal (the console's
+// too).
+type Reversal struct {
 	// Type is DEDUCT_FROM_CONSUME_REVERSE (the default: refund points
 	// spent) or EXTRA_CHARGE_REVERSE (claw back points earned).
 	Type           string `json:"type"`
@@ -37,7 +39,13 @@ type reverseBody struct {
 	writeBody
 }
 
-func (b reverseBody) request(r *http.Request) backoffice.ReverseRequest {
+// ReversalOf is the body that asks for r (its order is in the path).
+func ReversalOf(r backoffice.ReverseRequest) Reversal {
+	return Reversal{Type: string(r.Type), Points: r.Points, CustomerID: r.CustomerID, ReverseOrderID: r.ReverseOrderID,
+		ShopID: r.ShopID, Reason: r.Reason, writeBody: writeBody{RequestID: r.RequestID}}
+}
+
+func (b Reversal) request(r *http.Request) backoffice.ReverseRequest {
 	return backoffice.ReverseRequest{BrandID: r.PathValue("brand"), OutBizID: r.PathValue("order"), Type: ledger.FlowType(b.Type),
 		CustomerID: b.CustomerID, Points: b.Points, ReverseOrderID: b.ReverseOrderID, ShopID: b.ShopID, Reason: b.Reason,
 		RequestID: b.RequestID}
@@ -46,7 +54,7 @@ func (b reverseBody) request(r *http.Request) backoffice.ReverseRequest {
 // POST /admin/v1/brands/{brand}/orders/{order}/reversal-preview: what the
 // reversal in the body would do, lot by lot. Nothing is written.
 func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
-	var body reverseBody
+	var body Reversal
 	if err := decode(w, r, &body); err != nil {
 		api.failErr(w, r, err)
 		return
@@ -64,7 +72,7 @@ func (api *API) previewReversal(w http.ResponseWriter, r *http.Request) {
 // support operator's above the brand's approval_above is recorded for
 // approval instead (202).
 func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
-	var body reverseBody
+	var body Reversal
 	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order")}
 	if err := decode(w, r, &body); err != nil {
 		api.audited(w, r, e, err)
@@ -106,7 +114,7 @@ func (api *API) reverse(w http.ResponseWriter, r *http.Request) {
 // withinLimit refuses a reversal that would move more points than r's
 // operator may in one action: the points asked for, or, for "all that is
 // left", what the reversal's preview would move.
-func (api *API) withinLimit(r *http.Request, body reverseBody) error {
+func (api *API) withinLimit(r *http.Request, body Reversal) error {
 	p := principal(r)
 	if p.Role == operator.Admin {
 		return nil

@@ -92,7 +92,7 @@ func (api *API) putApp(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var old ledger.App
 		if old, err = store.App(r.Context(), a.AppKey); err == nil {
-			e.Before = audit.JSON(appOut(old))
+			e.Before = AuditApp(old)
 		} else if errors.Is(err, points.ErrNotFound) {
 			err = nil // a new app
 		}
@@ -103,7 +103,7 @@ func (api *API) putApp(w http.ResponseWriter, r *http.Request) {
 	}
 	stored, readErr := store.App(r.Context(), a.AppKey)
 	if err == nil && readErr == nil {
-		e.After = audit.JSON(appOut(stored))
+		e.After = AuditApp(stored)
 	}
 	if !api.audited(w, r, e, err) {
 		return
@@ -218,7 +218,7 @@ func (api *API) brandState(r *http.Request, before bool) (json.RawMessage, error
 	if err != nil {
 		return nil, err
 	}
-	return audit.JSON(brandViewOut(v)), nil
+	return AuditBrand(v), nil
 }
 
 // GET /admin/v1/brands/{brand}/shops
@@ -263,7 +263,7 @@ func (api *API) putShop(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		if sh, serr := api.admin.Service().Store().Shop(r.Context(), s.ShopID); serr == nil {
-			e.Before = audit.JSON(shopsOut([]ledger.Shop{sh}))
+			e.Before = AuditShop(sh)
 			if sh.BrandID != strings.TrimSpace(r.PathValue("brand")) {
 				err = ledger.Invalidf("shop_id", "门店 %s 属于品牌 %s", s.ShopID, sh.BrandID)
 			}
@@ -274,7 +274,7 @@ func (api *API) putShop(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		if sh, serr := api.admin.Service().Store().Shop(r.Context(), s.ShopID); serr == nil {
-			e.After = audit.JSON(shopsOut([]ledger.Shop{sh}))
+			e.After = AuditShop(sh)
 		}
 	}
 	if api.audited(w, r, e, err) {
@@ -324,7 +324,7 @@ func (api *API) ruleState(r *http.Request) json.RawMessage {
 	if err != nil || v.Rule == nil {
 		return nil
 	}
-	return audit.JSON(ruleOut(*v.Rule))
+	return AuditRule(*v.Rule)
 }
 
 // POST /admin/v1/tenant: a whole tenant file (YAML or JSON), applied as

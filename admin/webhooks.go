@@ -183,7 +183,7 @@ func (api *API) putWebhookWith(w http.ResponseWriter, r *http.Request, create bo
 	}
 	if err == nil {
 		if old, oerr := h.Webhook(r.Context(), tw.WebhookID); oerr == nil {
-			entry.Before = audit.JSON(webhookOut(old))
+			entry.Before = AuditWebhook(old)
 		}
 	}
 	put := h.Put
@@ -197,7 +197,7 @@ func (api *API) putWebhookWith(w http.ResponseWriter, r *http.Request, create bo
 		e, secret, err = put(r.Context(), t.Webhooks[0])
 	}
 	if err == nil {
-		entry.After = audit.JSON(webhookOut(e))
+		entry.After = AuditWebhook(e)
 	}
 	if !api.audited(w, r, entry, err) {
 		return
@@ -217,7 +217,7 @@ func (api *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	entry := audit.Entry{Action: audit.WebhookDelete, Target: id}
 	if old, err := h.Webhook(r.Context(), id); err == nil {
-		entry.Before = audit.JSON(webhookOut(old))
+		entry.Before = AuditWebhook(old)
 	}
 	if !api.audited(w, r, entry, h.Delete(r.Context(), id)) {
 		return

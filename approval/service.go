@@ -217,7 +217,8 @@ func (s *Service) List(ctx context.Context, p operator.Principal, brandID string
 func decider(p operator.Principal, a Approval) error {
 	if p.OperatorID == a.RequesterID {
 		return &operator.Forbidden{Missing: "another operator",
-			Message: fmt.Sprintf("operator %s asked for approval %s: another operator of brand %s must decide it", p.Name, a.ID, a.BrandID)}
+			Message: fmt.Sprintf("operator %s asked for approval %s: another operator of brand %s must decide it", p.Name, a.ID, a.BrandID),
+			View:    "这是你提交的请求, 须由另一位操作员审批"}
 	}
 	return nil
 }
@@ -228,13 +229,16 @@ func ended(a Approval) error {
 		return ledger.Business(CodeApprovalExpired, "审批已过期",
 			"approval %s expired at %s without a decision", a.ID, a.ExpiresAt.In(ledger.Shanghai).Format(time.DateTime))
 	}
-	by := ""
+	by, view := "", "该请求已"
 	if a.DeciderName != "" {
-		by = " by " + a.DeciderName
+		by, view = " by "+a.DeciderName, "该请求已由 "+a.DeciderName+" "
 	}
-	return ledger.Business(CodeApprovalDecided, "审批已处理: "+string(a.State),
+	return ledger.Business(CodeApprovalDecided, view+stateText[a.State],
 		"approval %s was %s%s already", a.ID, a.State, by)
 }
+
+// stateText is what became of a decided approval, in Chinese.
+var stateText = map[State]string{Approved: "批准", Rejected: "驳回", Failed: "批准, 但执行未成功"}
 
 // Approve approves approval id as p and executes it, in the name of the
 // operator who asked, under their request id. p must act in its brand,

@@ -7,6 +7,7 @@ import (
 	"jifen/approval"
 	"jifen/audit"
 	"jifen/backoffice"
+	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
 )
@@ -59,8 +60,11 @@ func (c *Console) pendingFor(r *http.Request, p operator.Principal) int {
 }
 
 type approvalsData struct {
-	Pending []approval.Approval
+	Pending []approvalRow
 	Me      string // the signed-in operator's id: its own requests have no buttons
+	// Refused is the approval whose decision was refused, with the reason
+	// typed and the input the error named (Bad).
+	Refused, Reason, Bad string
 }
 
 // approvalsPage lists the pending approvals of the operator's brands,
@@ -71,12 +75,14 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, req requ
 		c.fail(w, r, req, "approvals", "待审批", d, approvalsOff)
 		return
 	}
-	var err error
-	if d.Pending, err = c.approvals.List(r.Context(), req.who, "", approval.Pending, 0); err != nil {
+	as, err := c.approvals.List(r.Context(), req.who, "", approval.Pending, 0)
+	if err != nil {
 		c.fail(w, r, req, "approvals", "待审批", d, err)
 		return
 	}
-	p := c.page(req, "待审批", d)
+	p := c.page(req, "待审批", nil)
+	d.Pending, p.Names = c.approvalRows(r, as)
+	p.Data = d
 	switch r.URL.Query().Get("ok") {
 	case "approved":
 		p.Notice = "已批准并执行"
@@ -87,7 +93,7 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, req requ
 }
 
 // approvalsOff is the error of the approvals' pages where none are served.
-var approvalsOff = &operator.Forbidden{Missing: "approvals", Message: "此服务未启用审批"}
+var approvalsOff = &operator.Forbidden{Missing: "approvals", Message: "approvals are not served here", View: "此服务未启用审批"}
 
 // decide approves or rejects (with the form's reason) one approval.
 func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
@@ -124,9 +130,43 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, req request) {
 		http.Redirect(w, r, "/console/approvals?ok="+url.QueryEscape(ok), http.StatusSeeOther)
 		return
 	}
-	d := approvalsData{Me: req.who.OperatorID}
+	d := approvalsData{Me: req.who.OperatorID, Refused: r.PathValue("id"), Reason: r.PostFormValue("reason")}
+	p := c.page(req, "待审批", nil)
 	if as, lerr := c.approvals.List(r.Context(), req.who, "", approval.Pending, 0); lerr == nil {
-		d.Pending = as
+		d.Pending, p.Names = c.approvalRows(r, as)
 	}
-	c.fail(w, r, req, "approvals", "待审批", d, err)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	p.Data = d
+	c.render(w, r, status, "approvals", p)
+}
+
+// approvalRow is an approval as a reviewer reads it: what it would do,
+// to whom and why.
+type approvalRow struct {
+	approval.Approval
+	CustomerID string
+	OrderID    string // a reversal's order
+	Change     int64  // an adjustment's points, signed
+	Reason     string // why its operator asked
+}
+
+// approvalRows are the rows of as, with the customers they name (read
+// in one query).
+func (c *Console) approvalRows(r *http.Request, as []approval.Approval) ([]approvalRow, map[string]ledger.Customer) {
+	rows := make([]approvalRow, 0, len(as))
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		row := approvalRow{Approval: a}
+		if rr, err := a.Reverse(); err == nil {
+			row.CustomerID, row.OrderID, row.Reason = rr.CustomerID, rr.OutBizID, rr.Reason
+		} else if ar, err := a.Adjust(); err == nil {
+			row.CustomerID, row.Change, row.Reason = ar.CustomerID, ar.Points, ar.Reason
+		}
+		if row.CustomerID != "" {
+			ids = append(ids, row.CustomerID)
+		}
+		rows = append(rows, row)
+	}
+	return rows, c.names(r, ids...)
 }

@@ -52,7 +52,7 @@ func TestConsole_FourEyes(t *testing.T) {
 	if strings.Contains(own, "/approve") {
 		t.Fatal("the asker is shown an approve button")
 	}
-	e.post("/console/approvals/"+firstApproval(t, own)+"/approve", url.Values{"csrf": {csrf}}).want(t, http.StatusForbidden, "another operator")
+	e.post("/console/approvals/"+firstApproval(t, own)+"/approve", url.Values{"csrf": {csrf}}).want(t, http.StatusForbidden, "须由另一位操作员审批")
 
 	csrf = e.signInAs("客服乙", checker.Password)
 	page := e.get("/console/approvals").want(t, http.StatusOK, `id="pending-count">2<`, "客服甲", "批准", "驳回").body

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -54,9 +56,10 @@ func (c *Console) audited(w http.ResponseWriter, r *http.Request, req request, e
 
 type auditData struct {
 	Filter  url.Values // as given, for the form and the pages
-	Entries []audit.Entry
+	Entries []auditRow
 	Next    string // the next page's URL; "" on the last
 	Actions []string
+	Bad     string // the filter input an error named
 }
 
 // auditActions are the choices of the action filter.
@@ -74,11 +77,16 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, req request) 
 		err = errors.New("the store keeps no audit log")
 	}
 	var next int64
+	var es []audit.Entry
 	if err == nil {
-		d.Entries, next, err = c.audits.List(r.Context(), aq)
+		es, next, err = c.audits.List(r.Context(), aq)
 	}
 	if err != nil {
-		c.fail(w, r, req, "audit", "审计日志", d, err)
+		p := c.page(req, "审计日志", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "audit", p)
 		return
 	}
 	if next != 0 {
@@ -89,5 +97,44 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, req request) 
 		nq.Set("before", strconv.FormatInt(next, 10))
 		d.Next = "/console/audit?" + nq.Encode()
 	}
-	c.render(w, r, http.StatusOK, "audit", c.page(req, "审计日志", d))
+	ids := make([]string, 0, len(es))
+	for _, e := range es {
+		row := auditRow{Entry: e, Customer: entryCustomer(e),
+			Order: (e.Action == audit.Reversal || e.Action == audit.HoldRelease) && e.BrandID != "" && e.Target != ""}
+		if row.Customer != "" {
+			ids = append(ids, row.Customer)
+		}
+		d.Entries = append(d.Entries, row)
+	}
+	p := c.page(req, "审计日志", d)
+	p.Names = c.names(r, ids...)
+	c.render(w, r, http.StatusOK, "audit", p)
+}
+
+// auditRow is an entry as the page shows it: with the member it is
+// about, shown by name and mobile.
+type auditRow struct {
+	audit.Entry
+	Customer string // the customer's id; "" for none
+	Order    bool   // Target is an order of BrandID
+}
+
+// entryCustomer is the customer an entry is about: its target for an
+// adjustment or a customer's edit, the customer asked for a reversal.
+func entryCustomer(e audit.Entry) string {
+	switch e.Action {
+	case audit.Adjustment, audit.CustomerUpdate:
+		return e.Target
+	case audit.Reversal:
+		// Entries the console recorded before it used the API's shape
+		// name it CustomerID.
+		var req struct {
+			CustomerID string `json:"customer_id"`
+			Old        string `json:"CustomerID"`
+		}
+		if json.Unmarshal(e.Request, &req) == nil {
+			return cmp.Or(req.CustomerID, req.Old)
+		}
+	}
+	return ""
 }

@@ -43,7 +43,8 @@ func TestConsole_Audit(t *testing.T) {
 		t.Fatalf("log %v, want %v", got, want)
 	}
 	if es[1].BrandID != "B1" || es[1].Target != "C1" || es[1].ClientAddr != "127.0.0.1" ||
-		!strings.Contains(string(es[1].Request), `"reason":"补偿"`) || !strings.Contains(string(es[1].After), "flow_id") {
+		string(es[1].Request) != `{"points":30,"reason":"补偿","request_id":"adj-1"}` ||
+		!strings.Contains(string(es[1].Before), `"available":0`) || !strings.Contains(string(es[1].After), `"available":30`) {
 		t.Errorf("adjustment entry %+v", es[1])
 	}
 
@@ -141,4 +142,36 @@ func TestConsole_AuditOperators(t *testing.T) {
 		!strings.Contains(string(es[8].After), `"disabled":true`) || !strings.Contains(string(es[7].After), `"disabled":false`) {
 		t.Errorf("operator entries' details: %+v", es[7:10])
 	}
+}
+
+// TestConsole_ExportsAudited: the CSV downloads — the flows (with names
+// and mobiles) and the daily totals — are exports in the audit log, with
+// what was asked for; a refused one too, with its error.
+func TestConsole_ExportsAudited(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	e.signIn()
+	r := e.get("/console/flows.csv?brand_id=B1&customer_id=13800000001&start=2026-03-01&page=2").want(t, http.StatusOK, "张三")
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("flows.csv: %s", r.header.Get("Content-Type"))
+	}
+	e.get("/console/brands/B1/totals.csv?from=2026-02-01&to=2026-03-01").want(t, http.StatusOK, "全部门店")
+	marked(t, e.get("/console/flows.csv?brand_id=B1&start=nope").want(t, http.StatusBadRequest).body, "start", "nope")
+
+	es, _, err := audit.New(e.Store.(audit.Store), nil).List(context.Background(), audit.Query{Action: audit.Export})
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%d exports recorded, %v; want 3", len(es), err)
+	}
+	want := []struct{ target, request, outcome string }{
+		{"flows", `{"brand_id":"B1","start":"nope"}`, "INVALID_PARAMETER"},
+		{"totals", `{"from":"2026-02-01","to":"2026-03-01"}`, audit.OK},
+		{"flows", `{"brand_id":"B1","customer_id":"13800000001","start":"2026-03-01"}`, audit.OK},
+	}
+	for i, w := range want {
+		if en := es[i]; en.Target != w.target || string(en.Request) != w.request || en.Outcome != w.outcome || en.BrandID != "B1" ||
+			en.OperatorName != "小李" || en.OperatorID != e.lead.Operator.ID {
+			t.Errorf("export %d: %s %s %s %s by %s; want %+v", i, en.Target, en.BrandID, en.Request, en.Outcome, en.OperatorName, w)
+		}
+	}
+	e.get("/console/audit?action=export").want(t, http.StatusOK, `id="audit-`, "totals", "13800000001")
 }

@@ -1,14 +1,19 @@
 // Package console is the operators' web console at /console/, served by
 // the jifen binary itself: server-rendered html/template pages and
-// embedded static files, in Chinese, no build step. Operators sign in
-// with the admin token, find a customer, read their balance, lots and
-// flows, edit their record, open an order, preview and perform a
-// reversal, adjust points, release holds, follow a brand's daily totals on
-// charts drawn as SVG by the server, and watch webhooks deliver (and
-// redeliver what failed).
+// embedded static files, in Chinese, no build step. Named operators sign
+// in with their name and password (the bootstrap admin token signs in as
+// the built-in operator bootstrap), each with the role, brands and points
+// limit package operator gives them. They find a customer, read their
+// balance, lots and flows, edit their record, open an order, preview and
+// perform a reversal, adjust points, release holds, approve or reject
+// another operator's request above its brand's threshold, follow a
+// brand's daily totals on charts drawn as SVG by the server, edit the
+// tenant's brands, shops, rules and apps, watch webhooks deliver (and
+// redeliver what failed), manage operators and read the audit log.
 //
-// It acts through backoffice.Office, like the admin JSON API, and shows errors
-// with the API's codes (admin.ProblemOf).
+// It acts through backoffice.Office and operator.Service, like the admin
+// JSON API, records every action in the audit log as the API does, and
+// shows errors in plain Chinese with the API's codes (admin.ProblemOf).
 package console
 
 import (
@@ -376,6 +381,7 @@ func parsePages() map[string]*template.Template {
 			return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 		},
 		"list":      func(s ...string) []string { return s },
+		"join":      strings.Join,
 		"bad":       badAttr,
 		"stateName": func(s string) string { return stateNames[s] },
 		"count": func(n int) string {

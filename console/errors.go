@@ -21,6 +21,7 @@ var codeText = map[string]string{
 	"INTERNAL":          "系统内部错误, 请稍后重试或联系技术支持",
 	"NOT_FOUND":         "找不到要操作的记录",
 	"PERMISSION_DENIED": "没有权限执行此操作",
+	"FORBIDDEN":         "你没有权限执行此操作",
 }
 
 // fieldLabels names in Chinese the fields an operator's input may be
@@ -32,11 +33,13 @@ var fieldLabels = map[string]string{
 	"body": "表单", "customer_type": "顾客类型",
 	// Tenant records.
 	"time_zone": "时区", "refund_of_expired": "退回已过期积分", "grace_days": "宽限天数", "clawback_shortfall": "收回不足时",
-	"hold_timeout": "冻结超时", "expiry_reminders": "到期提醒", "out_ids": "外部编号", "app_key": "应用 Key",
+	"hold_timeout": "冻结超时", "expiry_reminders": "到期提醒", "approval_above": "审批阈值", "out_ids": "外部编号", "app_key": "应用 Key",
 	"secret": "密钥", "channels": "可用渠道", "brands": "可用品牌", "rate_limit": "限流",
 	"point_clear_rule_type": "过期方式", "days": "过期天数/年数", "rule_id": "规则编号",
 	"level_id": "等级", "deducted_point": "积分数", "consume_money": "抵扣金额", "max_point": "单次上限",
 	"reward_point": "获得积分", "enable": "启用",
+	// Operators.
+	"role": "角色", "limit": "每次积分上限", "old_password": "原密码", "new_password": "新密码", "confirm_password": "确认新密码",
 }
 
 func init() {

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"jifen/ledger"
+	"jifen/operator"
 	"jifen/points"
+	"jifen/storetest"
 )
 
 // Wherever a customer appears, the console names them and their mobile.
@@ -119,5 +121,70 @@ func TestConsole_AdjustPreviewConfirm(t *testing.T) {
 		`value="abc" placeholder="正数增加, 负数扣减" class="bad" aria-invalid="true"`)
 	if got := e.Available("C1"); got != 70 {
 		t.Fatalf("available %d after refusals", got)
+	}
+}
+
+// TestConsole_ApprovalsAndAuditNameMembers: a reviewer reads on 待审批
+// what each request would do — refund or adjustment, the member by name
+// and mobile, the order, the points, who asked, why, when, until when —
+// and the audit log names the member of an adjustment or a refund.
+func TestConsole_ApprovalsAndAuditNameMembers(t *testing.T) {
+	e := newConsoleEnv(t)
+	b, err := e.Store.Brand(e.Ctx, "B1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Settings.ApprovalAbove = 100
+	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C1", "g1", 1000)
+	e.MustConsume("C1", "o1", 400)
+	asker := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "客服甲", Role: operator.Support, Limit: 1000, Brands: []string{"B1"}})
+	csrf := e.signInAs("客服甲", asker.Password)
+	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "confirm": {"1"}, "points": {"-300"}, "reason": {"重复发放"},
+		"request_id": {"a-1"}}).want(t, http.StatusSeeOther)
+	e.post("/console/brands/B1/orders/o1/reverse", url.Values{"csrf": {csrf}, "type": {"DEDUCT_FROM_CONSUME_REVERSE"},
+		"customer_id": {"C1"}, "reason": {"顾客退菜"}, "request_id": {"r-1"}}).want(t, http.StatusSeeOther)
+
+	csrf = e.signIn()
+	page := e.get("/console/approvals").want(t, http.StatusOK).body
+	ids := approvalRE.FindAllStringSubmatch(page, -1)
+	if len(ids) != 2 {
+		t.Fatalf("%d approvals listed, want 2", len(ids))
+	}
+	row := func(id string) string {
+		s := page[strings.Index(page, `<tr id="approval-`+id+`">`):]
+		return s[:strings.Index(s, "</tr>")]
+	}
+	refund, adjust := row(ids[0][1]), row(ids[1][1])
+	for _, want := range []string{"退款", "张三", "13800000001", `href="/console/brands/B1/orders/o1"`, ">400<", "顾客退菜", "客服甲"} {
+		if !strings.Contains(refund, want) {
+			t.Errorf("the refund's row lacks %q:\n%s", want, refund)
+		}
+	}
+	for _, want := range []string{"调整", "张三", "13800000001", ">-300<", "重复发放", "客服甲"} {
+		if !strings.Contains(adjust, want) {
+			t.Errorf("the adjustment's row lacks %q:\n%s", want, adjust)
+		}
+	}
+	if n := len(regexp.MustCompile(`<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>`).FindAllString(adjust, -1)); n != 2 {
+		t.Errorf("the adjustment's row shows %d times, want when asked and when it expires:\n%s", n, adjust)
+	}
+
+	e.post("/console/approvals/"+ids[1][1]+"/approve", url.Values{"csrf": {csrf}}).want(t, http.StatusSeeOther)
+	page = e.get("/console/audit").want(t, http.StatusOK).body
+	entries := regexp.MustCompile(`(?s)<tr id="audit-\d+".*?</tr>`).FindAllString(page, -1)
+	var adjusted, refunded bool
+	for _, en := range entries {
+		switch {
+		case strings.Contains(en, ">adjustment<"):
+			adjusted = strings.Contains(en, "张三") && strings.Contains(en, "13800000001")
+		case strings.Contains(en, ">reversal<"):
+			refunded = strings.Contains(en, "张三") && strings.Contains(en, `href="/console/brands/B1/orders/o1"`)
+		}
+	}
+	if !adjusted || !refunded {
+		t.Errorf("the audit log does not name the member (adjustment %v, refund %v):\n%s", adjusted, refunded, strings.Join(entries, "\n"))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/storetest"
@@ -27,8 +28,8 @@ func TestConsole_Roles(t *testing.T) {
 	}
 	before := e.Snapshot()
 	e.post("/console/customers/C1/adjust", url.Values{"csrf": {csrf}, "points": {"5"}, "reason": {"r"}, "request_id": {"v1"}}).
-		want(t, http.StatusForbidden, "FORBIDDEN", "support")
-	e.get("/console/operators").want(t, http.StatusForbidden, "admin")
+		want(t, http.StatusForbidden, `data-code="FORBIDDEN"`, "需要客服或管理员")
+	e.get("/console/operators").want(t, http.StatusForbidden, "需要管理员")
 	e.get("/console/webhooks").want(t, http.StatusForbidden)
 	if e.Snapshot() != before {
 		t.Fatal("a refused adjustment wrote")
@@ -135,4 +136,62 @@ func TestConsole_Operators(t *testing.T) {
 	e.post("/console/operators/"+o.ID+"/token", url.Values{"csrf": {csrf}, "token_name": {"脚本"}}).want(t, http.StatusOK, `id="shown-token"`)
 	e.post("/console/operators/"+o.ID+"/disable", url.Values{"csrf": {csrf}}).want(t, http.StatusOK, "已停用")
 	e.post("/console/operators", url.Values{"csrf": {csrf}, "name": {"x"}, "role": {"support"}}).want(t, http.StatusBadRequest, "limit")
+}
+
+// TestConsole_EditOperator: an admin changes an operator's role, brands
+// and limit in the console, through the operator service, recorded as
+// operator.update with the operator before and after; a refused change
+// comes back as typed in the operator's row; others may not.
+func TestConsole_EditOperator(t *testing.T) {
+	e := newConsoleEnv(t)
+	wang := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "小王", Role: operator.Support, Limit: 500, Brands: []string{"B1"}})
+	id := wang.Operator.ID
+	csrf := e.signIn()
+	page := e.get("/console/operators").want(t, http.StatusOK, `action="/console/operators/`+id+`/edit"`).body
+	kept(t, page, "brands", "B1")
+	kept(t, page, "limit", "500")
+
+	e.post("/console/operators/"+id+"/edit", url.Values{"csrf": {csrf}, "role": {"support"}, "brands": {"B1, B2"}, "limit": {"300"}}).
+		want(t, http.StatusOK, "已保存")
+	o, err := e.ops.Get(e.Ctx, id)
+	if err != nil || o.Role != operator.Support || strings.Join(o.Brands, ",") != "B1,B2" || o.Limit != 300 {
+		t.Fatalf("after the edit: %+v, %v", o, err)
+	}
+	e.post("/console/operators/"+id+"/edit", url.Values{"csrf": {csrf}, "role": {"admin"}, "brands": {""}, "limit": {"300"}}).
+		want(t, http.StatusOK, "已保存")
+	if o, err = e.ops.Get(e.Ctx, id); err != nil || o.Role != operator.Admin || len(o.Brands) != 0 || o.Limit != 0 {
+		t.Fatalf("made an admin of every brand: %+v, %v", o, err)
+	}
+	page = e.post("/console/operators/"+id+"/edit", url.Values{"csrf": {csrf}, "role": {"support"}, "brands": {"B2"}, "limit": {""}}).
+		want(t, http.StatusBadRequest, "客服需要每次操作的积分上限").body
+	marked(t, page, "limit")
+	row := page[strings.Index(page, `id="edit-`+id+`"`):]
+	if !strings.Contains(row, `<option value="support" selected>`) || !strings.Contains(row, `value="B2"`) {
+		t.Errorf("the refused edit is not shown as typed:\n%.1500s", row)
+	}
+	if o, _ := e.ops.Get(e.Ctx, id); o.Role != operator.Admin {
+		t.Fatalf("a refused edit changed the operator: %+v", o)
+	}
+
+	es, _, err := audit.New(e.Store.(audit.Store), nil).List(e.Ctx, audit.Query{Action: audit.OperatorUpdate})
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%d operator.update entries, %v; want 3", len(es), err)
+	}
+	first := es[2]
+	if first.Target != id || first.OperatorName != "小李" || first.Outcome != audit.OK ||
+		string(first.Request) != `{"brands":["B1","B2"],"disabled":null,"limit":300,"role":"support"}` ||
+		!strings.Contains(string(first.Before), `"brands":["B1"]`) || !strings.Contains(string(first.Before), `"limit":500`) ||
+		!strings.Contains(string(first.After), `"brands":["B1","B2"]`) || !strings.Contains(string(first.After), `"limit":300`) {
+		t.Errorf("the edit's entry: %s %s %s / %s / %s", first.Target, first.OperatorName, first.Request, first.Before, first.After)
+	}
+	if es[0].Outcome != "INVALID_PARAMETER" || es[0].After != nil {
+		t.Errorf("the refused edit's entry: %+v", es[0])
+	}
+
+	viewer := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "看看", Role: operator.Viewer})
+	csrf = e.signInAs("看看", viewer.Password)
+	e.post("/console/operators/"+id+"/edit", url.Values{"csrf": {csrf}, "role": {"viewer"}}).want(t, http.StatusForbidden)
+	if o, _ := e.ops.Get(e.Ctx, id); o.Role != operator.Admin {
+		t.Fatalf("a viewer changed an operator: %+v", o)
+	}
 }

@@ -108,8 +108,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, operator.ErrLocked):
 		c.log.Warn("console sign-in refused: locked", "operator", name, "remote", r.RemoteAddr)
-		fail(http.StatusTooManyRequests, fmt.Sprintf("连续 %d 次密码错误, 账号已锁定 %d 分钟 (%v)", operator.MaxFailedSignIns,
-			int(operator.LockFor.Minutes()), err))
+		msg := fmt.Sprintf("连续 %d 次密码错误, 账号已锁定 %d 分钟", operator.MaxFailedSignIns, int(operator.LockFor.Minutes()))
+		if le, ok := errors.AsType[*operator.LockedError](err); ok {
+			msg = fmt.Sprintf("连续 %d 次密码错误, 账号已锁定至 %s (北京时间), 届时可再试, 或请管理员重置密码",
+				operator.MaxFailedSignIns, fmtTime(le.Until))
+		}
+		fail(http.StatusTooManyRequests, msg)
 		return
 	case errors.Is(err, operator.ErrDisabled):
 		fail(http.StatusForbidden, "该操作员已停用")
@@ -357,10 +361,14 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := adjustForm{Points: strings.TrimSpace(r.PostFormValue("points")), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	n, err := strconv.ParseInt(form.Points, 10, 64)
+	var pts *int64 // the points as the audit log records them; nil: not a number
 	if err != nil {
 		err = ledger.Invalid("points", "应为整数: 正数增加, 负数扣减")
-	} else if err = c.customerBrand(r, req, id); err == nil {
-		err = req.who.NeedPoints(n)
+	} else {
+		pts = &n
+		if err = c.customerBrand(r, req, id); err == nil {
+			err = req.who.NeedPoints(n)
+		}
 	}
 	ar := points.AdjustRequest{CustomerID: id, Points: n, Reason: form.Reason, RequestID: r.PostFormValue("request_id")}
 	if r.PostFormValue("confirm") != "1" {
@@ -375,14 +383,20 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 			return
 		}
 	} else {
-		e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(map[string]string{
-			"points": r.PostFormValue("points"), "reason": r.PostFormValue("reason"), "request_id": r.PostFormValue("request_id")})}
+		// Recorded as the admin API records an adjustment: what was
+		// asked, and the account before and after.
+		e := audit.Entry{Action: audit.Adjustment, Target: id, Request: audit.JSON(admin.NewAdjustment(pts, form.Reason, ar.RequestID))}
 		if cu, cerr := c.admin.Service().Store().Customer(r.Context(), id); cerr == nil {
 			e.BrandID = cu.BrandID
+		}
+		var before backoffice.CustomerView
+		if err == nil {
+			before, err = c.admin.Customer(r.Context(), id)
 		}
 		var out points.Outcome
 		var asked *approval.Approval
 		if err == nil {
+			e.Before = admin.AuditAccount(before)
 			out, asked, err = c.adjustOrAsk(r, req, ar)
 		}
 		switch {
@@ -390,7 +404,9 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 			// Recorded for approval: nothing is written yet.
 			e.After = audit.JSON(asked.Summary())
 		case err == nil:
-			e.After = audit.JSON(map[string]any{"flow_id": out.FlowID, "replayed": out.Replayed})
+			if v, verr := c.admin.Customer(r.Context(), id); verr == nil {
+				e.After = admin.AuditAccount(v)
+			}
 		}
 		if !c.audited(w, r, req, e, err) {
 			return
@@ -423,8 +439,10 @@ func (c *Console) adjust(w http.ResponseWriter, r *http.Request, req request) {
 func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req request) {
 	id := r.PathValue("id")
 	form := readCustomerForm(r)
-	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(form)}
 	u, err := form.request(id)
+	// Recorded as the admin API records an edit: the fields asked for,
+	// the record before and after.
+	e := audit.Entry{Action: audit.CustomerUpdate, Target: id, Request: audit.JSON(admin.CustomerUpdateOf(u))}
 	if err == nil {
 		err = c.customerBrand(r, req, id)
 	}
@@ -432,13 +450,13 @@ func (c *Console) editCustomer(w http.ResponseWriter, r *http.Request, req reque
 		// The record before, once the operator may see it.
 		before, berr := c.admin.Service().Store().Customer(r.Context(), id)
 		if berr == nil {
-			e.BrandID, e.Before = before.BrandID, audit.JSON(before)
+			e.BrandID, e.Before = before.BrandID, admin.AuditCustomer(before)
 		}
 		_, err = c.admin.UpdateCustomer(r.Context(), req.actor(), u)
 	}
 	if err == nil {
 		if after, aerr := c.admin.Service().Store().Customer(r.Context(), id); aerr == nil {
-			e.After = audit.JSON(after)
+			e.After = admin.AuditCustomer(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {
@@ -491,6 +509,7 @@ type orderData struct {
 	View  backoffice.OrderView
 	Found bool
 	Form  reverseForm
+	Bad   string // the refund form's input an error named
 	Flow  string // the flow just written, highlighted
 }
 
@@ -569,11 +588,7 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 		p, err = c.admin.PreviewReversal(r.Context(), ar)
 	}
 	if err != nil {
-		d, derr := c.orderData(r, form)
-		if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
-			err = derr
-		}
-		c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+		c.refusedOrder(w, r, req, form, err)
 		return
 	}
 	v, err := c.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
@@ -588,8 +603,9 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, req request) {
 
 func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 	form := readReverseForm(r)
-	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"), Request: audit.JSON(form)}
 	ar, err := form.request(r)
+	e := audit.Entry{Action: audit.Reversal, BrandID: r.PathValue("brand"), Target: r.PathValue("order"),
+		Request: audit.JSON(admin.ReversalOf(ar))}
 	if err == nil && req.who.Role != operator.Admin {
 		if ar.Points != nil {
 			err = req.who.NeedPoints(*ar.Points)
@@ -621,11 +637,24 @@ func (c *Console) reverse(w http.ResponseWriter, r *http.Request, req request) {
 		http.Redirect(w, r, orderPath(ar.BrandID, ar.OutBizID)+"?ok=reversed&flow="+url.QueryEscape(out.FlowID), http.StatusSeeOther)
 		return
 	}
+	c.refusedOrder(w, r, req, form, err)
+}
+
+// refusedOrder shows the order again after its refund form was refused:
+// the form as typed, the input the error named marked.
+func (c *Console) refusedOrder(w http.ResponseWriter, r *http.Request, req request, form reverseForm, err error) {
 	d, derr := c.orderData(r, form)
 	if derr != nil && !ledger.IsCode(derr, backoffice.CodeOrderNotFound) {
 		err = derr
 	}
-	c.fail(w, r, req, "order", "订单 "+r.PathValue("order"), d, err)
+	p := c.page(req, "订单 "+r.PathValue("order"), nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	if d.Found {
+		p.Names = c.orderNames(r, d.View)
+	}
+	p.Data = d
+	c.render(w, r, status, "order", p)
 }
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
@@ -675,7 +704,7 @@ func (c *Console) flowsFilter(r *http.Request, d *flowsData) (backoffice.FlowFil
 		q.Set("brand_id", d.Brands[0].ID)
 	}
 	d.Filter = url.Values{}
-	for _, k := range []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"} {
+	for _, k := range flowFilterKeys {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			d.Filter.Set(k, v)
 		}
@@ -741,20 +770,57 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 	c.render(w, r, http.StatusOK, "flows", p)
 }
 
+// flowFilterKeys are the parameters of the flows' filter.
+var flowFilterKeys = []string{"brand_id", "customer_id", "shop_id", "out_biz_id", "type", "channel", "operator", "start", "end"}
+
+// flowsCSV answers every flow the filter matches as CSV. The export is
+// in the audit log, with its filter, before a row is sent: one that
+// cannot be recorded is not sent.
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
-	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
-	f, err := admin.ParseFlowFilter(r.URL.Query())
+	q := r.URL.Query()
+	f, err := admin.ParseFlowFilter(q)
 	if err == nil && strings.TrimSpace(f.BrandID) != "" {
 		err = req.who.NeedBrand(f.BrandID)
 	}
 	if err == nil {
-		err = c.writeFlowsCSV(w, r, f)
+		// A filter the flows refuse is an error page, not a cut answer.
+		check := f
+		check.PageNo, check.PageSize = 1, 1
+		_, err = c.admin.Flows(r.Context(), check)
+	}
+	e := audit.Entry{Action: audit.Export, BrandID: strings.TrimSpace(f.BrandID), Target: "flows",
+		Request: audit.JSON(asked(q, flowFilterKeys))}
+	if !c.audited(w, r, req, e, err) {
+		return
 	}
 	if err != nil {
-		d.Brands, _ = c.admin.Brands(r.Context())
-		d.Filter = r.URL.Query()
-		c.fail(w, r, req, "flows", "积分流水", d, err)
+		d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels, Filter: url.Values{}}
+		d.Brands, _ = c.brands(r, req)
+		for _, k := range flowFilterKeys {
+			if v := strings.TrimSpace(q.Get(k)); v != "" {
+				d.Filter.Set(k, v)
+			}
+		}
+		p := c.page(req, "积分流水", nil)
+		var status int
+		status, d.Bad = c.refused(r, &p, err)
+		p.Data = d
+		c.render(w, r, status, "flows", p)
+		return
 	}
+	c.writeFlowsCSV(w, r, f)
+}
+
+// asked is what an export was asked for, for its audit entry: the
+// parameters of keys that were given.
+func asked(q url.Values, keys []string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Dashboard.
@@ -764,16 +830,19 @@ type dashboardData struct {
 	Charts  charts
 	Reverse []backoffice.DayTotal // newest day first, for the table
 	Active  bool                  // some day of the range has flows
+	// From and To are the range's form: the range shown, or as typed
+	// when refused, with the input the error named (Bad).
+	From, To, Bad string
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request) {
 	q := r.URL.Query()
 	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
 	if err != nil {
-		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		c.refusedDashboard(w, r, req, t, err)
 		return
 	}
-	d := dashboardData{Totals: t, Charts: buildCharts(t)}
+	d := dashboardData{Totals: t, Charts: buildCharts(t), From: t.From, To: t.To}
 	for i := len(t.Days) - 1; i >= 0; i-- {
 		d.Reverse = append(d.Reverse, t.Days[i])
 		d.Active = d.Active || t.Days[i].Flows > 0
@@ -781,13 +850,31 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 	c.render(w, r, http.StatusOK, "dashboard", c.page(req, "品牌看板 "+t.Brand.Name, d))
 }
 
+// refusedDashboard shows the dashboard's range form again as typed, the
+// date its error names marked.
+func (c *Console) refusedDashboard(w http.ResponseWriter, r *http.Request, req request, t backoffice.Totals, err error) {
+	q := r.URL.Query()
+	d := dashboardData{Totals: t, From: q.Get("from"), To: q.Get("to")}
+	p := c.page(req, "品牌看板 "+t.Brand.Name, nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	p.Data = d
+	c.render(w, r, status, "dashboard", p)
+}
+
 // totalsCSV answers the dashboard's daily table as CSV, with Chinese
-// headers: the brand's days with flows, then each shop's.
+// headers: the brand's days with flows, then each shop's. The export is
+// in the audit log, with the range asked for, before it is sent.
 func (c *Console) totalsCSV(w http.ResponseWriter, r *http.Request, req request) {
 	q := r.URL.Query()
 	t, err := c.admin.DailyTotals(r.Context(), r.PathValue("brand"), q.Get("from"), q.Get("to"))
+	e := audit.Entry{Action: audit.Export, BrandID: r.PathValue("brand"), Target: "totals",
+		Request: audit.JSON(asked(q, []string{"from", "to"}))}
+	if !c.audited(w, r, req, e, err) {
+		return
+	}
 	if err != nil {
-		c.fail(w, r, req, "dashboard", "品牌看板", dashboardData{Totals: t}, err)
+		c.refusedDashboard(w, r, req, t, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"jifen/admin"
 	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/tenant"
 )
 
 // Tenant pages: a brand's settings and shops, its rule (editor, preview
@@ -28,12 +30,16 @@ func brandSettingsPath(brand string) string {
 func rulePath(brand string) string { return "/console/brands/" + url.PathEscape(brand) + "/rule" }
 
 // refused is a form's error and the input it names, for a page shown
-// again with what was typed.
+// again with what was typed. An operator's points limit names the
+// points.
 func (c *Console) refused(r *http.Request, pg *page, err error) (status int, bad string) {
 	p := c.problem(r, err)
 	pg.Error, pg.Code = problemText(p), p.Code
-	if p.Field != "" {
+	switch {
+	case p.Field != "":
 		bad = formField(p.Field)
+	case strings.HasPrefix(p.Missing, "limit "):
+		bad = "points"
 	}
 	return p.Status, bad
 }
@@ -58,7 +64,11 @@ func brandForm(b ledger.Brand) map[string]string {
 	}
 	f := map[string]string{"name": b.Name, "time_zone": b.TimeZone, "refund_of_expired": s.RefundOfExpired,
 		"grace_days": strconv.Itoa(s.GraceDays), "clawback_shortfall": s.ClawbackShortfall,
-		"hold_timeout": strconv.FormatFloat(s.HoldTimeout.Minutes(), 'f', -1, 64), "expiry_reminders": strings.Join(days, ", ")}
+		"hold_timeout": strconv.FormatFloat(s.HoldTimeout.Minutes(), 'f', -1, 64), "expiry_reminders": strings.Join(days, ", "),
+		"approval_above": ""}
+	if s.ApprovalAbove > 0 {
+		f["approval_above"] = strconv.FormatInt(s.ApprovalAbove, 10)
+	}
 	for ch, id := range b.OutIDs {
 		f["out_id_"+ch] = id
 	}
@@ -159,23 +169,34 @@ func readSettings(b ledger.Brand, f map[string]string) (ledger.Brand, error) {
 		}
 		s.ExpiryReminders = append(s.ExpiryReminders, d)
 	}
+	// Four eyes: empty is off, as a tenant file that leaves it out.
+	s.ApprovalAbove = 0
+	if v := f["approval_above"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return b, ledger.Invalidf("approval_above", "应为正整数 (积分), 留空表示不需审批, 收到 %q", v)
+		}
+		s.ApprovalAbove = n
+	}
 	return b, nil
 }
 
 func (c *Console) saveBrandSettings(w http.ResponseWriter, r *http.Request, req request) {
 	d := brandPageData{Form: postedForm(r, "name", "time_zone", "refund_of_expired", "grace_days", "clawback_shortfall",
-		"hold_timeout", "expiry_reminders")}
+		"hold_timeout", "expiry_reminders", "approval_above")}
 	if err := c.brandData(r, &d); err != nil {
 		c.fail(w, r, req, "brand", "品牌设置", d, err)
 		return
 	}
-	e := audit.Entry{Action: audit.BrandPut, BrandID: d.View.Brand.ID, Target: d.View.Brand.ID,
-		Request: audit.JSON(d.Form), Before: audit.JSON(d.View.Brand)}
+	// Recorded as the admin API records a brand's change: the tenant
+	// file's entry asked for, the brand before and after as it shows it.
 	b, err := readSettings(d.View.Brand, d.Form)
+	e := audit.Entry{Action: audit.BrandPut, BrandID: d.View.Brand.ID, Target: d.View.Brand.ID,
+		Request: audit.JSON(tenant.BrandOf(b)), Before: admin.AuditBrand(d.View)}
 	if err == nil {
 		if err = c.admin.PutBrand(r.Context(), req.actor(), b); err == nil {
 			if after, aerr := c.admin.Brand(r.Context(), b.ID); aerr == nil {
-				e.After = audit.JSON(after.Brand)
+				e.After = admin.AuditBrand(after)
 			}
 		}
 	}
@@ -200,15 +221,15 @@ func (c *Console) saveShop(w http.ResponseWriter, r *http.Request, req request) 
 		return
 	}
 	sh := ledger.Shop{ID: d.Shop["shop_id"], Name: d.Shop["name"], OutIDs: outIDs(d.Shop)}
-	e := audit.Entry{Action: audit.ShopPut, BrandID: d.View.Brand.ID, Target: sh.ID, Request: audit.JSON(d.Shop)}
+	e := audit.Entry{Action: audit.ShopPut, BrandID: d.View.Brand.ID, Target: sh.ID, Request: audit.JSON(tenant.ShopOf(sh))}
 	store := c.admin.Service().Store()
 	if old, oerr := store.Shop(r.Context(), strings.TrimSpace(sh.ID)); oerr == nil && old.BrandID == d.View.Brand.ID {
-		e.Before = audit.JSON(old)
+		e.Before = admin.AuditShop(old)
 	}
 	err := c.admin.PutShop(r.Context(), req.actor(), d.View.Brand.ID, sh)
 	if err == nil {
 		if after, aerr := store.Shop(r.Context(), strings.TrimSpace(sh.ID)); aerr == nil {
-			e.After = audit.JSON(after)
+			e.After = admin.AuditShop(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {
@@ -508,16 +529,16 @@ func (c *Console) ruleAction(w http.ResponseWriter, r *http.Request, req request
 		}
 	}
 	if save {
-		e := audit.Entry{Action: audit.RulePut, BrandID: d.Brand.ID, Target: d.Brand.ID, Request: audit.JSON(rule)}
+		e := audit.Entry{Action: audit.RulePut, BrandID: d.Brand.ID, Target: d.Brand.ID, Request: audit.JSON(tenant.RuleOf(rule))}
 		if d.Current != nil {
-			e.Before = audit.JSON(*d.Current)
+			e.Before = admin.AuditRule(*d.Current)
 		}
 		var changed bool
 		if err == nil {
 			if changed, err = c.admin.PutRule(r.Context(), req.actor(), d.Brand.ID, rule); err != nil {
 				err = formRows(err, ded, add)
 			} else if after, aerr := c.admin.Service().Store().Rule(r.Context(), d.Brand.ID); aerr == nil {
-				e.After = audit.JSON(after)
+				e.After = admin.AuditRule(after)
 			}
 		}
 		if !c.audited(w, r, req, e, err) {
@@ -721,19 +742,17 @@ func (c *Console) saveApp(w http.ResponseWriter, r *http.Request, req request) {
 	if err == nil {
 		err = points.Required("app_key", a.Key)
 	}
-	e := audit.Entry{Action: audit.AppPut, Target: a.Key, Request: audit.JSON(f)}
+	e := audit.Entry{Action: audit.AppPut, Target: a.Key, Request: audit.JSON(tenant.AppOf(a))}
 	store := c.admin.Service().Store()
 	if old, oerr := store.App(r.Context(), a.Key); oerr == nil {
-		old.Secret = "" // never in the log (it would be redacted)
-		e.Before = audit.JSON(old)
+		e.Before = admin.AuditApp(old)
 	}
 	if err == nil {
 		secret, err = c.admin.PutApp(r.Context(), req.actor(), a)
 	}
 	if err == nil {
 		if after, aerr := store.App(r.Context(), a.Key); aerr == nil {
-			after.Secret = ""
-			e.After = audit.JSON(after)
+			e.After = admin.AuditApp(after)
 		}
 	}
 	if !c.audited(w, r, req, e, err) {

@@ -233,7 +233,7 @@ func TestConsole_TenantAudited(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("log %v, want %s", got, want)
 	}
-	if !strings.Contains(string(es[3].Before), `"Name":"Brand 1"`) || !strings.Contains(string(es[3].After), `"Name":"一号品牌"`) {
+	if !strings.Contains(string(es[3].Before), `"name":"Brand 1"`) || !strings.Contains(string(es[3].After), `"name":"一号品牌"`) {
 		t.Errorf("brand entry before %s after %s", es[3].Before, es[3].After)
 	}
 
@@ -246,7 +246,7 @@ func TestConsole_TenantAudited(t *testing.T) {
 		t.Error("a viewer is shown the tenant pages' save buttons or the apps")
 	}
 	e.post("/console/brands/B1/shops", url.Values{"csrf": {csrf}, "shop_id": {"S20"}, "name": {"不该"}}).
-		want(t, http.StatusForbidden, "admin")
+		want(t, http.StatusForbidden, "需要管理员")
 
 	one := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "一号管理", Role: operator.Admin, Brands: []string{"B1"}})
 	e.signInAs("一号管理", one.Password)
@@ -255,4 +255,52 @@ func TestConsole_TenantAudited(t *testing.T) {
 	}
 	e.get("/console/apps").want(t, http.StatusForbidden)
 	e.get("/console/brands/B2/settings").want(t, http.StatusForbidden, "B2")
+}
+
+// TestConsole_BrandApprovalAbove: 品牌设置 sets the four-eyes threshold
+// (empty: off), refuses one that is not a positive whole number in
+// Chinese with its input marked and the form as typed, and records the
+// change as brand.put.
+func TestConsole_BrandApprovalAbove(t *testing.T) {
+	e := newConsoleEnv(t)
+	csrf := e.signIn()
+	page := e.get("/console/brands/B1/settings").want(t, http.StatusOK).body
+	kept(t, page, "approval_above", "")
+	form := url.Values{"csrf": {csrf}, "name": {"Brand 1"}, "time_zone": {"Asia/Shanghai"}, "refund_of_expired": {"grace"},
+		"grace_days": {"30"}, "clawback_shortfall": {"reject"}, "hold_timeout": {"30"}, "approval_above": {"500"}}
+	e.post("/console/brands/B1/settings", form).want(t, http.StatusSeeOther)
+	if b, err := e.Store.Brand(e.Ctx, "B1"); err != nil || b.Settings.ApprovalAbove != 500 {
+		t.Fatalf("approval_above after the form: %+v, %v", b.Settings, err)
+	}
+	kept(t, e.get("/console/brands/B1/settings").want(t, http.StatusOK).body, "approval_above", "500")
+
+	for _, bad := range []string{"0", "-5", "abc", "1.5"} {
+		form.Set("approval_above", bad)
+		r := e.post("/console/brands/B1/settings", form).want(t, http.StatusBadRequest, "审批阈值: 应为正整数")
+		marked(t, r.body, "approval_above", bad)
+		refusal(t, r, http.StatusBadRequest, "留空表示不需审批", bad)
+	}
+	if b, _ := e.Store.Brand(e.Ctx, "B1"); b.Settings.ApprovalAbove != 500 {
+		t.Fatalf("a refused threshold was stored: %+v", b.Settings)
+	}
+	form.Set("approval_above", "")
+	e.post("/console/brands/B1/settings", form).want(t, http.StatusSeeOther)
+	if b, _ := e.Store.Brand(e.Ctx, "B1"); b.Settings.ApprovalAbove != 0 {
+		t.Fatalf("an emptied threshold is still on: %+v", b.Settings)
+	}
+
+	es, _, err := audit.New(e.Store.(audit.Store), nil).List(e.Ctx, audit.Query{Action: audit.BrandPut})
+	if err != nil || len(es) != 6 {
+		t.Fatalf("%d brand.put entries, %v; want 6", len(es), err)
+	}
+	on, off := es[5], es[0]
+	if on.Outcome != audit.OK || strings.Contains(string(on.Before), "approval_above") || !strings.Contains(string(on.After), `"approval_above":500`) {
+		t.Errorf("setting it: %s → %s", on.Before, on.After)
+	}
+	if off.Outcome != audit.OK || !strings.Contains(string(off.Before), `"approval_above":500`) || strings.Contains(string(off.After), "approval_above") {
+		t.Errorf("clearing it: %s → %s", off.Before, off.After)
+	}
+	if es[1].Outcome != "INVALID_PARAMETER" {
+		t.Errorf("a refused threshold: %+v", es[1])
+	}
 }

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"jifen/admin"
 	"jifen/audit"
 	"jifen/ledger"
 	"jifen/points"
+	"jifen/tenant"
 	"jifen/webhook"
 )
 
@@ -212,16 +214,18 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request, req requ
 		return
 	}
 	id := r.PathValue("id")
-	entry := audit.Entry{Action: audit.WebhookUpdate, Target: id, Request: audit.JSON(map[string]bool{"disabled": false})}
+	// Recorded as the admin API records a PUT of the endpoint with
+	// "disabled": false.
+	entry := audit.Entry{Action: audit.WebhookUpdate, Target: id}
 	e, err := h.Webhook(r.Context(), id)
 	if err == nil {
-		entry.Before = audit.JSON(map[string]any{"disabled": e.Disabled, "disabled_reason": e.DisabledReason})
+		entry.Before = admin.AuditWebhook(e)
 		wh := e.Webhook
 		wh.Disabled = false
-		_, _, err = h.Put(r.Context(), wh)
-	}
-	if err == nil {
-		entry.After = audit.JSON(map[string]any{"disabled": false})
+		entry.Request = audit.JSON(tenant.WebhookOf(wh))
+		if e, _, err = h.Put(r.Context(), wh); err == nil {
+			entry.After = admin.AuditWebhook(e)
+		}
 	}
 	if !c.audited(w, r, req, entry, err) {
 		return

@@ -95,6 +95,39 @@ func (r Role) Allows(p Permission) bool {
 // Needs is the least role with p.
 func Needs(p Permission) Role { return least[p] }
 
+// Label is r in Chinese, as the console shows it.
+func (r Role) Label() string {
+	switch r {
+	case Viewer:
+		return "查看"
+	case Support:
+		return "客服"
+	case Admin:
+		return "管理员"
+	}
+	return string(r)
+}
+
+// permissionText says in Chinese what each permission lets one do, for
+// the console's view of a refusal.
+var permissionText = map[Permission]string{
+	Self: "修改自己的密码", Read: "查看数据", Refund: "退回积分", ReleaseHold: "释放冻结", Adjust: "调整积分",
+	EditCustomer: "修改顾客资料", Approve: "审批", Tenant: "修改品牌、门店、规则与应用", Webhooks: "管理推送",
+	Operators: "管理操作员", Audit: "查看审计日志",
+}
+
+// rolesFrom names in Chinese the roles from r up: "客服或管理员".
+func rolesFrom(r Role) string {
+	var ls []string
+	for _, x := range Roles()[max(r.rank(), 0):] {
+		ls = append(ls, x.Label())
+	}
+	if len(ls) < 2 {
+		return strings.Join(ls, "")
+	}
+	return strings.Join(ls[:len(ls)-1], "、") + "或" + ls[len(ls)-1]
+}
+
 // Operator is a person who uses the admin API or the console.
 type Operator struct {
 	ID   string
@@ -167,7 +200,8 @@ func (p Principal) Need(perm Permission) error {
 		return nil
 	}
 	return &Forbidden{Missing: "role " + string(Needs(perm)),
-		Message: fmt.Sprintf("operator %s (role %s) lacks permission %s: it needs role %s", p.Name, p.Role, perm, Needs(perm))}
+		Message: fmt.Sprintf("operator %s (role %s) lacks permission %s: it needs role %s", p.Name, p.Role, perm, Needs(perm)),
+		View:    fmt.Sprintf("你的角色 (%s) 不能%s, 需要%s", p.Role.Label(), permissionText[perm], rolesFrom(Needs(perm)))}
 }
 
 // NeedBrand returns a Forbidden error unless p acts in brand id.
@@ -176,7 +210,8 @@ func (p Principal) NeedBrand(id string) error {
 		return nil
 	}
 	return &Forbidden{Missing: "brand " + id,
-		Message: fmt.Sprintf("operator %s acts only in brands %s, not in brand %s", p.Name, strings.Join(p.Brands, ", "), id)}
+		Message: fmt.Sprintf("operator %s acts only in brands %s, not in brand %s", p.Name, strings.Join(p.Brands, ", "), id),
+		View:    fmt.Sprintf("你只能操作品牌 %s, 不能操作品牌 %s", strings.Join(p.Brands, "、"), id)}
 }
 
 // NeedAllBrands returns a Forbidden error unless p acts in every brand
@@ -186,7 +221,8 @@ func (p Principal) NeedAllBrands() error {
 		return nil
 	}
 	return &Forbidden{Missing: "every brand",
-		Message: fmt.Sprintf("operator %s acts only in brands %s; this spans every brand", p.Name, strings.Join(p.Brands, ", "))}
+		Message: fmt.Sprintf("operator %s acts only in brands %s; this spans every brand", p.Name, strings.Join(p.Brands, ", ")),
+		View:    fmt.Sprintf("此操作涉及所有品牌, 而你只能操作品牌 %s", strings.Join(p.Brands, "、"))}
 }
 
 // NeedPoints returns a Forbidden error unless p may move n points (its
@@ -202,8 +238,12 @@ func (p Principal) NeedPoints(n int64) error {
 	case p.Role == Support && n <= p.Limit:
 		return nil
 	}
+	view := fmt.Sprintf("你每次操作最多可变动 %d 积分, 本次为 %d 积分", p.Limit, n)
+	if p.Role != Support {
+		view = fmt.Sprintf("你的角色 (%s) 不能变动积分, 需要%s", p.Role.Label(), rolesFrom(Support))
+	}
 	return &Forbidden{Missing: fmt.Sprintf("limit %d", n),
-		Message: fmt.Sprintf("operator %s may move at most %d points in one action, not %d", p.Name, p.Limit, n)}
+		Message: fmt.Sprintf("operator %s may move at most %d points in one action, not %d", p.Name, p.Limit, n), View: view}
 }
 
 // Forbidden is an action refused to an authenticated operator: the API
@@ -211,6 +251,9 @@ func (p Principal) NeedPoints(n int64) error {
 type Forbidden struct {
 	Missing string // "role support", "brand B1", "every brand", "limit 500"
 	Message string
+	// View says it in Chinese to the operator refused, for the console
+	// (as ledger.Error's View does a business outcome).
+	View string
 }
 
 func (e *Forbidden) Error() string { return e.Message }

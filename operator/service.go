@@ -55,6 +55,16 @@ var (
 	ErrDisabled        = errors.New("operator disabled")
 )
 
+// LockedError is ErrLocked with the time the lock ends.
+type LockedError struct{ Until time.Time }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%v until %s", ErrLocked, e.Until.In(ledger.Shanghai).Format(time.DateTime))
+}
+
+// Unwrap makes errors.Is(err, ErrLocked) hold.
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
 // Brands is how the service checks that the brands an operator is given
 // exist (points.Service serves it).
 type Brands interface {
@@ -159,9 +169,9 @@ func (s *Service) check(ctx context.Context, o *Operator) error {
 	}
 	switch {
 	case o.Role == Support && o.Limit <= 0:
-		return ledger.Invalidf("limit", "客服 (support) 需要每次操作的积分上限 (≥ 1), 收到 %d", o.Limit)
+		return ledger.Invalidf("limit", "客服需要每次操作的积分上限 (≥ 1), 收到 %d", o.Limit)
 	case o.Role != Support && o.Limit != 0:
-		return ledger.Invalidf("limit", "只有客服 (support) 有积分上限: %s 应为 0, 收到 %d", o.Role, o.Limit)
+		return ledger.Invalidf("limit", "只有客服有积分上限: %s应为 0, 收到 %d", o.Role.Label(), o.Limit)
 	case o.Limit > points.MaxPoints:
 		return ledger.Invalidf("limit", "超出范围: 最大 %d, 收到 %d", int64(points.MaxPoints), o.Limit)
 	}
@@ -453,7 +463,7 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (Principal,
 	}
 	now := s.now()
 	if o.Locked(now) {
-		return Principal{}, fmt.Errorf("%w until %s", ErrLocked, o.LockedUntil.In(ledger.Shanghai).Format(time.DateTime))
+		return Principal{}, &LockedError{Until: o.LockedUntil}
 	}
 	if bcrypt.CompareHashAndPassword([]byte(o.PasswordHash), []byte(password)) != nil {
 		after, err := s.store.SignInFailed(ctx, o.ID, now.Truncate(time.Microsecond), MaxFailedSignIns, LockFor)
@@ -461,7 +471,7 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (Principal,
 			return Principal{}, err
 		}
 		if after.Locked(now) {
-			return Principal{}, fmt.Errorf("%w until %s", ErrLocked, after.LockedUntil.In(ledger.Shanghai).Format(time.DateTime))
+			return Principal{}, &LockedError{Until: after.LockedUntil}
 		}
 		return Principal{}, ErrBadCredentials
 	}

@@ -1,6 +1,7 @@
 // Package tenant reads and writes the tenant file: the YAML that
 // provisions apps, brands (with shops, settings and rules), customers and
-// webhooks.
+// webhooks. Its pieces encode to JSON under the same names (the admin
+// API takes them as JSON, and the audit log records them so).
 // Integrators' own tooling writes it, so its shape is fixed; unknown keys
 // are refused so a typo never passes silently.
 package tenant
@@ -156,6 +157,15 @@ func (y *Yuan) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes fen back as yuan.
 func (y Yuan) MarshalYAML() (any, error) { return FormatYuan(int64(y)), nil }
 
+// MarshalJSON writes y as a number of yuan, as the admin API shows money
+// (a negative amount, which no tenant file holds, as a string).
+func (y Yuan) MarshalJSON() ([]byte, error) {
+	if y < 0 {
+		return []byte(strconv.Quote(strconv.FormatInt(int64(y), 10) + " fen")), nil
+	}
+	return []byte(FormatYuan(int64(y))), nil
+}
+
 // ParseYuan turns a decimal yuan amount into fen; more than two decimals
 // is an error rather than a silent rounding.
 func ParseYuan(s string) (int64, error) {
@@ -279,6 +289,58 @@ func (f File) Tenant() (points.Tenant, error) {
 			Events: w.Events, Disabled: w.Disabled})
 	}
 	return t, nil
+}
+
+// The tenant file's entries of stored records (the inverse of Tenant):
+// what the console asks for, recorded in the audit log as the admin API
+// records the same piece of a tenant file.
+
+// BrandOf is b's entry, with its settings (not its shops or rule).
+func BrandOf(b ledger.Brand) Brand {
+	s := b.Settings
+	grace := s.GraceDays
+	ts := &Settings{RefundOfExpired: s.RefundOfExpired, GraceDays: &grace, ClawbackShortfall: s.ClawbackShortfall,
+		ExpiryReminders: s.ExpiryReminders}
+	if s.HoldTimeout > 0 {
+		ts.HoldTimeout = s.HoldTimeout.String()
+	}
+	if s.ApprovalAbove != 0 {
+		above := s.ApprovalAbove
+		ts.ApprovalAbove = &above
+	}
+	return Brand{BrandID: b.ID, Name: b.Name, TimeZone: b.TimeZone, OutIDs: b.OutIDs, Settings: ts}
+}
+
+// ShopOf is s's entry.
+func ShopOf(s ledger.Shop) Shop { return Shop{ShopID: s.ID, Name: s.Name, OutIDs: s.OutIDs} }
+
+// RuleOf is r's entry, without its logically deleted levels.
+func RuleOf(r ledger.Rule) Rule {
+	out := Rule{Name: r.Name, PointClearRule: ClearRule{Type: r.Clear.Type, Days: r.Clear.Days},
+		Deduction: DeductionRules{WithCoupon: r.WithCoupon}}
+	for _, d := range r.Deduction {
+		if !d.Deleted {
+			out.Deduction.Members = append(out.Deduction.Members, DeductionRule{LevelID: d.LevelID, DeductedPoint: d.DeductedPoint,
+				ConsumeMoney: Yuan(d.ConsumeMoney), Enable: d.Enable, HasUpperLimit: d.HasUpperLimit, MaxPoint: d.MaxPoint})
+		}
+	}
+	for _, a := range r.Addition {
+		if !a.Deleted {
+			out.Addition.Members = append(out.Addition.Members, AdditionRule{LevelID: a.LevelID, ConsumeMoney: Yuan(a.ConsumeMoney),
+				RewardPoint: a.RewardPoint, Enable: a.Enable})
+		}
+	}
+	return out
+}
+
+// AppOf is a's entry, without its secret.
+func AppOf(a ledger.App) App {
+	return App{AppKey: a.Key, Name: a.Name, Channels: a.Channels, Brands: a.Brands, RateLimit: a.RateLimit, Disabled: !a.Active}
+}
+
+// WebhookOf is w's entry, without its secret.
+func WebhookOf(w points.Webhook) Webhook {
+	return Webhook{WebhookID: w.ID, URL: w.URL, Brands: w.Brands, Events: w.Events, Disabled: w.Disabled}
 }
 
 // Marshal writes f as YAML.
