@@ -3,11 +3,10 @@ package webhook
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // AddressError is a connection the client refused to make: the address
@@ -62,39 +61,31 @@ func guard(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newClient is the HTTP client of deliveries: fasthttp's, which writes a
-// request and reads its answer on the attempt's own goroutine over a
-// kept-alive connection. net/http's transport hands every request to a
-// writer goroutine and every answer back from a reader goroutine; with one
-// request per event that cost more CPU than the rest of the attempt, taken
-// from the ledger's writes on the same machine (docs/benchmarks.md).
-//
-// It follows no redirect (a 3xx is an answer, and not a 2xx), uses no
+// newClient is the HTTP client of deliveries: timeout for the whole
+// exchange, no redirects followed (a 3xx is an answer, and not a 2xx), no
 // proxy from the environment (the guard must see the endpoint's address),
-// dials through the address guard unless allowPrivate, and keeps up to
-// conns connections per endpoint host: as many as attempts may be in
-// flight at once, so that a busy endpoint's connections are reused rather
-// than dialled and closed for every event. An answer's body is streamed,
-// so that a long one is read only as far as an attempt records. Each
-// attempt sets its own deadline (DoDeadline): timeout for the whole
-// exchange, waiting for a connection included.
-func newClient(timeout time.Duration, allowPrivate bool, conns int) *fasthttp.Client {
+// the address guard unless allowPrivate, and up to conns connections kept
+// open per endpoint host: as many as attempts may be in flight at once, so
+// that a busy endpoint's connections are reused rather than dialled and
+// closed for every event (docs/benchmarks.md).
+func newClient(timeout time.Duration, allowPrivate bool, conns int) *http.Client {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guard
 	}
-	return &fasthttp.Client{
-		Name: "jifen-webhooks",
-		// Dial resolves the name and tries each address, each through
-		// the guard; fasthttp adds TLS for https:// URLs.
-		Dial:                func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) },
-		MaxConnsPerHost:     conns,
-		MaxConnWaitTimeout:  timeout,
-		MaxIdleConnDuration: 90 * time.Second,
-		ReadTimeout:         timeout,
-		WriteTimeout:        timeout,
-		StreamResponseBody:  true,
-		// The URL is sent as it was configured.
-		DisablePathNormalizing: true,
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   timeout,
+		MaxIdleConns:          max(100, conns),
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -14,8 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"jifen/points"
 )
@@ -69,25 +68,20 @@ func TestClient_Guard(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':'):]
 	for _, u := range []string{srv.URL, "http://localhost" + port} {
-		err := post(newClient(time.Second, false, 1), u)
+		resp, err := newClient(time.Second, false, 1).Post(u, "text/plain", nil)
 		var ae *AddressError
+		if err == nil {
+			resp.Body.Close()
+		}
 		if !errors.As(err, &ae) || ae.Kind != "loopback" {
 			t.Errorf("POST %s: %v, want a refused loopback address", u, err)
 		}
 	}
-	if err := post(newClient(time.Second, true, 1), srv.URL); err != nil {
+	resp, err := newClient(time.Second, true, 1).Post(srv.URL, "text/plain", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// post POSTs nothing to u with c.
-func post(c *fasthttp.Client, u string) error {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(u)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	return c.DoTimeout(req, resp, 5*time.Second)
+	resp.Body.Close()
 }
 
 // TestClient_KeepsConnections: a dispatcher's attempts in flight at once
@@ -111,9 +105,12 @@ func TestClient_KeepsConnections(t *testing.T) {
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
-				if err := post(d.client, srv.URL); err != nil {
+				resp, err := d.client.Post(srv.URL, "text/plain", nil)
+				if err != nil {
 					t.Error(err)
+					return
 				}
+				resp.Body.Close()
 			})
 		}
 		wg.Wait()
@@ -218,11 +215,11 @@ func TestAttempt_Answers(t *testing.T) {
 		defer srv.Close()
 		d := NewDispatcher(nil, nil, Options{AllowPrivate: true, Timeout: 300 * time.Millisecond})
 		if tls {
-			d.client.TLSConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+			d.client.Transport.(*http.Transport).TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
 		}
 		at := time.Now()
 		try := func(path string) Attempt {
-			return d.attempt(Claimed{URL: srv.URL + path, Secret: secret, Event: ev}, at)
+			return d.attempt(context.Background(), Claimed{URL: srv.URL + path, Secret: secret, Event: ev}, at)
 		}
 		if a := try("/ok"); a.Error != "" || a.Status != http.StatusNoContent || a.N != 1 {
 			t.Errorf("tls=%v: acknowledged: %+v", tls, a)
