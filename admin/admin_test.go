@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -429,6 +430,19 @@ func TestAPI_AdjustHold(t *testing.T) {
 	a = e.do("POST", "/admin/v1/brands/B1/holds/h1/release", nil).want(t, http.StatusOK)
 	if a.get(t, "hold.status") != ledger.HoldReleased {
 		t.Fatalf("released: %s", a.body)
+	}
+	// The audit entry holds the hold before and after the release.
+	es, err := e.Store.(audit.Store).AuditEntries(e.Ctx, audit.Query{Action: audit.HoldRelease, Outcome: audit.OK, Limit: 1})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("hold.release entries: %v %v", es, err)
+	}
+	var before, after struct {
+		Status    string `json:"status"`
+		Remaining int64  `json:"remaining"`
+	}
+	if json.Unmarshal(es[0].Before, &before) != nil || json.Unmarshal(es[0].After, &after) != nil ||
+		before.Status != string(ledger.HoldActive) || before.Remaining != 20 || after.Status != string(ledger.HoldReleased) || after.Remaining != 0 {
+		t.Errorf("hold.release entry: before %s, after %s", es[0].Before, es[0].After)
 	}
 	e.do("POST", "/admin/v1/brands/B1/holds/h1/release", nil).
 		wantError(t, http.StatusNotFound, ledger.CodeHoldNotFound)

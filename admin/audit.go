@@ -120,6 +120,11 @@ func AuditAccount(v backoffice.CustomerView) json.RawMessage {
 	return audit.JSON(customerViewOut(v).Account)
 }
 
+// AuditHold is what an order still holds frozen (null: no hold).
+func AuditHold(v backoffice.OrderView) json.RawMessage {
+	return audit.JSON(orderOut(v).Hold)
+}
+
 // AuditCustomer is a customer's record.
 func AuditCustomer(c ledger.Customer) json.RawMessage { return audit.JSON(customerOut(c)) }
 

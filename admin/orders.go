@@ -140,23 +140,33 @@ func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	if p := principal(r); p.Role != operator.Admin {
-		v, verr := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
-		if verr == nil {
-			err = p.NeedPoints(v.Hold.Remaining)
-		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
-			err = verr
+	before, verr := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
+	switch {
+	case verr == nil:
+		e.Before = AuditHold(before)
+		if p := principal(r); p.Role != operator.Admin {
+			err = p.NeedPoints(before.Hold.Remaining)
 		}
+	case !ledger.IsCode(verr, backoffice.CodeOrderNotFound):
+		err = verr
 	}
 	if err == nil {
 		err = api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order"))
 	}
+	// The order after, read before the entry is recorded so that the
+	// entry holds it; a failure to read it is not the release's.
+	var v backoffice.OrderView
+	var readErr error
+	if err == nil {
+		if v, readErr = api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order")); readErr == nil {
+			e.After = AuditHold(v)
+		}
+	}
 	if !api.audited(w, r, e, err) {
 		return
 	}
-	v, err := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
-	if err != nil {
-		api.failErr(w, r, err)
+	if readErr != nil {
+		api.failErr(w, r, readErr)
 		return
 	}
 	reply(w, http.StatusOK, orderOut(v))

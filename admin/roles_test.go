@@ -33,7 +33,7 @@ type matrixRow struct {
 type recorded int
 
 const (
-	holdsNothing recorded = iota // no record: a password, a secret, a hold released
+	holdsNothing recorded = iota // no record: a password, a secret, an order not found
 	holdsAfter                   // a creation (or a result): the record after
 	holdsBoth                    // a change: the record before and after
 	holdsBefore                  // a deletion: the record before

@@ -96,6 +96,15 @@ func TestConsole_AuditEntriesAsTheAPIs(t *testing.T) {
 	call("POST", "/admin/v1/brands/B1/orders/o2/reversals", `{"type": "DEDUCT_FROM_CONSUME_REVERSE", "customer_id": "C2",
 		"points": 10, "reason": "退菜", "request_id": "a-rev"}`)
 
+	for _, h := range []struct{ customer, order string }{{"C1", "h1"}, {"C2", "h2"}} {
+		if _, err := e.Svc.Operate(e.Ctx, e.Caller, points.OperateRequest{Target: storetest.B1S1, Type: points.OperateFreeze, Points: 20,
+			OuterOrderID: h.order, Customer: points.CustomerLookup{CustomerID: h.customer}, OperatorID: "op", RequestID: e.ReqID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consoleDid("/console/brands/B1/holds/h1/release", url.Values{})
+	call("POST", "/admin/v1/brands/B1/holds/h2/release", "")
+
 	edit := e.editForm("C1")
 	edit.Set("name", "张三丰")
 	consoleDid("/console/customers/C1/edit", edit)
@@ -149,9 +158,12 @@ func TestConsole_AuditEntriesAsTheAPIs(t *testing.T) {
 		}
 		return es[0]
 	}
-	for _, action := range []string{audit.Adjustment, audit.Reversal, audit.CustomerUpdate, audit.BrandPut, audit.ShopPut, audit.RulePut,
+	for _, action := range []string{audit.Adjustment, audit.Reversal, audit.HoldRelease, audit.CustomerUpdate, audit.BrandPut, audit.ShopPut, audit.RulePut,
 		audit.AppPut, audit.OperatorCreate, audit.OperatorUpdate, audit.OperatorDisable, audit.OperatorTokenCreate} {
 		c, a := newest(action, "小李"), newest(action, "bootstrap")
+		if action == audit.HoldRelease && (c.Before == nil || c.After == nil || a.Before == nil || a.After == nil) {
+			t.Errorf("hold.release entries without the hold before and after: console %s → %s, API %s → %s", c.Before, c.After, a.Before, a.After)
+		}
 		if c.Outcome != audit.OK || a.Outcome != audit.OK {
 			t.Errorf("%s: outcomes %s (console), %s (API)", action, c.Outcome, a.Outcome)
 		}

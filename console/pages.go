@@ -659,19 +659,27 @@ func (c *Console) refusedOrder(w http.ResponseWriter, r *http.Request, req reque
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}
 	var err error
-	if req.who.Role != operator.Admin {
-		v, verr := c.admin.Order(r.Context(), brand, order)
-		if verr == nil {
-			err = req.who.NeedPoints(v.Hold.Remaining)
-		} else if !ledger.IsCode(verr, backoffice.CodeOrderNotFound) {
-			err = verr
+	before, verr := c.admin.Order(r.Context(), brand, order)
+	switch {
+	case verr == nil:
+		e.Before = admin.AuditHold(before)
+		if req.who.Role != operator.Admin {
+			err = req.who.NeedPoints(before.Hold.Remaining)
 		}
+	case !ledger.IsCode(verr, backoffice.CodeOrderNotFound):
+		err = verr
 	}
 	if err == nil {
 		err = c.admin.ReleaseHold(r.Context(), req.actor(), brand, order)
 	}
-	if !c.audited(w, r, req, audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}, err) {
+	if err == nil {
+		if after, aerr := c.admin.Order(r.Context(), brand, order); aerr == nil {
+			e.After = admin.AuditHold(after)
+		}
+	}
+	if !c.audited(w, r, req, e, err) {
 		return
 	}
 	if err != nil {

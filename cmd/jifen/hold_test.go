@@ -63,6 +63,13 @@ func TestHoldReleaseCommand(t *testing.T) {
 				t.Fatal("a hold released twice")
 			}
 
+			// The release's entry holds the hold before and after, as the
+			// admin API's does.
+			if es := c.auditLog(); len(es) < 1 || !strings.Contains(string(es[0].Before), `"remaining":80`) ||
+				!strings.Contains(string(es[0].Before), `"status":"ACTIVE"`) || !strings.Contains(string(es[0].After), `"remaining":0`) ||
+				!strings.Contains(string(es[0].After), `"status":"RELEASED"`) {
+				t.Errorf("the release's entry: %+v", es)
+			}
 			var got []string
 			for _, e := range c.auditLog() {
 				got = append(got, strings.Join([]string{e.OperatorID, e.OperatorName, e.Action, e.BrandID, e.Target, e.Outcome}, " "))

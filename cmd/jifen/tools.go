@@ -15,6 +15,7 @@ import (
 
 	"jifen/admin"
 	"jifen/audit"
+	"jifen/backoffice"
 	"jifen/points"
 	"jifen/tenant"
 	"jifen/top"
@@ -146,9 +147,20 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	err = points.New(store, nil, nil).ReleaseHold(ctx, *brand, *order, cliActor)
-	if aerr := cliAudit(ctx, store, audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand),
-		Target: strings.TrimSpace(*order)}, err); aerr != nil {
+	svc := points.New(store, nil, nil)
+	office := backoffice.New(svc, store)
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand), Target: strings.TrimSpace(*order)}
+	// The hold before and after, as the admin API records them.
+	if v, verr := office.Order(ctx, *brand, *order); verr == nil {
+		e.Before = admin.AuditHold(v)
+	}
+	err = svc.ReleaseHold(ctx, *brand, *order, cliActor)
+	if err == nil {
+		if v, verr := office.Order(ctx, *brand, *order); verr == nil {
+			e.After = admin.AuditHold(v)
+		}
+	}
+	if aerr := cliAudit(ctx, store, e, err); aerr != nil {
 		if err == nil {
 			return fmt.Errorf("hold release: the hold of order %s was released, but %w", *order, aerr)
 		}
