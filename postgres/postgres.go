@@ -63,11 +63,14 @@ type Options struct {
 	// connecting (trying each host of a multi-host DSN in turn), a free
 	// pooled connection, every round trip and the commit — before it
 	// fails with a KindUnavailable error (0: no bound but
-	// StatementTimeout's). It bounds each read of one round trip (a
-	// lookup, a page, a count, the dashboard's totals) the same way;
-	// streamed reads (exports, verify) are not bounded. It is what keeps a
-	// request from hanging while no primary is reachable, or while one has
-	// gone silent; see failover in the package documentation.
+	// StatementTimeout's). It bounds the lookups a request makes before
+	// its write (its app, brand, shop, customer, rule, account) the same
+	// way; other reads of one round trip (a page, a count, the
+	// dashboard's totals) are bounded by the larger of Timeout and
+	// StatementTimeout, and streamed reads (exports, verify) are not. It
+	// is what keeps a request from hanging while no primary is reachable,
+	// or while one has gone silent; see failover in the package
+	// documentation.
 	// Unless the DSN sets connect_timeout, each host's connection attempt
 	// gets an equal share of it.
 	Timeout time.Duration
@@ -93,13 +96,25 @@ type Options struct {
 	Tracer pgx.QueryTracer
 }
 
+// readTimeout is the bound of a read that is not a lookup (Store.readTimeout).
+func (o Options) readTimeout() time.Duration {
+	if o.Timeout <= 0 {
+		return 0
+	}
+	return max(o.Timeout, o.StatementTimeout)
+}
+
 // Store is the PostgreSQL points store. It is safe for concurrent use.
 type Store struct {
 	pool    *pgxpool.Pool
 	schema  string
 	timeout time.Duration // Options.Timeout
-	onRetry func(reason string)
-	onError func(kind string)
+	// readTimeout bounds a read that is not a lookup (a page, a count,
+	// totals): the larger of Options.Timeout and StatementTimeout, so that
+	// the client gives up no sooner than the server would.
+	readTimeout time.Duration
+	onRetry     func(reason string)
+	onError     func(kind string)
 
 	// analyze gathers statistics of the deliveries as they grow
 	// (analyzeDeliveries).
@@ -128,7 +143,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, schema: o.Schema, timeout: o.Timeout, onRetry: o.OnRetry, onError: o.OnError}
+	s := &Store{pool: pool, schema: o.Schema, timeout: o.Timeout, readTimeout: o.readTimeout(), onRetry: o.OnRetry, onError: o.OnError}
 	fail := func(err error) (*Store, error) {
 		pool.Close()
 		return nil, err

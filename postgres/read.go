@@ -17,18 +17,26 @@ import (
 // agree (Flows: the page and the count) run in one read-only REPEATABLE
 // READ transaction, still in one round trip.
 
-// Each question of one round trip is bounded by Options.Timeout, as a
-// write is: a database host gone silent (powered off, cut off by the
-// network) leaves the pool's connections open, and without a deadline a
-// POS request's first read — its app, brand or shop — would wait for TCP
-// to give up. Streams (EachFlow, EachAccount, …) are not bounded: an
-// export runs as long as it takes.
+// Every question of one round trip has a deadline. A database host gone
+// silent (powered off, cut off by the network) leaves the pool's
+// connections open, and without one a request would wait for TCP to give
+// up. The lookups a request makes before its write (its app, brand, shop,
+// customer, rule, account: lookup) are bounded by Options.Timeout, as the
+// write is, so that a POS is answered "retry" within it; the other
+// questions (pages, counts, totals: read, readSnapshot) by the larger of
+// Options.Timeout and StatementTimeout, so that a slow count is not cut
+// before the server would cut it. Streams (EachFlow, EachAccount, …) are
+// not bounded: an export runs as long as it takes.
+
+// lookup runs qs, the few rows a request resolves before its write, on a
+// pooled connection in one round trip, within Options.Timeout.
+func (s *Store) lookup(ctx context.Context, qs ...*pgx.QueuedQuery) error {
+	return s.send(ctx, s.timeout, &pgx.Batch{QueuedQueries: qs})
+}
 
 // read runs qs on a pooled connection in one round trip.
 func (s *Store) read(ctx context.Context, qs ...*pgx.QueuedQuery) error {
-	ctx, deadline, cancel := s.bounded(ctx)
-	defer cancel()
-	return unavailable(s.timedOut(deadline, s.pool.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs}).Close()))
+	return s.send(ctx, s.readTimeout, &pgx.Batch{QueuedQueries: qs})
 }
 
 // readSnapshot runs qs in one read-only transaction (one snapshot), in one
@@ -40,16 +48,21 @@ func (s *Store) readSnapshot(ctx context.Context, qs ...*pgx.QueuedQuery) error 
 	b.Queue("COMMIT")
 	// A failure leaves the connection in the aborted transaction; the pool
 	// discards such a connection when it is released.
-	ctx, deadline, cancel := s.bounded(ctx)
+	return s.send(ctx, s.readTimeout, b)
+}
+
+// send sends b within d.
+func (s *Store) send(ctx context.Context, d time.Duration, b *pgx.Batch) error {
+	ctx, deadline, cancel := bounded(ctx, d)
 	defer cancel()
-	return unavailable(s.timedOut(deadline, s.pool.SendBatch(ctx, b).Close()))
+	return unavailable(timedOut(d, deadline, s.pool.SendBatch(ctx, b).Close()))
 }
 
 // App returns the app with key.
 func (s *Store) App(ctx context.Context, key string) (ledger.App, error) {
 	var a ledger.App
 	var found bool
-	if err := s.read(ctx, appQuery(key, &a, &found)); err != nil {
+	if err := s.lookup(ctx, appQuery(key, &a, &found)); err != nil {
 		return a, err
 	}
 	if !found {
@@ -69,7 +82,7 @@ func (s *Store) Apps(ctx context.Context) ([]ledger.App, error) {
 func (s *Store) Brand(ctx context.Context, id string) (ledger.Brand, error) {
 	var b ledger.Brand
 	var found bool
-	if err := s.read(ctx, one(d("brand %q", id), &b, &found, scanBrand,
+	if err := s.lookup(ctx, one(d("brand %q", id), &b, &found, scanBrand,
 		"SELECT "+brandCols+" FROM brands b WHERE b.brand_id = $1", id)); err != nil {
 		return b, err
 	}
@@ -90,7 +103,7 @@ func (s *Store) Brands(ctx context.Context) ([]ledger.Brand, error) {
 func (s *Store) BrandByOutID(ctx context.Context, channel, outID string) (ledger.Brand, error) {
 	var b ledger.Brand
 	var found bool
-	if err := s.read(ctx, one(d("brand %s:%s", channel, outID), &b, &found, scanBrand,
+	if err := s.lookup(ctx, one(d("brand %s:%s", channel, outID), &b, &found, scanBrand,
 		"SELECT "+brandCols+` FROM brand_out_ids x JOIN brands b ON b.brand_id = x.brand_id
 		WHERE x.channel = $1 AND x.out_id = $2`, channel, outID)); err != nil {
 		return b, err
@@ -105,7 +118,7 @@ func (s *Store) BrandByOutID(ctx context.Context, channel, outID string) (ledger
 func (s *Store) Shop(ctx context.Context, id string) (ledger.Shop, error) {
 	var sh ledger.Shop
 	var found bool
-	if err := s.read(ctx, one(d("shop %q", id), &sh, &found, scanShop,
+	if err := s.lookup(ctx, one(d("shop %q", id), &sh, &found, scanShop,
 		"SELECT "+shopCols+" FROM shops s WHERE s.shop_id = $1", id)); err != nil {
 		return sh, err
 	}
@@ -127,7 +140,7 @@ func (s *Store) Shops(ctx context.Context, brandID string) ([]ledger.Shop, error
 func (s *Store) ShopByOutID(ctx context.Context, channel, outID string) (ledger.Shop, error) {
 	var sh ledger.Shop
 	var found bool
-	if err := s.read(ctx, one(d("shop %s:%s", channel, outID), &sh, &found, scanShop,
+	if err := s.lookup(ctx, one(d("shop %s:%s", channel, outID), &sh, &found, scanShop,
 		"SELECT "+shopCols+` FROM shop_out_ids x JOIN shops s ON s.shop_id = x.shop_id
 		WHERE x.channel = $1 AND x.out_id = $2`, channel, outID)); err != nil {
 		return sh, err
@@ -142,7 +155,7 @@ func (s *Store) ShopByOutID(ctx context.Context, channel, outID string) (ledger.
 func (s *Store) Customer(ctx context.Context, id string) (ledger.Customer, error) {
 	var c ledger.Customer
 	var found bool
-	if err := s.read(ctx, customerQuery(id, &c, &found)); err != nil {
+	if err := s.lookup(ctx, customerQuery(id, &c, &found)); err != nil {
 		return c, err
 	}
 	if !found {
@@ -155,7 +168,7 @@ func (s *Store) Customer(ctx context.Context, id string) (ledger.Customer, error
 func (s *Store) CustomerByMobile(ctx context.Context, brandID, mobile string) (ledger.Customer, error) {
 	var c ledger.Customer
 	var found bool
-	if err := s.read(ctx, one(d("customer of brand %q by mobile", brandID), &c, &found, scanCustomer,
+	if err := s.lookup(ctx, one(d("customer of brand %q by mobile", brandID), &c, &found, scanCustomer,
 		"SELECT "+customerCols+` FROM customers WHERE brand_id = $1 AND mobile = $2
 		ORDER BY created_at, customer_id LIMIT 1`, brandID, mobile)); err != nil {
 		return c, err
@@ -171,7 +184,7 @@ func (s *Store) CustomerByMobile(ctx context.Context, brandID, mobile string) (l
 func (s *Store) CustomerByOuterID(ctx context.Context, brandID, outerType, outerID string) (ledger.Customer, error) {
 	var c ledger.Customer
 	var found bool
-	if err := s.read(ctx, customerByOuterIDQuery(brandID, outerType, outerID, &c, &found)); err != nil {
+	if err := s.lookup(ctx, customerByOuterIDQuery(brandID, outerType, outerID, &c, &found)); err != nil {
 		return c, err
 	}
 	if !found {
@@ -184,7 +197,7 @@ func (s *Store) CustomerByOuterID(ctx context.Context, brandID, outerType, outer
 func (s *Store) Rule(ctx context.Context, brandID string) (ledger.Rule, error) {
 	var r ledger.Rule
 	var found bool
-	if err := s.read(ctx, ruleQuery(brandID, &r, &found)); err != nil {
+	if err := s.lookup(ctx, ruleQuery(brandID, &r, &found)); err != nil {
 		return r, err
 	}
 	if !found {
@@ -197,7 +210,7 @@ func (s *Store) Rule(ctx context.Context, brandID string) (ledger.Rule, error) {
 func (s *Store) Account(ctx context.Context, brandID, customerID string) (ledger.Account, error) {
 	var a ledger.Account
 	var found bool
-	if err := s.read(ctx, one(d("account %s/%s", brandID, customerID), &a, &found, scanAccount,
+	if err := s.lookup(ctx, one(d("account %s/%s", brandID, customerID), &a, &found, scanAccount,
 		"SELECT "+accountCols+" FROM accounts WHERE brand_id = $1 AND customer_id = $2", brandID, customerID)); err != nil {
 		return a, err
 	}
@@ -210,7 +223,7 @@ func (s *Store) Account(ctx context.Context, brandID, customerID string) (ledger
 // LiveLots are the account's lots with points remaining, by creation.
 func (s *Store) LiveLots(ctx context.Context, brandID, customerID string) ([]ledger.Lot, error) {
 	var lots []ledger.Lot
-	err := s.read(ctx, liveLotsQuery(brandID, customerID, &lots))
+	err := s.lookup(ctx, liveLotsQuery(brandID, customerID, &lots))
 	return lots, err
 }
 
@@ -531,7 +544,7 @@ func (s *Store) EachReversal(ctx context.Context, fn func(ledger.Reversal) error
 // SessionEnded reports whether the console session nonce was ended.
 func (s *Store) SessionEnded(ctx context.Context, nonce string) (bool, error) {
 	var found bool
-	err := s.read(ctx, exists(d("ended session"), &found, "SELECT 1 FROM console_sessions_ended WHERE nonce = $1", nonce))
+	err := s.lookup(ctx, exists(d("ended session"), &found, "SELECT 1 FROM console_sessions_ended WHERE nonce = $1", nonce))
 	return found, err
 }
 

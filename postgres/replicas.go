@@ -129,7 +129,7 @@ func OpenReplicas(ctx context.Context, primary *Store, dsns []string, o ReplicaO
 				hosts = append(hosts, h)
 			}
 		}
-		rep := &replica{name: strings.Join(hosts, ","), store: &Store{pool: pool, schema: o.Schema}}
+		rep := &replica{name: strings.Join(hosts, ","), store: &Store{pool: pool, schema: o.Schema, timeout: o.Timeout, readTimeout: o.readTimeout()}}
 		rep.state.Store(&ReplicaState{Name: rep.name, Err: errors.New("not measured yet")})
 		r.rs = append(r.rs, rep)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"jifen/ledger"
 	"jifen/points"
 	"jifen/storetest"
@@ -406,7 +408,7 @@ func TestRead_SilentDatabase(t *testing.T) {
 	p := startMutingProxy(t, testDSN(t))
 	const timeout = time.Second
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-		o := Options{MaxConns: 4, Migrate: true, Timeout: timeout}
+		o := Options{MaxConns: 4, Migrate: true, Timeout: timeout, StatementTimeout: 2 * timeout}
 		o.Schema = newTestSchema(t, p.dsn)
 		s, err := Open(context.Background(), p.dsn, o)
 		if err != nil {
@@ -417,8 +419,8 @@ func TestRead_SilentDatabase(t *testing.T) {
 	e.MustCharge("C1", "g1", 100)
 	s := e.Store.(*Store)
 	// within runs what with the database silent: it must answer
-	// KindUnavailable within the timeout (and a second's slack).
-	within := func(what string, run func() error) {
+	// KindUnavailable once its bound has passed (with a second's slack).
+	within := func(what string, bound time.Duration, run func() error) {
 		t.Helper()
 		start := time.Now()
 		done := make(chan error, 1)
@@ -428,29 +430,112 @@ func TestRead_SilentDatabase(t *testing.T) {
 			if le, ok := ledger.AsError(err); !ok || le.Kind != ledger.KindUnavailable {
 				t.Errorf("%s with the database silent: %v, want a KindUnavailable error", what, err)
 			}
-			if took := time.Since(start); took > timeout+time.Second {
-				t.Errorf("%s with the database silent answered after %s, with a timeout of %s", what, took, timeout)
+			if took := time.Since(start); took > bound+time.Second {
+				t.Errorf("%s with the database silent answered after %s, with a bound of %s", what, took, bound)
 			}
-		case <-time.After(timeout + 10*time.Second):
-			t.Fatalf("%s with the database silent: no answer after %s, with a timeout of %s", what, time.Since(start), timeout)
+		case <-time.After(bound + 10*time.Second):
+			t.Fatalf("%s with the database silent: no answer after %s, with a bound of %s", what, time.Since(start), bound)
 		}
 	}
 
 	p.mute(true)
-	within("reading an app", func() error { _, err := s.App(e.Ctx, "pos"); return err })
-	within("reading flows", func() error {
+	// A lookup is bounded by the timeout; a page by the statement
+	// timeout, the larger (or sooner, by the connection attempt's share
+	// of the timeout when the pool must connect again).
+	within("reading an app", timeout, func() error { _, err := s.App(e.Ctx, "pos"); return err })
+	within("reading flows", 2*timeout, func() error {
 		_, _, err := s.Flows(e.Ctx, points.FlowQuery{BrandID: "B1", CustomerID: "C1"})
 		return err
 	})
 	// A fresh service, as on a server whose tenant cache has expired:
 	// the payment reads the tenant first.
 	svc := points.New(s, e.Clock, nil)
-	within("a payment", func() error { _, err := svc.Consume(e.Ctx, e.Caller, e.Order("o1", 30)); return err })
+	within("a payment", timeout, func() error { _, err := svc.Consume(e.Ctx, e.Caller, e.Order("o1", 30)); return err })
 
 	p.mute(false)
 	if _, err := e.Svc.Consume(e.Ctx, e.Caller, e.Order("o2", 30)); err != nil {
 		t.Fatalf("a payment once the database answers again: %v", err)
 	}
+}
+
+// TestRead_Bounds: a lookup gives up at Options.Timeout; a page, a count
+// or totals only at the larger StatementTimeout, so that a slow but valid
+// read is not cut before the server would cut it.
+func TestRead_Bounds(t *testing.T) {
+	t.Parallel()
+	s := openTestWith(t, Options{MaxConns: 2, Migrate: true, Timeout: 500 * time.Millisecond, StatementTimeout: 2 * time.Second})
+	ctx := context.Background()
+	slow := func() *pgx.QueuedQuery { return &pgx.QueuedQuery{SQL: "SELECT pg_sleep(1)"} }
+	start := time.Now()
+	err := s.lookup(ctx, slow())
+	if le, ok := ledger.AsError(err); !ok || le.Kind != ledger.KindUnavailable || time.Since(start) > time.Second {
+		t.Errorf("a lookup of 1s with a timeout of 500ms: %v after %s, want KindUnavailable at 500ms", err, time.Since(start))
+	}
+	if err := s.read(ctx, slow()); err != nil {
+		t.Errorf("a read of 1s with a statement timeout of 2s: %v", err)
+	}
+	if err := s.readSnapshot(ctx, slow()); err != nil {
+		t.Errorf("a snapshot read of 1s with a statement timeout of 2s: %v", err)
+	}
+}
+
+// TestReplicas_SilentReplica: a read replica that goes silent with the
+// pool's connections open costs a read its bound, then the read runs on
+// the primary — it does not hang.
+func TestReplicas_SilentReplica(t *testing.T) {
+	t.Parallel()
+	s := OpenTest(t)
+	ctx := context.Background()
+	svc := points.New(s, nil, nil)
+	if _, err := svc.Apply(ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: ledger.Brand{ID: "b1", Name: "品牌",
+		TimeZone: "Asia/Shanghai", Settings: ledger.DefaultSettings()}}}}); err != nil {
+		t.Fatal(err)
+	}
+	p := startMutingProxy(t, testDSN(t))
+	const timeout = time.Second
+	r, err := OpenReplicas(ctx, s, []string{p.dsn},
+		ReplicaOptions{Options: Options{Schema: s.schema, Timeout: timeout, StatementTimeout: 2 * timeout}, Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// The test's server is no replica; take it for one caught up.
+	rep := r.rs[0]
+	use := func() { rep.state.Store(&ReplicaState{Name: rep.name, Known: true, InUse: true, At: time.Now()}) }
+	use()
+	if b, err := r.Brand(ctx, "b1"); err != nil || b.Name != "品牌" {
+		t.Fatalf("Brand through the replica: %+v %v", b, err)
+	}
+	p.mute(true)
+	for _, q := range []struct {
+		what  string
+		bound time.Duration
+		read  func() error
+	}{
+		{"a lookup", timeout, func() error { _, err := r.Brand(ctx, "b1"); return err }},
+		{"a page", 2 * timeout, func() error {
+			_, _, err := r.Flows(ctx, points.FlowQuery{BrandID: "b1"})
+			return err
+		}},
+	} {
+		use()
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- q.read() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s with the replica silent: %v, want the primary's answer", q.what, err)
+			}
+			if took := time.Since(start); took > q.bound+time.Second {
+				t.Errorf("%s with the replica silent answered after %s, with a bound of %s", q.what, took, q.bound)
+			}
+		case <-time.After(q.bound + 10*time.Second):
+			p.hangUp() // or the hung read would hold up closing the pool
+			t.Fatalf("%s with the replica silent: no answer after %s", q.what, time.Since(start))
+		}
+	}
+	p.mute(false)
 }
 
 // mutingProxy is a TCP proxy to PostgreSQL that can go silent: while
@@ -461,6 +546,7 @@ type mutingProxy struct {
 	muted atomic.Bool
 	mu    sync.Mutex
 	held  []net.Conn // accepted while muted
+	conns sync.Map   // every connection, either side
 }
 
 func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
@@ -481,10 +567,9 @@ func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
 	u.Host = ln.Addr().String()
 	p.dsn = u.String()
 	var wg sync.WaitGroup
-	var conns sync.Map
 	t.Cleanup(func() {
 		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		p.hangUp()
 		wg.Wait()
 	})
 	// pipe copies from r to w, dropping what arrives while muted.
@@ -510,7 +595,7 @@ func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
 			if err != nil {
 				return
 			}
-			conns.Store(c, true)
+			p.conns.Store(c, true)
 			if p.muted.Load() {
 				p.mu.Lock()
 				p.held = append(p.held, c) // held open, never answered
@@ -522,12 +607,17 @@ func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
 				c.Close()
 				continue
 			}
-			conns.Store(s, true)
+			p.conns.Store(s, true)
 			wg.Go(func() { pipe(c, s) })
 			wg.Go(func() { pipe(s, c) })
 		}
 	})
 	return p
+}
+
+// hangUp closes every connection the proxy made or took.
+func (p *mutingProxy) hangUp() {
+	p.conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
 }
 
 // mute silences the proxy, or brings it back: a host back on the network

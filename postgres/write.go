@@ -59,7 +59,7 @@ const (
 // COMMIT leaves the outcome unknown: it is KindUnavailable as well, and
 // the caller's retry replays or executes (see the package documentation).
 func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
-	ctx, deadline, cancel := s.bounded(ctx)
+	ctx, deadline, cancel := bounded(ctx, s.timeout)
 	defer cancel()
 	var err error
 	for attempt := range maxAttempts {
@@ -70,7 +70,7 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return s.timedOut(deadline, errors.Join(ctx.Err(), err))
+				return timedOut(s.timeout, deadline, errors.Join(ctx.Err(), err))
 			case <-t.C:
 			}
 		}
@@ -82,7 +82,7 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 			return s.noteError(err)
 		}
 		if !retryable(err) {
-			return s.noteError(s.timedOut(deadline, unavailable(err)))
+			return s.noteError(timedOut(s.timeout, deadline, unavailable(err)))
 		}
 	}
 	return s.noteError(fmt.Errorf("%w: %w", ledger.Unavailable("the write met concurrent writes %d times; retry", maxAttempts), err))
@@ -90,26 +90,25 @@ func (s *Store) Write(ctx context.Context, fn func(points.Tx) error) error {
 
 // errTimedOut is the cause of a write's or a read's context ending at
 // Options.Timeout.
-var errTimedOut = errors.New("postgres: Options.Timeout ran out")
+var errTimedOut = errors.New("postgres: the time to wait for the database ran out")
 
-// bounded is ctx ending after Options.Timeout (if set), with that
-// deadline.
-func (s *Store) bounded(ctx context.Context) (context.Context, time.Time, context.CancelFunc) {
-	if s.timeout <= 0 {
+// bounded is ctx ending after d (if positive), with that deadline.
+func bounded(ctx context.Context, d time.Duration) (context.Context, time.Time, context.CancelFunc) {
+	if d <= 0 {
 		return ctx, time.Time{}, func() {}
 	}
-	deadline := time.Now().Add(s.timeout)
+	deadline := time.Now().Add(d)
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errTimedOut)
 	return ctx, deadline, cancel
 }
 
-// timedOut makes err, which ended a write or a read, a KindUnavailable
-// error naming Options.Timeout when its deadline has passed.
-func (s *Store) timedOut(deadline time.Time, err error) error {
+// timedOut makes err, which ended a write or a read bounded by d, a
+// KindUnavailable error naming d when its deadline has passed.
+func timedOut(d time.Duration, deadline time.Time, err error) error {
 	if _, ok := ledger.AsError(err); ok || deadline.IsZero() || time.Now().Before(deadline) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ledger.Unavailable("the database did not answer within %s; retry", s.timeout), err)
+	return fmt.Errorf("%w: %w", ledger.Unavailable("the database did not answer within %s; retry", d), err)
 }
 
 // retryableKeys are the unique constraints of rows a write reads as absent

@@ -47,7 +47,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.db, "db", defaultDB, "database: a SQLite file path or a postgres:// URL")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "PostgreSQL: connection pool size (0: 4×CPUs, at least 8)")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 10*time.Second, "PostgreSQL: statement timeout")
-	fs.DurationVar(&f.dbTimeout, "db-timeout", defaultDBTimeout, "PostgreSQL: how long a write (connecting, a free connection, its statements and commit) or a read may wait for the database before it answers the retryable isp.service-unavailable")
+	fs.DurationVar(&f.dbTimeout, "db-timeout", defaultDBTimeout, "PostgreSQL: how long a write (connecting, a free connection, its statements and commit) or a request's lookups may wait for the database before it answers the retryable isp.service-unavailable; other reads wait up to the larger of this and --statement-timeout")
 }
 
 // defaultDBTimeout bounds a write's wait for PostgreSQL: while no primary
