@@ -148,6 +148,14 @@ func (api *API) route() {
 	api.mux.HandleFunc("/admin/v1/", api.noRoute)
 }
 
+// exportTargets are the routes whose format=csv is an export, by what
+// they export.
+var exportTargets = map[string]string{
+	"GET /admin/v1/flows":                 "flows",
+	"GET /admin/v1/brands/{brand}/totals": "totals",
+	"GET /admin/v1/audit":                 "audit",
+}
+
 // need lets a request through to rt's handler when its operator has rt's
 // permission, every brand where rt spans them, and the brand its path
 // names; otherwise it answers 403 naming what is missing.
@@ -162,6 +170,11 @@ func (api *API) need(rt route) http.HandlerFunc {
 			err = p.NeedBrand(b)
 		}
 		if err != nil {
+			if what, ok := exportTargets[rt.pattern]; ok && r.URL.Query().Get("format") == "csv" {
+				// A refused download is a refused export.
+				api.audited(w, r, exportEntry(r, what, r.PathValue("brand")), err)
+				return
+			}
 			api.failErr(w, r, err)
 			return
 		}

@@ -269,6 +269,9 @@ func TestAPI_Exports(t *testing.T) {
 			e.do("GET", "/admin/v1/flows?brand_id=B1&start=yesterday&format=csv", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
 			e.do("GET", "/admin/v1/brands/B1/totals?format=csv&from=x", nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")
 			e.doAuth("GET", "/admin/v1/flows?brand_id=B1&format=csv", nil, "Bearer "+b2.Secret).wantError(t, http.StatusForbidden, "FORBIDDEN")
+			// Refused before the handler (the brand in the path, the role).
+			e.doAuth("GET", "/admin/v1/brands/B1/totals?format=csv", nil, "Bearer "+b2.Secret).wantError(t, http.StatusForbidden, "FORBIDDEN")
+			e.doAuth("GET", "/admin/v1/audit?format=csv", nil, "Bearer "+b2.Secret).wantError(t, http.StatusForbidden, "FORBIDDEN")
 			if flows != 1 || totals != 3 || logged != 2 {
 				t.Fatalf("%d flows, %d totals rows, %d audit rows; want 1, 3 (2 days, 1 day of a shop), 2", flows, totals, logged)
 			}
@@ -279,6 +282,8 @@ func TestAPI_Exports(t *testing.T) {
 			}
 			lead := e.lead.Operator
 			want := []struct{ by, target, brand, outcome, request, after string }{
+				{b2.Operator.ID, "audit", "", "FORBIDDEN", `{"format":"csv"}`, ""},
+				{b2.Operator.ID, "totals", "B1", "FORBIDDEN", `{"format":"csv"}`, ""},
 				{b2.Operator.ID, "flows", "B1", "FORBIDDEN", `{"brand_id":"B1","format":"csv"}`, ""},
 				{lead.ID, "totals", "B1", "INVALID_PARAMETER", `{"format":"csv","from":"x"}`, ""},
 				{lead.ID, "flows", "B1", "INVALID_PARAMETER", `{"brand_id":"B1","format":"csv","start":"yesterday"}`, ""},
