@@ -862,7 +862,8 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, req request)
 // date its error names marked.
 func (c *Console) refusedDashboard(w http.ResponseWriter, r *http.Request, req request, t backoffice.Totals, err error) {
 	q := r.URL.Query()
-	d := dashboardData{Totals: t, From: q.Get("from"), To: q.Get("to")}
+	// Only the brand: figures of a read that failed would show as zeros.
+	d := dashboardData{Totals: backoffice.Totals{Brand: t.Brand}, From: q.Get("from"), To: q.Get("to")}
 	p := c.page(req, "品牌看板 "+t.Brand.Name, nil)
 	var status int
 	status, d.Bad = c.refused(r, &p, err)
