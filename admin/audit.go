@@ -86,29 +86,37 @@ func exportEntry(r *http.Request, what, brand string) audit.Entry {
 	return audit.Entry{Action: audit.Export, BrandID: strings.TrimSpace(brand), Target: what, Request: audit.JSON(asked)}
 }
 
-// errCutShort marks a failure of a CSV download once its answer had
-// begun: it can no longer be answered, only cut short.
-var errCutShort = errors.New("the download was cut short")
+// exporting records e, a CSV download about to be answered (rows rows,
+// or an unknown number if negative), before a byte of it is sent: a
+// download the log cannot hold is answered AUDIT_FAILED, never sent. It
+// reports whether to send it.
+func (api *API) exporting(w http.ResponseWriter, r *http.Request, e audit.Entry, rows int) bool {
+	if rows >= 0 {
+		e.After = audit.JSON(map[string]int{"rows": rows})
+	}
+	e, aerr := api.record(r, e, nil)
+	if aerr == nil {
+		return true
+	}
+	id := api.admin.Service().NewID()
+	api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id,
+		"action", e.Action, "error", aerr)
+	w.Header().Set("X-Request-Id", id)
+	api.fail(w, r, Problem{Status: http.StatusInternalServerError, Code: "AUDIT_FAILED",
+		Message: "the download was not sent: it could not be recorded in the audit log; request_id " + id})
+	return false
+}
 
-// exported records e, a CSV download that has been answered with rows
-// rows; err, if not nil, cut it short. The answer has begun, so neither
-// that nor a failure to record can be answered any more: each is logged
-// and the answer is cut short (http.ErrAbortHandler), so that the client
-// sees a broken download, never a complete-looking one the log does not
-// hold.
-func (api *API) exported(r *http.Request, e audit.Entry, rows int, err error) {
-	e.After = audit.JSON(map[string]int{"rows": rows})
-	e, aerr := api.record(r, e, err)
-	if aerr != nil {
-		api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "action", e.Action,
-			"outcome", e.Outcome, "error", aerr)
+// cutShort ends a CSV download whose sending failed with err after rows
+// rows: the answer has begun, so it can only be logged and cut short
+// (http.ErrAbortHandler), so that the client sees a broken download,
+// never a complete-looking one.
+func (api *API) cutShort(r *http.Request, rows int, err error) {
+	if err == nil {
+		return
 	}
-	if err != nil {
-		api.log.Error("admin API: export cut short", "method", r.Method, "path", r.URL.Path, "rows", rows, "error", err)
-	}
-	if aerr != nil || err != nil {
-		panic(http.ErrAbortHandler)
-	}
+	api.log.Error("admin API: export cut short", "method", r.Method, "path", r.URL.Path, "rows", rows, "error", err)
+	panic(http.ErrAbortHandler)
 }
 
 // What audit entries hold of the records an action changes (Before,
@@ -242,6 +250,9 @@ func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, out)
 		return
 	}
+	if !api.exporting(w, r, exportEntry(r, "audit", ""), len(es)) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="jifen-audit.csv"`)
 	if next != 0 {
@@ -257,5 +268,5 @@ func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
 			e.Outcome, cell(e.Message), cell(string(e.Before)), cell(string(e.After)), e.PrevHash, e.Hash})
 	}
 	cw.Flush()
-	api.exported(r, exportEntry(r, "audit", ""), len(es), cw.Error())
+	api.cutShort(r, len(es), cw.Error())
 }

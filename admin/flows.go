@@ -2,7 +2,6 @@ package admin
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,16 +65,22 @@ func (api *API) listFlows(w http.ResponseWriter, r *http.Request) {
 		err = principal(r).NeedBrand(f.BrandID)
 	}
 	if csvOut {
-		e := exportEntry(r, "flows", f.BrandID)
-		var rows int
 		if err == nil {
-			rows, err = WriteFlowsCSV(w, r, api.admin, f)
+			// A filter the flows refuse is an error answer, not a cut one.
+			check := f
+			check.PageNo, check.PageSize = 1, 1
+			_, err = api.admin.Flows(r.Context(), check)
 		}
-		if err != nil && !errors.Is(err, errCutShort) {
+		e := exportEntry(r, "flows", f.BrandID)
+		if err != nil {
 			api.audited(w, r, e, err)
 			return
 		}
-		api.exported(r, e, rows, err)
+		if !api.exporting(w, r, e, -1) {
+			return
+		}
+		rows, err := WriteFlowsCSV(w, r, api.admin, f)
+		api.cutShort(r, rows, err)
 		return
 	}
 	if err != nil {
@@ -104,17 +109,9 @@ var csvColumns = []string{"flow_id", "created_at", "brand_id", "customer_id", "s
 // WriteFlowsCSV answers every flow matching f (paging ignored), newest
 // first, as a CSV download: UTF-8 with a byte order mark, so that
 // spreadsheet programs read the Chinese right, and returns the number of
-// rows written. The filter is checked before anything is written, so a
-// bad filter is an error still to be answered. A failure once the answer
-// has begun wraps errCutShort: the answer can then only be cut short, so
-// that the client sees a broken download rather than a complete-looking
-// file.
+// rows written. The answer has begun when it is called: its error can only
+// cut the download short (API.cutShort).
 func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *backoffice.Office, f backoffice.FlowFilter) (int, error) {
-	check := f
-	check.PageNo, check.PageSize = 1, 1
-	if _, err := a.Flows(r.Context(), check); err != nil {
-		return 0, err
-	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+CSVFileName(f.BrandID)+`"`)
 	w.WriteHeader(http.StatusOK)
@@ -138,10 +135,7 @@ func WriteFlowsCSV(w http.ResponseWriter, r *http.Request, a *backoffice.Office,
 	if err == nil {
 		err = cw.Error()
 	}
-	if err != nil {
-		return rows, fmt.Errorf("%w: %w", errCutShort, err)
-	}
-	return rows, nil
+	return rows, err
 }
 
 // cell keeps a text cell from being read as a formula by spreadsheet

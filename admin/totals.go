@@ -82,6 +82,9 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, out)
 		return
 	}
+	if !api.exporting(w, r, exportEntry(r, "totals", t.Brand.ID), len(out.Days)+len(out.Shops)) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="jifen-totals-`+safeName(t.Brand.ID)+"-"+t.From+"-"+t.To+`.csv"`)
 	w.Write([]byte("\ufeff"))
@@ -107,5 +110,5 @@ func (api *API) totals(w http.ResponseWriter, r *http.Request) {
 		row(d)
 	}
 	cw.Flush()
-	api.exported(r, exportEntry(r, "totals", t.Brand.ID), len(out.Days)+len(out.Shops), cw.Error())
+	api.cutShort(r, len(out.Days)+len(out.Shops), cw.Error())
 }
