@@ -18,15 +18,7 @@ import (
 // with buttons the asker is not shown, and approves (written once, in
 // the asker's name) or rejects it.
 func TestConsole_FourEyes(t *testing.T) {
-	e := newConsoleEnv(t)
-	b, err := e.Store.Brand(e.Ctx, "B1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Settings.ApprovalAbove = 100
-	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
-		t.Fatal(err)
-	}
+	e := newFourEyesEnv(t, 100)
 	e.MustCharge("C1", "g1", 1000)
 	e.MustConsume("C1", "o1", 400)
 	asker := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "客服甲", Role: operator.Support, Limit: 1000, Brands: []string{"B1"}})
@@ -86,4 +78,20 @@ var approvalRE = regexp.MustCompile(`<tr id="approval-([0-9A-Z]+)">`)
 func firstApproval(t *testing.T, page string) string {
 	t.Helper()
 	return field(t, approvalRE, page)
+}
+
+// newFourEyesEnv is a console whose brand B1 asks a second operator's
+// approval above points.
+func newFourEyesEnv(t *testing.T, above int64) *consoleEnv {
+	t.Helper()
+	e := newConsoleEnv(t)
+	b, err := e.Store.Brand(e.Ctx, "B1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Settings.ApprovalAbove = above
+	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

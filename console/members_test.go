@@ -129,15 +129,7 @@ func TestConsole_AdjustPreviewConfirm(t *testing.T) {
 // and mobile, the order, the points, who asked, why, when, until when —
 // and the audit log names the member of an adjustment or a refund.
 func TestConsole_ApprovalsAndAuditNameMembers(t *testing.T) {
-	e := newConsoleEnv(t)
-	b, err := e.Store.Brand(e.Ctx, "B1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Settings.ApprovalAbove = 100
-	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
-		t.Fatal(err)
-	}
+	e := newFourEyesEnv(t, 100)
 	e.MustCharge("C1", "g1", 1000)
 	e.MustConsume("C1", "o1", 400)
 	asker := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "客服甲", Role: operator.Support, Limit: 1000, Brands: []string{"B1"}})

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"jifen/operator"
-	"jifen/points"
 	"jifen/storetest"
 )
 
@@ -47,15 +46,7 @@ func refusal(t *testing.T, r resp, status int, want string, typed ...string) {
 // one's own request, a request decided already, a locked sign-in — and
 // finds each said in plain Chinese, without the API's English.
 func TestConsole_RefusalsInChinese(t *testing.T) {
-	e := newConsoleEnv(t)
-	b, err := e.Store.Brand(e.Ctx, "B1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Settings.ApprovalAbove = 100
-	if _, err := e.Svc.Apply(e.Ctx, points.Tenant{Brands: []points.TenantBrand{{Brand: b}}}); err != nil {
-		t.Fatal(err)
-	}
+	e := newFourEyesEnv(t, 100)
 	e.MustCharge("C1", "g1", 1000)
 	viewer := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "看看", Role: operator.Viewer})
 	small := storetest.MustAddOperator(t, e.Env, e.ops, operator.NewOperator{Name: "客服", Role: operator.Support, Limit: 10, Brands: []string{"B1"}})
