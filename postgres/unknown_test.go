@@ -117,7 +117,10 @@ type commitCutter struct {
 	cut  chan struct{} // receives when a cut is complete
 }
 
-func startCommitCutter(t *testing.T, dsn string) *commitCutter {
+// listenBefore is a listener for a proxy to dsn's one host (target), and
+// dsn's URL, to point at the listener. It skips the test for another kind
+// of test database.
+func listenBefore(t *testing.T, dsn string) (*url.URL, string, net.Listener) {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
@@ -131,6 +134,12 @@ func startCommitCutter(t *testing.T, dsn string) *commitCutter {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u, target, ln
+}
+
+func startCommitCutter(t *testing.T, dsn string) *commitCutter {
+	t.Helper()
+	u, target, ln := listenBefore(t, dsn)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	p := &commitCutter{cut: make(chan struct{}, 1)}
@@ -551,18 +560,7 @@ type mutingProxy struct {
 
 func startMutingProxy(t *testing.T, dsn string) *mutingProxy {
 	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
-		t.Skipf("the proxy test needs a one-host postgres:// URL as the test database, not %q", dsn)
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target += ":5432"
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, target, ln := listenBefore(t, dsn)
 	p := &mutingProxy{}
 	u.Host = ln.Addr().String()
 	p.dsn = u.String()
