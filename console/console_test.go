@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,14 +22,16 @@ import (
 	"jifen/ledger"
 	"jifen/operator"
 	"jifen/points"
+	"jifen/postgres"
 	"jifen/sqlite"
 	"jifen/storetest"
+	"jifen/webhook"
 )
 
 const token = "console-test-token-0123456789"
 
-// consoleEnv is the console over a real SQLite store with the suite's
-// standard world; every invariant is checked when the test ends.
+// consoleEnv is the console over a real store (openConsoleStore) with
+// the suite's standard world; every invariant is checked when the test ends.
 //
 // lead is an admin of every brand named 小李, whom signIn signs in; token
 // is the bootstrap admin token.
@@ -41,21 +44,38 @@ type consoleEnv struct {
 	lead   operator.Added
 }
 
+// consoleStore is what the console's tests run on: SQLite, or with
+// JIFEN_CONSOLE_STORE=postgres PostgreSQL (./scripts/test runs the
+// console's tests once on each).
+type consoleStore interface {
+	storetest.Store
+	operator.Store
+	approval.Store
+	webhook.Store
+}
+
+func openConsoleStore(t testing.TB) consoleStore {
+	if os.Getenv("JIFEN_CONSOLE_STORE") == "postgres" {
+		return postgres.OpenTest(t)
+	}
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
-	var os *sqlite.Store
+	var st consoleStore
 	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "jifen.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os = s
-		return s
+		st = openConsoleStore(t)
+		return st
 	})
-	ops := operator.New(os, e.Svc, token)
+	ops := operator.New(st, e.Svc, token)
 	ops.SetPasswordCost(4)
 	lead := storetest.MustAddOperator(t, e, ops, operator.NewOperator{Name: "小李", Role: operator.Admin})
-	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil).WithApprovals(approval.New(os, e.Admin())))
+	ts := httptest.NewServer(New(e.Admin(), ops, nil, nil).WithApprovals(approval.New(st, e.Admin())))
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {

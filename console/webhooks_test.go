@@ -9,15 +9,14 @@ import (
 	"time"
 
 	"jifen/points"
-	"jifen/sqlite"
 	"jifen/storetest"
 	"jifen/webhook"
 )
 
-func newWebhookConsoleEnv(t *testing.T) (*consoleEnv, *sqlite.Store) {
+func newWebhookConsoleEnv(t *testing.T) (*consoleEnv, consoleStore) {
 	t.Helper()
 	e := newConsoleEnv(t)
-	st := e.Store.(*sqlite.Store)
+	st := e.Store.(consoleStore)
 	ts := httptest.NewServer(New(e.Admin(), e.ops, nil, nil).WithWebhooks(webhook.NewAdmin(e.Svc, st)))
 	t.Cleanup(ts.Close)
 	e.url = ts.URL

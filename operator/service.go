@@ -211,6 +211,9 @@ func (s *Service) Get(ctx context.Context, id string) (Operator, error) {
 
 // ByName returns the operator named name.
 func (s *Service) ByName(ctx context.Context, name string) (Operator, error) {
+	if points.CheckOperator(name) != nil {
+		return Operator{}, notFound(name) // no operator may have such a name
+	}
 	o, err := s.store.OperatorByName(ctx, strings.TrimSpace(name))
 	if errors.Is(err, points.ErrNotFound) {
 		return o, notFound(name)
@@ -453,7 +456,13 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (Principal,
 		}
 		return Principal{}, ErrBadCredentials
 	}
-	o, err := s.store.OperatorByName(ctx, name)
+	// A name no operator may have (a control character, which PostgreSQL
+	// would refuse in the query) is no one, asked after as any other.
+	var o Operator
+	err := points.ErrNotFound
+	if points.CheckOperator(name) == nil {
+		o, err = s.store.OperatorByName(ctx, name)
+	}
 	if errors.Is(err, points.ErrNotFound) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return Principal{}, ErrBadCredentials
