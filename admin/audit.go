@@ -13,6 +13,7 @@ import (
 	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
+	"jifen/points"
 	"jifen/webhook"
 )
 
@@ -163,6 +164,14 @@ const AuditTimeout = 10 * time.Second
 func ParseAuditQuery(r *http.Request) (audit.Query, error) {
 	q := r.URL.Query()
 	aq := audit.Query{Operator: q.Get("operator"), Action: q.Get("action"), BrandID: q.Get("brand_id"), Outcome: q.Get("outcome")}
+	// Text no entry can hold (a control character, bad UTF-8: PostgreSQL
+	// would refuse the query) is bad input, named.
+	for _, f := range []struct{ name, v string }{{"operator", aq.Operator}, {"action", aq.Action},
+		{"brand_id", aq.BrandID}, {"outcome", aq.Outcome}} {
+		if err := points.CheckText(f.name, f.v); err != nil {
+			return aq, err
+		}
+	}
 	var err error
 	if aq.From, err = parseTime("from", q.Get("from"), false); err != nil {
 		return aq, err

@@ -77,7 +77,8 @@ func TestAPI_Audit(t *testing.T) {
 			if a.num(t, "entries.0.seq") != 2 {
 				t.Fatalf("page 2 (the app is of no brand): %s", a.body)
 			}
-			for _, q := range []string{"limit=501", "limit=x", "action=nope", "from=yesterday", "before=-1"} {
+			for _, q := range []string{"limit=501", "limit=x", "action=nope", "from=yesterday", "before=-1",
+				"operator=%E5%B0%8F%00", "brand_id=B%01", "outcome=%FF"} {
 				field := strings.SplitN(q, "=", 2)[0]
 				if got := e.do("GET", "/admin/v1/audit?"+q, nil).wantError(t, http.StatusBadRequest, "INVALID_PARAMETER"); got["field"] != field {
 					t.Errorf("%s: field %v, want %s", q, got["field"], field)
