@@ -170,7 +170,11 @@ func effective(a Approval, now time.Time) Approval {
 // Get returns approval id, as it stands now, if p acts in its brand.
 func (s *Service) Get(ctx context.Context, p operator.Principal, id string) (Approval, error) {
 	id = strings.TrimSpace(id)
-	a, err := s.store.Approval(ctx, id)
+	var a Approval
+	err := points.ErrNotFound // for an id no approval can have
+	if points.CheckText("id", id) == nil {
+		a, err = s.store.Approval(ctx, id)
+	}
 	if errors.Is(err, points.ErrNotFound) {
 		msg := fmt.Sprintf("审批不存在: %s", id)
 		return a, &ledger.Error{Kind: ledger.KindBusiness, Code: CodeApprovalNotFound, Message: msg, View: msg}
@@ -189,6 +193,9 @@ func (s *Service) Get(ctx context.Context, p operator.Principal, id string) (App
 func (s *Service) List(ctx context.Context, p operator.Principal, brandID string, state State, limit int) ([]Approval, error) {
 	if state != "" && !state.Valid() {
 		return nil, ledger.Invalidf("state", "应为 pending, approved, rejected, expired 或 failed, 收到 %q", state)
+	}
+	if err := points.CheckText("brand_id", brandID); err != nil {
+		return nil, err
 	}
 	q := Query{State: state, Now: s.now(), Limit: limit}
 	if brandID = strings.TrimSpace(brandID); brandID != "" {

@@ -45,12 +45,23 @@ func (l *Log) Record(ctx context.Context, e Entry) (Entry, error) {
 			return e, fmt.Errorf("audit: %s %s: %w", e.Action, f.name, err)
 		}
 	}
+	// What a caller typed is recorded as typed, but storable: a NUL or
+	// bad UTF-8 (which PostgreSQL refuses) becomes U+FFFD.
+	for _, f := range []*string{&e.OperatorID, &e.OperatorName, &e.ClientAddr, &e.BrandID, &e.Target, &e.Message} {
+		*f = storable(*f)
+	}
 	e.At = l.now().UTC().Truncate(time.Microsecond)
 	stored, err := l.store.AppendAudit(ctx, e)
 	if err != nil {
 		return e, fmt.Errorf("audit: record %s: %w", e.Action, err)
 	}
 	return stored, nil
+}
+
+// storable is s with each NUL and each byte of bad UTF-8 replaced by
+// U+FFFD.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // List returns the entries q selects, newest first, and the cursor of the

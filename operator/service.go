@@ -202,6 +202,9 @@ func (s *Service) List(ctx context.Context) ([]Operator, error) { return s.store
 
 // Get returns one operator.
 func (s *Service) Get(ctx context.Context, id string) (Operator, error) {
+	if points.CheckText("id", id) != nil {
+		return Operator{}, notFound(id) // no operator has such an id
+	}
 	o, err := s.store.Operator(ctx, strings.TrimSpace(id))
 	if errors.Is(err, points.ErrNotFound) {
 		return o, notFound(id)

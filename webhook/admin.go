@@ -50,6 +50,9 @@ const CountCap = 1000
 
 // Webhook returns one endpoint with its counts.
 func (a *Admin) Webhook(ctx context.Context, id string) (Endpoint, error) {
+	if points.CheckText("webhook_id", id) != nil {
+		return Endpoint{}, webhookNotFound(id) // no endpoint has such an id
+	}
 	e, err := a.store.Webhook(ctx, strings.TrimSpace(id))
 	if errors.Is(err, points.ErrNotFound) {
 		return e, webhookNotFound(id)
@@ -164,7 +167,12 @@ func (a *Admin) RedeliverFailed(ctx context.Context, id string) (int, error) {
 // EventDeliveries returns one event and its deliveries, by endpoint (a
 // flow's event has the flow's id and says what the flow did).
 func (a *Admin) EventDeliveries(ctx context.Context, brandID, eventID string) (points.Event, []Delivery, error) {
-	ev, ds, err := a.store.EventDeliveries(ctx, strings.TrimSpace(brandID), strings.TrimSpace(eventID))
+	var ev points.Event
+	var ds []Delivery
+	err := points.ErrNotFound // for ids no event can have
+	if points.CheckText("brand_id", brandID) == nil && points.CheckText("event_id", eventID) == nil {
+		ev, ds, err = a.store.EventDeliveries(ctx, strings.TrimSpace(brandID), strings.TrimSpace(eventID))
+	}
 	if errors.Is(err, points.ErrNotFound) {
 		return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在", "brand %q has no event %q", brandID, eventID)
 	}
