@@ -58,6 +58,11 @@ func pathKey(field, inBody, inPath string) (string, error) {
 	if inBody != "" && inBody != inPath {
 		return "", ledger.Invalidf(field, "与路径中的 %q 不一致", inPath)
 	}
+	// Checked before the key is looked up: PostgreSQL refuses a NUL or
+	// bad UTF-8 in a query.
+	if err := points.CheckText(field, inPath); err != nil {
+		return "", err
+	}
 	return inPath, nil
 }
 
