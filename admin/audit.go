@@ -18,7 +18,8 @@ import (
 )
 
 // The audit log: every write of the API is recorded after it ran, with
-// its outcome (api.audited), and GET /admin/v1/audit lists the log.
+// its outcome (api.audited), every CSV download before it is sent
+// (api.exporting), and GET /admin/v1/audit lists the log.
 
 // errNoAuditStore is the recording failure of a store that keeps no log.
 var errNoAuditStore = errors.New("the store keeps no audit log")
@@ -32,16 +33,11 @@ var errNoAuditStore = errors.New("the store keeps no audit log")
 func (api *API) audited(w http.ResponseWriter, r *http.Request, e audit.Entry, err error) bool {
 	e, aerr := api.record(r, e, err)
 	if aerr != nil {
-		id := api.admin.Service().NewID()
-		api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id,
-			"action", e.Action, "outcome", e.Outcome, "error", aerr)
-		what := "the action succeeded"
+		what := "the action succeeded, but it"
 		if err != nil {
-			what = "the action failed (" + e.Outcome + ")"
+			what = "the action failed (" + e.Outcome + "), but it"
 		}
-		w.Header().Set("X-Request-Id", id)
-		api.fail(w, r, Problem{Status: http.StatusInternalServerError, Code: "AUDIT_FAILED",
-			Message: what + ", but it could not be recorded in the audit log; request_id " + id})
+		api.auditFailed(w, r, e, aerr, what)
 		return false
 	}
 	if err != nil {
@@ -96,16 +92,23 @@ func (api *API) exporting(w http.ResponseWriter, r *http.Request, e audit.Entry,
 		e.After = audit.JSON(map[string]int{"rows": rows})
 	}
 	e, aerr := api.record(r, e, nil)
-	if aerr == nil {
-		return true
+	if aerr != nil {
+		api.auditFailed(w, r, e, aerr, "the download was not sent: it")
+		return false
 	}
+	return true
+}
+
+// auditFailed answers 500 AUDIT_FAILED for e, which could not be recorded
+// (aerr, logged under a request id the answer names); what says what
+// became of the action.
+func (api *API) auditFailed(w http.ResponseWriter, r *http.Request, e audit.Entry, aerr error, what string) {
 	id := api.admin.Service().NewID()
 	api.log.Error("admin API: audit log", "method", r.Method, "path", r.URL.Path, "request_id", id,
-		"action", e.Action, "error", aerr)
+		"action", e.Action, "outcome", e.Outcome, "error", aerr)
 	w.Header().Set("X-Request-Id", id)
 	api.fail(w, r, Problem{Status: http.StatusInternalServerError, Code: "AUDIT_FAILED",
-		Message: "the download was not sent: it could not be recorded in the audit log; request_id " + id})
-	return false
+		Message: what + " could not be recorded in the audit log; request_id " + id})
 }
 
 // cutShort ends a CSV download whose sending failed with err after rows
@@ -223,7 +226,8 @@ func auditOut(e audit.Entry) auditJSON {
 
 // GET /admin/v1/audit?operator=&action=&brand_id=&outcome=&from=&to=&before=&limit=[&format=csv]:
 // audit log entries, newest first; next_before pages on. A CSV download
-// is an export, recorded in the log (after the page it answers).
+// is an export, recorded in the log before it is sent (so the page it
+// answers, read before, does not hold its own entry).
 func (api *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	csvOut := r.URL.Query().Get("format") == "csv"
 	fail := func(err error) {

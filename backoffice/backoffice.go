@@ -439,6 +439,13 @@ func (o *Office) Flows(ctx context.Context, f FlowFilter) (points.FlowPage, erro
 	return points.FlowPage{Flows: flows, PageNo: f.PageNo, PageSize: f.PageSize, Total: int64(total)}, nil
 }
 
+// CheckFlowFilter refuses a filter EachFlow would refuse, without reading
+// any flow: an export checks it before its answer begins.
+func (o *Office) CheckFlowFilter(ctx context.Context, f FlowFilter) error {
+	_, err := o.query(ctx, f)
+	return err
+}
+
 // EachFlow calls fn with every flow matching f (paging ignored), newest
 // first: the export of a filtered list.
 func (o *Office) EachFlow(ctx context.Context, f FlowFilter, fn func(ledger.Flow) error) error {

@@ -792,9 +792,7 @@ func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) 
 	}
 	if err == nil {
 		// A filter the flows refuse is an error page, not a cut answer.
-		check := f
-		check.PageNo, check.PageSize = 1, 1
-		_, err = c.admin.Flows(r.Context(), check)
+		err = c.admin.CheckFlowFilter(r.Context(), f)
 	}
 	e := audit.Entry{Action: audit.Export, BrandID: strings.TrimSpace(f.BrandID), Target: "flows",
 		Request: audit.JSON(asked(q, flowFilterKeys))}
