@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 
 	"jifen/approval"
@@ -139,35 +141,50 @@ func (api *API) releaseHold(w http.ResponseWriter, r *http.Request) {
 		api.audited(w, r, e, err)
 		return
 	}
-	var err error
-	before, verr := api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order"))
-	switch {
-	case verr == nil:
-		e.Before = AuditHold(before)
-		if p := principal(r); p.Role != operator.Admin {
-			err = p.NeedPoints(before.Hold.Remaining)
-		}
-	case !ledger.IsCode(verr, backoffice.CodeOrderNotFound):
-		err = verr
-	}
-	if err == nil {
-		err = api.admin.ReleaseHold(r.Context(), actor(r), r.PathValue("brand"), r.PathValue("order"))
-	}
-	// The order after, read before the entry is recorded so that the
-	// entry holds it; a failure to read it is not the release's.
-	var v backoffice.OrderView
-	var readErr error
-	if err == nil {
-		if v, readErr = api.admin.Order(r.Context(), r.PathValue("brand"), r.PathValue("order")); readErr == nil {
-			e.After = AuditHold(v)
-		}
-	}
+	rel, err := ReleaseHold(r.Context(), api.admin, principal(r), r.PathValue("brand"), r.PathValue("order"))
+	e.Before, e.After = rel.Before, rel.After
 	if !api.audited(w, r, e, err) {
 		return
 	}
-	if readErr != nil {
-		api.failErr(w, r, readErr)
+	v, err := rel.Order, rel.OrderErr
+	if err != nil {
+		api.failErr(w, r, err)
 		return
 	}
 	reply(w, http.StatusOK, orderOut(v))
+}
+
+// HoldRelease is what ReleaseHold did: the hold before and after, as an
+// audit entry holds them, and the order after.
+type HoldRelease struct {
+	Before, After json.RawMessage
+	Order         backoffice.OrderView
+	OrderErr      error // the failure to read the order after, not the release's
+}
+
+// ReleaseHold gives back what is still frozen for brand's order in p's
+// name, within a support operator's points limit: the admin API, the
+// console and jifen hold release all release through it.
+func ReleaseHold(ctx context.Context, o *backoffice.Office, p operator.Principal, brand, order string) (HoldRelease, error) {
+	var rel HoldRelease
+	before, err := o.Order(ctx, brand, order)
+	switch {
+	case err == nil:
+		rel.Before = AuditHold(before)
+		if p.Role != operator.Admin {
+			if err := p.NeedPoints(before.Hold.Remaining); err != nil {
+				return rel, err
+			}
+		}
+	case !ledger.IsCode(err, backoffice.CodeOrderNotFound):
+		return rel, err // else the release says there is no hold
+	}
+	if err := o.ReleaseHold(ctx, points.Actor{ID: p.OperatorID, Name: p.Name}, brand, order); err != nil {
+		return rel, err
+	}
+	// Read before the entry is recorded, so that the entry holds it.
+	if rel.Order, rel.OrderErr = o.Order(ctx, brand, order); rel.OrderErr == nil {
+		rel.After = AuditHold(rel.Order)
+	}
+	return rel, nil
 }

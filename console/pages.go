@@ -659,26 +659,8 @@ func (c *Console) refusedOrder(w http.ResponseWriter, r *http.Request, req reque
 
 func (c *Console) releaseHold(w http.ResponseWriter, r *http.Request, req request) {
 	brand, order := r.PathValue("brand"), r.PathValue("order")
-	e := audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order}
-	var err error
-	before, verr := c.admin.Order(r.Context(), brand, order)
-	switch {
-	case verr == nil:
-		e.Before = admin.AuditHold(before)
-		if req.who.Role != operator.Admin {
-			err = req.who.NeedPoints(before.Hold.Remaining)
-		}
-	case !ledger.IsCode(verr, backoffice.CodeOrderNotFound):
-		err = verr
-	}
-	if err == nil {
-		err = c.admin.ReleaseHold(r.Context(), req.actor(), brand, order)
-	}
-	if err == nil {
-		if after, aerr := c.admin.Order(r.Context(), brand, order); aerr == nil {
-			e.After = admin.AuditHold(after)
-		}
-	}
+	rel, err := admin.ReleaseHold(r.Context(), c.admin, req.who, brand, order)
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: brand, Target: order, Before: rel.Before, After: rel.After}
 	if !c.audited(w, r, req, e, err) {
 		return
 	}

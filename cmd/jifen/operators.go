@@ -231,6 +231,10 @@ func (operatorCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 // server, never a name typed on its command line.
 var cliActor = points.Actor{ID: operator.CLIName, Name: operator.CLIName}
 
+// cliPrincipal is the command line acting as an operator: an admin of
+// every brand, named cli.
+var cliPrincipal = operator.Principal{OperatorID: cliActor.ID, Name: cliActor.Name, Role: operator.Admin}
+
 // cliAudit records e, an action of the CLI that ended with err (nil: done),
 // in store's audit log under cliActor.
 func cliAudit(ctx context.Context, store any, e audit.Entry, err error) error {

@@ -147,19 +147,10 @@ func (holdCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	svc := points.New(store, nil, nil)
-	office := backoffice.New(svc, store)
-	e := audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand), Target: strings.TrimSpace(*order)}
-	// The hold before and after, as the admin API records them.
-	if v, verr := office.Order(ctx, *brand, *order); verr == nil {
-		e.Before = admin.AuditHold(v)
-	}
-	err = svc.ReleaseHold(ctx, *brand, *order, cliActor)
-	if err == nil {
-		if v, verr := office.Order(ctx, *brand, *order); verr == nil {
-			e.After = admin.AuditHold(v)
-		}
-	}
+	office := backoffice.New(points.New(store, nil, nil), store)
+	rel, err := admin.ReleaseHold(ctx, office, cliPrincipal, *brand, *order)
+	e := audit.Entry{Action: audit.HoldRelease, BrandID: strings.TrimSpace(*brand), Target: strings.TrimSpace(*order),
+		Before: rel.Before, After: rel.After}
 	if aerr := cliAudit(ctx, store, e, err); aerr != nil {
 		if err == nil {
 			return fmt.Errorf("hold release: the hold of order %s was released, but %w", *order, aerr)
