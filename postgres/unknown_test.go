@@ -41,15 +41,7 @@ func TestWrite_UnknownOutcome(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := startCommitCutter(t, testDSN(t))
-			e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-				o := Options{MaxConns: 4, Migrate: true, Timeout: 5 * time.Second}
-				o.Schema = newTestSchema(t, p.dsn)
-				s, err := Open(context.Background(), p.dsn, o)
-				if err != nil {
-					t.Fatalf("open through the proxy: %v", err)
-				}
-				return s
-			})
+			e := storetest.NewEnv(t, openThrough(p.dsn, Options{MaxConns: 4, Migrate: true, Timeout: 5 * time.Second}))
 			e.MustCharge("C1", "g1", 100)
 			req := e.Order("o1", 30)
 
@@ -115,6 +107,18 @@ type commitCutter struct {
 	dsn  string // the test database's DSN through the proxy
 	mode atomic.Int32
 	cut  chan struct{} // receives when a cut is complete
+}
+
+// openThrough opens a store on a fresh schema through a proxy at dsn.
+func openThrough(dsn string, o Options) storetest.Opener {
+	return func(t testing.TB) storetest.Store {
+		o.Schema = newTestSchema(t, dsn)
+		s, err := Open(context.Background(), dsn, o)
+		if err != nil {
+			t.Fatalf("open through the proxy: %v", err)
+		}
+		return s
+	}
 }
 
 // listenBefore is a listener for a proxy to dsn's one host (target), and
@@ -416,15 +420,7 @@ func TestRead_SilentDatabase(t *testing.T) {
 	t.Parallel()
 	p := startMutingProxy(t, testDSN(t))
 	const timeout = time.Second
-	e := storetest.NewEnv(t, func(t testing.TB) storetest.Store {
-		o := Options{MaxConns: 4, Migrate: true, Timeout: timeout, StatementTimeout: 2 * timeout}
-		o.Schema = newTestSchema(t, p.dsn)
-		s, err := Open(context.Background(), p.dsn, o)
-		if err != nil {
-			t.Fatalf("open through the proxy: %v", err)
-		}
-		return s
-	})
+	e := storetest.NewEnv(t, openThrough(p.dsn, Options{MaxConns: 4, Migrate: true, Timeout: timeout, StatementTimeout: 2 * timeout}))
 	e.MustCharge("C1", "g1", 100)
 	s := e.Store.(*Store)
 	// within runs what with the database silent: it must answer
