@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"jifen/approval"
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/bodylimit"
 	"jifen/ledger"
@@ -52,6 +53,7 @@ type consoleStore interface {
 	operator.Store
 	approval.Store
 	webhook.Store
+	audit.Store
 }
 
 func openConsoleStore(t testing.TB) consoleStore {

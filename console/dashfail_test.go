@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/audit"
 	"jifen/backoffice"
 	"jifen/ledger"
 )
@@ -38,5 +40,38 @@ func TestConsole_DashboardReadFailure(t *testing.T) {
 	r := f.get("/console/brands/B1")
 	if r.status < 500 || strings.Contains(r.body, `id="liability"`) || strings.Contains(r.body, "待兑付积分") {
 		t.Fatalf("dashboard with its totals unreadable: %d, figures shown:\n%.3000s", r.status, r.body)
+	}
+}
+
+// exportsUnrecorded is a store whose audit log takes no export.
+type exportsUnrecorded struct{ consoleStore }
+
+func (s exportsUnrecorded) AppendAudit(ctx context.Context, e audit.Entry) (audit.Entry, error) {
+	if e.Action == audit.Export {
+		return e, errors.New("the audit log is down")
+	}
+	return s.consoleStore.AppendAudit(ctx, e)
+}
+
+// TestConsole_ExportsNotSentUnrecorded: a download the audit log cannot
+// hold is not sent — an error page, not a file.
+func TestConsole_ExportsNotSentUnrecorded(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.MustCharge("C1", "g1", 100)
+	st := exportsUnrecorded{e.Store.(consoleStore)}
+	ts := httptest.NewServer(New(backoffice.New(e.Svc, st), e.ops, nil, nil))
+	t.Cleanup(ts.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := *e
+	f.url, f.client = ts.URL, &http.Client{Jar: jar, CheckRedirect: e.client.CheckRedirect}
+	f.signIn()
+	for _, p := range []string{"/console/flows.csv?brand_id=B1", "/console/brands/B1/totals.csv"} {
+		r := f.get(p)
+		if r.status < 500 || strings.Contains(r.header.Get("Content-Type"), "csv") || !strings.Contains(r.body, "AUDIT_FAILED") {
+			t.Errorf("%s with the log unable to hold it: %d %s\n%.300s", p, r.status, r.header.Get("Content-Type"), r.body)
+		}
 	}
 }
