@@ -732,11 +732,7 @@ func (c *Console) flows(w http.ResponseWriter, r *http.Request, req request) {
 		d.Page, err = c.admin.Flows(r.Context(), f)
 	}
 	if err != nil {
-		p := c.page(req, "积分流水", nil)
-		var status int
-		status, d.Bad = c.refused(r, &p, err)
-		p.Data = d
-		c.render(w, r, status, "flows", p)
+		c.refusedFlows(w, r, req, d, err)
 		return
 	}
 	d.Ready = true
@@ -768,7 +764,9 @@ var flowFilterKeys = []string{"brand_id", "customer_id", "shop_id", "out_biz_id"
 // cannot be recorded is not sent.
 func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) {
 	q := r.URL.Query()
-	f, err := admin.ParseFlowFilter(q)
+	d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels}
+	d.Brands, _ = c.brands(r, req)
+	f, err := c.flowsFilter(r, &d)
 	if err == nil && strings.TrimSpace(f.BrandID) != "" {
 		err = req.who.NeedBrand(f.BrandID)
 	}
@@ -782,21 +780,20 @@ func (c *Console) flowsCSV(w http.ResponseWriter, r *http.Request, req request) 
 		return
 	}
 	if err != nil {
-		d := flowsData{Types: ledger.FlowTypes(), Channels: points.Channels, Filter: url.Values{}}
-		d.Brands, _ = c.brands(r, req)
-		for _, k := range flowFilterKeys {
-			if v := strings.TrimSpace(q.Get(k)); v != "" {
-				d.Filter.Set(k, v)
-			}
-		}
-		p := c.page(req, "积分流水", nil)
-		var status int
-		status, d.Bad = c.refused(r, &p, err)
-		p.Data = d
-		c.render(w, r, status, "flows", p)
+		c.refusedFlows(w, r, req, d, err)
 		return
 	}
 	c.writeFlowsCSV(w, r, f)
+}
+
+// refusedFlows shows the flows page again, refused by err, with its
+// filter as typed and the input err names marked.
+func (c *Console) refusedFlows(w http.ResponseWriter, r *http.Request, req request, d flowsData, err error) {
+	p := c.page(req, "积分流水", nil)
+	var status int
+	status, d.Bad = c.refused(r, &p, err)
+	p.Data = d
+	c.render(w, r, status, "flows", p)
 }
 
 // asked is what an export was asked for, for its audit entry: the
