@@ -3,25 +3,28 @@
 // settings and external ids, shops, customers, every rule version,
 // logically deleted level rules included) and the whole ledger (each
 // account with its lots, flows, allocations, holds and orders; reversals;
-// idempotency records), the operators (their password and token hashes,
-// never a secret they were made from), the webhook endpoints (with their
-// signing secrets; not their delivery state: the events they followed are
-// not carried) and the operators' audit log. Every value is kept exactly as stored: ids,
+// idempotency records), the event log (every event at its position, so
+// that a consumer's cursor means the same after the move and the target
+// numbers its next events after the last carried), the operators (their
+// password and token hashes, never a secret they were made from), the
+// webhook endpoints (with their signing secrets and where their delivery
+// resumes; not the rest of their delivery state) and the operators' audit
+// log. Every value is kept exactly as stored: ids,
 // sequence numbers, versions, hashes, signed amounts and times to the
 // microsecond. This is how a brand goes from the embedded SQLite store to
 // PostgreSQL (jifen export, jifen import).
 //
 // A dump is a header line, one record per line, and an end record:
 //
-//	{"format":"jifen-dump","version":2}
+//	{"format":"jifen-dump","version":5}
 //	{"kind":"app","app_key":"pos","secret":"…",…}
 //	{"kind":"brand","brand_id":"B1",…}
 //	…
 //	{"kind":"end","counts":{"apps":1,"brands":1,…}}
 //
 // Records come in the order of their kinds — app, brand, shop, customer,
-// rule, account, reversal, idempotency, operator, operator_token, webhook,
-// audit — and within a kind in a fixed
+// rule, account, reversal, idempotency, event, operator, operator_token,
+// webhook, audit — and within a kind in a fixed
 // order of their keys (compared byte by byte), so the same data dumps to
 // the same bytes from any store. The end record's counts let Import refuse
 // a dump that was cut short. Times are UTC, RFC 3339 with six fractional
@@ -54,13 +57,16 @@ import (
 // format or a newer version.
 const (
 	Format  = "jifen-dump"
-	Version = 4
+	Version = 5
 )
 
 // Versions: 1 keyed idempotency records by app and request id alone; 2
 // gives each its brand (records of a version-1 dump get theirs from their
 // flow or customer as they are loaded); 3 adds the audit log's entries; 4
-// adds the operators with their API tokens, and the webhook endpoints.
+// adds the operators with their API tokens, and the webhook endpoints; 5
+// adds the event log and each endpoint's cursor (an endpoint of an
+// earlier dump starts after the newest event stored, and the target
+// numbers events from 1).
 
 // Source is a store to export.
 type Source interface {
@@ -98,10 +104,15 @@ type View interface {
 	Operators(ctx context.Context) ([]operator.Operator, error)
 	// OperatorTokens lists every operator's API token by id.
 	OperatorTokens(ctx context.Context) ([]OperatorToken, error)
-	// Webhooks lists every webhook endpoint by id. Only its
-	// configuration is dumped, not its delivery state (cursor,
-	// deliveries, failing streak): a new database has none of the events
-	// it followed.
+	// EachEvent calls fn with every event by position.
+	EachEvent(ctx context.Context, fn func(points.Event) error) error
+	// Webhooks lists every webhook endpoint by id, with its
+	// configuration and, as ScheduledPos, where its delivery resumes on
+	// the target: its cursor, or just before its oldest pending delivery
+	// if that is earlier — delivery rows and the failing streak are not
+	// carried, so an event whose delivery is pending is sent again from
+	// the cursor (at least once allows a second copy; skipping it would
+	// lose it). Failed deliveries, given up on, are not carried.
 	Webhooks(ctx context.Context) ([]webhook.Endpoint, error)
 	// EachAudit calls fn with every audit log entry by Seq.
 	EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error)
@@ -150,9 +161,14 @@ type Loader interface {
 	DeriveIdempotencyBrands(ctx context.Context) error
 	InsertOperator(ctx context.Context, o operator.Operator) error
 	InsertOperatorToken(ctx context.Context, t OperatorToken) error
-	// InsertWebhook inserts an endpoint's configuration; its cursor
-	// starts after the newest event stored, with no failing streak.
-	InsertWebhook(ctx context.Context, e webhook.Endpoint) error
+	// InsertEvent inserts an event at its own position (e.Pos); the
+	// store numbers the events written after the load from the highest
+	// position inserted.
+	InsertEvent(ctx context.Context, e points.Event) error
+	// InsertWebhook inserts an endpoint's configuration with no failing
+	// streak. Its cursor is e.ScheduledPos when cursor is set (a dump
+	// that carries the event log), else after the newest event stored.
+	InsertWebhook(ctx context.Context, e webhook.Endpoint, cursor bool) error
 	// InsertAudit inserts an audit log entry as it is and makes it the
 	// head of the log.
 	InsertAudit(ctx context.Context, e audit.Entry) error
@@ -179,6 +195,7 @@ type Counts struct {
 	Orders      int `json:"orders"`
 	Reversals   int `json:"reversals"`
 	Idempotency int `json:"idempotency"` // idempotency records
+	Events      int `json:"events"`
 	Operators   int `json:"operators"`
 	Tokens      int `json:"operator_tokens"`
 	Webhooks    int `json:"webhooks"`
@@ -188,9 +205,9 @@ type Counts struct {
 func (c Counts) String() string {
 	return fmt.Sprintf("%d apps, %d brands, %d shops, %d customers, %d rule versions, "+
 		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records, "+
-		"%d operators (%d tokens), %d webhooks, %d audit entries",
+		"%d events, %d operators (%d tokens), %d webhooks, %d audit entries",
 		c.Apps, c.Brands, c.Shops, c.Customers, c.Rules, c.Accounts, c.Flows, c.Lots, c.Allocations, c.Holds,
-		c.Orders, c.Reversals, c.Idempotency, c.Operators, c.Tokens, c.Webhooks, c.Audit)
+		c.Orders, c.Reversals, c.Idempotency, c.Events, c.Operators, c.Tokens, c.Webhooks, c.Audit)
 }
 
 func (c *Counts) addAccount(r points.AccountRows) {
@@ -282,6 +299,13 @@ func Export(ctx context.Context, src Source, w io.Writer) (Counts, error) {
 		if err != nil {
 			return err
 		}
+		err = v.EachEvent(ctx, func(e points.Event) error {
+			c.Events++
+			return enc.Encode(eventOut(e))
+		})
+		if err != nil {
+			return err
+		}
 		ops, err := v.Operators(ctx)
 		if err != nil {
 			return err
@@ -340,6 +364,7 @@ const (
 	kindAccount     = "account"
 	kindReversal    = "reversal"
 	kindIdempotency = "idempotency"
+	kindEvent       = "event"
 	kindOperator    = "operator"
 	kindToken       = "operator_token"
 	kindWebhook     = "webhook"
@@ -348,7 +373,8 @@ const (
 )
 
 var kindRank = map[string]int{kindApp: 1, kindBrand: 2, kindShop: 3, kindCustomer: 4, kindRule: 5,
-	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindOperator: 9, kindToken: 10, kindWebhook: 11, kindAudit: 12}
+	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindEvent: 9, kindOperator: 10, kindToken: 11, kindWebhook: 12,
+	kindAudit: 13}
 
 // Import loads the dump read from r into dst, which must be empty, and
 // returns what it loaded. Any error — a damaged or truncated dump, a
@@ -407,7 +433,7 @@ func Import(ctx context.Context, dst Target, r io.Reader) (Counts, error) {
 // load reads every record after the header and inserts it.
 func load(ctx context.Context, lr *lineReader, l Loader) (Counts, error) {
 	var c Counts
-	var chain audit.Chain // the audit entries, checked as they are read
+	var st loadState
 	last, lastKind := 0, ""
 	for {
 		line, err := lr.next()
@@ -434,14 +460,20 @@ func load(ctx context.Context, lr *lineReader, l Loader) (Counts, error) {
 			return c, lr.errorf("%s records must come before %s records: the dump is out of order", k.Kind, lastKind)
 		}
 		last, lastKind = rank, k.Kind
-		if err := loadRecord(ctx, lr, l, k.Kind, line, &c, &chain); err != nil {
+		if err := loadRecord(ctx, lr, l, k.Kind, line, &c, &st); err != nil {
 			return c, err
 		}
 	}
 }
 
+// loadState is what a load checks records against as it reads them.
+type loadState struct {
+	chain     audit.Chain // the audit entries so far
+	lastEvent int64       // the position of the last event record
+}
+
 // loadRecord decodes one record of kind and inserts it.
-func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line []byte, c *Counts, chain *audit.Chain) error {
+func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line []byte, c *Counts, st *loadState) error {
 	var err error
 	switch kind {
 	case kindApp:
@@ -534,12 +566,33 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 				c.Tokens++
 			}
 		}
+	case kindEvent:
+		var rec eventRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var e points.Event
+			if e, err = rec.event(); err == nil {
+				if e.Pos <= st.lastEvent {
+					return lr.errorf("event %s at position %d comes after position %d: events must be in position order",
+						e.ID, e.Pos, st.lastEvent)
+				}
+				st.lastEvent = e.Pos
+				err = l.InsertEvent(ctx, e)
+				c.Events++
+			}
+		}
 	case kindWebhook:
 		var rec webhookRecord
 		if err = lr.decode(line, &rec); err == nil {
 			var w webhook.Endpoint
 			if w, err = rec.webhook(); err == nil {
-				err = l.InsertWebhook(ctx, w)
+				switch {
+				case rec.Cursor == nil && lr.version >= 5:
+					return lr.errorf("webhook %s: cursor is missing", w.ID)
+				case rec.Cursor != nil && (*rec.Cursor < 0 || *rec.Cursor > st.lastEvent):
+					return lr.errorf("webhook %s: cursor %d is not a position of the dump's events (0 to %d)",
+						w.ID, *rec.Cursor, st.lastEvent)
+				}
+				err = l.InsertWebhook(ctx, w, rec.Cursor != nil)
 				c.Webhooks++
 			}
 		}
@@ -551,8 +604,8 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 				// An entry that does not follow from the one before is
 				// refused: an import carries the chain as it is or not at
 				// all.
-				if chain.Add(e); chain.Err() != nil {
-					return lr.errorf("the audit log's chain is broken: %v", chain.Err())
+				if st.chain.Add(e); st.chain.Err() != nil {
+					return lr.errorf("the audit log's chain is broken: %v", st.chain.Err())
 				}
 				err = l.InsertAudit(ctx, e)
 				c.Audit++

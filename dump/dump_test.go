@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,8 @@ type world struct {
 	// An operator's password and token, a revoked token, a webhook's
 	// secret.
 	password, token, revoked, webhookSecret string
+	// pendingPos is the event crm's delivery is pending for.
+	pendingPos int64
 }
 
 // bcryptMinCost keeps the tests' password hashing quick.
@@ -201,6 +204,28 @@ func populate(t *testing.T, open storetest.Opener) *world {
 		t.Fatal(err)
 	}
 	w.webhookSecret = rep.WebhookSecrets["crm"]
+	// Two events after crm's cursor; a batch moved the cursor past both
+	// but left the first pending (its attempt failed): a move resumes crm
+	// before it, so neither is skipped.
+	ws := e.Store.(webhook.Store)
+	crm, err := ws.Webhook(e.Ctx, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.MustCharge("C1", "g-after-1", 7)
+	e.MustCharge("C3", "g-after-2", 8)
+	evs, err := e.Svc.Events(e.Ctx, points.EventQuery{After: crm.ScheduledPos})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("events after crm's cursor: %d, %v; want 2", len(evs), err)
+	}
+	w.pendingPos = evs[0].Pos
+	if ok, err := storetest.Schedule(e.Ctx, ws, "crm", crm.ScheduledPos, evs[1].Pos, []webhook.Queued{
+		{Pos: evs[0].Pos, BrandID: evs[0].BrandID, Subject: evs[0].Subject}}, e.Clock.Now()); err != nil || !ok {
+		t.Fatalf("schedule: %v %v", ok, err)
+	}
+	// On PostgreSQL this write's event is not yet numbered when the dump
+	// is made: no reader has placed it.
+	e.MustCharge("C2", "g-last", 3)
 	if v := e.View("C1"); v.Frozen != 60 {
 		t.Fatalf("C1 frozen %d, want 60", v.Frozen)
 	}
@@ -344,9 +369,68 @@ func TestExportImport(t *testing.T) {
 			}
 			second, _ := mustExport(t, dst)
 			sameBytes(t, first, second)
+			sameEvents(t, w, dst, counts)
 			sameOperators(t, w, dst)
 			stillWorks(t, w, dst)
 		})
+	}
+}
+
+// sameEvents checks that the event log moved whole, positions and all:
+// a consumer's cursor means the same on the target, whose next event
+// comes after the last carried; and that crm resumes before the event
+// whose delivery was pending.
+func sameEvents(t *testing.T, w *world, dst store, counts dump.Counts) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(s storetest.Store) []points.Event {
+		var all []points.Event
+		var after int64
+		for {
+			evs, err := points.New(s, nil, nil).Events(ctx, points.EventQuery{After: after, Limit: 7})
+			if err != nil {
+				t.Fatalf("events: %v", err)
+			}
+			if len(evs) == 0 {
+				return all
+			}
+			all = append(all, evs...)
+			after = evs[len(evs)-1].Pos
+		}
+	}
+	src, got := read(w.Store), read(dst)
+	if len(src) < 20 || counts.Events != len(src) {
+		t.Fatalf("%d events in the source, %d exported", len(src), counts.Events)
+	}
+	if len(got) != len(src) {
+		t.Fatalf("%d events on the target, %d in the source", len(got), len(src))
+	}
+	for i := range src {
+		a, b := src[i], got[i]
+		if a.Pos != b.Pos || a.ID != b.ID || a.BrandID != b.BrandID || a.Type != b.Type || a.Subject != b.Subject ||
+			!a.Time.Equal(b.Time) || string(a.Data) != string(b.Data) {
+			t.Fatalf("event %d moved as\n%+v\nwas\n%+v", i, b, a)
+		}
+	}
+	crm, err := dst.(webhook.Store).Webhook(ctx, "crm")
+	if err != nil || crm.ScheduledPos != w.pendingPos-1 {
+		t.Fatalf("crm's cursor on the target: %d, %v; want %d (before its pending delivery)", crm.ScheduledPos, err, w.pendingPos-1)
+	}
+	// The target numbers its own events after the carried ones.
+	last := src[len(src)-1].Pos
+	svc := points.New(dst, storetest.NewClock(w.Clock.Now()), nil)
+	app, err := dst.App(ctx, "pos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.Order("o-events", 1)
+	r.CustomerID = "C1"
+	if _, err := svc.Consume(ctx, points.Caller{App: app}, r); err != nil {
+		t.Fatalf("consume on the target: %v", err)
+	}
+	evs, err := svc.Events(ctx, points.EventQuery{After: last})
+	if err != nil || len(evs) != 1 || evs[0].Pos != last+1 {
+		t.Fatalf("the target's first event: %+v, %v; want one at %d", evs, err, last+1)
 	}
 }
 
@@ -469,6 +553,32 @@ func TestImportRefuses(t *testing.T) {
 	esc, escLine := edit(`"out_biz_id":"o1"`, `"out_biz_id":"o\u001b1"`)
 	reserved, reservedLine := edit(`"app_key":"audit"`, `"app_key":"@audit"`)
 
+	evType, evTypeLine := edit(`"type":"point.flow.created"`, `"type":"point.made.up"`)
+	crm := `"webhook_id":"crm"`
+	var evData, cursor, noCursor []byte
+	var evDataLine, cursorLine, noCursorLine string
+	op, ev := -1, -1
+	for i, l := range lines {
+		if strings.Contains(l, crm) {
+			noCursor = replace(i, regexp.MustCompile(`,"cursor":\d+`).ReplaceAllString(l, ""))
+			cursor = replace(i, regexp.MustCompile(`"cursor":\d+`).ReplaceAllString(l, `"cursor":99999`))
+			noCursorLine = fmt.Sprintf("line %d: ", i+1)
+			cursorLine = noCursorLine
+		}
+		if evData == nil && strings.Contains(l, `"kind":"event"`) {
+			evData = replace(i, regexp.MustCompile(`"data":\{.*\}\}`).ReplaceAllString(l, `"data":[1]}`))
+			evDataLine = fmt.Sprintf("line %d: ", i+1)
+		}
+		if op < 0 && strings.Contains(l, `"kind":"operator"`) {
+			op = i
+		}
+		if ev < 0 && strings.Contains(l, `"kind":"event"`) {
+			ev = i
+		}
+	}
+	if op < 0 || ev < 0 || noCursor == nil {
+		t.Fatal("the dump lacks an operator, an event or crm")
+	}
 	middle := len(lines) / 2
 	for _, tc := range []struct {
 		name string
@@ -477,7 +587,7 @@ func TestImportRefuses(t *testing.T) {
 	}{
 		{"Empty", nil, "empty"},
 		{"NotADump", []byte("hello\n"), "line 1: not a jifen dump"},
-		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":5}`+"\n"), "version 5"},
+		{"NewerVersion", replace(0, `{"format":"jifen-dump","version":6}`+"\n"), "version 6"},
 		{"NoEnd", join(lines[:len(lines)-1]), "without its end record: it is truncated"},
 		{"CutInTheMiddle", join(lines[:middle]), "truncated"},
 		{"CutMidLine", append(join(lines[:middle]), lines[middle][:len(lines[middle])/2]...), fmt.Sprintf("line %d:", middle+1)},
@@ -486,7 +596,13 @@ func TestImportRefuses(t *testing.T) {
 		{"UnknownKind", replace(2, `{"kind":"planet"}`+"\n"), `line 3: unknown record kind "planet"`},
 		{"MissingLine", append(join(lines[:middle]), join(lines[middle+1:])...), "the end record counts"},
 		{"DuplicateLine", append(join(lines[:middle+1]), join(lines[middle:])...), "already stored"},
-		{"OutOfOrder", join(append(append([]string{lines[0], lines[len(lines)-3]}, lines[1:len(lines)-3]...), lines[len(lines)-2:]...)), "out of order"},
+		{"OutOfOrder", join(append(append([]string{lines[0], lines[op]}, lines[1:op]...), lines[op+1:]...)), "out of order"},
+		{"EventsOutOfOrder", join(append(append(append([]string(nil), lines[:ev]...), lines[ev+1], lines[ev]), lines[ev+2:]...)),
+			fmt.Sprintf("line %d: event ", ev+2)},
+		{"EventType", evType, evTypeLine + `type "point.made.up" is not an event type`},
+		{"EventData", evData, evDataLine + "data is not a JSON object"},
+		{"CursorBeyondTheEvents", cursor, cursorLine + "webhook crm: cursor 99999 is not a position of the dump's events"},
+		{"NoCursor", noCursor, noCursorLine + "webhook crm: cursor is missing"},
 		{"AfterTheEnd", append(append([]byte(nil), good...), lines[1]...), "after the end record"},
 		{"NanosecondTime", []byte(strings.Replace(string(good), `.000000Z"`, `.000000001Z"`, 1)), "finer than a microsecond"},
 		{"NUL", nul, nulLine + "name: "},

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"jifen/audit"
@@ -638,20 +640,66 @@ type webhookRecord struct {
 	DisabledReason string   `json:"disabled_reason"`
 	CreatedAt      string   `json:"created_at"`
 	UpdatedAt      string   `json:"updated_at"`
+	// Cursor is where delivery resumes: the position of the last event
+	// not to send again (version 5; absent before).
+	Cursor *int64 `json:"cursor,omitempty"`
 }
 
 func webhookOut(w webhook.Endpoint) webhookRecord {
+	cursor := w.ScheduledPos
 	return webhookRecord{Kind: kindWebhook, WebhookID: w.ID, URL: w.URL, Secret: w.Secret, Brands: w.Brands, Events: w.Events,
-		DisabledAt: stamp(w.DisabledAt), DisabledReason: w.DisabledReason, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt)}
+		DisabledAt: stamp(w.DisabledAt), DisabledReason: w.DisabledReason, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt),
+		Cursor: &cursor}
 }
 
 func (r webhookRecord) webhook() (webhook.Endpoint, error) {
 	w := webhook.Endpoint{Webhook: points.Webhook{ID: r.WebhookID, URL: r.URL, Secret: r.Secret, Brands: r.Brands, Events: r.Events},
 		DisabledReason: r.DisabledReason}
+	if r.Cursor != nil {
+		w.ScheduledPos = *r.Cursor
+	}
 	var errs [3]error
 	w.DisabledAt, errs[0] = parseStamp("disabled_at", r.DisabledAt)
 	w.CreatedAt, errs[1] = parseStamp("created_at", r.CreatedAt)
 	w.UpdatedAt, errs[2] = parseStamp("updated_at", r.UpdatedAt)
 	w.Disabled = !w.DisabledAt.IsZero()
 	return w, errors.Join(errs[:]...)
+}
+
+// eventRecord is one event of the log, at its position.
+type eventRecord struct {
+	Kind    string          `json:"kind"`
+	Pos     int64           `json:"pos"`
+	BrandID string          `json:"brand_id"`
+	EventID string          `json:"event_id"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Time    string          `json:"time"`
+	Data    json.RawMessage `json:"data"`
+}
+
+func eventOut(e points.Event) eventRecord {
+	return eventRecord{Kind: kindEvent, Pos: e.Pos, BrandID: e.BrandID, EventID: e.ID, Type: e.Type, Subject: e.Subject,
+		Time: stamp(e.Time), Data: e.Data}
+}
+
+func (r eventRecord) event() (points.Event, error) {
+	e := points.Event{Pos: r.Pos, ID: r.EventID, BrandID: r.BrandID, Type: r.Type, Subject: r.Subject, Data: r.Data}
+	var err error
+	switch {
+	case r.Pos <= 0:
+		return e, fmt.Errorf("pos %d: an event's position is 1 or more", r.Pos)
+	case r.EventID == "":
+		return e, errors.New("event_id is empty")
+	case r.BrandID == "":
+		return e, errors.New("brand_id is empty")
+	case !slices.Contains(points.EventTypes(), r.Type):
+		return e, fmt.Errorf("type %q is not an event type (%s)", r.Type, strings.Join(points.EventTypes(), ", "))
+	case len(r.Data) == 0 || r.Data[0] != '{':
+		return e, errors.New("data is not a JSON object")
+	}
+	if e.Time, err = parseStamp("time", r.Time); err == nil && e.Time.IsZero() {
+		err = errors.New("time is empty")
+	}
+	return e, err
 }

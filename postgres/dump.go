@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -259,6 +260,8 @@ type dumpLoader struct {
 	tx      pgx.Tx
 	pending []*pgx.QueuedQuery
 	failed  error // the first error: the transaction is aborted after it
+	// lastEvent is the highest event position inserted.
+	lastEvent int64
 }
 
 // loadBatch is how many statements go in one round trip.
@@ -281,7 +284,15 @@ func (l *dumpLoader) queue(ctx context.Context, what desc, sql string, args ...a
 }
 
 // Flush sends the inserts still queued.
-func (l *dumpLoader) Flush(ctx context.Context) error { return l.flush(ctx) }
+func (l *dumpLoader) Flush(ctx context.Context) error {
+	if l.lastEvent > 0 {
+		if err := l.queue(ctx, d("the last event position"), "UPDATE event_positions SET last = GREATEST(last, $1) WHERE id = 1",
+			l.lastEvent); err != nil {
+			return err
+		}
+	}
+	return l.flush(ctx)
+}
 
 func (l *dumpLoader) flush(ctx context.Context) error {
 	if l.failed != nil {
@@ -492,11 +503,59 @@ func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, er
 }
 
 // Webhooks lists every webhook endpoint by id.
+//
+// Each comes with where its delivery resumes: its cursor, or just before
+// its oldest pending delivery.
 func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 	var es []webhook.Endpoint
 	err := sendTx(ctx, v.tx, all(d("webhooks"), &es, scanEndpoint,
 		"SELECT "+webhookCols+` FROM webhooks ORDER BY webhook_id COLLATE "C"`))
-	return es, err
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range es {
+		var oldest int64
+		if err := v.tx.QueryRow(ctx, `SELECT COALESCE(MIN(pos), 0) FROM webhook_deliveries
+			WHERE webhook_id = $1 AND state = $2`, e.ID, webhook.Pending).Scan(&oldest); err != nil {
+			return nil, fmt.Errorf("postgres: webhook %s's oldest pending delivery: %w", e.ID, unavailable(err))
+		}
+		if oldest > 0 {
+			es[i].ScheduledPos = min(e.ScheduledPos, oldest-1)
+		}
+	}
+	return es, nil
+}
+
+// EachEvent calls fn with every event by position. Events committed but
+// not yet placed (no reader has numbered them: see Events) come last,
+// numbered as the placing would number them now: after the last position
+// given, in the order they were inserted.
+func (v *dumpView) EachEvent(ctx context.Context, fn func(points.Event) error) error {
+	each := func(page []points.Event) error {
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := stream(ctx, v.tx, "events", scanEvent, "SELECT pos, brand_id, event_id, type, subject, time, data FROM events"+
+		" WHERE pos IS NOT NULL ORDER BY pos", each); err != nil {
+		return err
+	}
+	return stream(ctx, v.tx, "events not yet placed", scanEvent, `SELECT (SELECT last FROM event_positions WHERE id = 1)
+		+ row_number() OVER (ORDER BY ord, n), brand_id, event_id, type, subject, time, data FROM events
+		WHERE pos IS NULL ORDER BY ord, n`, each)
+}
+
+// InsertEvent queues e's insert at its own position; Flush then moves
+// the last position given (event_positions) to the highest inserted, so
+// that the events written after the load are numbered after them.
+func (l *dumpLoader) InsertEvent(ctx context.Context, e points.Event) error {
+	l.lastEvent = max(l.lastEvent, e.Pos)
+	return l.queue(ctx, d("event %s/%s at %d", e.BrandID, e.ID, e.Pos), `INSERT INTO events (brand_id, event_id, pos, n, type,
+		subject, time, data) VALUES ($1, $2, $3, 0, $4, $5, $6, $7)`,
+		e.BrandID, e.ID, e.Pos, e.Type, e.Subject, micros(e.Time), string(e.Data))
 }
 
 // InsertOperator queues o's insert as it is.
@@ -514,15 +573,19 @@ func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorTok
 		t.ID, t.OperatorID, t.Name, t.Hash, micros(t.CreatedAt), micros(t.LastUsedAt), micros(t.RevokedAt))
 }
 
-// InsertWebhook queues w's insert; its cursor starts at the newest event
-// placed, with no failing streak.
-func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint) error {
+// InsertWebhook queues w's insert with no failing streak; its cursor is
+// w.ScheduledPos when cursor is set, else the newest event placed.
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint, cursor bool) error {
 	brands, events, err := webhookLists(w.Webhook)
 	if err != nil {
 		return err
 	}
+	pos := "(SELECT COALESCE(MAX(pos), 0) FROM events)"
+	if cursor {
+		pos = strconv.FormatInt(w.ScheduledPos, 10)
+	}
 	return l.queue(ctx, d("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
 		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, `+pos+`, $8, $9)`,
 		w.ID, w.URL, w.Secret, brands, events, micros(w.DisabledAt), w.DisabledReason, micros(w.CreatedAt), micros(w.UpdatedAt))
 }

@@ -375,13 +375,45 @@ func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, er
 	return ts, nil
 }
 
-// Webhooks lists every webhook endpoint by id.
+// EachEvent calls fn with every event by position.
+func (v *dumpView) EachEvent(ctx context.Context, fn func(points.Event) error) error {
+	if err := each(ctx, v.tx, scanEvent, fn, "SELECT "+eventCols+" FROM events ORDER BY pos"); err != nil {
+		return fmt.Errorf("sqlite: events: %w", err)
+	}
+	return nil
+}
+
+// Webhooks lists every webhook endpoint by id, each with where its
+// delivery resumes: its cursor, or just before its oldest pending
+// delivery.
 func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 	es, err := all(ctx, v.tx, scanEndpoint, "SELECT "+webhookCols+" FROM webhooks ORDER BY webhook_id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: webhooks: %w", err)
 	}
+	for i, e := range es {
+		oldest, _, err := one(ctx, v.tx, scanInt, `SELECT COALESCE(MIN(pos), 0) FROM webhook_deliveries
+			WHERE webhook_id = +? AND state = +?`, e.ID, webhook.Pending)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: webhook %s's oldest pending delivery: %w", e.ID, err)
+		}
+		if oldest > 0 {
+			es[i].ScheduledPos = min(e.ScheduledPos, oldest-1)
+		}
+	}
 	return es, nil
+}
+
+// InsertEvent inserts e at its own position; the writer gives the
+// events written after the load the row ids after it.
+func (l *dumpLoader) InsertEvent(ctx context.Context, e points.Event) error {
+	if err := l.exec(rowf("event %s/%s at %d", e.BrandID, e.ID, e.Pos), `INSERT INTO events (pos, brand_id, event_id, type,
+		subject, time, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Pos, e.BrandID, e.ID, e.Type, e.Subject, micros(e.Time), string(e.Data)); err != nil {
+		return err
+	}
+	l.t.w.evMax = max(l.t.w.evMax, e.Pos)
+	return nil
 }
 
 // InsertOperator inserts o as it is.
@@ -398,16 +430,21 @@ func (l *dumpLoader) InsertOperatorToken(ctx context.Context, t dump.OperatorTok
 		t.ID, t.OperatorID, t.Name, t.Hash, micros(t.CreatedAt), micros(t.LastUsedAt), micros(t.RevokedAt))
 }
 
-// InsertWebhook inserts w's configuration; its cursor starts at the
-// newest event, with no failing streak.
-func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint) error {
+// InsertWebhook inserts w's configuration with no failing streak; its
+// cursor is w.ScheduledPos when cursor is set, else the newest event.
+func (l *dumpLoader) InsertWebhook(ctx context.Context, w webhook.Endpoint, cursor bool) error {
 	brands, events, err := webhookLists(w.Webhook)
 	if err != nil {
 		return err
 	}
+	pos := "(SELECT COALESCE(MAX(pos), 0) FROM events)"
+	args := []any{w.ID, w.URL, w.Secret, brands, events, micros(w.DisabledAt), w.DisabledReason}
+	if cursor {
+		pos = "?"
+		args = append(args, w.ScheduledPos)
+	}
 	return l.exec(rowf("webhook %s", w.ID), `INSERT INTO webhooks (webhook_id, url, secret, brands, events, disabled_at,
 		disabled_reason, failing_since, scheduled_pos, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 0, (SELECT COALESCE(MAX(pos), 0) FROM events), ?, ?)`,
-		w.ID, w.URL, w.Secret, brands, events, micros(w.DisabledAt), w.DisabledReason,
-		micros(w.CreatedAt), micros(w.UpdatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, 0, `+pos+`, ?, ?)`,
+		append(args, micros(w.CreatedAt), micros(w.UpdatedAt))...)
 }

@@ -166,9 +166,9 @@ func normalDump(t testing.TB, b []byte, branded bool) []string {
 		}
 		// An older release's end record has no count of what later
 		// releases added (the audit log; operators, their tokens,
-		// webhooks); an upgraded store has none of them yet.
+		// webhooks; events); an upgraded store has none of them yet.
 		if counts, ok := m["counts"].(map[string]any); ok && m["kind"] == "end" {
-			for _, k := range []string{"audit", "operators", "operator_tokens", "webhooks"} {
+			for _, k := range []string{"audit", "operators", "operator_tokens", "webhooks", "events"} {
 				if counts[k] == 0.0 {
 					delete(counts, k)
 				}

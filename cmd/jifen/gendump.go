@@ -143,6 +143,10 @@ func (s *synthetic) Operators(context.Context) ([]operator.Operator, error)     
 func (s *synthetic) OperatorTokens(context.Context) ([]dump.OperatorToken, error) { return nil, nil }
 func (s *synthetic) Webhooks(context.Context) ([]webhook.Endpoint, error)         { return nil, nil }
 
+// EachEvent: a synthetic ledger was not written through the service, so
+// it has no events.
+func (s *synthetic) EachEvent(context.Context, func(points.Event) error) error { return nil }
+
 // EachAudit: a synthetic database has no audit log.
 func (s *synthetic) EachAudit(context.Context, func(audit.Entry) error) (audit.Head, error) {
 	return audit.Head{}, nil
