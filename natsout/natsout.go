@@ -277,7 +277,7 @@ func (p *Publisher) session(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return err
 	}
-	pos, seq, found, err := p.end(ctx, s)
+	pos, seq, last, found, err := p.end(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -287,12 +287,15 @@ func (p *Publisher) session(ctx context.Context, js jetstream.JetStream) error {
 		}
 		// Read the end again: another server may have started the stream
 		// first (then the marker stored is its).
-		if pos, seq, found, err = p.end(ctx, s); err != nil {
+		if pos, seq, last, found, err = p.end(ctx, s); err != nil {
 			return err
 		}
 		if !found {
 			return fmt.Errorf("natsout: stream %s: the start marker is not there after it was stored", p.c.Stream)
 		}
+	}
+	if err := p.follows(ctx, pos, last); err != nil {
+		return err
 	}
 	p.position = pos
 	from := pos
@@ -354,28 +357,64 @@ func (p *Publisher) stream(ctx context.Context, js jetstream.JetStream) (jetstre
 }
 
 // end reads the stream's end: the position of its last message under the
-// prefix (found false when there is none) and the stream's last sequence,
-// which the next message must expect.
-func (p *Publisher) end(ctx context.Context, s jetstream.Stream) (pos int64, seq uint64, found bool, err error) {
+// prefix (found false when there is none), that message, and the stream's
+// last sequence, which the next message must expect.
+func (p *Publisher) end(ctx context.Context, s jetstream.Stream) (pos int64, seq uint64, last *jetstream.RawStreamMsg, found bool, err error) {
 	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("natsout: stream %s: %w", p.c.Stream, err)
+		return 0, 0, nil, false, fmt.Errorf("natsout: stream %s: %w", p.c.Stream, err)
 	}
 	seq = info.State.LastSeq
 	m, err := s.GetLastMsgForSubject(ctx, p.c.Prefix+".>")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, seq, false, nil
+		return 0, seq, nil, false, nil
 	}
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("natsout: stream %s: last message under %s.>: %w", p.c.Stream, p.c.Prefix, err)
+		return 0, 0, nil, false, fmt.Errorf("natsout: stream %s: last message under %s.>: %w", p.c.Stream, p.c.Prefix, err)
 	}
 	v := m.Header.Get(PositionHeader)
 	pos, err = strconv.ParseInt(v, 10, 64)
 	if err != nil || pos < 0 {
-		return 0, 0, false, fmt.Errorf("natsout: stream %s: its last message under %s.> (%s, sequence %d) has %s %q, not a position: "+
+		return 0, 0, nil, false, fmt.Errorf("natsout: stream %s: its last message under %s.> (%s, sequence %d) has %s %q, not a position: "+
 			"is another publisher using jifen's subjects?", p.c.Stream, p.c.Prefix, m.Subject, m.Sequence, PositionHeader, v)
 	}
-	return pos, max(seq, m.Sequence), true, nil
+	return pos, max(seq, m.Sequence), m, true, nil
+}
+
+// ErrOtherDatabase is a stream whose last message is not of this
+// database's events: publishing after its position would skip events.
+var ErrOtherDatabase = errors.New("the stream does not follow this database")
+
+// follows checks that the stream's last message, at pos, is this
+// database's: the event at pos is there, with the message's id (the start
+// marker names only a position). A stream filled from another database —
+// one moved without its event log, a copy restored from an older backup,
+// a standby promoted without the primary's last events — numbers its
+// events otherwise: publishing after pos would skip this database's
+// events up to it and carry the others as though already published. So
+// nothing is published until the stream is one that follows this
+// database (a new one, or this one purged, with --nats-from-start).
+func (p *Publisher) follows(ctx context.Context, pos int64, last *jetstream.RawStreamMsg) error {
+	if pos == 0 {
+		return nil
+	}
+	evs, err := p.src.Events(ctx, points.EventQuery{After: pos - 1, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("natsout: reading the event at %d: %w", pos, err)
+	}
+	marker := last.Subject == p.c.Prefix+"."+startToken
+	id := last.Header.Get(jetstream.MsgIDHeader)
+	switch {
+	case len(evs) == 0 || evs[0].Pos != pos:
+		return fmt.Errorf("natsout: stream %s: %w: its last message (%s, sequence %d) is at position %d, "+
+			"and this database holds no event there; publish to another stream (--nats-stream) with --nats-from-start",
+			p.c.Stream, ErrOtherDatabase, last.Subject, last.Sequence, pos)
+	case !marker && id != token(evs[0].BrandID)+":"+evs[0].ID:
+		return fmt.Errorf("natsout: stream %s: %w: its last message (%s, sequence %d) is event %s at position %d, "+
+			"where this database holds %s:%s; publish to another stream (--nats-stream) with --nats-from-start",
+			p.c.Stream, ErrOtherDatabase, last.Subject, last.Sequence, id, pos, evs[0].BrandID, evs[0].ID)
+	}
+	return nil
 }
 
 // start stores the start marker in a stream that holds nothing of
@@ -587,6 +626,10 @@ func (p *Publisher) failed(ctx context.Context, err error) {
 		return
 	}
 	p.down = time.Now()
+	if errors.Is(err, ErrOtherDatabase) {
+		p.log.Error("nats: publishing stopped; retrying", "error", err, "position", p.position)
+		return
+	}
 	p.log.Warn("nats: publishing stopped; retrying", "error", err, "position", p.position)
 }
 

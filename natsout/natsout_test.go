@@ -646,3 +646,52 @@ func TestPublisher_Purged(t *testing.T) {
 		t.Errorf("no stale duplicate seen; logs:\n%s", logs)
 	}
 }
+
+// TestPublisher_AnotherDatabase: a stream filled from one database is
+// not continued from another whose events are numbered otherwise (one
+// moved without its event log, or restored from an older copy): nothing
+// is published, whether the other database has no event at the
+// stream's position yet or another event there, and the log says why.
+func TestPublisher_AnotherDatabase(t *testing.T) {
+	url := natsout.TestURL(t)
+	f := newFixture(t, url)
+	c := f.config()
+	c.FromStart = true
+	first := storetest.NewEnv(t, stores[0].open)
+	newLoad(t, first).run(t, "first", 2, 5)
+	end := newest(t, first.Svc)
+	stop := f.run(first.Svc, c)
+	f.waitFor(end, 30*time.Second)
+	stop()
+
+	other := storetest.NewEnv(t, stores[0].open)
+	l := newLoad(t, other)
+	l.run(t, "behind", 1, 2)
+	if newest(t, other.Svc) >= end {
+		t.Fatalf("the other database has %d events, want fewer than %d", newest(t, other.Svc), end)
+	}
+	f.run(other.Svc, c)
+	refused := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(f.logs.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no refusal containing %q; logs:\n%s", want, f.logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // a few retries
+		if got := f.position(); got != end {
+			t.Fatalf("the stream's position moved from %d to %d", end, got)
+		}
+	}
+	refused("this database holds no event there")
+	if !strings.Contains(f.logs.String(), "level=ERROR") {
+		t.Errorf("the refusal is not logged as an error; logs:\n%s", f.logs)
+	}
+	l.run(t, "past", 2, 5)
+	if newest(t, other.Svc) <= end {
+		t.Fatalf("the other database has %d events, want more than %d", newest(t, other.Svc), end)
+	}
+	refused("where this database holds")
+}
