@@ -99,9 +99,14 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	defer deadline.Stop()
 	tick := time.NewTicker(eventPoll)
 	defer tick.Stop()
+	known := f.Query.After == 0
 	for {
 		changed := svc.EventsChanged() // before the read: a commit after it wakes the wait below
 		evs, err := svc.Events(r.Context(), f.Query)
+		if err == nil && len(evs) == 0 && !known {
+			err = svc.CheckCursor(r.Context(), f.Query.After)
+			known = true
+		}
 		if err != nil {
 			api.failErr(w, r, err)
 			return

@@ -45,6 +45,15 @@ func TestAPI_Events(t *testing.T) {
 	if len(a.get(t, "events").([]any)) != 0 || a.get(t, "next") != next {
 		t.Fatalf("nothing new: %s", a.body)
 	}
+	// A cursor beyond the newest event is another database's: refused,
+	// rather than waited on.
+	beyond, _ := strconv.ParseInt(next, 10, 64)
+	for _, q := range []string{"", "&wait=5s", "&brand_id=B1"} {
+		a = e.do("GET", "/admin/v1/events?after="+strconv.FormatInt(beyond+1, 10)+q, nil)
+		if a.wantError(t, http.StatusBadRequest, "INVALID_PARAMETER")["field"] != "after" {
+			t.Fatalf("a cursor beyond the newest event%s: %s", q, a.body)
+		}
+	}
 	// A long poll is answered as soon as a payment commits.
 	got := make(chan answer, 1)
 	start := time.Now()
@@ -76,10 +85,11 @@ func TestAPI_EventsDrain(t *testing.T) {
 	e.url = ts.URL
 	got := make(chan answer, 1)
 	start := time.Now()
-	go func() { got <- e.do("GET", "/admin/v1/events?wait=30s&after=1000", nil) }()
+	a := e.do("GET", "/admin/v1/events", nil).want(t, http.StatusOK)
+	go func() { got <- e.do("GET", "/admin/v1/events?wait=30s&after="+a.get(t, "next").(string), nil) }()
 	time.Sleep(200 * time.Millisecond)
 	api.Drain()
-	a := (<-got).want(t, http.StatusOK)
+	a = (<-got).want(t, http.StatusOK)
 	if took := time.Since(start); took > 10*time.Second || len(a.get(t, "events").([]any)) != 0 {
 		t.Fatalf("drained after %v: %s", took, a.body)
 	}

@@ -244,6 +244,26 @@ func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 // again after a while).
 func (s *Service) EventsChanged() <-chan struct{} { return s.events.wait() }
 
+// CheckCursor refuses a cursor (an event position to read after) that is
+// no event's position. Positions are given without gaps and a cursor is
+// always one of them (or 0), so one beyond the newest event is from
+// another database, or this one was restored from an older copy: waiting
+// for the events after it would skip this database's events up to it.
+func (s *Service) CheckCursor(ctx context.Context, after int64) error {
+	if after == 0 {
+		return nil
+	}
+	evs, err := s.Events(ctx, EventQuery{After: after - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 || evs[0].Pos != after {
+		return ledger.Invalidf("after", "本库没有位置 %d 的事件: 游标来自另一个数据库, 或本库已恢复为更早的副本; "+
+			"请从 0 或本库给出的游标重新读取", after)
+	}
+	return nil
+}
+
 // eventBell tells waiters that events were written.
 type eventBell struct {
 	mu sync.Mutex

@@ -63,7 +63,11 @@ func (eventsCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		defer store.Close()
-		next = dbEvents(points.New(store, nil, nil))
+		svc := points.New(store, nil, nil)
+		if err := svc.CheckCursor(ctx, q.After); err != nil {
+			return fmt.Errorf("events tail: --after: %w", err)
+		}
+		next = dbEvents(svc)
 	}
 	for {
 		wait := 30 * time.Second

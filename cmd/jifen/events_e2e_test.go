@@ -209,4 +209,12 @@ func TestEventsTail(t *testing.T) {
 		!strings.Contains(err.Error(), "point.nope") {
 		t.Fatalf("unknown type: %v", err)
 	}
+	// A cursor beyond the newest event is refused, from the database and
+	// through the API alike, rather than followed in silence.
+	for _, src := range [][]string{{"--db", db}, {"--url", s.url + "/admin/v1/events", "--admin-token", "tail-test-token-0123456789"}} {
+		err := run(context.Background(), append([]string{"events", "tail", "--after", "7"}, src...), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "after") || !strings.Contains(err.Error(), "本库没有位置 7 的事件") {
+			t.Fatalf("events tail %v --after 7 with 6 events: %v", src, err)
+		}
+	}
 }
