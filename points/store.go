@@ -83,6 +83,10 @@ type AccountRows struct {
 	Allocations []ledger.Allocation // every allocation, by Seq
 	Holds       []ledger.Hold
 	Orders      []ledger.Order
+	// Events are the point.flow.created events of its flows, found by
+	// their flow ids (the Auditor's EachAccount only; a dump carries the
+	// event log on its own).
+	Events []Event
 }
 
 // Auditor reads the whole ledger, for the invariant check and export.
@@ -96,6 +100,9 @@ type Auditor interface {
 	// the whole ledger rather than a look-up per record: no index finds a
 	// flow by its id alone, since no write path needs one.
 	EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency, *ledger.Reversal) error) error
+	// EachEventWithoutFlow calls fn with every point.flow.created event
+	// whose flow is not stored, in one pass over the whole event log.
+	EachEventWithoutFlow(ctx context.Context, fn func(Event) error) error
 	// The operators' audit log, whose chain Verify checks too.
 	audit.Reader
 }

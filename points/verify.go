@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"jifen/audit"
@@ -15,6 +16,7 @@ type VerifyReport struct {
 	Lots        int
 	Idempotency int
 	Reversals   int
+	Events      int   // flow events checked against their flows
 	Audit       int64 // audit log entries
 	Violations  []ledger.Violation
 }
@@ -28,8 +30,9 @@ const maxViolations = 1000
 // Verify checks every invariant of the ledger rules §9 over the whole
 // database: each account (balances, chain, hashes, lots, orders), each
 // idempotency record (its flow exists; no key wrote two flows) and each
-// reversal (its flow exists); and the operators' audit log's hash chain,
-// reporting its first broken entry.
+// reversal (its flow exists); the event log against the flows (rule 7,
+// see checkEvents); and the operators' audit log's hash chain, reporting
+// its first broken entry.
 func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 	var rep VerifyReport
 	add := func(v ...ledger.Violation) {
@@ -46,6 +49,8 @@ func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 		rep.Flows += len(r.Flows)
 		rep.Lots += len(r.Lots)
 		add(ledger.CheckAccount(r.Account, r.Lots, r.Flows, r.Allocations, r.Holds, r.Orders)...)
+		rep.Events += len(r.Events)
+		add(checkEvents(r)...)
 		for _, f := range r.Flows {
 			if f.RequestID == "" || f.Type == ledger.Expire || f.Type == ledger.DebtRepay || f.Type == ledger.Unfreeze {
 				continue
@@ -84,10 +89,71 @@ func Verify(ctx context.Context, a Auditor) (VerifyReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	err = a.EachEventWithoutFlow(ctx, func(e Event) error {
+		add(ledger.Violation{Rule: 7, Subject: "event " + e.BrandID + "/" + e.ID,
+			Detail: fmt.Sprintf("a %s event at position %d, of customer %s, names no stored flow", e.Type, e.Pos, e.Subject)})
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
 	n, broken, err := audit.Verify(ctx, a)
 	rep.Audit = n
 	if broken != nil {
 		add(ledger.Violation{Rule: 6, Subject: "audit log", Detail: broken.Error()})
 	}
 	return rep, err
+}
+
+// checkEvents checks rule 7 (issue "Events": every committed flow yields
+// one event, recorded in its transaction) for one account: each flow's
+// event says what the flow did — its customer, sequence number, type,
+// change and balance after — and the event of the account's last flow
+// has the account's balances. Every flow from the account's first one
+// with an event on has one: flows written before jifen recorded events
+// (a database upgraded from then, or loaded from a dump without events)
+// have none, and a gap after the first event would be an event lost.
+// (An event whose flow is not stored is found by Verify's
+// EachEventWithoutFlow.)
+func checkEvents(r AccountRows) []ledger.Violation {
+	if len(r.Events) == 0 {
+		return nil
+	}
+	byFlow := make(map[string]Event, len(r.Events))
+	for _, e := range r.Events {
+		byFlow[e.ID] = e
+	}
+	var vs []ledger.Violation
+	bad := func(f ledger.Flow, format string, args ...any) {
+		vs = append(vs, ledger.Violation{Rule: 7, Subject: "flow " + f.BrandID + "/" + f.ID, Detail: fmt.Sprintf(format, args...)})
+	}
+	evented := false
+	for i, f := range r.Flows {
+		e, ok := byFlow[f.ID]
+		if !ok {
+			if evented {
+				bad(f, "no event, though an earlier flow of customer %s (seq < %d) has one", f.CustomerID, f.Seq)
+			}
+			continue
+		}
+		evented = true
+		var d FlowEventData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			bad(f, "its event at position %d holds no flow: %v", e.Pos, err)
+			continue
+		}
+		got := fmt.Sprintf("type %s, subject %s, customer %s, flow %s, seq %d, biz_type %s, change %d, remain %d",
+			e.Type, e.Subject, d.CustomerID, d.FlowID, d.Seq, d.BizType, d.ChangePoint, d.RemainPoint)
+		want := fmt.Sprintf("type %s, subject %s, customer %s, flow %s, seq %d, biz_type %s, change %d, remain %d",
+			EventFlowCreated, f.CustomerID, f.CustomerID, f.ID, f.Seq, f.Type, f.ChangePoint(), f.RemainPoint)
+		if got != want {
+			bad(f, "its event at position %d says %s; the flow is %s", e.Pos, got, want)
+		}
+		a := r.Account
+		if i == len(r.Flows)-1 && (d.AvailablePoint != a.Available || d.FrozenPoint != a.Frozen || d.DebtPoint != a.Debt) {
+			bad(f, "the event of the account's last flow (position %d) leaves available %d, frozen %d, debt %d; the account has %d, %d, %d",
+				e.Pos, d.AvailablePoint, d.FrozenPoint, d.DebtPoint, a.Available, a.Frozen, a.Debt)
+		}
+	}
+	return vs
 }

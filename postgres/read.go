@@ -393,6 +393,9 @@ func (s *Store) EachAccount(ctx context.Context, fn func(points.AccountRows) err
 			return nil
 		}
 		rows, err := pageRows(ctx, tx, accts)
+		if err == nil {
+			err = pageEvents(ctx, tx, rows)
+		}
 		if err != nil {
 			return err
 		}
@@ -482,6 +485,62 @@ func pageRows(ctx context.Context, tx pgx.Tx, accts []ledger.Account) ([]points.
 		}
 	}
 	return out, nil
+}
+
+// pageEvents gives each of rows (a page of accounts in key order) the
+// point.flow.created events of its flows, found by their flow ids, in
+// one statement. An event not yet placed has position 0.
+func pageEvents(ctx context.Context, tx pgx.Tx, rows []points.AccountRows) error {
+	brands, customers := make([]string, len(rows)), make([]string, len(rows))
+	at := make(map[[2]string]int, len(rows))
+	for i, r := range rows {
+		brands[i], customers[i] = r.Account.BrandID, r.Account.CustomerID
+		at[[2]string{r.Account.BrandID, r.Account.CustomerID}] = i
+	}
+	type flowEvent struct {
+		customer string
+		e        points.Event
+	}
+	var evs []flowEvent
+	err := sendTx(ctx, tx, all(d("events of accounts' flows"), &evs, func(r pgx.Rows) (flowEvent, error) {
+		var fe flowEvent
+		var t int64
+		var data string
+		err := r.Scan(&fe.customer, &fe.e.Pos, &fe.e.BrandID, &fe.e.ID, &fe.e.Type, &fe.e.Subject, &t, &data)
+		fe.e.Time, fe.e.Data = fromMicros(t), []byte(data)
+		return fe, err
+	}, `SELECT f.customer_id, COALESCE(e.pos, 0), e.brand_id, e.event_id, e.type, e.subject, e.time, e.data
+		FROM flows f JOIN unnest($1::text[], $2::text[]) AS page(b, c) ON f.brand_id = page.b AND f.customer_id = page.c
+		JOIN events e ON e.brand_id = f.brand_id AND e.event_id = f.flow_id
+		ORDER BY f.brand_id, f.customer_id, f.seq`, brands, customers))
+	if err != nil {
+		return err
+	}
+	for _, fe := range evs {
+		if i, ok := at[[2]string{fe.e.BrandID, fe.customer}]; ok {
+			rows[i].Events = append(rows[i].Events, fe.e)
+		}
+	}
+	return nil
+}
+
+// EachEventWithoutFlow calls fn with every point.flow.created event whose
+// flow is not stored: one anti-join over the whole event log.
+func (s *Store) EachEventWithoutFlow(ctx context.Context, fn func(points.Event) error) error {
+	var evs []points.Event
+	err := s.readSnapshot(ctx, all(d("flow events without their flows"), &evs, scanEvent,
+		`SELECT COALESCE(e.pos, 0), e.brand_id, e.event_id, e.type, e.subject, e.time, e.data FROM events e
+		WHERE e.type = $1 AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.brand_id = e.brand_id AND f.flow_id = e.event_id)
+		ORDER BY e.pos`, points.EventFlowCreated))
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EachIdempotency calls fn with every idempotency record, by key. Records

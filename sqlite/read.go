@@ -351,6 +351,11 @@ func (s *Store) EachAccount(ctx context.Context, fn func(points.AccountRows) err
 	defer tx.Rollback()
 	err = each(ctx, tx, scanAccount, func(a ledger.Account) error {
 		rows, err := accountRows(ctx, tx, a)
+		if err == nil {
+			rows.Events, err = all(ctx, tx, scanEvent, `SELECT e.pos, e.brand_id, e.event_id, e.type, e.subject, e.time, e.data
+				FROM flows f JOIN events e ON e.brand_id = f.brand_id AND e.event_id = f.flow_id
+				WHERE f.brand_id = +? AND f.customer_id = +? ORDER BY e.pos`, a.BrandID, a.CustomerID)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite: rows of account %s/%s: %w", a.BrandID, a.CustomerID, err)
 		}
@@ -433,6 +438,19 @@ func (s *Store) EachMissingFlow(ctx context.Context, fn func(*ledger.Idempotency
 		ORDER BY brand_id, reverse_order_id`)
 	if err != nil {
 		return fmt.Errorf("sqlite: refunds of missing flows: %w", err)
+	}
+	return nil
+}
+
+// EachEventWithoutFlow calls fn with every point.flow.created event whose
+// flow is not stored: the (brand, event) pairs of flow events less the
+// (brand, flow) pairs stored, one sort each, then the few left by key.
+func (s *Store) EachEventWithoutFlow(ctx context.Context, fn func(points.Event) error) error {
+	err := each(ctx, s.rdb, scanEvent, fn, "SELECT "+eventCols+` FROM events WHERE (brand_id, event_id) IN
+		(SELECT brand_id, event_id FROM events /* whole ledger */ WHERE type = +?
+		 EXCEPT SELECT brand_id, flow_id FROM flows) ORDER BY pos`, points.EventFlowCreated)
+	if err != nil {
+		return fmt.Errorf("sqlite: flow events without their flows: %w", err)
 	}
 	return nil
 }

@@ -100,8 +100,8 @@ func (verifyCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "checked %d accounts, %d flows, %d lots, %d idempotency records, %d reversals, %d audit entries\n",
-		rep.Accounts, rep.Flows, rep.Lots, rep.Idempotency, rep.Reversals, rep.Audit)
+	fmt.Fprintf(stdout, "checked %d accounts, %d flows, %d lots, %d idempotency records, %d reversals, %d flow events, %d audit entries\n",
+		rep.Accounts, rep.Flows, rep.Lots, rep.Idempotency, rep.Reversals, rep.Events, rep.Audit)
 	if rep.OK() {
 		fmt.Fprintln(stdout, "all invariants hold")
 		return nil
