@@ -130,8 +130,7 @@ func (c importCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("import: the dump was imported, but checking it failed: %w", err)
 	}
-	fmt.Fprintf(stdout, "checked %d accounts, %d flows, %d lots, %d idempotency records, %d reversals, %d audit entries\n",
-		rep.Accounts, rep.Flows, rep.Lots, rep.Idempotency, rep.Reversals, rep.Audit)
+	fmt.Fprintln(stdout, checked(rep))
 	if rep.OK() {
 		fmt.Fprintln(stdout, "all invariants hold")
 		return nil
