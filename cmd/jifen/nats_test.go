@@ -165,3 +165,92 @@ func TestServe_NATSFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestNATS_MoveBetweenStores: a server publishing to a stream is moved
+// from SQLite to PostgreSQL with `jifen export` and `jifen import`; the
+// server on the new store carries on in the same stream, after the last
+// event the old one published: in the end the stream holds every event of
+// the new store — those carried and its own — exactly once, in order.
+func TestNATS_MoveBetweenStores(t *testing.T) {
+	url := natsout.TestURL(t)
+	stream, prefix := natsout.TestNames(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := js.DeleteStream(context.Background(), stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Logf("delete stream %s: %v", stream, err)
+		}
+		nc.Close()
+	})
+	flags := []string{"--nats", url, "--nats-stream", stream, "--nats-subject-prefix", prefix, "--nats-from-start",
+		"--nats-poll-interval", "100ms"}
+	newest := func(db string) int64 {
+		t.Helper()
+		store, err := openStore(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		evs := storetest.AllEvents(t, context.Background(), points.New(store, nil, nil), points.EventQuery{})
+		return evs[len(evs)-1].Pos
+	}
+	// serve runs a server on db with a second of load, until the stream
+	// holds its newest event.
+	l := &crashLoad{t: t, run: "move"}
+	serve := func(db, app, secret string, seed uint64) {
+		t.Helper()
+		srv := startChild(t, db, flags...)
+		l.client = srv.client(app, secret)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		l.load(ctx, 4, 10, seed)
+		cancel()
+		l.settle(t)
+		last := newest(db)
+		deadline := time.Now().Add(30 * time.Second)
+		for published(t, js, stream, prefix) < last {
+			if time.Now().After(deadline) {
+				t.Fatalf("the stream holds events up to %d after 30 s, want %d\n%s", published(t, js, stream, prefix), last, srv.logs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		srv.stop()
+		if logs := srv.logs.String(); strings.Contains(logs, "does not follow this database") {
+			t.Fatalf("the server refused the stream:\n%s", logs)
+		}
+	}
+	from := storeKinds["sqlite"](t)
+	app, secret := provision(t, from, 10, 1_000_000)
+	serve(from, app, secret, 1)
+	moved := newest(from)
+
+	file := filepath.Join(t.TempDir(), "dump.jsonl")
+	to := storeKinds["postgres"](t)
+	for _, args := range [][]string{{"export", "--db", from, "-o", file}, {"import", "--db", to, "-f", file}} {
+		var out strings.Builder
+		if err := run(context.Background(), args, &out, &out); err != nil {
+			t.Fatalf("jifen %s: %v\n%s", args[0], err, out.String())
+		}
+	}
+	serve(to, app, secret, 2)
+	if newest(to) <= moved {
+		t.Fatalf("the new store wrote no event after the %d moved", moved)
+	}
+
+	store, err := openStore(context.Background(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := points.New(store, nil, nil)
+	want := storetest.AllEvents(t, context.Background(), svc, points.EventQuery{})
+	flows := natsout.TestCheck(t, prefix, natsout.TestConsume(t, js, stream, prefix), want, 0)
+	storetest.CheckFlowEvents(t, context.Background(), store, svc)
+	l.check(t, to)
+	t.Logf("%d events moved, %d in all, %d of them flows", moved, len(want), len(flows))
+}
