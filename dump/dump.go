@@ -8,8 +8,8 @@
 // numbers its next events after the last carried), the operators (their
 // password and token hashes, never a secret they were made from), the
 // webhook endpoints (with their signing secrets and where their delivery
-// resumes; not the rest of their delivery state) and the operators' audit
-// log. Every value is kept exactly as stored: ids,
+// resumes; not the rest of their delivery state), the four-eyes approvals
+// (pending or decided) and the operators' audit log. Every value is kept exactly as stored: ids,
 // sequence numbers, versions, hashes, signed amounts and times to the
 // microsecond. This is how a brand goes from the embedded SQLite store to
 // PostgreSQL (jifen export, jifen import).
@@ -24,7 +24,7 @@
 //
 // Records come in the order of their kinds — app, brand, shop, customer,
 // rule, account, reversal, idempotency, event, operator, operator_token,
-// webhook, audit — and within a kind in a fixed
+// webhook, approval, audit — and within a kind in a fixed
 // order of their keys (compared byte by byte), so the same data dumps to
 // the same bytes from any store. The end record's counts let Import refuse
 // a dump that was cut short. Times are UTC, RFC 3339 with six fractional
@@ -46,6 +46,7 @@ import (
 	"sort"
 	"strings"
 
+	"jifen/approval"
 	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
@@ -66,7 +67,7 @@ const (
 // adds the operators with their API tokens, and the webhook endpoints; 5
 // adds the event log and each endpoint's cursor (an endpoint of an
 // earlier dump starts after the newest event stored, and the target
-// numbers events from 1).
+// numbers events from 1), and the four-eyes approvals.
 
 // Source is a store to export.
 type Source interface {
@@ -114,6 +115,9 @@ type View interface {
 	// the cursor (at least once allows a second copy; skipping it would
 	// lose it). Failed deliveries, given up on, are not carried.
 	Webhooks(ctx context.Context) ([]webhook.Endpoint, error)
+	// EachApproval calls fn with every four-eyes approval, pending or
+	// decided, by id.
+	EachApproval(ctx context.Context, fn func(approval.Approval) error) error
 	// EachAudit calls fn with every audit log entry by Seq.
 	EachAudit(ctx context.Context, fn func(audit.Entry) error) (audit.Head, error)
 }
@@ -169,6 +173,8 @@ type Loader interface {
 	// streak. Its cursor is e.ScheduledPos when cursor is set (a dump
 	// that carries the event log), else after the newest event stored.
 	InsertWebhook(ctx context.Context, e webhook.Endpoint, cursor bool) error
+	// InsertApproval inserts an approval as it is.
+	InsertApproval(ctx context.Context, a approval.Approval) error
 	// InsertAudit inserts an audit log entry as it is and makes it the
 	// head of the log.
 	InsertAudit(ctx context.Context, e audit.Entry) error
@@ -199,15 +205,16 @@ type Counts struct {
 	Operators   int `json:"operators"`
 	Tokens      int `json:"operator_tokens"`
 	Webhooks    int `json:"webhooks"`
+	Approvals   int `json:"approvals"`
 	Audit       int `json:"audit"` // audit log entries
 }
 
 func (c Counts) String() string {
 	return fmt.Sprintf("%d apps, %d brands, %d shops, %d customers, %d rule versions, "+
 		"%d accounts (%d flows, %d lots, %d allocations, %d holds, %d orders), %d reversals, %d idempotency records, "+
-		"%d events, %d operators (%d tokens), %d webhooks, %d audit entries",
+		"%d events, %d operators (%d tokens), %d webhooks, %d approvals, %d audit entries",
 		c.Apps, c.Brands, c.Shops, c.Customers, c.Rules, c.Accounts, c.Flows, c.Lots, c.Allocations, c.Holds,
-		c.Orders, c.Reversals, c.Idempotency, c.Events, c.Operators, c.Tokens, c.Webhooks, c.Audit)
+		c.Orders, c.Reversals, c.Idempotency, c.Events, c.Operators, c.Tokens, c.Webhooks, c.Approvals, c.Audit)
 }
 
 func (c *Counts) addAccount(r points.AccountRows) {
@@ -336,6 +343,13 @@ func Export(ctx context.Context, src Source, w io.Writer) (Counts, error) {
 			}
 			c.Webhooks++
 		}
+		err = v.EachApproval(ctx, func(a approval.Approval) error {
+			c.Approvals++
+			return enc.Encode(approvalOut(a))
+		})
+		if err != nil {
+			return err
+		}
 		_, err = v.EachAudit(ctx, func(e audit.Entry) error {
 			c.Audit++
 			return enc.Encode(auditOut(e))
@@ -368,13 +382,14 @@ const (
 	kindOperator    = "operator"
 	kindToken       = "operator_token"
 	kindWebhook     = "webhook"
+	kindApproval    = "approval"
 	kindAudit       = "audit"
 	kindEnd         = "end"
 )
 
 var kindRank = map[string]int{kindApp: 1, kindBrand: 2, kindShop: 3, kindCustomer: 4, kindRule: 5,
 	kindAccount: 6, kindReversal: 7, kindIdempotency: 8, kindEvent: 9, kindOperator: 10, kindToken: 11, kindWebhook: 12,
-	kindAudit: 13}
+	kindApproval: 13, kindAudit: 14}
 
 // Import loads the dump read from r into dst, which must be empty, and
 // returns what it loaded. Any error — a damaged or truncated dump, a
@@ -594,6 +609,15 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 				}
 				err = l.InsertWebhook(ctx, w, rec.Cursor != nil)
 				c.Webhooks++
+			}
+		}
+	case kindApproval:
+		var rec approvalRecord
+		if err = lr.decode(line, &rec); err == nil {
+			var a approval.Approval
+			if a, err = rec.approval(); err == nil {
+				err = l.InsertApproval(ctx, a)
+				c.Approvals++
 			}
 		}
 	case kindAudit:

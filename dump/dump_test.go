@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"jifen/approval"
+	"jifen/backoffice"
 	"jifen/dump"
 	"jifen/ledger"
 	"jifen/operator"
@@ -61,6 +63,8 @@ type world struct {
 	password, token, revoked, webhookSecret string
 	// pendingPos is the event crm's delivery is pending for.
 	pendingPos int64
+	// pendingApproval is an adjustment waiting for a second operator.
+	pendingApproval string
 }
 
 // bcryptMinCost keeps the tests' password hashing quick.
@@ -79,6 +83,7 @@ func populate(t *testing.T, open storetest.Opener) *world {
 	settings := ledger.DefaultSettings()
 	settings.ClawbackShortfall = ledger.ShortfallDebt
 	settings.HoldTimeout = 48 * time.Hour
+	settings.ApprovalAbove = 100
 	rule := &ledger.Rule{Name: "默认积分规则", Clear: ledger.ClearRule{Type: ledger.ClearDaysAfterEarn, Days: 30},
 		WithCoupon: true,
 		Deduction: []ledger.DeductionRule{
@@ -194,6 +199,22 @@ func populate(t *testing.T, open storetest.Opener) *world {
 	}
 	disabled = true
 	if _, err := ops.Update(e.Ctx, c.Operator.ID, operator.Change{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	// Four eyes: 张经理's adjustment above approval_above waits; another
+	// was rejected by ops.
+	aps := approval.New(e.Store.(approval.Store), e.Admin())
+	asker, boss := operator.PrincipalOf(a.Operator), operator.PrincipalOf(b.Operator)
+	_, pending, err := aps.Adjust(e.Ctx, asker, points.AdjustRequest{CustomerID: "C3", Points: 150, Reason: "补偿", RequestID: e.ReqID()})
+	if err != nil || pending == nil {
+		t.Fatalf("an adjustment to approve: %v, %v", pending, err)
+	}
+	w.pendingApproval = pending.ID
+	_, rejected, err := aps.Adjust(e.Ctx, asker, points.AdjustRequest{CustomerID: "C1", Points: -120, Reason: "误发", RequestID: e.ReqID()})
+	if err != nil || rejected == nil {
+		t.Fatalf("an adjustment to reject: %v, %v", rejected, err)
+	}
+	if _, err := aps.Reject(e.Ctx, boss, rejected.ID, "不符合规定"); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := e.Svc.Apply(e.Ctx, points.Tenant{Webhooks: []points.Webhook{
@@ -370,6 +391,7 @@ func TestExportImport(t *testing.T) {
 			second, _ := mustExport(t, dst)
 			sameBytes(t, first, second)
 			sameEvents(t, w, dst, counts)
+			sameApprovals(t, w, dst, counts)
 			sameOperators(t, w, dst)
 			stillWorks(t, w, dst)
 		})
@@ -431,6 +453,51 @@ func sameEvents(t *testing.T, w *world, dst store, counts dump.Counts) {
 	evs, err := svc.Events(ctx, points.EventQuery{After: last})
 	if err != nil || len(evs) != 1 || evs[0].Pos != last+1 {
 		t.Fatalf("the target's first event: %+v, %v; want one at %d", evs, err, last+1)
+	}
+}
+
+// sameApprovals checks that the approvals moved as they were, and that
+// the pending one is approved on the target by another operator and
+// executes there.
+func sameApprovals(t *testing.T, w *world, dst store, counts dump.Counts) {
+	t.Helper()
+	ctx := context.Background()
+	list := func(s storetest.Store) []approval.Approval {
+		as, err := s.(approval.Store).Approvals(ctx, approval.Query{Limit: approval.MaxList})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	src, got := list(w.Store), list(dst)
+	if len(src) != 2 || !reflect.DeepEqual(src, got) || counts.Approvals != 2 {
+		t.Fatalf("approvals on the target:\n%+v\nin the source:\n%+v", got, src)
+	}
+	svc := points.New(dst, storetest.NewClock(w.Clock.Now()), nil)
+	ops := operator.New(dst.(operator.Store), svc, "")
+	boss, err := ops.ByName(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	available := func() int64 {
+		t.Helper()
+		c, err := dst.Customer(ctx, "C3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.Account(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Available
+	}
+	before := available()
+	a, err := approval.New(dst.(approval.Store), backoffice.New(svc, dst)).Approve(ctx, operator.PrincipalOf(boss), w.pendingApproval)
+	if err != nil || a.State != approval.Approved || a.Result == "" {
+		t.Fatalf("approve the moved approval: %+v, %v", a, err)
+	}
+	if after := available(); after != before+150 {
+		t.Fatalf("C3 has %d after the approved adjustment, had %d; want 150 more", after, before)
 	}
 }
 
@@ -554,6 +621,16 @@ func TestImportRefuses(t *testing.T) {
 	reserved, reservedLine := edit(`"app_key":"audit"`, `"app_key":"@audit"`)
 
 	evType, evTypeLine := edit(`"type":"point.flow.created"`, `"type":"point.made.up"`)
+	apState, apStateLine := edit(`"state":"pending"`, `"state":"maybe"`)
+	var apRequest []byte
+	var apRequestLine string
+	for i, l := range lines {
+		if strings.Contains(l, `"kind":"approval"`) {
+			apRequest = replace(i, regexp.MustCompile(`"request":\{[^}]*\}`).ReplaceAllString(l, `"request":[]`))
+			apRequestLine = fmt.Sprintf("line %d: ", i+1)
+			break
+		}
+	}
 	crm := `"webhook_id":"crm"`
 	var evData, cursor, noCursor []byte
 	var evDataLine, cursorLine, noCursorLine string
@@ -603,6 +680,8 @@ func TestImportRefuses(t *testing.T) {
 		{"EventData", evData, evDataLine + "data is not a JSON object"},
 		{"CursorBeyondTheEvents", cursor, cursorLine + "webhook crm: cursor 99999 is not a position of the dump's events"},
 		{"NoCursor", noCursor, noCursorLine + "webhook crm: cursor is missing"},
+		{"ApprovalState", apState, apStateLine + `state "maybe": want one of`},
+		{"ApprovalRequest", apRequest, apRequestLine + "request is not a JSON object"},
 		{"AfterTheEnd", append(append([]byte(nil), good...), lines[1]...), "after the end record"},
 		{"NanosecondTime", []byte(strings.Replace(string(good), `.000000Z"`, `.000000001Z"`, 1)), "finer than a microsecond"},
 		{"NUL", nul, nulLine + "name: "},

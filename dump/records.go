@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/approval"
 	"jifen/audit"
 	"jifen/ledger"
 	"jifen/operator"
@@ -702,4 +703,56 @@ func (r eventRecord) event() (points.Event, error) {
 		err = errors.New("time is empty")
 	}
 	return e, err
+}
+
+// approvalRecord is a four-eyes approval as stored: the request it
+// executes once approved, and its decision and result once it has them.
+type approvalRecord struct {
+	Kind          string          `json:"kind"`
+	ApprovalID    string          `json:"approval_id"`
+	BrandID       string          `json:"brand_id"`
+	ApprovalKind  string          `json:"approval_kind"`
+	Request       json.RawMessage `json:"request"`
+	Points        int64           `json:"points"`
+	RequestID     string          `json:"request_id"`
+	RequesterID   string          `json:"requester_id"`
+	RequesterName string          `json:"requester_name"`
+	CreatedAt     string          `json:"created_at"`
+	ExpiresAt     string          `json:"expires_at"`
+	State         string          `json:"state"`
+	DecidedByID   string          `json:"decided_by_id"`
+	DecidedByName string          `json:"decided_by_name"`
+	DecidedAt     string          `json:"decided_at"`
+	Reason        string          `json:"reason"`
+	Result        string          `json:"result"`
+}
+
+func approvalOut(a approval.Approval) approvalRecord {
+	return approvalRecord{Kind: kindApproval, ApprovalID: a.ID, BrandID: a.BrandID, ApprovalKind: string(a.Kind), Request: a.Request,
+		Points: a.Points, RequestID: a.RequestID, RequesterID: a.RequesterID, RequesterName: a.RequesterName,
+		CreatedAt: stamp(a.CreatedAt), ExpiresAt: stamp(a.ExpiresAt), State: string(a.State), DecidedByID: a.DeciderID,
+		DecidedByName: a.DeciderName, DecidedAt: stamp(a.DecidedAt), Reason: a.Reason, Result: a.Result}
+}
+
+func (r approvalRecord) approval() (approval.Approval, error) {
+	a := approval.Approval{ID: r.ApprovalID, BrandID: r.BrandID, Kind: approval.Kind(r.ApprovalKind), Request: r.Request,
+		Points: r.Points, RequestID: r.RequestID, RequesterID: r.RequesterID, RequesterName: r.RequesterName,
+		State: approval.State(r.State), DeciderID: r.DecidedByID, DeciderName: r.DecidedByName, Reason: r.Reason, Result: r.Result}
+	switch {
+	case a.ID == "" || a.BrandID == "" || a.RequestID == "" || a.RequesterID == "":
+		return a, errors.New("approval_id, brand_id, request_id and requester_id must not be empty")
+	case a.Kind != approval.Reversal && a.Kind != approval.Adjustment:
+		return a, fmt.Errorf("approval_kind %q: want %s or %s", r.ApprovalKind, approval.Reversal, approval.Adjustment)
+	case !a.State.Valid():
+		return a, fmt.Errorf("state %q: want one of %v", r.State, approval.States())
+	case a.Points <= 0:
+		return a, fmt.Errorf("points %d: an approval moves 1 or more", a.Points)
+	case len(r.Request) == 0 || r.Request[0] != '{':
+		return a, errors.New("request is not a JSON object")
+	}
+	var errs [3]error
+	a.CreatedAt, errs[0] = parseStamp("created_at", r.CreatedAt)
+	a.ExpiresAt, errs[1] = parseStamp("expires_at", r.ExpiresAt)
+	a.DecidedAt, errs[2] = parseStamp("decided_at", r.DecidedAt)
+	return a, errors.Join(errs[:]...)
 }

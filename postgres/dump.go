@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"jifen/approval"
 	"jifen/dump"
 	"jifen/ledger"
 	"jifen/operator"
@@ -524,6 +525,27 @@ func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 		}
 	}
 	return es, nil
+}
+
+// EachApproval calls fn with every approval by id.
+func (v *dumpView) EachApproval(ctx context.Context, fn func(approval.Approval) error) error {
+	return stream(ctx, v.tx, "approvals", scanApproval, "SELECT "+approvalCols+` FROM approvals ORDER BY approval_id COLLATE "C"`,
+		func(page []approval.Approval) error {
+			for _, a := range page {
+				if err := fn(a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+}
+
+// InsertApproval queues a's insert as it is.
+func (l *dumpLoader) InsertApproval(ctx context.Context, a approval.Approval) error {
+	return l.queue(ctx, d("approval %s", a.ID), "INSERT INTO approvals ("+approvalCols+
+		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+		a.ID, a.BrandID, string(a.Kind), string(a.Request), a.Points, a.RequestID, a.RequesterID, a.RequesterName,
+		micros(a.CreatedAt), micros(a.ExpiresAt), string(a.State), a.DeciderID, a.DeciderName, micros(a.DecidedAt), a.Reason, a.Result)
 }
 
 // EachEvent calls fn with every event by position. Events committed but

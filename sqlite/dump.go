@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"jifen/approval"
 	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
@@ -373,6 +374,22 @@ func (v *dumpView) OperatorTokens(ctx context.Context) ([]dump.OperatorToken, er
 		return nil, fmt.Errorf("sqlite: operator tokens: %w", err)
 	}
 	return ts, nil
+}
+
+// EachApproval calls fn with every approval by id.
+func (v *dumpView) EachApproval(ctx context.Context, fn func(approval.Approval) error) error {
+	if err := each(ctx, v.tx, scanApproval, fn, "SELECT "+approvalCols+" FROM approvals ORDER BY approval_id"); err != nil {
+		return fmt.Errorf("sqlite: approvals: %w", err)
+	}
+	return nil
+}
+
+// InsertApproval inserts a as it is.
+func (l *dumpLoader) InsertApproval(ctx context.Context, a approval.Approval) error {
+	return l.exec(rowf("approval %s", a.ID), "INSERT INTO approvals ("+approvalCols+
+		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		a.ID, a.BrandID, string(a.Kind), string(a.Request), a.Points, a.RequestID, a.RequesterID, a.RequesterName,
+		micros(a.CreatedAt), micros(a.ExpiresAt), string(a.State), a.DeciderID, a.DeciderName, micros(a.DecidedAt), a.Reason, a.Result)
 }
 
 // EachEvent calls fn with every event by position.

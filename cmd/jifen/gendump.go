@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"jifen/approval"
 	"jifen/audit"
 	"jifen/dump"
 	"jifen/ledger"
@@ -142,6 +143,9 @@ func (s *synthetic) EachIdempotency(_ context.Context, fn func(ledger.Idempotenc
 func (s *synthetic) Operators(context.Context) ([]operator.Operator, error)       { return nil, nil }
 func (s *synthetic) OperatorTokens(context.Context) ([]dump.OperatorToken, error) { return nil, nil }
 func (s *synthetic) Webhooks(context.Context) ([]webhook.Endpoint, error)         { return nil, nil }
+
+// EachApproval: a synthetic database has no operators, so no approvals.
+func (s *synthetic) EachApproval(context.Context, func(approval.Approval) error) error { return nil }
 
 // EachEvent: a synthetic ledger was not written through the service, so
 // it has no events.
