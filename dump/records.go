@@ -667,6 +667,11 @@ func (r webhookRecord) webhook() (webhook.Endpoint, error) {
 	return w, errors.Join(errs[:]...)
 }
 
+// maxEventPos bounds an event's position in a dump: far beyond any
+// ledger, and far enough below the stores' 64-bit limit that numbering
+// goes on after it.
+const maxEventPos = 1 << 53
+
 // eventRecord is one event of the log, at its position.
 type eventRecord struct {
 	Kind    string          `json:"kind"`
@@ -688,8 +693,8 @@ func (r eventRecord) event() (points.Event, error) {
 	e := points.Event{Pos: r.Pos, ID: r.EventID, BrandID: r.BrandID, Type: r.Type, Subject: r.Subject, Data: r.Data}
 	var err error
 	switch {
-	case r.Pos <= 0:
-		return e, fmt.Errorf("pos %d: an event's position is 1 or more", r.Pos)
+	case r.Pos <= 0 || r.Pos > maxEventPos:
+		return e, fmt.Errorf("pos %d: an event's position is 1 to %d", r.Pos, int64(maxEventPos))
 	case r.EventID == "":
 		return e, errors.New("event_id is empty")
 	case r.BrandID == "":

@@ -128,6 +128,7 @@ type Publisher struct {
 	acked            uint64    // acknowledgements received, ever
 	started          bool      // a session has started once
 	down             time.Time // when the current outage began; zero when publishing works
+	refused          bool      // the current outage's refusal of another database's stream was logged
 }
 
 // New returns a publisher of src's events; Run starts it.
@@ -621,15 +622,23 @@ func (p *Publisher) failed(ctx context.Context, err error) {
 		p.newest = max(p.newest, n)
 	}
 	p.observe(Progress{Position: p.position, Newest: max(p.newest, p.position), Failed: true})
+	if errors.Is(err, ErrOtherDatabase) {
+		// Not an outage that passes by itself: said as an error, once
+		// per outage, whatever failed before it.
+		if !p.refused {
+			p.refused = true
+			if p.down.IsZero() {
+				p.down = time.Now()
+			}
+			p.log.Error("nats: publishing stopped; retrying", "error", err, "position", p.position)
+			return
+		}
+	}
 	if !p.down.IsZero() {
 		p.log.Debug("nats: publishing still failing", "error", err)
 		return
 	}
 	p.down = time.Now()
-	if errors.Is(err, ErrOtherDatabase) {
-		p.log.Error("nats: publishing stopped; retrying", "error", err, "position", p.position)
-		return
-	}
 	p.log.Warn("nats: publishing stopped; retrying", "error", err, "position", p.position)
 }
 
@@ -644,7 +653,7 @@ func (p *Publisher) resumed(from int64) {
 	default:
 		return
 	}
-	p.started, p.down = true, time.Time{}
+	p.started, p.down, p.refused = true, time.Time{}, false
 }
 
 func (p *Publisher) observe(pr Progress) {

@@ -236,7 +236,17 @@ func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
 // Events lists the events q selects, in commit order.
 func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	q.Limit = q.Capped()
-	return s.store.Events(ctx, q)
+	evs, err := s.store.Events(ctx, q)
+	if n := len(evs); n > 0 {
+		last := evs[n-1].Pos
+		for {
+			cur := s.seenEvent.Load()
+			if last <= cur || s.seenEvent.CompareAndSwap(cur, last) {
+				break
+			}
+		}
+	}
+	return evs, err
 }
 
 // EventsChanged returns a channel closed at the next commit of events by
@@ -250,8 +260,8 @@ func (s *Service) EventsChanged() <-chan struct{} { return s.events.wait() }
 // another database, or this one was restored from an older copy: waiting
 // for the events after it would skip this database's events up to it.
 func (s *Service) CheckCursor(ctx context.Context, after int64) error {
-	if after == 0 {
-		return nil
+	if after <= s.seenEvent.Load() {
+		return nil // a position read before: a consumer polling at the newest event costs no read
 	}
 	evs, err := s.Events(ctx, EventQuery{After: after - 1, Limit: 1})
 	if err != nil {

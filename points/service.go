@@ -62,6 +62,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -82,6 +83,9 @@ type Service struct {
 	observer Observer // nil: no one is told
 	events   eventBell
 	reminded reminders
+	// seenEvent is the highest event position a read has returned: every
+	// position up to it is an event's (see CheckCursor).
+	seenEvent atomic.Int64
 }
 
 // Clock tells the ledger's time. Production uses the wall clock; the

@@ -33,7 +33,13 @@ var (
 const dumpPage = 500
 
 // ReadAll calls fn with a view of the whole database as of one moment.
+// The events committed so far are placed first, so that the dump numbers
+// them as the database does (EachEvent numbers any committed after, as
+// placing would).
 func (s *Store) ReadAll(ctx context.Context, fn func(dump.View) error) error {
+	if err := s.placeAll(ctx); err != nil {
+		return err
+	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return failure(err, "begin reading the database")
@@ -316,7 +322,7 @@ func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	tables := []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-		"allocations", "holds", "orders", "reversals", "idempotency", "operators", "operator_tokens", "webhooks", "audit_log"}
+		"allocations", "holds", "orders", "reversals", "idempotency", "events", "operators", "operator_tokens", "webhooks", "approvals", "audit_log"}
 	found := make([]bool, len(tables))
 	qs := make([]*pgx.QueuedQuery, len(tables))
 	for i, table := range tables {
@@ -566,8 +572,8 @@ func (v *dumpView) EachEvent(ctx context.Context, fn func(points.Event) error) e
 		return err
 	}
 	return stream(ctx, v.tx, "events not yet placed", scanEvent, `SELECT (SELECT last FROM event_positions WHERE id = 1)
-		+ row_number() OVER (ORDER BY ord, n), brand_id, event_id, type, subject, time, data FROM events
-		WHERE pos IS NULL ORDER BY ord, n`, each)
+		+ row_number() OVER (ORDER BY ord, n, brand_id, event_id), brand_id, event_id, type, subject, time, data FROM events
+		WHERE pos IS NULL ORDER BY ord, n, brand_id, event_id`, each)
 }
 
 // InsertEvent queues e's insert at its own position; Flush then moves

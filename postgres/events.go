@@ -72,6 +72,28 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 	return evs, nil
 }
 
+// placeAll places every event committed so far, a placing transaction
+// at a time.
+func (s *Store) placeAll(ctx context.Context) error {
+	for {
+		var placed int64
+		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT last FROM event_positions WHERE id = 1 FOR UPDATE"); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, placeSQL)
+			placed = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return failure(err, "place the events committed")
+		}
+		if placed == 0 {
+			return nil
+		}
+	}
+}
+
 // ExpiringLots lists the brand's live lots expiring in [from, to).
 func (s *Store) ExpiringLots(ctx context.Context, brandID string, from, to, afterExp time.Time, afterID string, limit int) ([]ledger.Lot, error) {
 	var lots []ledger.Lot

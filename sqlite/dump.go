@@ -147,7 +147,7 @@ type dumpLoader struct{ t *Tx }
 // dumpTables are the tables Occupied looks at; the external id tables
 // cannot hold rows without brands and shops.
 var dumpTables = []string{"apps", "brands", "shops", "customers", "rules", "accounts", "lots", "flows",
-	"allocations", "holds", "orders", "reversals", "idempotency", "operators", "operator_tokens", "webhooks", "audit_log"}
+	"allocations", "holds", "orders", "reversals", "idempotency", "events", "operators", "operator_tokens", "webhooks", "approvals", "audit_log"}
 
 func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 	if err := l.t.check(); err != nil {
