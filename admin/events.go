@@ -99,13 +99,15 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	defer deadline.Stop()
 	tick := time.NewTicker(eventPoll)
 	defer tick.Stop()
-	known := f.Query.After == 0
+	checked := false
 	for {
 		changed := svc.EventsChanged() // before the read: a commit after it wakes the wait below
 		evs, err := svc.Events(r.Context(), f.Query)
-		if err == nil && len(evs) == 0 && !known {
+		if err == nil && (!checked || len(evs) > 0 || f.Wait == 0) {
+			// After the read (see CheckCursor): at once, and before any
+			// answer.
 			err = svc.CheckCursor(r.Context(), f.Query.After)
-			known = true
+			checked = true
 		}
 		if err != nil {
 			api.failErr(w, r, err)

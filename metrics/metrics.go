@@ -78,6 +78,9 @@ type Metrics struct {
 
 	webhookAttempts *prometheus.CounterVec
 	webhookDuration prometheus.Histogram
+
+	eventsRemoved prometheus.Counter
+	eventHorizon  prometheus.Gauge
 }
 
 type requestKey struct{ method, outcome string }
@@ -142,6 +145,14 @@ func New() *Metrics {
 			Help:    "How long a webhook delivery attempt took, to its answer or its failure.",
 			Buckets: webhookBuckets,
 		}),
+		eventsRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jifen_events_removed_total",
+			Help: "Events this server removed after the retention period (--event-retention).",
+		}),
+		eventHorizon: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jifen_events_horizon_position",
+			Help: "The highest event position removed after the retention period (0: none), as of this server's last removal.",
+		}),
 	}
 	sweeps := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jifen_sweeps_total",
@@ -175,6 +186,7 @@ func New() *Metrics {
 		m.storeErrors, m.storeRetries, m.replays,
 		m.sweepLag, sweeps, swept,
 		m.webhookAttempts, m.webhookDuration,
+		m.eventsRemoved, m.eventHorizon,
 	)
 	return m
 }
@@ -295,6 +307,13 @@ func (m *Metrics) ObserveSweep(expired, released int, lag time.Duration, err err
 	}
 	m.sweepOK.Inc()
 	m.sweepLag.Set(lag.Seconds())
+}
+
+// ObserveEventsRemoved records a removal of events after the retention
+// period: how many went and the horizon after it.
+func (m *Metrics) ObserveEventsRemoved(removed int, horizon int64) {
+	m.eventsRemoved.Add(float64(removed))
+	m.eventHorizon.Set(float64(horizon))
 }
 
 // ObserveWebhookAttempt records one webhook delivery attempt: the

@@ -82,6 +82,9 @@ const startToken = "$start"
 type Source interface {
 	Events(ctx context.Context, q points.EventQuery) ([]points.Event, error)
 	EventsChanged() <-chan struct{}
+	// EventHorizon is the highest position whose event was removed
+	// after the retention period (0: none).
+	EventHorizon(ctx context.Context) (int64, error)
 }
 
 // Config says where and how to publish.
@@ -129,6 +132,7 @@ type Publisher struct {
 	started          bool      // a session has started once
 	down             time.Time // when the current outage began; zero when publishing works
 	refused          bool      // the current outage's refusal of another database's stream was logged
+	gapLogged        int64     // the horizon whose gap in the stream was logged
 }
 
 // New returns a publisher of src's events; Run starts it.
@@ -395,8 +399,25 @@ var ErrOtherDatabase = errors.New("the stream does not follow this database")
 // events up to it and carry the others as though already published. So
 // nothing is published until the stream is one that follows this
 // database (a new one, or this one purged, with --nats-from-start).
+//
+// A stream whose last event is at or below the horizon cannot be checked:
+// its event is gone. One below it missed the events removed in between
+// (no server published to it for longer than the retention period): that
+// is logged as an error, once, and publishing goes on after the horizon.
 func (p *Publisher) follows(ctx context.Context, pos int64, last *jetstream.RawStreamMsg) error {
 	if pos == 0 {
+		return nil
+	}
+	h, err := p.src.EventHorizon(ctx)
+	if err != nil {
+		return fmt.Errorf("natsout: the events' horizon: %w", err)
+	}
+	if pos < h && p.gapLogged < h {
+		p.gapLogged = h
+		p.log.Error("nats: the stream missed events removed after the retention period; publishing goes on after them",
+			"stream", p.c.Stream, "position", pos, "removed_through", h)
+	}
+	if pos <= h {
 		return nil
 	}
 	evs, err := p.src.Events(ctx, points.EventQuery{After: pos - 1, Limit: 1})

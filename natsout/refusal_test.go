@@ -17,6 +17,7 @@ type noEvents struct{}
 
 func (noEvents) Events(context.Context, points.EventQuery) ([]points.Event, error) { return nil, nil }
 func (noEvents) EventsChanged() <-chan struct{}                                    { return nil }
+func (noEvents) EventHorizon(context.Context) (int64, error)                       { return 0, nil }
 
 // TestFailed_RefusalIsAnError: a stream of another database is logged as
 // an error once per outage, even when the outage began with another

@@ -94,3 +94,7 @@ func covers(f, prefix string) bool {
 	}
 	return len(ft) == len(pt)
 }
+
+// OutputName is how event retention knows a stream and prefix among the
+// outputs whose positions it keeps (points.EventLog).
+func OutputName(stream, prefix string) string { return "nats:" + stream + ":" + prefix }

@@ -254,12 +254,27 @@ func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 // again after a while).
 func (s *Service) EventsChanged() <-chan struct{} { return s.events.wait() }
 
-// CheckCursor refuses a cursor (an event position to read after) that is
-// no event's position. Positions are given without gaps and a cursor is
-// always one of them (or 0), so one beyond the newest event is from
-// another database, or this one was restored from an older copy: waiting
-// for the events after it would skip this database's events up to it.
+// CheckCursor refuses a cursor (an event position to read after) whose
+// next events are not all there to read. One below the horizon asks for
+// events removed after the retention period (see PruneEvents): a reader
+// must start again from the horizon, knowing what it missed. And
+// positions are given without gaps and a cursor is always one of them (or
+// 0), so one beyond the newest event is from another database, or this
+// one was restored from an older copy: waiting for the events after it
+// would skip this database's events up to it.
+//
+// Check after reading the events after the cursor, not before: the
+// horizon only moves on, so a cursor at or above it after the read had
+// none of its next events removed before the read.
 func (s *Service) CheckCursor(ctx context.Context, after int64) error {
+	h, err := s.store.EventHorizon(ctx)
+	if err != nil {
+		return err
+	}
+	if after < h {
+		return ledger.Invalidf("after", "位置 %d 及之前的事件已超过保留期被删除, 游标 %d 之后的部分事件已无法读取; "+
+			"请从 %d 起读取", h, after, h)
+	}
 	if after <= s.seenEvent.Load() {
 		return nil // a position read before: a consumer polling at the newest event costs no read
 	}

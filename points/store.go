@@ -22,6 +22,7 @@ var ErrConflict = errors.New("concurrent update")
 // passes the conformance suite in package storetest.
 type Store interface {
 	Reader
+	EventLog
 	// Write runs fn in a write transaction and makes its effects durable
 	// before returning nil. A store may run several fns in one durable
 	// commit (group commit): each fn sees the effects of those before it,

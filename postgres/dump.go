@@ -267,8 +267,9 @@ type dumpLoader struct {
 	tx      pgx.Tx
 	pending []*pgx.QueuedQuery
 	failed  error // the first error: the transaction is aborted after it
-	// lastEvent is the highest event position inserted.
-	lastEvent int64
+	// lastEvent is the highest event position inserted, firstEvent the
+	// first.
+	lastEvent, firstEvent int64
 }
 
 // loadBatch is how many statements go in one round trip.
@@ -295,6 +296,12 @@ func (l *dumpLoader) Flush(ctx context.Context) error {
 	if l.lastEvent > 0 {
 		if err := l.queue(ctx, d("the last event position"), "UPDATE event_positions SET last = GREATEST(last, $1) WHERE id = 1",
 			l.lastEvent); err != nil {
+			return err
+		}
+	}
+	if l.firstEvent > 1 { // the events before it were removed after the retention period
+		if err := l.queue(ctx, d("the events' horizon"), "UPDATE event_horizon SET pos = GREATEST(pos, $1) WHERE id = 1",
+			l.firstEvent-1); err != nil {
 			return err
 		}
 	}
@@ -581,6 +588,9 @@ func (v *dumpView) EachEvent(ctx context.Context, fn func(points.Event) error) e
 // that the events written after the load are numbered after them.
 func (l *dumpLoader) InsertEvent(ctx context.Context, e points.Event) error {
 	l.lastEvent = max(l.lastEvent, e.Pos)
+	if l.firstEvent == 0 {
+		l.firstEvent = e.Pos
+	}
 	return l.queue(ctx, d("event %s/%s at %d", e.BrandID, e.ID, e.Pos), `INSERT INTO events (brand_id, event_id, pos, n, type,
 		subject, time, data) VALUES ($1, $2, $3, 0, $4, $5, $6, $7)`,
 		e.BrandID, e.ID, e.Pos, e.Type, e.Subject, micros(e.Time), string(e.Data))

@@ -51,6 +51,13 @@ func rowsQuery(what desc, each func(pgx.Rows) error, sql string, args ...any) *p
 
 // one queues sql and scans its first row into dst; found says whether it
 // had one.
+// scanInt64 scans one integer column.
+func scanInt64(r pgx.Rows) (int64, error) {
+	var n int64
+	err := r.Scan(&n)
+	return n, err
+}
+
 func one[T any](what desc, dst *T, found *bool, scan func(pgx.Rows) (T, error), sql string, args ...any) *pgx.QueuedQuery {
 	return rowsQuery(what, func(r pgx.Rows) error {
 		if *found {

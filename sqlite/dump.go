@@ -142,7 +142,12 @@ func (s *Store) LoadAll(ctx context.Context, fn func(dump.Loader) error) error {
 }
 
 // dumpLoader inserts rows on the writer's connection.
-type dumpLoader struct{ t *Tx }
+type dumpLoader struct {
+	t *Tx
+	// firstEvent is the position of the first event inserted (0: none):
+	// the events before it were removed after the retention period.
+	firstEvent int64
+}
 
 // dumpTables are the tables Occupied looks at; the external id tables
 // cannot hold rows without brands and shops.
@@ -167,7 +172,16 @@ func (l *dumpLoader) Occupied(ctx context.Context) ([]string, error) {
 }
 
 // Flush does nothing: every insert has run.
-func (l *dumpLoader) Flush(ctx context.Context) error { return l.t.check() }
+// Flush sets the horizon just before the first event inserted: a dump
+// of a log whose start was removed carries on from where it starts.
+func (l *dumpLoader) Flush(ctx context.Context) error {
+	if l.firstEvent > 1 {
+		if err := l.exec(rowf("the events' horizon"), "UPDATE event_horizon SET pos = ? WHERE id = 1", l.firstEvent-1); err != nil {
+			return err
+		}
+	}
+	return l.t.check()
+}
 
 // rowDesc describes a row for an error; it is formatted only for one.
 type rowDesc struct {
@@ -430,6 +444,9 @@ func (l *dumpLoader) InsertEvent(ctx context.Context, e points.Event) error {
 		return err
 	}
 	l.t.w.evMax = max(l.t.w.evMax, e.Pos)
+	if l.firstEvent == 0 {
+		l.firstEvent = e.Pos
+	}
 	return nil
 }
 

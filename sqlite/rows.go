@@ -106,6 +106,12 @@ func scanInt(sc scanner) (int64, error) {
 	return n, err
 }
 
+func scanString(sc scanner) (string, error) {
+	var s string
+	err := sc.Scan(&s)
+	return s, err
+}
+
 func notFound(format string, args ...any) error {
 	return fmt.Errorf("sqlite: "+format+": %w", append(args, points.ErrNotFound)...)
 }

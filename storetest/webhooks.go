@@ -47,6 +47,7 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 		{"AddressGuard", testWebhookAddressGuard},
 		{"Redirect", testWebhookRedirect},
 		{"RetryWindow", testWebhookRetryWindow},
+		{"Retention", testEventRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -148,7 +148,15 @@ func (a *Admin) Redeliver(ctx context.Context, id string, pos int64) error {
 	if _, err := a.Webhook(ctx, id); err != nil {
 		return err
 	}
-	err := a.store.Redeliver(ctx, id, pos, a.now())
+	h, err := a.svc.EventHorizon(ctx)
+	if err != nil {
+		return err
+	}
+	if pos <= h {
+		return ledger.Business(CodeDeliveryNotFound, "事件已删除",
+			"the event at position %d was removed after the retention period (events through %d were)", pos, h)
+	}
+	err = a.store.Redeliver(ctx, id, pos, a.now())
 	if errors.Is(err, points.ErrNotFound) {
 		return ledger.Business(CodeDeliveryNotFound, "投递不存在", "webhook %q has no delivery of the event at position %d", id, pos)
 	}

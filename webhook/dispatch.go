@@ -336,6 +336,14 @@ func (d *Dispatcher) pass(ctx context.Context, id string, cur *cursor, queued ch
 		}
 		e = le
 	}
+	if gap := evs[0].Pos - e.ScheduledPos - 1; gap > 0 && cur.gapAt != e.ScheduledPos {
+		// Positions have no gaps: these were removed after the retention
+		// period while the endpoint was disabled (an active one holds them
+		// back).
+		cur.gapAt = e.ScheduledPos
+		d.opts.Log.Error("webhooks: events after the endpoint's cursor were removed after the retention period; delivery goes on after them",
+			"webhook_id", id, "cursor", e.ScheduledPos, "missed", gap)
+	}
 	b, err := d.batch(ctx, e, evs, cur)
 	if err != nil {
 		return false, err
@@ -372,6 +380,8 @@ type cursor struct {
 	// far as it knows, and pos the cursor under it.
 	lease time.Time
 	pos   int64
+	// gapAt is the cursor after which removed events were last reported.
+	gapAt int64
 	// latency is a moving average of the endpoint's answers (atomic:
 	// the batch's attempts update it side by side).
 	latency atomic.Int64

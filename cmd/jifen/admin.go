@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"time"
-
-	"jifen/approval"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"jifen/admin"
+	"jifen/approval"
 	"jifen/backoffice"
 	"jifen/console"
 	"jifen/operator"
+	"jifen/points"
 	"jifen/webhook"
 )
 
@@ -69,6 +69,54 @@ func retryApprovals(ctx context.Context, ap *approval.Service, every time.Durati
 			log.Error("approvals", "error", err)
 		} else if expired+executed > 0 {
 			log.Info("approvals", "expired", expired, "executed", executed)
+		}
+	}
+}
+
+// pruneEvents removes, every so often, the events older than retention
+// that every webhook endpoint and recorded output has got.
+func pruneEvents(ctx context.Context, svc *points.Service, retention, every time.Duration, log *slog.Logger,
+	observe func(removed int, horizon int64)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		p, err := svc.PruneEvents(ctx, retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("events: remove after the retention period", "error", err)
+		case err == nil:
+			observe(p.Removed, p.Horizon)
+			if p.Removed > 0 {
+				log.Info("events: removed after the retention period", "removed", p.Removed, "through_position", p.Horizon,
+					"consumers_allow", p.Floor)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// outputEvery is how often a server records how far its NATS stream got.
+const outputEvery = 10 * time.Second
+
+// recordOutput records, every so often while ctx lasts, how far an
+// output has published (position), so that event retention keeps what
+// it has not got; a position of 0 (not yet known) holds back every event
+// until the first is recorded.
+func recordOutput(ctx context.Context, svc *points.Service, name string, every time.Duration, position func() int64, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := svc.RecordOutput(ctx, name, position()); err != nil && ctx.Err() == nil {
+			log.Warn("events: record the output's position", "output", name, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -64,6 +64,9 @@ func (eventsCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		defer store.Close()
 		svc := points.New(store, nil, nil)
+		if _, err := svc.Events(ctx, points.EventQuery{After: q.After, Limit: 1}); err != nil {
+			return err
+		}
 		if err := svc.CheckCursor(ctx, q.After); err != nil {
 			return fmt.Errorf("events tail: --after: %w", err)
 		}
@@ -146,6 +149,9 @@ func dbEvents(svc *points.Service) func(context.Context, points.EventQuery, time
 				return nil, 0, err
 			}
 			if len(evs) > 0 || !time.Now().Before(deadline) {
+				if err := svc.CheckCursor(ctx, q.After); err != nil { // after the read: see CheckCursor
+					return nil, 0, fmt.Errorf("events tail: %w", err)
+				}
 				out := make([]json.RawMessage, 0, len(evs))
 				last := q.After
 				for _, e := range evs {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jifen/admin"
@@ -38,14 +39,16 @@ type serveCmd struct {
 	adminToken string
 	logFormat  string
 	sweep      time.Duration
-	pprofAddr  string
-	tsWindow   time.Duration
-	trusted    []netip.Prefix
-	bodyTime   time.Duration
-	nats       natsout.Config
-	webhooks   webhook.Options
-	readDBs    []string      // --read-db
-	maxLag     time.Duration // --max-replica-lag
+	// eventRetention is how long events are kept (0: for ever).
+	eventRetention time.Duration
+	pprofAddr      string
+	tsWindow       time.Duration
+	trusted        []netip.Prefix
+	bodyTime       time.Duration
+	nats           natsout.Config
+	webhooks       webhook.Options
+	readDBs        []string      // --read-db
+	maxLag         time.Duration // --max-replica-lag
 }
 
 func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,6 +62,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("JIFEN_ADMIN_TOKEN"), "bearer token for the admin API, console and sandbox (or JIFEN_ADMIN_TOKEN)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.sweep, "sweep-interval", time.Second, "how often expired lots and timed-out holds are swept")
+	fs.DurationVar(&c.eventRetention, "event-retention", 0, "remove events older than this that every webhook endpoint "+
+		"and NATS stream has got, e.g. 720h (0: keep every event)")
 	fs.Func("trusted-proxy", "address or CIDR of a reverse proxy in front of jifen, whose X-Forwarded-For names the client (repeatable)", func(v string) error {
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
@@ -192,6 +197,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	})
 	go retryApprovals(sweepCtx, approval.New(store, backoffice.New(svc, store)), c.sweep, log)
+	if c.eventRetention > 0 {
+		// Every minute, or a tenth of the retention if that is shorter.
+		every := min(time.Minute, max(time.Second, c.eventRetention/10))
+		go pruneEvents(sweepCtx, svc, c.eventRetention, every, log, m.ObserveEventsRemoved)
+	}
 
 	// The publisher stops after the HTTP server (its last writes may
 	// still be published) and before the store closes; stopping at any
@@ -200,7 +210,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	var pubErr chan error // nil: no publisher
 	if c.nats.URL != "" {
 		c.nats.Log = log
-		c.nats.Observe = func(p natsout.Progress) { m.ObserveNATS(p.Stored, p.Duplicates, p.Position, p.Newest, p.Failed) }
+		var published atomic.Int64
+		c.nats.Observe = func(p natsout.Progress) {
+			published.Store(p.Position)
+			m.ObserveNATS(p.Stored, p.Duplicates, p.Position, p.Newest, p.Failed)
+		}
+		// Event retention keeps what the stream has not got: how far it
+		// got is recorded while this server runs the publisher.
+		go recordOutput(sweepCtx, svc, natsout.OutputName(c.nats.Stream, c.nats.Prefix), outputEvery, published.Load, log)
 		pub, err := natsout.New(svc, c.nats)
 		if err != nil {
 			ln.Close()
