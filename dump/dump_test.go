@@ -734,3 +734,32 @@ func TestImportRefusesPostgres(t *testing.T) {
 		t.Fatalf("second import: %v, want ErrNotEmpty", err)
 	}
 }
+
+// TestExportImport_AfterRetention: a log whose start was removed after
+// the retention period moves as it is: the target's horizon is the
+// source's, so a cursor below it is refused there too.
+func TestExportImport_AfterRetention(t *testing.T) {
+	ctx := context.Background()
+	w := populate(t, openSQLite)
+	p, err := w.Svc.PruneEvents(ctx, 24*time.Hour)
+	if err != nil || p.Removed == 0 {
+		t.Fatalf("prune: %+v, %v; want events removed", p, err)
+	}
+	data, _ := mustExport(t, asStore(t, w.Store))
+	dst := asStore(t, openPostgres(t))
+	if _, err := dump.Import(ctx, dst, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	svc := points.New(dst, nil, nil)
+	if h, err := svc.EventHorizon(ctx); err != nil || h != p.Horizon {
+		t.Fatalf("the target's horizon %d, %v; want %d", h, err, p.Horizon)
+	}
+	if err := svc.CheckCursor(ctx, p.Horizon-1); err == nil {
+		t.Fatalf("a cursor below the horizon passes on the target")
+	}
+	if err := svc.CheckCursor(ctx, p.Horizon); err != nil {
+		t.Fatalf("a cursor at the horizon on the target: %v", err)
+	}
+	again, _ := mustExport(t, dst)
+	sameBytes(t, data, again)
+}

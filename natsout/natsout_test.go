@@ -695,3 +695,45 @@ func TestPublisher_AnotherDatabase(t *testing.T) {
 	}
 	refused("where this database holds")
 }
+
+// TestPublisher_AfterRetention: events removed after the retention period
+// (by a server whose output record no longer held them back) are not
+// there to publish: a publisher started on a stream whose last message
+// is at or below the horizon carries on after the horizon, saying as an
+// error what the stream missed, rather than refusing the stream.
+func TestPublisher_AfterRetention(t *testing.T) {
+	url := natsout.TestURL(t)
+	e := storetest.NewEnv(t, stores[0].open)
+	f := newFixture(t, url)
+	c := f.config()
+	c.FromStart = true
+	l := newLoad(t, e)
+	stop := f.run(e.Svc, c)
+	l.run(t, "published", 2, 3)
+	published := newest(t, e.Svc)
+	f.waitFor(published, 30*time.Second)
+	stop()
+	l.run(t, "missed", 2, 3) // while no publisher runs
+	e.Clock.Advance(48 * time.Hour)
+	l.run(t, "later", 2, 3)
+	p, err := e.Svc.PruneEvents(t.Context(), 24*time.Hour)
+	if err != nil || p.Horizon <= published {
+		t.Fatalf("prune: %+v, %v; want events after %d removed", p, err, published)
+	}
+	f.run(e.Svc, c)
+	f.waitFor(newest(t, e.Svc), 30*time.Second)
+	logs := f.logs.String()
+	if strings.Contains(logs, "does not follow this database") || !strings.Contains(logs, "the stream missed events removed") {
+		t.Fatalf("after the horizon moved past the stream: logs\n%s", logs)
+	}
+	msgs := natsout.TestConsume(t, f.js, f.stream, f.prefix)
+	want := storetest.AllEvents(t, t.Context(), e.Svc, points.EventQuery{})
+	var gotPos []int64
+	for _, m := range msgs[1:] {
+		n, _ := strconv.ParseInt(m.Header.Get(natsout.PositionHeader), 10, 64)
+		gotPos = append(gotPos, n)
+	}
+	if len(gotPos) != int(published)+len(want) || gotPos[published-1] != published || gotPos[published] != want[0].Pos {
+		t.Fatalf("the stream holds positions %v; want 1–%d, then %d–%d", gotPos, published, want[0].Pos, want[len(want)-1].Pos)
+	}
+}

@@ -275,7 +275,7 @@ func (s *Service) CheckCursor(ctx context.Context, after int64) error {
 		return ledger.Invalidf("after", "位置 %d 及之前的事件已超过保留期被删除, 游标 %d 之后的部分事件已无法读取; "+
 			"请从 %d 起读取", h, after, h)
 	}
-	if after <= s.seenEvent.Load() {
+	if after == h || after <= s.seenEvent.Load() {
 		return nil // a position read before: a consumer polling at the newest event costs no read
 	}
 	evs, err := s.Events(ctx, EventQuery{After: after - 1, Limit: 1})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,5 +218,58 @@ func TestEventsTail(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "after") || !strings.Contains(err.Error(), "本库没有位置 7 的事件") {
 			t.Fatalf("events tail %v --after 7 with 6 events: %v", src, err)
 		}
+	}
+}
+
+// TestServe_EventRetention: `jifen serve --event-retention` removes the
+// events older than the period (never the newest), counts them in its
+// metrics, and a pull from before them is refused naming after, through
+// the admin API and jifen events tail alike.
+func TestServe_EventRetention(t *testing.T) {
+	db := t.TempDir() + "/jifen.db"
+	provision(t, db, 3, 100) // six events
+	const token = "retention-test-token-0123456789"
+	s := startChild(t, db, "--admin-token", token, "--event-retention", "2s")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		removed, _ := metricValue(scrapeMetrics(t, s.url), "jifen_events_removed_total", nil)
+		if removed == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v events removed after 20 s, want 5 (all but the newest)\n%s", removed, s.logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if h, _ := metricValue(scrapeMetrics(t, s.url), "jifen_events_horizon_position", nil); h != 5 {
+		t.Fatalf("horizon %v, want 5", h)
+	}
+	get := func(after string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.url+"/admin/v1/events?after="+after, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("0"); code != http.StatusBadRequest || !strings.Contains(body, `"field":"after"`) ||
+		!strings.Contains(body, "请从 5 起读取") {
+		t.Fatalf("a pull from the start: %d %s", code, body)
+	}
+	if code, body := get("5"); code != http.StatusOK || !strings.Contains(body, `"next":"6"`) {
+		t.Fatalf("a pull from the horizon: %d %s", code, body)
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"events", "tail", "--no-follow", "--url", s.url + "/admin/v1/events",
+		"--admin-token", token}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "请从 5 起读取") {
+		t.Fatalf("events tail from the start: %v", err)
 	}
 }
