@@ -73,8 +73,9 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 }
 
 // eventsJSON is a page of events: each a CloudEvent, and the cursor to
-// ask after next time (the last event's position, or the cursor asked
-// after when there was none).
+// ask after next time: the last event's position, or — for a page that is
+// not full — the newest position the read looked at, if that is later
+// (a filtered read passes others' events), else the cursor asked after.
 type eventsJSON struct {
 	Events []json.RawMessage `json:"events"`
 	Next   string            `json:"next"`
@@ -100,10 +101,26 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(eventPoll)
 	defer tick.Stop()
 	checked := false
+	filtered := f.Query.BrandID != "" || len(f.Query.Types) > 0
 	for {
 		changed := svc.EventsChanged() // before the read: a commit after it wakes the wait below
-		evs, err := svc.Events(r.Context(), f.Query)
-		if err == nil && (!checked || len(evs) > 0 || f.Wait == 0) {
+		// A filtered read that is not full has looked at every event up to
+		// the newest before it: its cursor moves there, past the events of
+		// others (else a quiet brand's cursor would stay behind, and
+		// event retention would leave it below the horizon).
+		var newest int64
+		var err error
+		if filtered {
+			newest, err = svc.NewestEvent(r.Context())
+		}
+		var evs []points.Event
+		if err == nil {
+			evs, err = svc.Events(r.Context(), f.Query)
+		}
+		// An unfiltered page that starts right after the cursor has no
+		// hole, whatever was removed since.
+		whole := !filtered && len(evs) > 0 && evs[0].Pos == f.Query.After+1
+		if err == nil && !whole && (!checked || len(evs) > 0 || f.Wait == 0) {
 			// After the read (see CheckCursor): at once, and before any
 			// answer.
 			err = svc.CheckCursor(r.Context(), f.Query.After)
@@ -114,7 +131,11 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(evs) > 0 || f.Wait == 0 {
-			api.replyEvents(w, r, evs, f.Query.After)
+			next := f.Query.After
+			if len(evs) < f.Query.Capped() {
+				next = max(next, newest)
+			}
+			api.replyEvents(w, r, evs, next)
 			return
 		}
 		select {
@@ -130,8 +151,8 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (api *API) replyEvents(w http.ResponseWriter, r *http.Request, evs []points.Event, after int64) {
-	out := eventsJSON{Events: make([]json.RawMessage, 0, len(evs)), Next: strconv.FormatInt(after, 10)}
+func (api *API) replyEvents(w http.ResponseWriter, r *http.Request, evs []points.Event, next int64) {
+	out := eventsJSON{Events: make([]json.RawMessage, 0, len(evs))}
 	for _, ev := range evs {
 		b, err := ev.CloudEvent()
 		if err != nil {
@@ -139,8 +160,9 @@ func (api *API) replyEvents(w http.ResponseWriter, r *http.Request, evs []points
 			return
 		}
 		out.Events = append(out.Events, b)
-		out.Next = strconv.FormatInt(ev.Pos, 10)
+		next = max(next, ev.Pos)
 	}
+	out.Next = strconv.FormatInt(next, 10)
 	reply(w, http.StatusOK, out)
 }
 

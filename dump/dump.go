@@ -586,8 +586,10 @@ func loadRecord(ctx context.Context, lr *lineReader, l Loader, kind string, line
 		if err = lr.decode(line, &rec); err == nil {
 			var e points.Event
 			if e, err = rec.event(); err == nil {
-				if e.Pos <= st.lastEvent {
-					return lr.errorf("event %s at position %d comes after position %d: events must be in position order",
+				// Positions have no gaps; the log may start after 1 (its
+				// start removed after the retention period).
+				if st.lastEvent > 0 && e.Pos != st.lastEvent+1 {
+					return lr.errorf("event %s at position %d comes after position %d: events must be in position order, without gaps",
 						e.ID, e.Pos, st.lastEvent)
 				}
 				st.lastEvent = e.Pos

@@ -674,6 +674,7 @@ func TestImportRefuses(t *testing.T) {
 		{"MissingLine", append(join(lines[:middle]), join(lines[middle+1:])...), "the end record counts"},
 		{"DuplicateLine", append(join(lines[:middle+1]), join(lines[middle:])...), "already stored"},
 		{"OutOfOrder", join(append(append([]string{lines[0], lines[op]}, lines[1:op]...), lines[op+1:]...)), "out of order"},
+		{"EventGap", join(append(append([]string(nil), lines[:ev+1]...), lines[ev+2:]...)), fmt.Sprintf("line %d: event ", ev+2)},
 		{"EventsOutOfOrder", join(append(append(append([]string(nil), lines[:ev]...), lines[ev+1], lines[ev]), lines[ev+2:]...)),
 			fmt.Sprintf("line %d: event ", ev+2)},
 		{"EventType", evType, evTypeLine + `type "point.made.up" is not an event type`},

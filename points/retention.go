@@ -20,9 +20,13 @@ type EventLog interface {
 	// EventHorizon is the highest position whose event was removed (0:
 	// none was).
 	EventHorizon(ctx context.Context) (int64, error)
+	// NewestEvent is the highest position a read of events sees now: every
+	// event up to it is committed and numbered, and none will be numbered
+	// at or below it.
+	NewestEvent(ctx context.Context) (int64, error)
 	// RecordOutput notes that output name has published every event up
-	// to pos, as of at: the recorded position only grows, its time is
-	// refreshed.
+	// to pos, as of at (a lower position than recorded before is taken as
+	// it is: a stream purged or made anew holds less).
 	RecordOutput(ctx context.Context, name string, pos int64, at time.Time) error
 	// PruneEvents removes, in one write, up to q.Limit events from the
 	// start of the log, as q and the consumers allow, with the webhook
@@ -73,6 +77,10 @@ func (s *Service) PruneEvents(ctx context.Context, retention time.Duration) (Pru
 func (s *Service) RecordOutput(ctx context.Context, name string, pos int64) error {
 	return s.store.RecordOutput(ctx, name, pos, s.Now())
 }
+
+// NewestEvent is the highest position a read of events sees now (see
+// EventLog).
+func (s *Service) NewestEvent(ctx context.Context) (int64, error) { return s.store.NewestEvent(ctx) }
 
 // EventHorizon is the highest position whose event was removed (0: none).
 func (s *Service) EventHorizon(ctx context.Context) (int64, error) { return s.store.EventHorizon(ctx) }

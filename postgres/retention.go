@@ -18,11 +18,21 @@ func (s *Store) EventHorizon(ctx context.Context) (int64, error) {
 	return h, err
 }
 
+// NewestEvent is the last position given: every event up to it is
+// committed and placed (see Events), and the next placing numbers after
+// it.
+func (s *Store) NewestEvent(ctx context.Context) (int64, error) {
+	var n int64
+	var found bool
+	err := s.lookup(ctx, one(d("the last event position"), &n, &found, scanInt64, "SELECT last FROM event_positions WHERE id = 1"))
+	return n, err
+}
+
 // RecordOutput notes how far output name has published.
 func (s *Store) RecordOutput(ctx context.Context, name string, pos int64, at time.Time) error {
 	return s.webhookTx(ctx, "record output "+name, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO event_outputs (name, pos, updated_at) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET pos = GREATEST(event_outputs.pos, excluded.pos), updated_at = excluded.updated_at`,
+			ON CONFLICT (name) DO UPDATE SET pos = excluded.pos, updated_at = excluded.updated_at`,
 			name, pos, micros(at))
 		return err
 	})
@@ -60,8 +70,10 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 		for _, e := range hooks {
 			floor = min(floor, e.ScheduledPos)
 			var oldest int64
-			if err := tx.QueryRow(ctx, `SELECT COALESCE(MIN(pos), 0) FROM webhook_deliveries WHERE webhook_id = $1 AND state = $2`,
-				e.ID, webhook.Pending).Scan(&oldest); err != nil {
+			// A row at or below the horizon (one a redelivery or a batch
+			// wrote while its event went) is removed below, not waited for.
+			if err := tx.QueryRow(ctx, `SELECT COALESCE(MIN(pos), 0) FROM webhook_deliveries
+				WHERE webhook_id = $1 AND state = $2 AND pos > $3`, e.ID, webhook.Pending, horizon).Scan(&oldest); err != nil {
 				return err
 			}
 			if oldest > 0 {
@@ -77,7 +89,8 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 		}
 		p.Floor = floor
 		if floor <= horizon {
-			return nil
+			_, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE pos <= $1", horizon)
+			return err
 		}
 		// The last of the first q.Limit events after the horizon (up to the
 		// floor) before whose time every one of them is older than Before.
@@ -89,7 +102,8 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			return err
 		}
 		if to == horizon {
-			return nil
+			_, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE pos <= $1", horizon)
+			return err
 		}
 		tag, err := tx.Exec(ctx, "DELETE FROM events WHERE pos > $1 AND pos <= $2", horizon, to)
 		if err != nil {
@@ -98,7 +112,9 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 		p.Removed, p.Horizon = int(tag.RowsAffected()), to
 		b := &pgx.Batch{}
 		b.Queue("DELETE FROM webhook_deliveries WHERE pos <= $1", to)
-		b.Queue("DELETE FROM webhook_batches WHERE to_pos <= $1", to)
+		// Each endpoint's batches by its key (webhook_id, from_pos).
+		b.Queue(`DELETE FROM webhook_batches b USING webhooks w
+			WHERE b.webhook_id = w.webhook_id AND b.from_pos < $1 AND b.to_pos <= $1`, to)
 		b.Queue("UPDATE event_horizon SET pos = $1 WHERE id = 1", to)
 		return tx.SendBatch(ctx, b).Close()
 	})

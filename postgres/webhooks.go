@@ -624,6 +624,15 @@ func (s *Store) Redeliver(ctx context.Context, id string, pos int64, now time.Ti
 		if ok, err := lockWebhook(ctx, tx, id); err != nil || !ok {
 			return err
 		}
+		// The horizon, shared: a removal of events (which takes it for
+		// update) waits for this one, or this one sees what it removed.
+		var horizon int64
+		if err := tx.QueryRow(ctx, "SELECT pos FROM event_horizon WHERE id = 1 FOR SHARE").Scan(&horizon); err != nil {
+			return err
+		}
+		if pos <= horizon {
+			return nil // its event was removed: not found
+		}
 		var state string
 		err := tx.QueryRow(ctx, "SELECT state FROM webhook_deliveries WHERE webhook_id = $1 AND pos = $2", id, pos).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -18,11 +18,15 @@ func (s *Store) EventHorizon(ctx context.Context) (int64, error) {
 	return h, nil
 }
 
+// NewestEvent is the highest event position on disk: what Events reads
+// up to.
+func (s *Store) NewestEvent(context.Context) (int64, error) { return s.w.durableEvents.Load(), nil }
+
 // RecordOutput notes how far output name has published.
 func (s *Store) RecordOutput(ctx context.Context, name string, pos int64, at time.Time) error {
 	err := s.writeTx(ctx, func(t *Tx) error {
 		_, err := t.w.exec(`INSERT INTO event_outputs (name, pos, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET pos = MAX(pos, excluded.pos), updated_at = excluded.updated_at`, name, pos, micros(at))
+			ON CONFLICT (name) DO UPDATE SET pos = excluded.pos, updated_at = excluded.updated_at`, name, pos, micros(at))
 		return err
 	})
 	if err != nil {
@@ -60,7 +64,7 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 		for _, e := range hooks {
 			floor = min(floor, e.ScheduledPos)
 			oldest, _, err := one(ctx, t.w, scanInt, `SELECT COALESCE(MIN(pos), 0) FROM webhook_deliveries
-				WHERE webhook_id = +? AND state = +?`, e.ID, webhook.Pending)
+				WHERE webhook_id = +? AND state = +? AND pos > +?`, e.ID, webhook.Pending, horizon)
 			if err != nil {
 				return err
 			}
@@ -77,8 +81,11 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			floor = min(floor, pos)
 		}
 		p.Floor = floor
+		// A delivery row at or below the horizon (one a batch wrote while
+		// its event went) is removed, not waited for.
 		if floor <= horizon {
-			return nil
+			_, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", horizon)
+			return err
 		}
 		times, err := all(ctx, t.w, func(sc scanner) ([2]int64, error) {
 			var v [2]int64
@@ -95,7 +102,8 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			to = v[0]
 		}
 		if to == horizon {
-			return nil
+			_, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", horizon)
+			return err
 		}
 		n, err := t.w.exec("DELETE FROM events WHERE pos > ? AND pos <= ?", horizon, to)
 		if err != nil {

@@ -99,8 +99,15 @@ func pruneEvents(ctx context.Context, svc *points.Service, retention, every time
 	}
 }
 
-// outputEvery is how often a server records how far its NATS stream got.
-const outputEvery = 10 * time.Second
+// outputEvery is how often a server records how far its NATS stream
+// got: every 10 s, or a quarter of a shorter retention period (a record
+// older than the period holds nothing back).
+func outputEvery(retention time.Duration) time.Duration {
+	if retention <= 0 {
+		return 10 * time.Second
+	}
+	return min(10*time.Second, max(100*time.Millisecond, retention/4))
+}
 
 // recordOutput records, every so often while ctx lasts, how far an
 // output has published (position), so that event retention keeps what

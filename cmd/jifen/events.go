@@ -144,6 +144,15 @@ func dbEvents(svc *points.Service) func(context.Context, points.EventQuery, time
 	return func(ctx context.Context, q points.EventQuery, wait time.Duration) ([]json.RawMessage, int64, error) {
 		deadline := time.Now().Add(wait)
 		for {
+			// As the API does: a filtered read that is not full moves the
+			// cursor to the newest position before it.
+			var newest int64
+			if q.BrandID != "" || len(q.Types) > 0 {
+				var err error
+				if newest, err = svc.NewestEvent(ctx); err != nil {
+					return nil, 0, err
+				}
+			}
 			evs, err := svc.Events(ctx, q)
 			if err != nil {
 				return nil, 0, err
@@ -154,13 +163,16 @@ func dbEvents(svc *points.Service) func(context.Context, points.EventQuery, time
 				}
 				out := make([]json.RawMessage, 0, len(evs))
 				last := q.After
+				if len(evs) < q.Capped() {
+					last = max(last, newest)
+				}
 				for _, e := range evs {
 					b, err := e.CloudEvent()
 					if err != nil {
 						return nil, 0, err
 					}
 					out = append(out, b)
-					last = e.Pos
+					last = max(last, e.Pos)
 				}
 				return out, last, nil
 			}

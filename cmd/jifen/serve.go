@@ -197,11 +197,6 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	})
 	go retryApprovals(sweepCtx, approval.New(store, backoffice.New(svc, store)), c.sweep, log)
-	if c.eventRetention > 0 {
-		// Every minute, or a tenth of the retention if that is shorter.
-		every := min(time.Minute, max(time.Second, c.eventRetention/10))
-		go pruneEvents(sweepCtx, svc, c.eventRetention, every, log, m.ObserveEventsRemoved)
-	}
 
 	// The publisher stops after the HTTP server (its last writes may
 	// still be published) and before the store closes; stopping at any
@@ -216,8 +211,15 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			m.ObserveNATS(p.Stored, p.Duplicates, p.Position, p.Newest, p.Failed)
 		}
 		// Event retention keeps what the stream has not got: how far it
-		// got is recorded while this server runs the publisher.
-		go recordOutput(sweepCtx, svc, natsout.OutputName(c.nats.Stream, c.nats.Prefix), outputEvery, published.Load, log)
+		// got is recorded while this server runs the publisher — first
+		// now, before any removal, as 0 (not known yet: everything is held
+		// back until the publisher has read the stream's end).
+		name := natsout.OutputName(c.nats.Stream, c.nats.Prefix)
+		if err := svc.RecordOutput(ctx, name, 0); err != nil {
+			ln.Close()
+			return fmt.Errorf("--nats: record the stream's position for event retention: %w", err)
+		}
+		go recordOutput(sweepCtx, svc, name, outputEvery(c.eventRetention), published.Load, log)
 		pub, err := natsout.New(svc, c.nats)
 		if err != nil {
 			ln.Close()
@@ -231,6 +233,13 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			pubErr <- pub.Run(pubCtx)
 		}()
 		defer func() { stopPub(); <-pubDone }()
+	}
+
+	if c.eventRetention > 0 {
+		// Every minute, or a tenth of the retention if that is shorter;
+		// after the NATS stream's position is recorded.
+		every := min(time.Minute, max(time.Second, c.eventRetention/10))
+		go pruneEvents(sweepCtx, svc, c.eventRetention, every, log, m.ObserveEventsRemoved)
 	}
 
 	// Webhooks: every server delivers; leases keep two from sending one
