@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,8 @@ func testEventRetention(t *testing.T, open WebhookOpener) {
 
 	// A disabled endpoint whose cursor is at the start holds nothing back.
 	e.MustApplyWebhook(ws, points.Webhook{ID: "off", URL: "https://off.example.com/e", Disabled: true})
-	for i := range 5 {
+	oldFlow := e.MustCharge("C1", "old", 10).FlowID
+	for i := range 4 {
 		e.MustCharge("C1", fmt.Sprintf("old-%d", i), 10)
 	}
 	oldEnd := last()
@@ -125,4 +127,10 @@ func testEventRetention(t *testing.T, open WebhookOpener) {
 		t.Fatalf("crm's deliveries after their events went: %+v, %v", ds, err)
 	}
 	refused(oldEnd)
+	// A removed flow's event is not found, and the answer says why it may
+	// not be.
+	if _, _, err := webhook.NewAdmin(e.Svc, ws).EventDeliveries(ctx, "B1", oldFlow); err == nil ||
+		!strings.Contains(err.Error(), "removed after the retention period") {
+		t.Fatalf("a removed flow's event: %v", err)
+	}
 }

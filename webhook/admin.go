@@ -182,6 +182,10 @@ func (a *Admin) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 		ev, ds, err = a.store.EventDeliveries(ctx, strings.TrimSpace(brandID), strings.TrimSpace(eventID))
 	}
 	if errors.Is(err, points.ErrNotFound) {
+		if h, herr := a.svc.EventHorizon(ctx); herr == nil && h > 0 {
+			return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在或已按保留期删除",
+				"brand %q has no event %q (events through position %d were removed after the retention period)", brandID, eventID, h)
+		}
 		return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在", "brand %q has no event %q", brandID, eventID)
 	}
 	return ev, ds, err
