@@ -46,7 +46,13 @@ func (s *Store) RecordOutput(ctx context.Context, name string, pos int64, at tim
 // after the horizon up to it go while their time is before q.Before.
 // Cursors and outputs only move on, so a floor read while they move is
 // one they have passed.
+//
+// Events are numbered by their readers (see Events); with none, none
+// would be, and none could go: the committed ones are placed first.
 func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pruned, error) {
+	if err := s.placeAll(ctx); err != nil {
+		return points.Pruned{}, err
+	}
 	var p points.Pruned
 	err := s.webhookTx(ctx, "remove events", func(tx pgx.Tx) error {
 		p = points.Pruned{}

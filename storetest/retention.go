@@ -134,3 +134,23 @@ func testEventRetention(t *testing.T, open WebhookOpener) {
 		t.Fatalf("a removed flow's event: %v", err)
 	}
 }
+
+// testEventRetentionUnread: events no one has read yet (on PostgreSQL,
+// not yet numbered: numbering is the readers') are removed once old all
+// the same, but the newest.
+func testEventRetentionUnread(t *testing.T, open WebhookOpener) {
+	e, _ := webhookEnv(t, open)
+	for i := range 5 {
+		e.MustCharge("C1", fmt.Sprintf("old-%d", i), 10)
+	}
+	e.Clock.Advance(48 * time.Hour)
+	newest := e.MustCharge("C2", "new", 10).FlowID
+	p, err := e.Svc.PruneEvents(e.Ctx, 24*time.Hour)
+	if err != nil || p.Removed < 5 {
+		t.Fatalf("prune: %+v, %v; want every event but the newest removed", p, err)
+	}
+	evs := AllEvents(t, e.Ctx, e.Svc, points.EventQuery{})
+	if len(evs) != 1 || evs[0].ID != newest || evs[0].Pos != p.Horizon+1 {
+		t.Fatalf("left %+v after removing through %d; want the newest only", evs, p.Horizon)
+	}
+}

@@ -48,6 +48,7 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 		{"Redirect", testWebhookRedirect},
 		{"RetryWindow", testWebhookRetryWindow},
 		{"Retention", testEventRetention},
+		{"RetentionUnread", testEventRetentionUnread},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
