@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,5 +60,45 @@ func TestDumpView_UnplacedEvents(t *testing.T) {
 	}
 	if fmt.Sprint(dumped) != fmt.Sprint(want) || len(want) != 6 {
 		t.Fatalf("dumped %v; placed %v", dumped, want)
+	}
+}
+
+// TestPlaceAll_UnderWrites: placing what is committed ends while writes
+// go on (an export or a removal of old events starts with it).
+func TestPlaceAll_UnderWrites(t *testing.T) {
+	s := OpenTest(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				// A hundred events a write: more than placing keeps up with.
+				evs := make([]points.Event, 100)
+				for j := range evs {
+					id := fmt.Sprintf("w%d-%d-%d", w, i, j)
+					evs[j] = points.Event{ID: id, BrandID: "B1", Type: points.EventCustomerCreated, Subject: id,
+						Time: time.Now().UTC().Truncate(time.Microsecond), Data: json.RawMessage(`{}`)}
+				}
+				err := s.Write(ctx, func(tx points.Tx) error { return tx.Emit(ctx, evs...) })
+				if err == nil {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	defer func() { cancel(); wg.Wait() }()
+	for n.Load() < 20 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.placeAll(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("placing did not end within 5 s of writes (%d events written)", n.Load())
 	}
 }

@@ -72,10 +72,16 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 	return evs, nil
 }
 
-// placeAll places every event committed so far, a placing transaction
-// at a time.
+// placeAll places the events committed so far, a placing transaction
+// (up to placeBatch events) at a time: as many as it takes for those
+// unplaced when it begins, not more — under writes there is always more,
+// and a loop until none is left would not end.
 func (s *Store) placeAll(ctx context.Context) error {
-	for {
+	var unplaced int64
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM events WHERE pos IS NULL").Scan(&unplaced); err != nil {
+		return failure(err, "count the events not yet placed")
+	}
+	for range (unplaced + placeBatch - 1) / placeBatch {
 		var placed int64
 		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SELECT last FROM event_positions WHERE id = 1 FOR UPDATE"); err != nil {
@@ -92,6 +98,7 @@ func (s *Store) placeAll(ctx context.Context) error {
 			return nil
 		}
 	}
+	return nil
 }
 
 // ExpiringLots lists the brand's live lots expiring in [from, to).
