@@ -24,8 +24,12 @@ type eventsCmd struct{}
 // CloudEvent (JSON) a line, from the admin API (--url) or the database
 // (--db).
 func (eventsCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "prune" {
+		return pruneCmd(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "tail" {
 		fmt.Fprintln(stderr, "usage: jifen events tail [--after N] [--brand B] [--type T,…] [--no-follow] [--url http://…/admin/v1/events --admin-token T | --db …]")
+		fmt.Fprintln(stderr, "       jifen events prune --older-than DURATION [--db …]")
 		return exitError(2)
 	}
 	fs := flag.NewFlagSet("events tail", flag.ContinueOnError)
@@ -183,4 +187,33 @@ func dbEvents(svc *points.Service) func(context.Context, points.EventQuery, time
 			}
 		}
 	}
+}
+
+// pruneCmd is "jifen events prune": remove, once, the events older than
+// --older-than that every known consumer has got, as jifen serve
+// --event-retention does every minute.
+func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("events prune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	older := fs.Duration("older-than", 0, "remove events older than this, e.g. 720h (required)")
+	var sf storeFlags
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if *older <= 0 {
+		return errors.New("events prune: --older-than must be a positive duration, e.g. 720h")
+	}
+	store, err := sf.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p, err := points.New(store, nil, nil).PruneEvents(ctx, *older)
+	if err != nil {
+		return fmt.Errorf("events prune: %w", err)
+	}
+	fmt.Fprintf(stdout, "removed %d events; events through position %d are gone (the consumers allow up to %d)\n",
+		p.Removed, p.Horizon, p.Floor)
+	return nil
 }

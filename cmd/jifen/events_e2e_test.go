@@ -273,3 +273,38 @@ func TestServe_EventRetention(t *testing.T) {
 		t.Fatalf("events tail from the start: %v", err)
 	}
 }
+
+// TestEventsPrune: `jifen events prune` removes, once, what
+// --event-retention would: nothing too young, then all but the newest
+// event once they are old enough (what holds events back is the stores'
+// conformance test, TestWebhooks/Retention).
+func TestEventsPrune(t *testing.T) {
+	db := t.TempDir() + "/jifen.db"
+	provision(t, db, 3, 100) // six events
+	jifen := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append(args, "--db", db), &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	if out, err := jifen("events", "prune"); err == nil || !strings.Contains(out+err.Error(), "--older-than") {
+		t.Fatalf("prune without --older-than: %v %s", err, out)
+	}
+	if out, err := jifen("events", "prune", "--older-than", "1h"); err != nil || !strings.Contains(out, "removed 0 events") {
+		t.Fatalf("prune of young events: %v %s", err, out)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if out, err := jifen("events", "prune", "--older-than", "1ms"); err != nil ||
+		!strings.Contains(out, "removed 5 events; events through position 5 are gone") {
+		t.Fatalf("prune: %v %s", err, out)
+	}
+	lines := func() string {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{"events", "tail", "--no-follow", "--after", "5", "--db", db}, &out, &errb); err != nil {
+			t.Fatalf("tail after the horizon: %v %s", err, errb.String())
+		}
+		return out.String()
+	}
+	if n := strings.Count(lines(), "\n"); n != 1 {
+		t.Fatalf("%d events left, want the newest", n)
+	}
+}

@@ -27,6 +27,7 @@ Usage:
   jifen gendump [--accounts 1000] [-o dump.jsonl]   (a synthetic ledger to import, for load tests)
   jifen hold release --brand B --order O [--db ./jifen.db]
   jifen events tail [--after N] [--brand B] [--type T,…] [--no-follow] [--url http://…/admin/v1/events --admin-token T | --db ./jifen.db]
+  jifen events prune --older-than 720h [--db ./jifen.db]
   jifen operator add --name N --role viewer|support|admin [--brands B1,B2] [--limit N] [--db …]
   jifen operator list|disable|enable|reset|passwd|token … [--db …]
   jifen export  [--db ./jifen.db] [-o dump.jsonl]
