@@ -41,6 +41,9 @@ func (c *Console) hooksOrFail(w http.ResponseWriter, r *http.Request, req reques
 type webhooksData struct {
 	Endpoints []webhook.Endpoint
 	Disabled  []webhook.Endpoint
+	// Horizon is the last event position removed after the retention
+	// period (0: none).
+	Horizon int64
 }
 
 // GET /console/webhooks
@@ -51,7 +54,10 @@ func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, req request) 
 	}
 	var d webhooksData
 	var err error
-	if d.Endpoints, err = h.Webhooks(r.Context()); err != nil {
+	if d.Endpoints, err = h.Webhooks(r.Context()); err == nil {
+		d.Horizon, err = h.EventHorizon(r.Context())
+	}
+	if err != nil {
 		c.fail(w, r, req, "webhooks", "Webhook 推送", d, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,6 +126,24 @@ func TestConsole_Webhooks(t *testing.T) {
 }
 
 // TestConsole_WebhooksNotServed: without WithWebhooks the pages say so.
+// TestConsole_WebhooksHorizon: once events were removed after the
+// retention period, the webhooks page says up to where.
+func TestConsole_WebhooksHorizon(t *testing.T) {
+	e, _ := newWebhookConsoleEnv(t)
+	e.signIn()
+	if body := e.get("/console/webhooks").want(t, http.StatusOK, "Webhook 推送").body; strings.Contains(body, "event-horizon") {
+		t.Fatalf("a horizon shown before any removal:\n%s", body)
+	}
+	e.MustCharge("C1", "old", 10)
+	e.Clock.Advance(48 * time.Hour)
+	e.MustCharge("C1", "new", 10)
+	p, err := e.Svc.PruneEvents(e.Ctx, 24*time.Hour)
+	if err != nil || p.Horizon == 0 {
+		t.Fatalf("prune: %+v, %v", p, err)
+	}
+	e.get("/console/webhooks").want(t, http.StatusOK, `id="event-horizon"`, "位置 "+strconv.FormatInt(p.Horizon, 10)+" 及之前的事件")
+}
+
 func TestConsole_WebhooksNotServed(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.signIn()

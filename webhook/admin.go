@@ -142,6 +142,10 @@ func (a *Admin) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, er
 	return a.store.Deliveries(ctx, q)
 }
 
+// EventHorizon is the highest position whose event was removed after the
+// retention period (0: none).
+func (a *Admin) EventHorizon(ctx context.Context) (int64, error) { return a.svc.EventHorizon(ctx) }
+
 // Redeliver sends one event to an endpoint again, with a new retry
 // window; a later event of its member not yet acknowledged waits for it.
 func (a *Admin) Redeliver(ctx context.Context, id string, pos int64) error {
