@@ -61,7 +61,11 @@ const pruneBatch = 5000
 // horizon after.
 func (s *Service) PruneEvents(ctx context.Context, retention time.Duration) (Pruned, error) {
 	now := s.Now()
-	q := PruneQuery{Before: now.Add(-retention), OutputsSince: now.Add(-retention), Limit: pruneBatch}
+	// An output recorded within the period holds events back — or within
+	// the last minute, if the period is shorter: a server records its
+	// stream's position only every few seconds (jifen events prune
+	// --older-than 1s beside a server publishing to NATS).
+	q := PruneQuery{Before: now.Add(-retention), OutputsSince: now.Add(-max(retention, time.Minute)), Limit: pruneBatch}
 	var all Pruned
 	for {
 		p, err := s.store.PruneEvents(ctx, q)

@@ -73,9 +73,11 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 }
 
 // placeAll places the events committed so far, a placing transaction
-// (up to placeBatch events) at a time: as many as it takes for those
-// unplaced when it begins, not more — under writes there is always more,
-// and a loop until none is left would not end.
+// (up to placeBatch events) at a time: as many transactions as the events
+// unplaced when it begins take, not more — under writes there is always
+// more, and a loop until none is left would not end. (A few may be left:
+// one inserted before the count and committed after it can take the
+// place of an older one; the next placing numbers it.)
 func (s *Store) placeAll(ctx context.Context) error {
 	var unplaced int64
 	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM events WHERE pos IS NULL").Scan(&unplaced); err != nil {

@@ -60,13 +60,42 @@ func scanEvent(r scanner) (points.Event, error) {
 // syncer's fsync has made it durable, and an event must not be seen whose
 // write a power failure could still take back.
 func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event, error) {
+	upTo, err := s.durable(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)
+	}
 	where, args := eventFilter(q)
 	evs, err := all(ctx, s.rdb, scanEvent, "SELECT "+eventCols+" FROM events WHERE "+where+" AND pos <= +? ORDER BY pos LIMIT +?",
-		append(args, s.w.durableEvents.Load(), q.Capped())...)
+		append(args, upTo, q.Capped())...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after %d: %w", q.After, err)
 	}
 	return evs, nil
+}
+
+// durable is the highest event position on disk, for a read. The writer
+// moves it as its fsyncs end; a process that has written nothing (jifen
+// events tail --db beside a running server) cannot know of another
+// process's fsyncs, and would never read past what was on disk when it
+// opened the database. It makes the events committed since durable
+// itself — one fsync of the WAL makes every frame in it durable, whoever
+// wrote them — and reads up to them. (A process that writes does not:
+// its own next batch covers what others committed before it, and an
+// fsync per read would take from its group commit.)
+func (s *Store) durable(ctx context.Context) (int64, error) {
+	d := s.w.durableEvents.Load()
+	if s.w.batches.Load() > 0 || s.w.wal == nil {
+		return d, nil
+	}
+	newest, _, err := one(ctx, s.rdb, scanInt, "SELECT COALESCE(MAX(pos), 0) FROM events")
+	if err != nil || newest <= d {
+		return d, err
+	}
+	if err := s.w.wal.Sync(); err != nil {
+		return d, fmt.Errorf("sync the WAL to read the events other processes committed: %w", err)
+	}
+	s.w.eventsDurable(newest)
+	return newest, nil
 }
 
 // eventFilter is the WHERE clause of q; its parameters are written +?, as

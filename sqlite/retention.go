@@ -20,7 +20,7 @@ func (s *Store) EventHorizon(ctx context.Context) (int64, error) {
 
 // NewestEvent is the highest event position on disk: what Events reads
 // up to.
-func (s *Store) NewestEvent(context.Context) (int64, error) { return s.w.durableEvents.Load(), nil }
+func (s *Store) NewestEvent(ctx context.Context) (int64, error) { return s.durable(ctx) }
 
 // RecordOutput notes how far output name has published.
 func (s *Store) RecordOutput(ctx context.Context, name string, pos int64, at time.Time) error {

@@ -154,3 +154,21 @@ func testEventRetentionUnread(t *testing.T, open WebhookOpener) {
 		t.Fatalf("left %+v after removing through %d; want the newest only", evs, p.Horizon)
 	}
 }
+
+// testEventRetentionShort: with a period shorter than a minute, an
+// output recorded a few seconds ago (servers record every few seconds)
+// still holds back what it has not published.
+func testEventRetentionShort(t *testing.T, open WebhookOpener) {
+	e, _ := webhookEnv(t, open)
+	for i := range 5 {
+		e.MustCharge("C1", fmt.Sprintf("c-%d", i), 10)
+	}
+	if err := e.Svc.RecordOutput(e.Ctx, "nats:S:p", 2); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(5 * time.Second)
+	p, err := e.Svc.PruneEvents(e.Ctx, time.Second)
+	if err != nil || p.Horizon != 2 {
+		t.Fatalf("prune: %+v, %v; want events through 2 removed, the stream's position", p, err)
+	}
+}

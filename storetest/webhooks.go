@@ -49,6 +49,7 @@ func RunWebhooks(t *testing.T, open WebhookOpener) {
 		{"RetryWindow", testWebhookRetryWindow},
 		{"Retention", testEventRetention},
 		{"RetentionUnread", testEventRetentionUnread},
+		{"RetentionShort", testEventRetentionShort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -187,8 +187,9 @@ func (a *Admin) EventDeliveries(ctx context.Context, brandID, eventID string) (p
 	}
 	if errors.Is(err, points.ErrNotFound) {
 		if h, herr := a.svc.EventHorizon(ctx); herr == nil && h > 0 {
-			return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在或已按保留期删除",
-				"brand %q has no event %q (events through position %d were removed after the retention period)", brandID, eventID, h)
+			return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在或已按保留期删除 (流水本身仍在账本中, 见会员页)",
+				"brand %q has no event %q (events through position %d were removed after the retention period; "+
+					"a flow stays in the ledger: querypointflow, the customer's page)", brandID, eventID, h)
 		}
 		return ev, nil, ledger.Business(CodeEventNotFound, "事件不存在", "brand %q has no event %q", brandID, eventID)
 	}
