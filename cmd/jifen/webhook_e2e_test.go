@@ -159,3 +159,74 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhooks_RetentionHoldsBack: with --event-retention, the events an
+// active endpoint has not got stay while its receiver refuses them, then
+// all arrive, in order, once it answers; only then do they go.
+func TestWebhooks_RetentionHoldsBack(t *testing.T) {
+	db := storeKinds["sqlite"](t)
+	app, secret := provision(t, db, 3, 1000) // six events
+	r := storetest.NewReceiver(t, "")
+	tf := filepath.Join(t.TempDir(), "tenant.yaml")
+	if err := os.WriteFile(tf, []byte(fmt.Sprintf(`webhooks:
+  - webhook_id: "crm-sync"
+    url: %q
+    events: ["point.flow.created"]
+`, r.URL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"apply", "-f", tf, "--db", db}, &out, &errb); err != nil {
+		t.Fatalf("apply: %v %s", err, errb.String())
+	}
+	m := regexp.MustCompile(`generated secret for webhook crm-sync: (whsec_\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("apply printed no webhook secret: %s", out.String())
+	}
+	r.SetSecret(m[1])
+	r.SetAnswer(func(int, storetest.Arrival) (int, time.Duration) { return http.StatusServiceUnavailable, 0 })
+	s := startChild(t, db, "--webhook-allow-private", "--webhook-timeout", "2s", "--event-retention", "1s")
+	client := s.client(app, secret)
+	for i := range 6 {
+		resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
+			"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": fmt.Sprintf("c%d", i%3),
+			"change_point": 5, "out_biz_id": fmt.Sprintf("held-%d", i), "operator_id": "op", "request_id": fmt.Sprintf("held-%d", i)}})
+		if err != nil || resp.Err != nil {
+			t.Fatalf("charge: %v %+v", err, resp)
+		}
+	}
+	removed := func() float64 {
+		v, _ := metricValue(scrapeMetrics(t, s.url), "jifen_events_removed_total", nil)
+		return v
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for removed() < 6 { // the six before the endpoint was added
+		if time.Now().After(deadline) {
+			t.Fatalf("%v events removed after 20 s, want the 6 before the endpoint\n%s", removed(), s.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // removals go on, every second
+	if n := removed(); n != 6 {
+		t.Fatalf("%v events removed while the receiver refused the endpoint's first, want 6", n)
+	}
+	store, err := openStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storetest.AllEvents(t, context.Background(), points.New(store, nil, nil), points.EventQuery{After: 6})
+	store.Close()
+	if len(want) != 6 || want[0].Pos != 7 {
+		t.Fatalf("the endpoint's events left: %+v", want)
+	}
+	r.SetAnswer(func(int, storetest.Arrival) (int, time.Duration) { return http.StatusOK, 0 })
+	r.WaitAcked(t, want, 90*time.Second)
+	r.Check(t, want)
+	deadline = time.Now().Add(20 * time.Second)
+	for removed() < 11 { // then all but the newest go
+		if time.Now().After(deadline) {
+			t.Fatalf("%v events removed after they were delivered, want 11\n%s", removed(), s.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
