@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"jifen/natsout"
 	"jifen/points"
 	"jifen/storetest"
+	"jifen/top"
 )
 
 // TestNATS_KillWhilePublishing: `jifen serve --nats` is SIGKILLed at
@@ -253,4 +255,28 @@ func TestNATS_MoveBetweenStores(t *testing.T) {
 	storetest.CheckFlowEvents(t, context.Background(), store, svc)
 	l.check(t, to)
 	t.Logf("%d events moved, %d in all, %d of them flows", moved, len(want), len(flows))
+}
+
+// TestNATS_RetentionWaitsForTheStream: a server publishing to NATS that
+// cannot reach it records its stream as having nothing yet, so
+// --event-retention removes nothing the stream has not got.
+func TestNATS_RetentionWaitsForTheStream(t *testing.T) {
+	db := storeKinds["sqlite"](t)
+	app, secret := provision(t, db, 3, 1000)
+	s := startChild(t, db, "--nats", "nats://127.0.0.1:1", "--event-retention", "1s")
+	client := s.client(app, secret)
+	for i := range 3 {
+		resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
+			"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": fmt.Sprintf("c%d", i),
+			"change_point": 5, "out_biz_id": fmt.Sprintf("n-%d", i), "operator_id": "op", "request_id": fmt.Sprintf("n-%d", i)}})
+		if err != nil || resp.Err != nil {
+			t.Fatalf("charge: %v %+v", err, resp)
+		}
+	}
+	time.Sleep(3500 * time.Millisecond) // three removals, each of events over a second old
+	fams := scrapeMetrics(t, s.url)
+	removed, ok := metricValue(fams, "jifen_events_removed_total", nil)
+	if !ok || removed != 0 {
+		t.Fatalf("%v events removed (reported: %v) while the stream could get none\n%s", removed, ok, s.logs)
+	}
 }
