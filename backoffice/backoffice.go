@@ -439,6 +439,31 @@ func (o *Office) Flows(ctx context.Context, f FlowFilter) (points.FlowPage, erro
 	return points.FlowPage{Flows: flows, PageNo: f.PageNo, PageSize: f.PageSize, Total: int64(total)}, nil
 }
 
+// Flow is one flow of a customer's, found by its id among the
+// customer's flows (no index finds a flow by its id alone);
+// points.ErrNotFound if the customer has no such flow.
+func (o *Office) Flow(ctx context.Context, brandID, customerID, flowID string) (ledger.Flow, error) {
+	if err := checkText(field{"customer_id", customerID}, field{"flow_id", flowID}); err != nil {
+		return ledger.Flow{}, err
+	}
+	b, err := o.brandOf(ctx, brandID)
+	if err != nil {
+		return ledger.Flow{}, err
+	}
+	customerID, flowID = strings.TrimSpace(customerID), strings.TrimSpace(flowID)
+	if customerID == "" || flowID == "" {
+		return ledger.Flow{}, points.ErrNotFound
+	}
+	fs, _, err := o.read.Flows(ctx, points.FlowQuery{BrandID: b.ID, CustomerID: customerID, FlowID: flowID, Limit: 1})
+	if err != nil {
+		return ledger.Flow{}, err
+	}
+	if len(fs) == 0 {
+		return ledger.Flow{}, points.ErrNotFound
+	}
+	return fs[0], nil
+}
+
 // CheckFlowFilter refuses a filter EachFlow would refuse, without reading
 // any flow: an export checks it before its answer begins.
 func (o *Office) CheckFlowFilter(ctx context.Context, f FlowFilter) error {

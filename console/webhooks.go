@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -249,6 +250,11 @@ type flowData struct {
 	Deliveries []webhook.Delivery
 	Now        time.Time
 	Back       string
+	// Removed: the flow's event was removed after the retention period
+	// (events through Horizon were); Flow is the ledger's, without the
+	// balances after it, which only the event kept.
+	Removed bool
+	Horizon int64
 }
 
 // GET /console/brands/{brand}/flows/{flow}: a flow, as its event tells
@@ -261,6 +267,24 @@ func (c *Console) flow(w http.ResponseWriter, r *http.Request, req request) {
 	d := flowData{Now: time.Now(), Back: r.URL.RequestURI()}
 	var err error
 	d.Event, d.Deliveries, err = h.EventDeliveries(r.Context(), r.PathValue("brand"), r.PathValue("flow"))
+	if customer := r.URL.Query().Get("customer"); customer != "" && isCode(err, webhook.CodeEventNotFound) {
+		// Its event may have been removed after the retention period: the
+		// flow is still in the ledger.
+		if d.Horizon, err = h.EventHorizon(r.Context()); err == nil && d.Horizon > 0 {
+			var f ledger.Flow
+			if f, err = c.admin.Flow(r.Context(), r.PathValue("brand"), customer, r.PathValue("flow")); err == nil {
+				d.Removed, d.Flow = true, ledgerFlowData(f)
+				d.Event = points.Event{ID: f.ID, BrandID: f.BrandID, Type: points.EventFlowCreated, Subject: f.CustomerID, Time: f.CreatedAt}
+				p := c.page(req, "流水 "+f.ID, d)
+				p.Names = c.names(r, f.CustomerID)
+				c.render(w, r, http.StatusOK, "flow", p)
+				return
+			}
+		}
+		if err == nil || errors.Is(err, points.ErrNotFound) {
+			_, _, err = h.EventDeliveries(r.Context(), r.PathValue("brand"), r.PathValue("flow")) // the not-found answer
+		}
+	}
 	if err == nil && d.Event.Type != points.EventFlowCreated {
 		err = ledger.Business(webhook.CodeEventNotFound, "流水不存在", "event %q is not a flow's", d.Event.ID)
 	}
@@ -297,9 +321,30 @@ func deliveryState(d webhook.Delivery, now time.Time) string {
 	return "待投递"
 }
 
-// flowPath is a flow's page.
-func flowPath(brand, flow string) string {
-	return "/console/brands/" + url.PathEscape(brand) + "/flows/" + url.PathEscape(flow)
+// flowPath is a flow's page; the customer lets it show the flow from the
+// ledger when its event was removed after the retention period.
+func flowPath(brand, customer, flow string) string {
+	p := "/console/brands/" + url.PathEscape(brand) + "/flows/" + url.PathEscape(flow)
+	if customer != "" {
+		p += "?customer=" + url.QueryEscape(customer)
+	}
+	return p
 }
 
 var stateNames = map[string]string{"": "全部", webhook.Pending: "待投递", webhook.Delivered: "已送达", webhook.Failed: "失败"}
+
+// isCode reports whether err is the ledger's business outcome code.
+func isCode(err error, code string) bool {
+	var le *ledger.Error
+	return errors.As(err, &le) && le.Code == code
+}
+
+// ledgerFlowData is what a flow's page shows of a flow read from the
+// ledger: all but the balances after it, which only its event kept.
+func ledgerFlowData(f ledger.Flow) points.FlowEventData {
+	return points.FlowEventData{FlowID: f.ID, BrandID: f.BrandID, CustomerID: f.CustomerID, Seq: f.Seq,
+		BizType: string(f.Type), BizTypeDescription: f.Type.Description(), ChangePoint: f.ChangePoint(),
+		RemainPoint: f.RemainPoint, OutBizID: f.OutBizID, ReverseOrderID: f.ReverseOrderID, ShopID: f.ShopID,
+		ShopName: f.ShopName, Channel: f.Channel, OperatorID: f.OperatorID, OperatorName: f.OperatorName,
+		Reason: f.Reason, Time: f.CreatedAt.UTC().Format(time.RFC3339Nano)}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/ledger"
 	"jifen/points"
 	"jifen/storetest"
 	"jifen/webhook"
@@ -77,7 +78,7 @@ func TestConsole_Webhooks(t *testing.T) {
 	e.get(fp).want(t, http.StatusOK, "C1", `id="delivery-crm"`, "已送达 (批量)", `id="delivery-bi"`, "失败", "HTTP 502", "C1")
 	e.get("/console/brands/B1/flows/nope").want(t, http.StatusNotFound)
 	// Flows link to their page.
-	e.get("/console/customers/C1").want(t, http.StatusOK, `href="`+fp+`"`)
+	e.get("/console/customers/C1").want(t, http.StatusOK, `href="`+fp+`?customer=C1"`)
 
 	// Enabled again and healthy, redelivering the failed one brings it.
 	down.SetAnswer(nil)
@@ -142,6 +143,21 @@ func TestConsole_WebhooksHorizon(t *testing.T) {
 		t.Fatalf("prune: %+v, %v", p, err)
 	}
 	e.get("/console/webhooks").want(t, http.StatusOK, `id="event-horizon"`, "位置 "+strconv.FormatInt(p.Horizon, 10)+" 及之前的事件")
+
+	// A flow whose event went is shown from the ledger, linked with its
+	// customer from the flow lists; without the customer, the answer says
+	// why it is not found.
+	var old ledger.Flow
+	for _, f := range e.Flows("C1") {
+		if f.OutBizID == "old" {
+			old = f
+		}
+	}
+	link := "/console/brands/B1/flows/" + old.ID + "?customer=C1"
+	e.get("/console/customers/C1").want(t, http.StatusOK, link)
+	e.get(link).want(t, http.StatusOK, old.ID, `id="event-removed"`, "已超过保留期删除")
+	e.get("/console/brands/B1/flows/"+old.ID).want(t, http.StatusNotFound, "已按保留期删除")
+	e.get("/console/brands/B1/flows/nope?customer=C1").want(t, http.StatusNotFound, "已按保留期删除")
 }
 
 func TestConsole_WebhooksNotServed(t *testing.T) {

@@ -118,7 +118,10 @@ type FlowQuery struct {
 	Channel    string
 	// Operator, when set, keeps the flows whose operator_id or
 	// operator_name is exactly it (as the flow recorded them).
-	Operator   string
+	Operator string
+	// FlowID, when set, keeps the flow of that id: with CustomerID, its
+	// account's flows are read by their key, and this one kept of them.
+	FlowID     string
 	Start, End time.Time // inclusive bounds on the flow's time
 	Offset     int
 	Limit      int // 0: no limit

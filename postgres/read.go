@@ -292,6 +292,9 @@ func flowWhere(q points.FlowQuery) (string, []any) {
 		n := "$" + strconv.Itoa(len(args))
 		where = append(where, "(operator_id = "+n+" OR operator_name = "+n+")")
 	}
+	if q.FlowID != "" {
+		add("flow_id = ?", q.FlowID)
+	}
 	if !q.Start.IsZero() {
 		add("created_at >= ?", unixMicrosCeil(q.Start))
 	}

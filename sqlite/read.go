@@ -257,6 +257,9 @@ func flowWhere(q points.FlowQuery) (string, []any) {
 		where = append(where, "(operator_id = +? OR operator_name = +?)")
 		args = append(args, q.Operator, q.Operator)
 	}
+	if q.FlowID != "" {
+		add("flow_id = +?", q.FlowID)
+	}
 	// One member's flows are a range of the table's key: the time bounds
 	// only filter it (+created_at keeps the planner off the brand's time
 	// index, which would read the whole brand's flows in the window).
