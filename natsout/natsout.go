@@ -415,7 +415,7 @@ func (p *Publisher) follows(ctx context.Context, pos int64, last *jetstream.RawS
 	if pos < h && p.gapLogged < h {
 		p.gapLogged = h
 		p.log.Error("nats: the stream missed events removed after the retention period; publishing goes on after them",
-			"stream", p.c.Stream, "position", pos, "removed_through", h)
+			"position", pos, "removed_through", h)
 	}
 	if pos <= h {
 		return nil
@@ -445,11 +445,15 @@ func (p *Publisher) follows(ctx context.Context, pos int64, last *jetstream.RawS
 // starting the same stream at once store one marker between them.
 func (p *Publisher) start(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	var pos int64
-	if !p.c.FromStart {
-		var err error
-		if pos, err = newest(ctx, p.src, 0); err != nil {
-			return fmt.Errorf("natsout: the newest event: %w", err)
+	var err error
+	if p.c.FromStart {
+		// The first event kept: those through the horizon were removed
+		// after the retention period, and the marker says where it starts.
+		if pos, err = p.src.EventHorizon(ctx); err != nil {
+			return fmt.Errorf("natsout: the events' horizon: %w", err)
 		}
+	} else if pos, err = newest(ctx, p.src, 0); err != nil {
+		return fmt.Errorf("natsout: the newest event: %w", err)
 	}
 	m := nats.NewMsg(p.c.Prefix + "." + startToken)
 	m.Header.Set(PositionHeader, strconv.FormatInt(pos, 10))

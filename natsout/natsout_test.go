@@ -736,4 +736,21 @@ func TestPublisher_AfterRetention(t *testing.T) {
 	if len(gotPos) != int(published)+len(want) || gotPos[published-1] != published || gotPos[published] != want[0].Pos {
 		t.Fatalf("the stream holds positions %v; want 1–%d, then %d–%d", gotPos, published, want[0].Pos, want[len(want)-1].Pos)
 	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Count(line, " stream=") > 1 {
+			t.Errorf("a log line names the stream twice: %s", line)
+		}
+	}
+
+	// A stream started from the start now starts at the horizon: its
+	// marker says so, and the first event kept follows it.
+	fresh := newFixture(t, url)
+	fc := fresh.config()
+	fc.FromStart = true
+	fresh.run(e.Svc, fc)
+	fresh.waitFor(newest(t, e.Svc), 30*time.Second)
+	natsout.TestCheck(t, fresh.prefix, natsout.TestConsume(t, fresh.js, fresh.stream, fresh.prefix), want, p.Horizon)
+	if strings.Contains(fresh.logs.String(), "level=ERROR") {
+		t.Errorf("a stream started after the horizon logged an error:\n%s", fresh.logs)
+	}
 }
