@@ -79,14 +79,7 @@ func (v *dumpView) Shops(ctx context.Context) ([]ledger.Shop, error) {
 func (v *dumpView) EachCustomer(ctx context.Context, fn func(ledger.Customer) error) error {
 	return stream(ctx, v.tx, "customers", scanCustomer,
 		"SELECT "+customerCols+` FROM customers ORDER BY created_at, customer_id COLLATE "C"`,
-		func(page []ledger.Customer) error {
-			for _, c := range page {
-				if err := fn(c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		perRow(fn))
 }
 
 func (v *dumpView) Rules(ctx context.Context) ([]ledger.Rule, error) {
@@ -169,27 +162,25 @@ func dumpAccountRows(ctx context.Context, tx pgx.Tx, accts []ledger.Account) ([]
 func (v *dumpView) EachReversal(ctx context.Context, fn func(ledger.Reversal) error) error {
 	return stream(ctx, v.tx, "reversals", scanReversal,
 		"SELECT "+reversalCols+` FROM reversals ORDER BY brand_id COLLATE "C", reverse_order_id COLLATE "C"`,
-		func(page []ledger.Reversal) error {
-			for _, r := range page {
-				if err := fn(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		perRow(fn))
 }
 
 func (v *dumpView) EachIdempotency(ctx context.Context, fn func(ledger.Idempotency) error) error {
 	return stream(ctx, v.tx, "idempotency records", scanIdem,
 		"SELECT "+idemCols+` FROM idempotency ORDER BY brand_id COLLATE "C", app_key COLLATE "C", request_id COLLATE "C"`,
-		func(page []ledger.Idempotency) error {
-			for _, r := range page {
-				if err := fn(r); err != nil {
-					return err
-				}
+		perRow(fn))
+}
+
+// perRow is stream's fn for a caller that takes the rows one at a time.
+func perRow[T any](fn func(T) error) func([]T) error {
+	return func(page []T) error {
+		for _, v := range page {
+			if err := fn(v); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
+	}
 }
 
 // stream runs query through a cursor of tx and calls fn with its rows a
@@ -543,14 +534,7 @@ func (v *dumpView) Webhooks(ctx context.Context) ([]webhook.Endpoint, error) {
 // EachApproval calls fn with every approval by id.
 func (v *dumpView) EachApproval(ctx context.Context, fn func(approval.Approval) error) error {
 	return stream(ctx, v.tx, "approvals", scanApproval, "SELECT "+approvalCols+` FROM approvals ORDER BY approval_id COLLATE "C"`,
-		func(page []approval.Approval) error {
-			for _, a := range page {
-				if err := fn(a); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		perRow(fn))
 }
 
 // InsertApproval queues a's insert as it is.
@@ -566,16 +550,8 @@ func (l *dumpLoader) InsertApproval(ctx context.Context, a approval.Approval) er
 // numbered as the placing would number them now: after the last position
 // given, in the order they were inserted.
 func (v *dumpView) EachEvent(ctx context.Context, fn func(points.Event) error) error {
-	each := func(page []points.Event) error {
-		for _, e := range page {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := stream(ctx, v.tx, "events", scanEvent, "SELECT pos, brand_id, event_id, type, subject, time, data FROM events"+
-		" WHERE pos IS NOT NULL ORDER BY pos", each); err != nil {
+	each := perRow(fn)
+	if err := stream(ctx, v.tx, "events", scanEvent, "SELECT "+eventCols+" FROM events WHERE pos IS NOT NULL ORDER BY pos", each); err != nil {
 		return err
 	}
 	return stream(ctx, v.tx, "events not yet placed", scanEvent, `SELECT (SELECT last FROM event_positions WHERE id = 1)

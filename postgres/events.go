@@ -64,7 +64,7 @@ func (s *Store) Events(ctx context.Context, q points.EventQuery) ([]points.Event
 	b.Queue(placeSQL)
 	b.Queue("COMMIT")
 	b.QueuedQueries = append(b.QueuedQueries, all(d("events after %d", q.After), &evs, scanEvent,
-		"SELECT pos, brand_id, event_id, type, subject, time, data FROM events WHERE "+where+
+		"SELECT "+eventCols+" FROM events WHERE "+where+
 			fmt.Sprintf(" ORDER BY pos LIMIT %d", q.Capped()), args...))
 	if err := unavailable(s.pool.SendBatch(ctx, b).Close()); err != nil {
 		return nil, fmt.Errorf("postgres: events after %d: %w", q.After, err)
@@ -112,6 +112,9 @@ func (s *Store) ExpiringLots(ctx context.Context, brandID string, from, to, afte
 		micros(from), micros(to), brandID, micros(afterExp), afterID, limitOrAll(limit)))
 	return lots, err
 }
+
+// eventCols are scanEvent's columns.
+const eventCols = "pos, brand_id, event_id, type, subject, time, data"
 
 func scanEvent(r pgx.Rows) (points.Event, error) {
 	var e points.Event

@@ -17,7 +17,6 @@ import (
 	"jifen/natsout"
 	"jifen/points"
 	"jifen/storetest"
-	"jifen/top"
 )
 
 // TestNATS_KillWhilePublishing: `jifen serve --nats` is SIGKILLed at
@@ -30,23 +29,7 @@ func TestNATS_KillWhilePublishing(t *testing.T) {
 	kills := crashKills(t)
 	for name, newDB := range storeKinds {
 		t.Run(name, func(t *testing.T) {
-			stream, prefix := natsout.TestNames(t)
-			nc, err := nats.Connect(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := js.DeleteStream(context.Background(), stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-					t.Logf("delete stream %s: %v", stream, err)
-				}
-				nc.Close()
-			})
-			flags := []string{"--nats", url, "--nats-stream", stream, "--nats-subject-prefix", prefix, "--nats-from-start",
-				"--nats-poll-interval", "100ms"}
+			js, stream, prefix, flags := testStream(t, url)
 
 			db := newDB(t)
 			app, secret := provision(t, db, 20, 1_000_000)
@@ -83,15 +66,9 @@ func TestNATS_KillWhilePublishing(t *testing.T) {
 			svc := points.New(store, nil, nil)
 			want := storetest.AllEvents(t, context.Background(), svc, points.EventQuery{})
 			last := want[len(want)-1].Pos
-			deadline := time.Now().Add(30 * time.Second)
-			for published(t, js, stream, prefix) < last {
-				if time.Now().After(deadline) {
-					t.Fatalf("the stream holds events up to %d after 30 s, want %d\n%s", published(t, js, stream, prefix), last, srv.logs)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitPublished(t, js, stream, prefix, last, srv)
 			// Its metrics say so too (the gauges follow each batch).
-			deadline = time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(10 * time.Second)
 			for {
 				fams := scrapeMetrics(t, srv.url)
 				pos, _ := metricValue(fams, "jifen_nats_published_position", nil)
@@ -110,6 +87,42 @@ func TestNATS_KillWhilePublishing(t *testing.T) {
 			l.check(t, db)
 			t.Logf("%d events published, %d of them flows", len(want), len(flows))
 		})
+	}
+}
+
+// testStream names a stream and prefix of the test's own on the NATS
+// server at url, deleted when the test ends, and the serve flags that
+// publish to it from the first event.
+func testStream(t *testing.T, url string) (js jetstream.JetStream, stream, prefix string, flags []string) {
+	t.Helper()
+	stream, prefix = natsout.TestNames(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := js.DeleteStream(context.Background(), stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Logf("delete stream %s: %v", stream, err)
+		}
+		nc.Close()
+	})
+	return js, stream, prefix, []string{"--nats", url, "--nats-stream", stream, "--nats-subject-prefix", prefix, "--nats-from-start",
+		"--nats-poll-interval", "100ms"}
+}
+
+// waitPublished waits until the stream holds the event at last, which
+// srv publishes.
+func waitPublished(t *testing.T, js jetstream.JetStream, stream, prefix string, last int64, srv *child) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for published(t, js, stream, prefix) < last {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds events up to %d after 30 s, want %d\n%s", published(t, js, stream, prefix), last, srv.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -175,23 +188,7 @@ func TestServe_NATSFlags(t *testing.T) {
 // the new store — those carried and its own — exactly once, in order.
 func TestNATS_MoveBetweenStores(t *testing.T) {
 	url := natsout.TestURL(t)
-	stream, prefix := natsout.TestNames(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := js.DeleteStream(context.Background(), stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			t.Logf("delete stream %s: %v", stream, err)
-		}
-		nc.Close()
-	})
-	flags := []string{"--nats", url, "--nats-stream", stream, "--nats-subject-prefix", prefix, "--nats-from-start",
-		"--nats-poll-interval", "100ms"}
+	js, stream, prefix, flags := testStream(t, url)
 	newest := func(db string) int64 {
 		t.Helper()
 		store, err := openStore(context.Background(), db)
@@ -214,13 +211,7 @@ func TestNATS_MoveBetweenStores(t *testing.T) {
 		cancel()
 		l.settle(t)
 		last := newest(db)
-		deadline := time.Now().Add(30 * time.Second)
-		for published(t, js, stream, prefix) < last {
-			if time.Now().After(deadline) {
-				t.Fatalf("the stream holds events up to %d after 30 s, want %d\n%s", published(t, js, stream, prefix), last, srv.logs)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitPublished(t, js, stream, prefix, last, srv)
 		srv.stop()
 		if logs := srv.logs.String(); strings.Contains(logs, "does not follow this database") {
 			t.Fatalf("the server refused the stream:\n%s", logs)
@@ -266,12 +257,7 @@ func TestNATS_RetentionWaitsForTheStream(t *testing.T) {
 	s := startChild(t, db, "--nats", "nats://127.0.0.1:1", "--event-retention", "1s")
 	client := s.client(app, secret)
 	for i := range 3 {
-		resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
-			"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": fmt.Sprintf("c%d", i),
-			"change_point": 5, "out_biz_id": fmt.Sprintf("n-%d", i), "operator_id": "op", "request_id": fmt.Sprintf("n-%d", i)}})
-		if err != nil || resp.Err != nil {
-			t.Fatalf("charge: %v %+v", err, resp)
-		}
+		extraCharge(t, client, fmt.Sprintf("c%d", i), fmt.Sprintf("n-%d", i))
 	}
 	time.Sleep(3500 * time.Millisecond) // three removals, each of events over a second old
 	fams := scrapeMetrics(t, s.url)

@@ -32,24 +32,7 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 			db := mkdb(t)
 			app, secret := provision(t, db, 3, 1000)
 			r := storetest.NewReceiver(t, "")
-			tf := filepath.Join(t.TempDir(), "tenant.yaml")
-			if err := os.WriteFile(tf, []byte(fmt.Sprintf(`webhooks:
-  - webhook_id: "crm-sync"
-    url: %q
-    brands: ["b1"]
-    events: ["point.flow.created"]
-`, r.URL())), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			var out, errb bytes.Buffer
-			if err := run(context.Background(), []string{"apply", "-f", tf, "--db", db}, &out, &errb); err != nil {
-				t.Fatalf("apply: %v %s", err, errb.String())
-			}
-			m := regexp.MustCompile(`generated secret for webhook crm-sync: (whsec_\S+)`).FindStringSubmatch(out.String())
-			if m == nil {
-				t.Fatalf("apply printed no webhook secret: %s", out.String())
-			}
-			r.SetSecret(m[1])
+			applyWebhook(t, db, r, "b1")
 			// The database as it is now, read by this process: a SQLite
 			// store reads the events on disk when it opened.
 			withStore := func(f func(ledgerStore)) {
@@ -94,13 +77,7 @@ func TestWebhooks_KillMidDelivery(t *testing.T) {
 				t.Helper()
 				client := c.client(app, secret)
 				for i := range n {
-					resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
-						"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": fmt.Sprintf("c%d", i%3),
-						"change_point": 5, "out_biz_id": fmt.Sprintf("%s-%d-%d", c.url, n, i), "operator_id": "op",
-						"request_id": fmt.Sprintf("%s-%d-%d", c.url, n, i)}})
-					if err != nil || resp.Err != nil {
-						t.Fatalf("charge: %v %+v", err, resp)
-					}
+					extraCharge(t, client, fmt.Sprintf("c%d", i%3), fmt.Sprintf("%s-%d-%d", c.url, n, i))
 				}
 			}
 			charge(a, 6)
@@ -167,33 +144,12 @@ func TestWebhooks_RetentionHoldsBack(t *testing.T) {
 	db := storeKinds["sqlite"](t)
 	app, secret := provision(t, db, 3, 1000) // six events
 	r := storetest.NewReceiver(t, "")
-	tf := filepath.Join(t.TempDir(), "tenant.yaml")
-	if err := os.WriteFile(tf, []byte(fmt.Sprintf(`webhooks:
-  - webhook_id: "crm-sync"
-    url: %q
-    events: ["point.flow.created"]
-`, r.URL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"apply", "-f", tf, "--db", db}, &out, &errb); err != nil {
-		t.Fatalf("apply: %v %s", err, errb.String())
-	}
-	m := regexp.MustCompile(`generated secret for webhook crm-sync: (whsec_\S+)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("apply printed no webhook secret: %s", out.String())
-	}
-	r.SetSecret(m[1])
+	applyWebhook(t, db, r, "")
 	r.SetAnswer(func(int, storetest.Arrival) (int, time.Duration) { return http.StatusServiceUnavailable, 0 })
 	s := startChild(t, db, "--webhook-allow-private", "--webhook-timeout", "2s", "--event-retention", "1s")
 	client := s.client(app, secret)
 	for i := range 6 {
-		resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
-			"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": fmt.Sprintf("c%d", i%3),
-			"change_point": 5, "out_biz_id": fmt.Sprintf("held-%d", i), "operator_id": "op", "request_id": fmt.Sprintf("held-%d", i)}})
-		if err != nil || resp.Err != nil {
-			t.Fatalf("charge: %v %+v", err, resp)
-		}
+		extraCharge(t, client, fmt.Sprintf("c%d", i%3), fmt.Sprintf("held-%d", i))
 	}
 	removed := func() float64 {
 		v, _ := metricValue(scrapeMetrics(t, s.url), "jifen_events_removed_total", nil)
@@ -228,5 +184,45 @@ func TestWebhooks_RetentionHoldsBack(t *testing.T) {
 			t.Fatalf("%v events removed after they were delivered, want 11\n%s", removed(), s.logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// applyWebhook adds the webhook crm-sync of the flows' events (of brand,
+// or every brand when it is "") to r with jifen apply, and hands r the
+// secret apply generated and printed.
+func applyWebhook(t *testing.T, db string, r *storetest.Receiver, brand string) {
+	t.Helper()
+	only := ""
+	if brand != "" {
+		only = fmt.Sprintf("\n    brands: [%q]", brand)
+	}
+	tf := filepath.Join(t.TempDir(), "tenant.yaml")
+	if err := os.WriteFile(tf, []byte(fmt.Sprintf(`webhooks:
+  - webhook_id: "crm-sync"
+    url: %q%s
+    events: ["point.flow.created"]
+`, r.URL(), only)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"apply", "-f", tf, "--db", db}, &out, &errb); err != nil {
+		t.Fatalf("apply: %v %s", err, errb.String())
+	}
+	m := regexp.MustCompile(`generated secret for webhook crm-sync: (whsec_\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("apply printed no webhook secret: %s", out.String())
+	}
+	r.SetSecret(m[1])
+}
+
+// extraCharge grants 5 points to customer of provision's brand through the
+// gateway, under order as its out_biz_id and request id.
+func extraCharge(t *testing.T, client *top.Client, customer, order string) {
+	t.Helper()
+	resp, err := client.Call(context.Background(), top.MethodExtraCharge, map[string]any{"param_extra_charge_point_open_req": map[string]any{
+		"biz_channel": "KRY", "out_brand_id": "kry-b1", "out_shop_id": "kry-s1", "customer_id": customer,
+		"change_point": 5, "out_biz_id": order, "operator_id": "op", "request_id": order}})
+	if err != nil || resp.Err != nil {
+		t.Fatalf("charge %s: %v %+v", order, err, resp)
 	}
 }
