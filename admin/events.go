@@ -100,41 +100,14 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	defer deadline.Stop()
 	tick := time.NewTicker(eventPoll)
 	defer tick.Stop()
-	checked := false
-	filtered := f.Query.BrandID != "" || len(f.Query.Types) > 0
 	for {
 		changed := svc.EventsChanged() // before the read: a commit after it wakes the wait below
-		// A filtered read that is not full has looked at every event up to
-		// the newest before it: its cursor moves there, past the events of
-		// others (else a quiet brand's cursor would stay behind, and
-		// event retention would leave it below the horizon).
-		var newest int64
-		var err error
-		if filtered {
-			newest, err = svc.NewestEvent(r.Context())
-		}
-		var evs []points.Event
-		if err == nil {
-			evs, err = svc.Events(r.Context(), f.Query)
-		}
-		// An unfiltered page that starts right after the cursor has no
-		// hole, whatever was removed since.
-		whole := !filtered && len(evs) > 0 && evs[0].Pos == f.Query.After+1
-		if err == nil && !whole && (!checked || len(evs) > 0 || f.Wait == 0) {
-			// After the read (see CheckCursor): at once, and before any
-			// answer.
-			err = svc.CheckCursor(r.Context(), f.Query.After)
-			checked = true
-		}
+		evs, next, err := svc.Pull(r.Context(), f.Query)
 		if err != nil {
 			api.failErr(w, r, err)
 			return
 		}
 		if len(evs) > 0 || f.Wait == 0 {
-			next := f.Query.After
-			if len(evs) < f.Query.Capped() {
-				next = max(next, newest)
-			}
 			api.replyEvents(w, r, evs, next)
 			return
 		}
@@ -152,7 +125,7 @@ func (api *API) listEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (api *API) replyEvents(w http.ResponseWriter, r *http.Request, evs []points.Event, next int64) {
-	out := eventsJSON{Events: make([]json.RawMessage, 0, len(evs))}
+	out := eventsJSON{Events: make([]json.RawMessage, 0, len(evs)), Next: strconv.FormatInt(next, 10)}
 	for _, ev := range evs {
 		b, err := ev.CloudEvent()
 		if err != nil {
@@ -160,9 +133,7 @@ func (api *API) replyEvents(w http.ResponseWriter, r *http.Request, evs []points
 			return
 		}
 		out.Events = append(out.Events, b)
-		next = max(next, ev.Pos)
 	}
-	out.Next = strconv.FormatInt(next, 10)
 	reply(w, http.StatusOK, out)
 }
 

@@ -254,6 +254,42 @@ func (s *Service) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 // again after a while).
 func (s *Service) EventsChanged() <-chan struct{} { return s.events.wait() }
 
+// Pull reads, for a consumer at cursor q.After, the events q selects and
+// the cursor to ask after next: the last event's position or — for a
+// page that is not full — the newest position the read looked at (a read
+// filtered by brand or type passes others' events, so a quiet brand's
+// cursor keeps up with the log, and event retention does not leave it
+// behind), else q.After. A cursor whose next events are not all there to
+// read is refused (CheckCursor, after the read); an unfiltered page that
+// starts right after the cursor has no hole, whatever was removed since.
+func (s *Service) Pull(ctx context.Context, q EventQuery) (evs []Event, next int64, err error) {
+	q.Limit = q.Capped()
+	filtered := q.BrandID != "" || len(q.Types) > 0
+	var newest int64
+	if filtered {
+		// Before the read: every event up to it is in the read's range.
+		if newest, err = s.NewestEvent(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	if evs, err = s.Events(ctx, q); err != nil {
+		return nil, 0, err
+	}
+	if filtered || len(evs) == 0 || evs[0].Pos != q.After+1 {
+		if err := s.CheckCursor(ctx, q.After); err != nil {
+			return nil, 0, err
+		}
+	}
+	next = q.After
+	if len(evs) < q.Limit {
+		next = max(next, newest)
+	}
+	if n := len(evs); n > 0 {
+		next = max(next, evs[n-1].Pos)
+	}
+	return evs, next, nil
+}
+
 // CheckCursor refuses a cursor (an event position to read after) whose
 // next events are not all there to read. One below the horizon asks for
 // events removed after the retention period (see PruneEvents): a reader

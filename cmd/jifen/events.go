@@ -67,14 +67,7 @@ func (eventsCmd) run(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		defer store.Close()
-		svc := points.New(store, nil, nil)
-		if _, err := svc.Events(ctx, points.EventQuery{After: q.After, Limit: 1}); err != nil {
-			return err
-		}
-		if err := svc.CheckCursor(ctx, q.After); err != nil {
-			return fmt.Errorf("events tail: --after: %w", err)
-		}
-		next = dbEvents(svc)
+		next = dbEvents(points.New(store, nil, nil))
 	}
 	for {
 		wait := 30 * time.Second
@@ -148,37 +141,20 @@ func dbEvents(svc *points.Service) func(context.Context, points.EventQuery, time
 	return func(ctx context.Context, q points.EventQuery, wait time.Duration) ([]json.RawMessage, int64, error) {
 		deadline := time.Now().Add(wait)
 		for {
-			// As the API does: a filtered read that is not full moves the
-			// cursor to the newest position before it.
-			var newest int64
-			if q.BrandID != "" || len(q.Types) > 0 {
-				var err error
-				if newest, err = svc.NewestEvent(ctx); err != nil {
-					return nil, 0, err
-				}
-			}
-			evs, err := svc.Events(ctx, q)
+			evs, next, err := svc.Pull(ctx, q)
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, fmt.Errorf("events tail: %w", err)
 			}
 			if len(evs) > 0 || !time.Now().Before(deadline) {
-				if err := svc.CheckCursor(ctx, q.After); err != nil { // after the read: see CheckCursor
-					return nil, 0, fmt.Errorf("events tail: %w", err)
-				}
 				out := make([]json.RawMessage, 0, len(evs))
-				last := q.After
-				if len(evs) < q.Capped() {
-					last = max(last, newest)
-				}
 				for _, e := range evs {
 					b, err := e.CloudEvent()
 					if err != nil {
 						return nil, 0, err
 					}
 					out = append(out, b)
-					last = max(last, e.Pos)
 				}
-				return out, last, nil
+				return out, next, nil
 			}
 			select {
 			case <-ctx.Done():

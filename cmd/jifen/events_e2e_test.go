@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -246,18 +245,7 @@ func TestServe_EventRetention(t *testing.T) {
 	}
 	get := func(after string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, s.url+"/admin/v1/events?after="+after, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return adminCall(t, s.url, token, http.MethodGet, "/admin/v1/events?after="+after, "")
 	}
 	if code, body := get("0"); code != http.StatusBadRequest || !strings.Contains(body, `"field":"after"`) ||
 		!strings.Contains(body, "请从 5 起读取") {
