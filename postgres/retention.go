@@ -94,12 +94,9 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			floor = min(floor, *outputs)
 		}
 		p.Floor = floor
-		if floor <= horizon {
-			_, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE pos <= $1", horizon)
-			return err
-		}
 		// The last of the first q.Limit events after the horizon (up to the
-		// floor) before whose time every one of them is older than Before.
+		// floor) before whose time every one of them is older than Before;
+		// the horizon if there is none.
 		var to int64
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(pos), $1) FROM (
 				SELECT pos, bool_and(time < $4) OVER (ORDER BY pos) AS old
@@ -107,8 +104,10 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			) w WHERE old`, horizon, floor, q.Limit, micros(q.Before)).Scan(&to); err != nil {
 			return err
 		}
-		if to == horizon {
-			_, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE pos <= $1", horizon)
+		// Delivery rows through the horizon go every time: one a
+		// redelivery or a batch wrote while its event went is removed, not
+		// waited for.
+		if _, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE pos <= $1", to); err != nil || to == horizon {
 			return err
 		}
 		tag, err := tx.Exec(ctx, "DELETE FROM events WHERE pos > $1 AND pos <= $2", horizon, to)
@@ -117,7 +116,6 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 		}
 		p.Removed, p.Horizon = int(tag.RowsAffected()), to
 		b := &pgx.Batch{}
-		b.Queue("DELETE FROM webhook_deliveries WHERE pos <= $1", to)
 		// Each endpoint's batches by its key (webhook_id, from_pos).
 		b.Queue(`DELETE FROM webhook_batches b USING webhooks w
 			WHERE b.webhook_id = w.webhook_id AND b.from_pos < $1 AND b.to_pos <= $1`, to)

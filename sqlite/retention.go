@@ -81,28 +81,25 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			floor = min(floor, pos)
 		}
 		p.Floor = floor
-		// A delivery row at or below the horizon (one a batch wrote while
-		// its event went) is removed, not waited for.
-		if floor <= horizon {
-			_, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", horizon)
-			return err
-		}
-		times, err := all(ctx, t.w, func(sc scanner) ([2]int64, error) {
-			var v [2]int64
-			return v, sc.Scan(&v[0], &v[1])
-		}, "SELECT pos, time FROM events WHERE pos > +? AND pos <= +? ORDER BY pos LIMIT +?", horizon, floor, q.Limit)
-		if err != nil {
-			return err
-		}
-		to := horizon
-		for _, v := range times {
-			if v[1] >= micros(q.Before) {
-				break
+		to := horizon // the last event to go
+		if floor > horizon {
+			times, err := all(ctx, t.w, func(sc scanner) ([2]int64, error) {
+				var v [2]int64
+				return v, sc.Scan(&v[0], &v[1])
+			}, "SELECT pos, time FROM events WHERE pos > +? AND pos <= +? ORDER BY pos LIMIT +?", horizon, floor, q.Limit)
+			if err != nil {
+				return err
 			}
-			to = v[0]
+			for _, v := range times {
+				if v[1] >= micros(q.Before) {
+					break
+				}
+				to = v[0]
+			}
 		}
-		if to == horizon {
-			_, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", horizon)
+		// Delivery rows through the horizon go every time: one a batch wrote
+		// while its event went is removed, not waited for.
+		if _, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", to); err != nil || to == horizon {
 			return err
 		}
 		n, err := t.w.exec("DELETE FROM events WHERE pos > ? AND pos <= ?", horizon, to)
@@ -110,9 +107,6 @@ func (s *Store) PruneEvents(ctx context.Context, q points.PruneQuery) (points.Pr
 			return err
 		}
 		p.Removed, p.Horizon = n, to
-		if _, err := t.w.exec("DELETE FROM webhook_deliveries WHERE pos <= ?", to); err != nil {
-			return err
-		}
 		ids, err := all(ctx, t.w, scanString, "SELECT webhook_id FROM webhooks ORDER BY webhook_id")
 		if err != nil {
 			return err
