@@ -28,15 +28,7 @@ func (failingTotals) BrandTotals(context.Context, string, time.Time, time.Time) 
 func TestConsole_DashboardReadFailure(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.MustCharge("C1", "g1", 100)
-	ts := httptest.NewServer(New(backoffice.New(e.Svc, failingTotals{e.Store.(backoffice.Reader)}), e.ops, nil, nil))
-	t.Cleanup(ts.Close)
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := *e
-	f.url, f.client = ts.URL, &http.Client{Jar: jar, CheckRedirect: e.client.CheckRedirect}
-	f.signIn()
+	f := e.over(t, failingTotals{e.Store.(backoffice.Reader)})
 	r := f.get("/console/brands/B1")
 	if r.status < 500 || strings.Contains(r.body, `id="liability"`) || strings.Contains(r.body, "待兑付积分") {
 		t.Fatalf("dashboard with its totals unreadable: %d, figures shown:\n%.3000s", r.status, r.body)
@@ -59,7 +51,20 @@ func TestConsole_ExportsNotSentUnrecorded(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.MustCharge("C1", "g1", 100)
 	st := exportsUnrecorded{e.Store.(consoleStore)}
-	ts := httptest.NewServer(New(backoffice.New(e.Svc, st), e.ops, nil, nil))
+	f := e.over(t, st)
+	for _, p := range []string{"/console/flows.csv?brand_id=B1", "/console/brands/B1/totals.csv"} {
+		r := f.get(p)
+		if r.status < 500 || strings.Contains(r.header.Get("Content-Type"), "csv") || !strings.Contains(r.body, "AUDIT_FAILED") {
+			t.Errorf("%s with the log unable to hold it: %d %s\n%.300s", p, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+}
+
+// over is e with a console of its own, whose office reads through read,
+// signed in.
+func (e *consoleEnv) over(t *testing.T, read backoffice.Reader) *consoleEnv {
+	t.Helper()
+	ts := httptest.NewServer(New(backoffice.New(e.Svc, read), e.ops, nil, nil))
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -68,10 +73,5 @@ func TestConsole_ExportsNotSentUnrecorded(t *testing.T) {
 	f := *e
 	f.url, f.client = ts.URL, &http.Client{Jar: jar, CheckRedirect: e.client.CheckRedirect}
 	f.signIn()
-	for _, p := range []string{"/console/flows.csv?brand_id=B1", "/console/brands/B1/totals.csv"} {
-		r := f.get(p)
-		if r.status < 500 || strings.Contains(r.header.Get("Content-Type"), "csv") || !strings.Contains(r.body, "AUDIT_FAILED") {
-			t.Errorf("%s with the log unable to hold it: %d %s\n%.300s", p, r.status, r.header.Get("Content-Type"), r.body)
-		}
-	}
+	return &f
 }
