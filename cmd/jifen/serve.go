@@ -136,6 +136,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer store.Close()
+	if pg, ok := store.(*postgres.Store); ok {
+		warnAutovacuum(ctx, pg, c.eventRetention, log)
+	}
 	read, err := c.openReplicas(ctx, store, m, log)
 	if err != nil {
 		return err
@@ -443,6 +446,25 @@ func servePprof(addr string, log *slog.Logger) error {
 		}
 	}()
 	return nil
+}
+
+// warnAutovacuum says so when PostgreSQL does not vacuum by itself: the
+// space of every updated and removed row is then never used again, and
+// the database grows however short --event-retention is.
+func warnAutovacuum(ctx context.Context, s *postgres.Store, retention time.Duration, log *slog.Logger) {
+	on, err := s.Autovacuum(ctx)
+	if err != nil {
+		log.Warn("could not read PostgreSQL's autovacuum setting", "error", err)
+		return
+	}
+	if !on {
+		var attrs []any
+		if retention > 0 {
+			attrs = append(attrs, "event_retention", retention.String())
+		}
+		log.Warn("PostgreSQL's autovacuum is off (or track_counts): the space of updated and removed rows is never used again, "+
+			"so the database only grows, whatever --event-retention removes; turn it on, or run VACUUM regularly", attrs...)
+	}
 }
 
 // tuneGC collects garbage less often than Go's default, which spends a
