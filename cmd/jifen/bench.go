@@ -116,9 +116,14 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		res.Ceiling = &ph
 	}
 	sizeBefore, sizeErr := c.dbSize(ctx)
+	cpuBefore, cpuErr := serverCPU(ctx, b.http, b.metricsURL)
 	fmt.Fprintf(stdout, "write mix: pay → partial reversal → reverse the rest; charges; flow queries, for %s\n", c.duration)
 	mix := b.phase(ctx, stdout, c.duration, false)
 	res.Mix = mix
+	if cpuAfter, err := serverCPU(ctx, b.http, b.metricsURL); err == nil && cpuErr == nil && mix.WritesPerSec > 0 {
+		res.ServerCPUSeconds = cpuAfter - cpuBefore
+		res.ServerCPUPerWriteUs = 1e6 * res.ServerCPUSeconds / (mix.WritesPerSec * mix.Seconds)
+	}
 	if err := stopProfile(); err != nil {
 		return fmt.Errorf("bench: --cpuprofile: %w", err)
 	}
@@ -243,6 +248,19 @@ func (b *bench) rss(ctx context.Context) (int64, error) {
 // serverRSS reads a server's resident memory, in bytes, from its /metrics
 // at metricsURL (process_resident_memory_bytes).
 func serverRSS(ctx context.Context, client *http.Client, metricsURL string) (int64, error) {
+	v, err := serverMetric(ctx, client, metricsURL, "process_resident_memory_bytes")
+	return int64(v), err
+}
+
+// serverCPU reads the CPU time a server's process has used, in seconds
+// (process_cpu_seconds_total, user and system), from its /metrics.
+func serverCPU(ctx context.Context, client *http.Client, metricsURL string) (float64, error) {
+	return serverMetric(ctx, client, metricsURL, "process_cpu_seconds_total")
+}
+
+// serverMetric reads the value of a gauge or counter without labels from
+// a server's /metrics at metricsURL.
+func serverMetric(ctx context.Context, client *http.Client, metricsURL, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
 		return 0, err
@@ -260,11 +278,15 @@ func serverRSS(ctx context.Context, client *http.Client, metricsURL string) (int
 	if err != nil {
 		return 0, fmt.Errorf("GET %s: %w", metricsURL, err)
 	}
-	f, ok := fams["process_resident_memory_bytes"]
+	f, ok := fams[name]
 	if !ok || len(f.GetMetric()) == 0 {
-		return 0, fmt.Errorf("%s has no process_resident_memory_bytes", metricsURL)
+		return 0, fmt.Errorf("%s has no %s", metricsURL, name)
 	}
-	return int64(f.GetMetric()[0].GetGauge().GetValue()), nil
+	m := f.GetMetric()[0]
+	if m.GetCounter() != nil {
+		return m.GetCounter().GetValue(), nil
+	}
+	return m.GetGauge().GetValue(), nil
 }
 
 func (b *bench) memoryNote() string {
@@ -753,6 +775,13 @@ type benchReport struct {
 	WriteShareOfCeiling float64      `json:"write_share_of_ceiling,omitempty"`
 	ServerPeakRSSMB     int64        `json:"server_peak_rss_mb,omitempty"`
 	ServerMemory        string       `json:"server_memory"`
+	// ServerCPUSeconds is the CPU time jifen serve's process used during
+	// the write mix (its process_cpu_seconds_total; a PostgreSQL server's
+	// own is not in it), and ServerCPUPerWriteUs that per durable write:
+	// steadier than throughput on a shared machine, so it shows what a
+	// change costs per write.
+	ServerCPUSeconds    float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerWriteUs float64 `json:"server_cpu_per_write_us,omitempty"`
 	// Growth is the database's growth over the write mix (tables and
 	// indexes; absent when the store cannot tell its size).
 	Growth *growth `json:"growth,omitempty"`
@@ -799,6 +828,10 @@ func (r benchReport) print(w io.Writer) {
 		fmt.Fprintf(w, "server memory: %d MB (%s)\n", r.ServerPeakRSSMB, r.ServerMemory)
 	} else {
 		fmt.Fprintf(w, "server memory: %s\n", r.ServerMemory)
+	}
+	if r.ServerCPUPerWriteUs > 0 {
+		fmt.Fprintf(w, "server CPU per durable write: %.0f µs (%.2f s of jifen serve's CPU over the mix; a PostgreSQL server's own is not counted)\n",
+			r.ServerCPUPerWriteUs, r.ServerCPUSeconds)
 	}
 	if r.Growth != nil {
 		fmt.Fprintf(w, "database growth: %s\n", r.Growth)

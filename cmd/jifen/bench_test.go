@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,8 @@ func runBench(t *testing.T, s *server, extra ...string) (benchReport, string) {
 
 // TestBench_ReportsItsOwnCPU: the load tool reports the CPU it used per
 // operation in each phase (on a shared machine that CPU is taken from the
-// server), and --cpuprofile writes a profile of the phases.
+// server) and the server's CPU per durable write over the mix, and
+// --cpuprofile writes a profile of the phases.
 func TestBench_ReportsItsOwnCPU(t *testing.T) {
 	s := startServer(t)
 	prof := filepath.Join(t.TempDir(), "cpu.prof")
@@ -55,6 +57,16 @@ func TestBench_ReportsItsOwnCPU(t *testing.T) {
 	}
 	if n := strings.Count(stdout, "load tool CPU per op: "); n != 2 {
 		t.Errorf("%d \"load tool CPU per op\" lines, want 2:\n%s", n, stdout)
+	}
+	// The server's CPU per durable write, from its /metrics: here the
+	// server is this process, so the mix's CPU is at least a part of it.
+	writes := rep.Mix.WritesPerSec * rep.Mix.Seconds
+	if rep.ServerCPUSeconds <= 0 || writes == 0 ||
+		math.Abs(rep.ServerCPUPerWriteUs-1e6*rep.ServerCPUSeconds/writes) > 1 {
+		t.Errorf("server CPU %v s, %v µs per write over %v writes", rep.ServerCPUSeconds, rep.ServerCPUPerWriteUs, writes)
+	}
+	if !strings.Contains(stdout, "server CPU per durable write: ") {
+		t.Errorf("no server CPU line:\n%s", stdout)
 	}
 	data, err := os.ReadFile(prof)
 	if err != nil {
