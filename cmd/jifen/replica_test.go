@@ -204,38 +204,3 @@ func TestServe_ReadDBFlags(t *testing.T) {
 		}
 	}
 }
-
-// TestServe_WarnsWithoutAutovacuum: on a PostgreSQL that vacuums by
-// itself (initdb's default) serve says nothing of it; with autovacuum
-// turned off it warns at start that the database will only grow, naming
-// the event retention.
-func TestServe_WarnsWithoutAutovacuum(t *testing.T) {
-	c := newPGCluster(t)
-	p := c.node("primary")
-	p.initPrimary()
-	c.exec(p, "CREATE DATABASE jifen")
-	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/jifen?sslmode=disable", p.port)
-	const warning = "autovacuum is off"
-	srv := startChild(t, dsn, "--event-retention", "720h")
-	if strings.Contains(srv.logs.String(), warning) {
-		t.Fatalf("warned with autovacuum on:\n%s", srv.logs)
-	}
-	srv.stop()
-	c.exec(p, "ALTER SYSTEM SET autovacuum = off")
-	c.exec(p, "SELECT pg_reload_conf()")
-	srv = startChild(t, dsn, "--event-retention", "720h")
-	var warned struct {
-		Level, Msg     string
-		EventRetention string `json:"event_retention"`
-	}
-	for line := range strings.SplitSeq(srv.logs.String(), "\n") {
-		if strings.Contains(line, warning) {
-			if err := json.Unmarshal([]byte(line), &warned); err != nil {
-				t.Fatalf("%v: %s", err, line)
-			}
-		}
-	}
-	if warned.Level != "WARN" || warned.EventRetention != "720h0m0s" {
-		t.Fatalf("no warning of autovacuum off, with the retention (got %+v):\n%s", warned, srv.logs)
-	}
-}
